@@ -1,0 +1,422 @@
+"""Load ``manifest.json`` and every definition it registers; report every problem with file and JSON path.
+
+Definitions are checked once, at load: pydantic models for the format, Draft 2020-12 meta-schema
+for ``inputs``, cross references (``x-datasource``, ``$inputs``/``$connection`` references, path
+placeholders), examples, hooks, duplicate keys and files that are registered but missing or
+present but unregistered. Each definition keeps its compiled input validator.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from . import templates
+from .errors import DefinitionError, UsageError
+from .models import Action, Connector, DataSource, Definition, Manifest, Trigger
+from .schemas import SchemaValidator, schema_problems, validator_for
+
+Kind = Literal["actions", "dataSources", "triggers"]
+KINDS: dict[Kind, tuple[str, type[Definition]]] = {
+    "actions": ("actions", Action),
+    "dataSources": ("datasources", DataSource),
+    "triggers": ("triggers", Trigger),
+}
+ROOT_ENV = "COMPONENT_ROOT"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "path": self.path, "message": self.message}
+
+
+@dataclass
+class LoadedDefinition:
+    connector: str
+    kind: Kind
+    model: Definition
+    file: str
+    validator: SchemaValidator
+
+    @property
+    def key(self) -> str:
+        return self.model.key
+
+    @property
+    def ref(self) -> str:
+        return f"{self.connector}.{self.model.key}"
+
+
+@dataclass
+class LoadedConnector:
+    name: str
+    model: Connector
+    connection_validator: SchemaValidator
+    definitions: dict[Kind, dict[str, LoadedDefinition]] = field(
+        default_factory=lambda: {"actions": {}, "dataSources": {}, "triggers": {}}
+    )
+
+    @property
+    def secret_fields(self) -> list[str]:
+        props = self.model.connection.schema_.get("properties", {})
+        return [name for name, prop in props.items() if isinstance(prop, dict) and prop.get("x-secret")]
+
+
+@dataclass
+class Catalog:
+    root: Path
+    manifest: Manifest
+    connectors: dict[str, LoadedConnector]
+
+    def connector(self, name: str) -> LoadedConnector:
+        if name not in self.connectors:
+            raise UsageError(f"unknown connector {name!r}{_suggest(name, self.connectors)}")
+        return self.connectors[name]
+
+    def find(self, kind: Kind, ref: str) -> LoadedDefinition:
+        """Look up ``connector.key`` (an action alias works too)."""
+        connector_name, _, key = ref.partition(".")
+        if not key:
+            raise UsageError(
+                f"name the definition as CONNECTOR.KEY, for example servicetitan.createJob (got {ref!r})"
+            )
+        definitions = self.connector(connector_name).definitions[kind]
+        if key in definitions:
+            return definitions[key]
+        for loaded in definitions.values():
+            if isinstance(loaded.model, Action) and key in loaded.model.aliases:
+                return loaded
+        label = {"actions": "action", "dataSources": "data source", "triggers": "trigger"}[kind]
+        raise UsageError(f"unknown {label} {ref!r}{_suggest(key, definitions, prefix=connector_name + '.')}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The catalog as builders read it (``component catalog --json``)."""
+        out: dict[str, Any] = {}
+        for name, loaded in self.connectors.items():
+            entry: dict[str, Any] = {
+                "label": loaded.model.label,
+                "description": loaded.model.description,
+                "connection": loaded.model.connection.schema_,
+            }
+            for kind in KINDS:
+                entry[kind] = {}
+                for key, definition in loaded.definitions[kind].items():
+                    item = {
+                        "label": definition.model.label,
+                        "description": definition.model.description,
+                        "inputs": definition.model.inputs,
+                    }
+                    entry[kind][key] = item
+                    if isinstance(definition.model, Action):
+                        for alias in definition.model.aliases:
+                            entry[kind][alias] = {**item, "aliasOf": key}
+            out[name] = entry
+        return {"connectors": out}
+
+
+def _suggest(name: str, options: Any, prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {prefix + close[0]!r}?" if close else ""
+
+
+def default_root() -> Path:
+    """Where the definitions live: $COMPONENT_ROOT, the checkout, or the copy packed into the wheel."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV])
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_definitions", package.parent):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    return package.parent
+
+
+# --- JSON reading ---------------------------------------------------------------------------------
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def read_json(path: Path) -> Any:
+    """Parse JSON, refusing duplicate object keys (json would silently keep the last)."""
+    return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    out = "$"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _model_problems(error: ValidationError, file: str) -> Iterator[Problem]:
+    for item in error.errors():
+        loc = tuple(
+            p
+            for p in item["loc"]
+            if p not in ("page", "cursor", "none", "api_key", "oauth2_client_credentials")
+        )
+        yield Problem(file, _json_path(loc), item["msg"])
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def problem(self, file: str, path: str, message: str) -> None:
+        self.problems.append(Problem(file, path, message))
+
+    def read(self, relative: str) -> Any:
+        path = self.root / relative
+        if not path.is_file():
+            self.problem(relative, "$", "file is registered in manifest.json but does not exist")
+            return None
+        try:
+            return read_json(path)
+        except _DuplicateKey as exc:
+            self.problem(relative, "$", f"duplicate key {exc.args[0]!r}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            self.problem(relative, "$", f"not valid JSON: {exc}")
+        return None
+
+    def validate(self, model: type[BaseModel], data: Any, file: str) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            self.problems.extend(_model_problems(exc, file))
+            return None
+
+    def load(self) -> Catalog | None:
+        raw = self.read("manifest.json")
+        manifest = self.validate(Manifest, raw, "manifest.json") if raw is not None else None
+        if not isinstance(manifest, Manifest):
+            return None
+        connectors = {name: self.load_connector(name, model) for name, model in manifest.connectors.items()}
+        self.check_unregistered(manifest)
+        loaded = {name: c for name, c in connectors.items() if c is not None}
+        for connector in loaded.values():
+            self.check_cross_references(connector)
+        return Catalog(self.root, manifest, loaded)
+
+    def load_connector(self, name: str, model: Connector) -> LoadedConnector | None:
+        where = f"$.connectors.{name}"
+        schema = model.connection.schema_
+        bad_schema = schema_problems(schema)
+        for p in bad_schema:
+            self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
+        props = schema.get("properties", {})
+        env_field = model.connection.environmentField
+        if env_field:
+            choices = props.get(env_field, {}).get("enum")
+            if choices is None or set(choices) != set(model.connection.environments):
+                self.problem(
+                    "manifest.json",
+                    f"{where}.connection.environmentField",
+                    f"connection field {env_field!r} must be an enum of the environments "
+                    f"{sorted(model.connection.environments)}",
+                )
+        connection_templates = {
+            "auth": model.connection.auth.model_dump(),
+            "headers": model.connection.headers,
+        }
+        if model.http.rateLimit:
+            connection_templates["rateLimit"] = model.http.rateLimit.key
+        for part, template in connection_templates.items():
+            for scope, path, _ in templates.references(template):
+                if scope != "connection" or path.split(".")[0] not in props:
+                    self.problem(
+                        "manifest.json",
+                        f"{where}.connection.{part}",
+                        f"${scope}.{path} does not name a connection field",
+                    )
+        if bad_schema:
+            return None
+        loaded = LoadedConnector(name, model, validator_for(schema))
+        for kind, (folder, definition_model) in KINDS.items():
+            for index, relative in enumerate(getattr(model, kind)):
+                expected_folder = f"{folder}/{name}/"
+                if not relative.startswith(expected_folder):
+                    self.problem(
+                        "manifest.json",
+                        f"{where}.{kind}[{index}]",
+                        f"definition files of {name} live under {expected_folder}",
+                    )
+                definition = self.load_definition(name, kind, definition_model, relative, model)
+                if definition is None:
+                    continue
+                table = loaded.definitions[kind]
+                keys = [definition.key, *getattr(definition.model, "aliases", [])]
+                for key in keys:
+                    if key in table or any(key in getattr(d.model, "aliases", []) for d in table.values()):
+                        self.problem(
+                            relative, "$.key", f"duplicate {kind[:-1]} key {key!r} in connector {name}"
+                        )
+                table[definition.key] = definition
+        return loaded
+
+    def load_definition(
+        self, connector: str, kind: Kind, model: type[Definition], relative: str, owner: Connector
+    ) -> LoadedDefinition | None:
+        data = self.read(relative)
+        if data is None:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("pagination"), dict) and owner.pagination:
+            defaults = owner.pagination
+            own = data["pagination"]
+            if own.get("style", defaults.get("style")) == defaults.get("style"):
+                data = {**data, "pagination": {**defaults, **own}}
+        definition = self.validate(model, data, relative)
+        if not isinstance(definition, Definition):
+            return None
+        if Path(relative).stem != definition.key:
+            self.problem(
+                relative, "$.key", f"key {definition.key!r} must match the file name {Path(relative).stem!r}"
+            )
+        bad_inputs = schema_problems(definition.inputs)
+        for p in bad_inputs:
+            self.problem(relative, "$.inputs" + p["path"][1:], p["message"])
+        if (
+            definition.inputs.get("type") != "object"
+            or definition.inputs.get("additionalProperties") is not False
+        ):
+            self.problem(
+                relative, "$.inputs", 'inputs must be an object schema with "additionalProperties": false'
+            )
+        if bad_inputs:
+            return None
+        validator = validator_for(definition.inputs)
+        for index, example in enumerate(definition.examples):
+            for p in validator.problems(example):
+                self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
+        if definition.hook:
+            module_name, _, function = definition.hook.partition(":")
+            try:
+                if not callable(getattr(importlib.import_module(module_name), function, None)):
+                    self.problem(relative, "$.hook", f"{definition.hook} is not a callable")
+            except ImportError as exc:
+                self.problem(relative, "$.hook", f"cannot import {module_name}: {exc}")
+        self.check_references(relative, definition, owner)
+        return LoadedDefinition(connector, kind, definition, relative, validator)
+
+    def check_references(self, relative: str, definition: Definition, owner: Connector) -> None:
+        inputs = definition.inputs.get("properties", {})
+        required = set(definition.inputs.get("required", []))
+        connection = owner.connection.schema_.get("properties", {})
+        connection_required = set(owner.connection.schema_.get("required", []))
+        allowed_scopes = {"inputs", "connection"} | ({"state"} if isinstance(definition, Trigger) else set())
+        request = definition.request.model_dump(by_alias=True)
+        extras = {"pagination.when": getattr(definition.pagination, "when", None)}
+        for part, template in [*request.items(), *extras.items()]:
+            for scope, path, filter_name in templates.references(template):
+                where = f"$.{part}" if "." in part else f"$.request.{part}"
+                head = path.split(".")[0]
+                if scope not in allowed_scopes:
+                    self.problem(relative, where, f"${scope} is not available in this kind of definition")
+                elif scope == "inputs" and path and head not in inputs:
+                    self.problem(relative, where, f"$inputs.{path} does not name an input")
+                elif scope == "connection" and head not in connection:
+                    self.problem(relative, where, f"$connection.{path} does not name a connection field")
+                if filter_name and filter_name not in templates.FILTERS:
+                    self.problem(
+                        relative, where, f"unknown filter {filter_name!r}; known: {sorted(templates.FILTERS)}"
+                    )
+        for placeholder in templates.PLACEHOLDER.finditer(definition.request.path):
+            scope, head = placeholder["scope"], placeholder["path"].lstrip(".").split(".")[0]
+            needed = required if scope == "inputs" else connection_required
+            what = "input" if scope == "inputs" else "connection"
+            if head not in needed:
+                self.problem(
+                    relative,
+                    "$.request.path",
+                    f"path placeholder {placeholder[0]} must name a required {what} field",
+                )
+
+    def check_cross_references(self, connector: LoadedConnector) -> None:
+        sources = connector.definitions["dataSources"]
+        for kind in KINDS:
+            for definition in connector.definitions[kind].values():
+                for path, name in _datasource_refs(definition.model.inputs, "$.inputs"):
+                    if name not in sources:
+                        hint = _suggest(name, sources)
+                        message = f"x-datasource {name!r} is not a data source of {connector.name}{hint}"
+                        self.problem(definition.file, path, message)
+
+    def check_unregistered(self, manifest: Manifest) -> None:
+        registered = {
+            relative
+            for connector in manifest.connectors.values()
+            for kind in KINDS
+            for relative in getattr(connector, kind)
+        }
+        for folder, _ in KINDS.values():
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*.json")):
+                relative = path.relative_to(self.root).as_posix()
+                if relative not in registered:
+                    self.problem(relative, "$", "definition file is not registered in manifest.json")
+
+
+def _datasource_refs(schema: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(schema, dict):
+        if isinstance(schema.get("x-datasource"), str):
+            yield f"{path}.x-datasource", schema["x-datasource"]
+        for key, value in schema.items():
+            yield from _datasource_refs(value, f"{path}.{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            yield from _datasource_refs(value, f"{path}[{index}]")
+
+
+def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:
+    """Load the definitions under ``root`` and return the catalog with every problem found."""
+    loader = _Loader(root or default_root())
+    catalog = loader.load()
+    return catalog, loader.problems
+
+
+_CACHE: dict[Path, Catalog] = {}
+
+
+def load(root: Path | None = None) -> Catalog:
+    """The catalog, loaded once per root; raises :class:`DefinitionError` listing problems if unsound."""
+    resolved = (root or default_root()).resolve()
+    if resolved not in _CACHE:
+        catalog, problems = check(resolved)
+        if problems or catalog is None:
+            raise DefinitionError(
+                f"{len(problems)} problem(s) in the definitions under {resolved}; run 'component validate'",
+                problems=[p.to_dict() for p in problems],
+            )
+        _CACHE[resolved] = catalog
+    return _CACHE[resolved]

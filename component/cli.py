@@ -1,0 +1,251 @@
+"""The ``component`` command line. Results are JSON on stdout; errors are JSON on stderr, exit non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import catalog as catalog_module
+from .catalog import LoadedDefinition
+from .connection import connection_values, read_connection_file
+from .errors import ComponentError, UsageError
+from .redact import RedactingFilter, Redactor
+from .runtime import Runtime, check_inputs
+from .version import __version__
+
+T = TypeVar("T")
+stderr = Console(stderr=True)
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
+    payload = error.to_dict()
+    click.echo(json.dumps(redactor.data(payload) if redactor else payload, indent=2), err=True)
+    sys.exit(error.exit_code)
+
+
+class Group(click.Group):
+    """Turns component errors into JSON on stderr; no traceback for a user's mistake."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ComponentError as error:
+            fail(error, ctx.meta.get("redactor"))
+        except KeyboardInterrupt:
+            click.echo(json.dumps({"error": {"type": "interrupted", "message": "interrupted"}}), err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("debug"):
+                raise
+            redactor: Redactor | None = ctx.meta.get("redactor")
+            message = f"{type(exc).__name__}: {exc}"
+            click.echo(
+                json.dumps(
+                    {
+                        "error": {
+                            "type": "internal",
+                            "message": redactor.text(message) if redactor else message,
+                            "hint": "this is a bug; run again with --debug for the traceback",
+                        }
+                    },
+                    indent=2,
+                ),
+                err=True,
+            )
+            sys.exit(1)
+
+
+def parse_inputs(text: str) -> Any:
+    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input."""
+    source = "--inputs"
+    if text.startswith("@"):
+        name = text[1:]
+        source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    root: Path | None = ctx.obj["root"]
+    return Runtime(catalog_module.load(root))
+
+
+def _connection_data(
+    ctx: click.Context, runtime: Runtime, definition: LoadedDefinition, file: Path | None
+) -> dict[str, Any]:
+    """The connection as given (file and environment), its secrets registered for redaction first."""
+    connector = runtime.catalog.connector(definition.connector)
+    data = read_connection_file(file) if file else {}
+    redactor: Redactor = ctx.meta["redactor"]
+    values = connection_values(connector, data, runtime.env)
+    for name in connector.secret_fields:
+        if isinstance(values.get(name), str):
+            redactor.add(values[name])
+    return data
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=catalog_module.ROOT_ENV,
+    help="Folder holding manifest.json (default: the installed definitions).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each HTTP request (secrets redacted) to stderr.")
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.version_option(__version__, prog_name="component")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> None:
+    """Field-service connectors (ServiceTitan, Servicebay, Homebase360) as declarative actions,
+    picklists and triggers."""
+    ctx.ensure_object(dict)
+    ctx.obj["root"] = root
+    ctx.meta["debug"] = debug
+    redactor = Redactor()
+    ctx.meta["redactor"] = redactor
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(RedactingFilter(redactor))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger = logging.getLogger("component")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the whole catalog as JSON.")
+@click.pass_context
+def catalog(ctx: click.Context, as_json: bool) -> None:
+    """List connectors, actions, data sources and triggers."""
+    loaded = catalog_module.load(ctx.obj["root"])
+    if as_json:
+        emit(loaded.to_json())
+        return
+    table = Table("connector", "kind", "key", "label")
+    for name, connector in loaded.to_json()["connectors"].items():
+        for kind in ("actions", "dataSources", "triggers"):
+            for key, item in connector[kind].items():
+                table.add_row(name, kind, key, item["label"])
+    Console().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+@click.pass_context
+def validate(ctx: click.Context, as_json: bool) -> None:
+    """Check the manifest and every definition; exit 0 only if all are sound."""
+    root = ctx.obj["root"] or catalog_module.default_root()
+    loaded, problems = catalog_module.check(root)
+    if problems:
+        if as_json:
+            emit({"ok": False, "problems": [p.to_dict() for p in problems]})
+        else:
+            for problem in problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(problems)} problem(s) under {root}", err=True)
+        sys.exit(1)
+    assert loaded is not None
+    counts = {
+        kind: sum(len(c.definitions[kind]) for c in loaded.connectors.values())
+        for kind in catalog_module.KINDS
+    }
+    if as_json:
+        emit({"ok": True, "root": str(root), "connectors": len(loaded.connectors), **counts})
+    else:
+        click.echo(
+            f"ok: {len(loaded.connectors)} connectors, {counts['actions']} actions, "
+            f"{counts['dataSources']} data sources, {counts['triggers']} triggers ({root})"
+        )
+
+
+_INPUTS_HELP = "Inputs as a JSON object, @FILE, or @- for standard input."
+_CONNECTION_HELP = (
+    "Connection JSON file. Values may be ${VAR} references; fields may also come from the "
+    "environment variables the connection schema names (x-env)."
+)
+
+
+def _definition_command(name: str, kind: str, metavar: str, summary: str) -> None:
+    """Register ``run`` or ``picklist``: the same options, the same flow, a different pipeline end."""
+
+    @cli.command(name, help=summary)
+    @click.argument("ref", metavar=metavar)
+    @click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
+    @click.option(
+        "--connection",
+        "connection_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=_CONNECTION_HELP,
+    )
+    @click.option(
+        "--dry-run", is_flag=True, help="Send nothing; print the (first) request that would be sent."
+    )
+    @click.pass_context
+    def command(
+        ctx: click.Context, ref: str, inputs: str, connection_file: Path | None, dry_run: bool
+    ) -> None:
+        runtime = _runtime(ctx)
+        parsed = parse_inputs(inputs)
+        definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
+        check_inputs(definition, parsed)  # inputs first: a bad input is reported before anything else is read
+        connection = _connection_data(ctx, runtime, definition, connection_file)
+        call = runtime.run if kind == "action" else runtime.picklist
+        emit(_run(call(ref, parsed, connection, dry_run=dry_run)))
+
+
+_definition_command("run", "action", "CONNECTOR.ACTION", 'Run an action and print {"data": ...}.')
+_definition_command(
+    "picklist",
+    "picklist",
+    "CONNECTOR.DATASOURCE",
+    'Run a data source and print {"result": [{"key", "label"}], "truncated": bool}.',
+)
+
+
+@cli.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """The main job: a realistic booking flow across the three vendors."""
+    from .demo import run_demo
+
+    emit(run_demo(_runtime(ctx), stderr))
+
+
+@cli.command(hidden=True)
+def schemas() -> None:
+    """Regenerate component/schema/*.schema.json from the definition models (development)."""
+    from .models import write_schemas
+
+    for path in write_schemas():
+        click.echo(str(path))
+
+
+def main() -> None:
+    cli(prog_name="component")

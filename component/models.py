@@ -1,0 +1,285 @@
+"""The definition format: pydantic models for the manifest, connectors, actions, data sources and triggers.
+
+Their JSON Schema is generated into ``component/schema/`` (``component schemas`` rewrites it) and a
+test fails when the committed files drift from these models.
+
+Templates (request parts, headers, auth values) use the tiny mapping language of
+:mod:`component.templates`: ``"$inputs.name"`` takes a value with its JSON type, ``{inputs.name}``
+fills a path segment (percent-encoded) and ``{+inputs.path}`` inserts a relative path verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonSchema = dict[str, Any]
+Template = Any
+KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+HOOK_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# --- requests and responses ---------------------------------------------------------------------
+
+
+class RequestTemplate(Strict):
+    """How a definition's inputs become one HTTP request."""
+
+    method: str = Field(description='HTTP method, or a reference such as "$inputs.method".')
+    path: str = Field(
+        description="Path relative to the connector's base URL. {inputs.x} and {connection.x} placeholders "
+        "are percent-encoded; {+inputs.x} inserts a relative path as is (checked to stay under the base URL)."
+    )
+    query: Template = Field(None, description="Query parameters: an object template, or a reference.")
+    headers: Template = Field(None, description="Extra request headers: an object template, or a reference.")
+    json_body: Template = Field(None, alias="json", description="JSON body template.")
+    form: Template = Field(None, description="Form (application/x-www-form-urlencoded) body template.")
+    operationId: str | None = Field(
+        None,
+        description="The vendor's OpenAPI operationId this request implements, where the vendor has a spec.",
+    )
+
+
+class PagePagination(Strict):
+    """Page number paging: ``page``/``pageSize`` in the query, ``hasMore`` in the response."""
+
+    style: Literal["page"]
+    pageParam: str = "page"
+    sizeParam: str = "pageSize"
+    pageSize: int = Field(500, ge=1)
+    firstPage: int = 1
+    items: str = Field("data", description="Dotted path of the item list in a page.")
+    hasMore: str = Field("hasMore", description="Dotted path of the more-pages flag.")
+    total: str | None = Field(
+        None, description="Dotted path of the total count, rewritten on merged results."
+    )
+    when: Template = Field(
+        True, description='Whether to fetch every page: true, or a reference like "$inputs.fetchAll".'
+    )
+    maxItems: int | None = Field(None, ge=1, description="Stop after this many items.")
+
+
+class CursorPagination(Strict):
+    """Cursor paging: a ``limit`` and the previous page's cursor in the query."""
+
+    style: Literal["cursor"]
+    cursorParam: str = "startAfter"
+    limitParam: str = "limit"
+    limit: int = Field(100, ge=1)
+    items: str = Field(description="Dotted path of the item list in a page.")
+    nextCursor: str = Field("pagination.nextCursor", description="Dotted path of the next cursor.")
+    hasMore: str | None = Field("pagination.hasMore", description="Dotted path of the more-pages flag.")
+    when: Template = True
+    maxItems: int | None = Field(None, ge=1)
+
+
+class NoPagination(Strict):
+    style: Literal["none"]
+
+
+Pagination = Annotated[PagePagination | CursorPagination | NoPagination, Field(discriminator="style")]
+
+
+class PicklistResult(Strict):
+    """How a data source turns items into ``{"key", "label"}`` entries."""
+
+    items: str | None = Field(
+        None, description="Dotted path of the item list; defaults to the pagination's items path."
+    )
+    key: str = Field("{id}", description="Key template; {field.path} placeholders read the item.")
+    label: str = Field(description='Label template, e.g. "{name} (ID: {id})".')
+
+
+class Watermark(Strict):
+    """How a polling trigger notices new and updated records."""
+
+    field: str = Field(description="Record field with the last-modified time, e.g. modifiedOn.")
+    createdField: str | None = Field(
+        None, description="Record field with the creation time, to tell new from updated."
+    )
+    id: str = Field("id", description="Record field that identifies a record, for boundary de-duplication.")
+
+
+# --- definitions --------------------------------------------------------------------------------
+
+
+class Definition(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    label: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    inputs: JsonSchema = Field(
+        default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False},
+        description="Draft 2020-12 JSON Schema of the inputs: an object with additionalProperties false.",
+    )
+    request: RequestTemplate
+    pagination: Pagination | None = None
+    hook: str | None = Field(
+        None,
+        pattern=HOOK_PATTERN,
+        description='"module:function" called with the rendered request, for what data cannot express.',
+    )
+    examples: list[dict[str, Any]] = Field(
+        default_factory=list, description="Example inputs; each must validate."
+    )
+
+
+class Action(Definition):
+    select: str | None = Field(None, description="Dotted path of the part of the response to return.")
+    nullOn: list[int] = Field(
+        default_factory=list, description="Statuses that mean 'no result': data is null."
+    )
+    aliases: list[str] = Field(default_factory=list, description="Other keys this action answers to.")
+
+
+class DataSource(Definition):
+    result: PicklistResult
+    cap: int = Field(10_000, ge=1, le=10_000, description="Most entries returned (hard limit 10,000).")
+
+
+class Trigger(Definition):
+    watermark: Watermark
+
+
+# --- connectors and the manifest ----------------------------------------------------------------
+
+
+class Environment(Strict):
+    baseUrl: str = Field(pattern=r"^https?://[^/]+(/.*)?$")
+    tokenUrl: str | None = Field(None, pattern=r"^https?://[^/]+(/.*)?$")
+
+
+class OAuth2ClientCredentials(Strict):
+    type: Literal["oauth2_client_credentials"]
+    clientId: Template = "$connection.clientId"
+    clientSecret: Template = "$connection.clientSecret"
+    scope: Template = None
+    refreshMargin: float = Field(60, ge=0, description="Seconds before expiry at which a token is renewed.")
+    defaultExpiresIn: float = Field(900, gt=0, description="Token lifetime when the token response omits it.")
+
+
+class ApiKeyAuth(Strict):
+    type: Literal["api_key"]
+    header: str
+    value: Template = "$connection.apiKey"
+
+
+Auth = Annotated[OAuth2ClientCredentials | ApiKeyAuth, Field(discriminator="type")]
+
+
+class ConnectionDef(Strict):
+    label: str
+    schema_: JsonSchema = Field(
+        alias="schema",
+        description='JSON Schema of the connection object. Mark secrets with "x-secret": true; '
+        '"x-env" names an environment variable that may supply a field.',
+    )
+    environments: dict[str, Environment] = Field(min_length=1)
+    environmentField: str | None = Field(
+        None, description="Connection field whose value picks the environment; else the first environment."
+    )
+    auth: Auth
+    headers: dict[str, Template] = Field(default_factory=dict, description="Headers sent on every request.")
+
+
+class RetryPolicy(Strict):
+    maxAttempts: int = Field(4, ge=1, description="Attempts in all, the first included.")
+    backoff: float = Field(0.5, ge=0, description="First back-off in seconds; doubles on each retry.")
+    maxBackoff: float = Field(30, ge=0)
+    statuses: list[int] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504],
+        description="Statuses retried. 429 is retried on any method; the rest on idempotent methods only.",
+    )
+
+
+class RateLimit(Strict):
+    requests: int = Field(ge=1)
+    per: float = Field(gt=0, description="Window in seconds.")
+    key: Template = Field(None, description="What the budget is shared by, e.g. $connection.apiKey.")
+
+
+class HttpPolicy(Strict):
+    timeout: float = Field(100, gt=0, description="Seconds for one request.")
+    deadline: float = Field(300, gt=0, description="Seconds for one request with all its retries.")
+    retry: RetryPolicy = RetryPolicy()
+    rateLimit: RateLimit | None = None
+    resetHeader: str | None = Field(None, description="Header with the Unix time at which a 429 ends.")
+
+
+class Envelope(Strict):
+    """Where a vendor puts the payload and the parts of an error."""
+
+    data: str | None = Field(None, description="Dotted path of the payload in a success body.")
+    success: str | None = Field(None, description="Dotted path of a success flag; false means error.")
+    message: list[str] = Field(
+        default_factory=lambda: ["message"], description="Paths tried for the message."
+    )
+    traceId: list[str] = Field(default_factory=list, description="Body paths tried for a trace id.")
+    traceHeaders: list[str] = Field(
+        default_factory=list, description="Response headers tried for a trace id."
+    )
+    errors: str | None = Field(None, description="Dotted path of field-level error details.")
+
+
+class Connector(Strict):
+    label: str
+    description: str
+    connection: ConnectionDef
+    http: HttpPolicy = HttpPolicy()
+    envelope: Envelope = Envelope()
+    pagination: dict[str, Any] | None = Field(
+        None,
+        description="Pagination defaults merged under each definition's own pagination of the same style.",
+    )
+    actions: list[str] = Field(
+        default_factory=list, description="Action definition files, relative to the manifest."
+    )
+    dataSources: list[str] = Field(default_factory=list)
+    triggers: list[str] = Field(default_factory=list)
+
+
+class Manifest(Strict):
+    schema_: str | None = Field(None, alias="$schema")
+    name: str
+    version: str
+    connectors: dict[str, Connector] = Field(min_length=1)
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "manifest": Manifest,
+    "action": Action,
+    "datasource": DataSource,
+    "trigger": Trigger,
+}
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each file kind, as generated from the models."""
+    out = {}
+    for name, model in SCHEMA_MODELS.items():
+        schema = model.model_json_schema(by_alias=True)
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$id"] = f"https://fieldservice-component.dev/schema/{name}.schema.json"
+        out[name] = schema
+    return out
+
+
+def render_schema(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas() -> list[Path]:
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    written = []
+    for name, schema in json_schemas().items():
+        path = SCHEMA_DIR / f"{name}.schema.json"
+        path.write_text(render_schema(schema), encoding="utf-8")
+        written.append(path)
+    return written

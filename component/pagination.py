@@ -1,0 +1,100 @@
+"""Pagination strategies: page number with ``hasMore``, cursor, none.
+
+A strategy knows how to ask for the first page, how to ask for the next one from the last
+response, where the items are, and how to fold every page back into one response.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from .errors import VendorError
+from .http import OutgoingRequest
+from .models import CursorPagination, PagePagination
+from .templates import MISSING, get_path, set_path
+
+Paged = PagePagination | CursorPagination
+Send = Callable[[OutgoingRequest], Awaitable[Any]]
+
+
+def items_of(pagination: Paged, payload: Any) -> list[Any]:
+    found = get_path(payload, pagination.items)
+    return found if isinstance(found, list) else []
+
+
+def first_query(pagination: Paged, query: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(pagination, PagePagination):
+        return {
+            **query,
+            pagination.pageParam: pagination.firstPage,
+            pagination.sizeParam: pagination.pageSize,
+        }
+    return {**query, pagination.limitParam: pagination.limit}
+
+
+def has_more(pagination: Paged, payload: Any) -> bool:
+    """Whether the vendor says another page follows ``payload``."""
+    if isinstance(pagination, PagePagination):
+        return get_path(payload, pagination.hasMore, False) is True and bool(items_of(pagination, payload))
+    cursor = get_path(payload, pagination.nextCursor, None)
+    more = True if pagination.hasMore is None else get_path(payload, pagination.hasMore, False) is True
+    return more and bool(cursor)
+
+
+def next_query(pagination: Paged, query: dict[str, Any], payload: Any, vendor: str) -> dict[str, Any] | None:
+    """The query of the page after ``payload``, or None at the end."""
+    if not has_more(pagination, payload):
+        return None
+    if isinstance(pagination, PagePagination):
+        return {**query, pagination.pageParam: int(query[pagination.pageParam]) + 1}
+    cursor = get_path(payload, pagination.nextCursor)
+    if cursor == query.get(pagination.cursorParam):
+        raise VendorError(f"pagination cursor {cursor!r} did not advance", status=502, vendor=vendor)
+    return {**query, pagination.cursorParam: cursor}
+
+
+async def pages(
+    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str
+) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """Yield ``(payload, items)`` for each page, in order."""
+    query: dict[str, Any] | None = first_query(pagination, request.query)
+    while query is not None:
+        payload = await send(replace(request, query=query))
+        yield payload, items_of(pagination, payload)
+        query = next_query(pagination, query, payload, vendor)
+
+
+async def collect(
+    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str, limit: int | None = None
+) -> tuple[Any, list[Any], bool]:
+    """Every item up to ``limit``; returns ``(first payload, items, truncated)``."""
+    first: Any = MISSING
+    items: list[Any] = []
+    truncated = False
+    async for payload, page_items in pages(pagination, request, send, vendor):
+        if first is MISSING:
+            first = payload
+        items.extend(page_items)
+        if limit is not None and len(items) >= limit:
+            truncated = len(items) > limit or has_more(pagination, payload)
+            items = items[:limit]
+            break
+    return (None if first is MISSING else first), items, truncated
+
+
+def merged(pagination: Paged, first: Any, items: list[Any]) -> Any:
+    """The first page's response with every item in it, marked as the last page."""
+    if not isinstance(first, dict):
+        return items
+    out = copy.deepcopy(first)
+    set_path(out, pagination.items, items)
+    if pagination.hasMore and get_path(out, pagination.hasMore) is not MISSING:
+        set_path(out, pagination.hasMore, False)
+    if isinstance(pagination, PagePagination) and pagination.total:
+        set_path(out, pagination.total, len(items))
+    if isinstance(pagination, CursorPagination) and get_path(out, pagination.nextCursor) is not MISSING:
+        set_path(out, pagination.nextCursor, None)
+    return out

@@ -1,0 +1,117 @@
+"""HTTP policy pieces: an injectable clock, client-side rate budgets and retry decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from .models import HttpPolicy, RateLimit
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Monotonic seconds."""
+
+    def wall(self) -> float:
+        """Unix time in seconds."""
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+SYSTEM_CLOCK = SystemClock()
+
+
+class RateBudget:
+    """A token bucket: ``requests`` per ``per`` seconds, bursting up to ``requests``."""
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self.capacity = float(limit.requests)
+        self.rate = limit.requests / limit.per
+        self.clock = clock
+        self.tokens = self.capacity
+        self.updated = clock.now()
+
+    async def acquire(self) -> None:
+        while True:
+            now = self.clock.now()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await self.clock.sleep((1 - self.tokens) / self.rate)
+
+
+class BudgetRegistry:
+    """Budgets shared by key (for Servicebay: one 100 req/min budget per API key) within a process."""
+
+    def __init__(self) -> None:
+        self._budgets: dict[str, RateBudget] = {}
+
+    def get(self, key: str, limit: RateLimit, clock: Clock) -> RateBudget:
+        if key not in self._budgets:
+            self._budgets[key] = RateBudget(limit, clock)
+        return self._budgets[key]
+
+    def clear(self) -> None:
+        self._budgets.clear()
+
+
+BUDGETS = BudgetRegistry()
+
+
+def may_retry(method: str, status: int | None, policy: HttpPolicy) -> bool:
+    """Whether a failed attempt may be repeated. ``status`` is None for a connection error.
+
+    429 means the vendor did not act on the request, so it is retried on any method; 5xx and
+    connection errors only on idempotent methods, where a repeat cannot do the work twice.
+    """
+    if status == 429:
+        return 429 in policy.retry.statuses
+    if method.upper() not in IDEMPOTENT_METHODS:
+        return False
+    return status is None or status in policy.retry.statuses
+
+
+def header_delay(response: httpx.Response, policy: HttpPolicy, clock: Clock) -> float | None:
+    """Seconds the vendor asked us to wait: ``Retry-After`` (seconds or HTTP date) or a reset header."""
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - clock.wall())
+            except (TypeError, ValueError, IndexError):
+                pass
+    reset = response.headers.get(policy.resetHeader) if policy.resetHeader else None
+    if reset:
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        # A Unix timestamp (as Servicebay documents) or, from some servers, seconds to wait.
+        return max(0.0, value - clock.wall()) if value > 1_000_000_000 else max(0.0, value)
+    return None
+
+
+def backoff_delay(attempt: int, policy: HttpPolicy) -> float:
+    """Exponential back-off after ``attempt`` (1-based) failed attempts."""
+    return float(min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** (attempt - 1)))

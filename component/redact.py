@@ -1,0 +1,63 @@
+"""Keep secrets out of everything a person or a log can read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+REDACTED = "***"
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "st-app-key"}
+)
+_MIN_SECRET_LENGTH = 4
+
+
+class Redactor:
+    """Replaces every known secret (and its URL-encoded forms) with ``***``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        if isinstance(secret, str) and len(secret) >= _MIN_SECRET_LENGTH:
+            self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
+
+    def text(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def data(self, value: Any) -> Any:
+        """A deep copy of ``value`` with secrets redacted from every string (keys included)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.text(str(k)): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """Headers with sensitive values masked outright and secrets redacted from the rest."""
+        return {
+            name: REDACTED if name.lower() in SENSITIVE_HEADERS else self.text(value)
+            for name, value in headers.items()
+        }
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secrets from every record's final message."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = None
+        return True

@@ -1,0 +1,235 @@
+"""The pipeline every definition runs through.
+
+    inputs -validate-> render request -(hook)-> session: host check, auth, rate budget, retries,
+    decode -> paginate -> select -> {"data": ...}   (actions)
+                                  -> {"result": [{"key", "label"}], "truncated"}   (picklists)
+
+Async at the core; ``*_sync`` wrappers for callers without an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, cast
+
+import httpx
+
+from . import pagination as paging
+from . import templates
+from .auth import TOKENS, TokenCache
+from .catalog import Catalog, LoadedDefinition
+from .catalog import load as load_catalog
+from .connection import Connection, make_connection
+from .errors import InputValidationError
+from .http import NO_BODY, OutgoingRequest, Session
+from .models import Action, DataSource, Definition, NoPagination
+from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+
+Scope = Mapping[str, Any]
+Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
+    """Validated inputs with defaults filled in; raises before anything is sent."""
+    if not isinstance(inputs, dict):
+        raise InputValidationError(
+            f"inputs of {definition.ref} must be a JSON object",
+            problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
+        )
+    filled = definition.validator.with_defaults(inputs)
+    problems = definition.validator.problems(filled)
+    if problems:
+        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InputValidationError(f"invalid inputs for {definition.ref}: {listed}", problems=problems)
+    return filled
+
+
+def _as_object(value: Any, where: str) -> dict[str, Any]:
+    if value is templates.MISSING or value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputValidationError(
+            f"{where} must be an object", problems=[{"path": f"$.{where}", "message": "must be an object"}]
+        )
+    return value
+
+
+def load_hook(name: str) -> Hook:
+    module_name, _, function = name.partition(":")
+    return cast(Hook, getattr(importlib.import_module(module_name), function))
+
+
+def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
+    """Render a definition's request template against ``{"inputs", "connection", ...}``."""
+    spec = model.request
+    method = templates.as_text(templates.render(spec.method, scope)).upper()
+    if method not in METHODS:
+        raise InputValidationError(
+            f"method {method or '(none)'!r} is not one of {sorted(METHODS)}",
+            problems=[{"path": "$.method", "message": f"must be one of {sorted(METHODS)}"}],
+        )
+    try:
+        path = templates.render_path(spec.path, scope)
+    except templates.TemplateError as exc:
+        raise InputValidationError(
+            str(exc), problems=[{"path": f"$.{exc.field}", "message": str(exc)}]
+        ) from None
+    headers = {
+        str(k): templates.as_text(v)
+        for k, v in _as_object(templates.render(spec.headers, scope), "headers").items()
+    }
+    body = NO_BODY if spec.json_body is None else templates.render(spec.json_body, scope)
+    form = None if spec.form is None else _as_object(templates.render(spec.form, scope), "form") or None
+    request = OutgoingRequest(
+        method=method,
+        path=path,
+        query=_as_object(templates.render(spec.query, scope), "query"),
+        headers=headers,
+        json=body,
+        form=form,
+    )
+    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
+    """The definition's pagination if it applies to this run (``when`` renders truthy)."""
+    pagination = model.pagination
+    if pagination is None or isinstance(pagination, NoPagination):
+        return None
+    when = templates.render(pagination.when, scope)
+    return pagination if when not in (templates.MISSING, None, False) else None
+
+
+def _preview(session: Session, request: OutgoingRequest, pagination: paging.Paged | None) -> dict[str, Any]:
+    """The first request a run would send (``--dry-run``); later pages depend on responses."""
+    if pagination:
+        request = replace(request, query=paging.first_query(pagination, request.query))
+    return session.preview(request)
+
+
+class Runtime:
+    """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox."""
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        tokens: TokenCache = TOKENS,
+        budgets: BudgetRegistry = BUDGETS,
+        base_urls: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.catalog = catalog or load_catalog()
+        self.transport = transport
+        self.clock = clock
+        self.tokens = tokens
+        self.budgets = budgets
+        self.base_urls = dict(base_urls or {})
+        self.env = env
+
+    def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
+        return make_connection(self.catalog.connector(connector), data, self.env)
+
+    def session(self, connection: Connection) -> Session:
+        return Session(
+            self.catalog.connector(connection.connector),
+            connection,
+            transport=self.transport,
+            clock=self.clock,
+            tokens=self.tokens,
+            budgets=self.budgets,
+            base_url=self.base_urls.get(connection.connector),
+        )
+
+    def _prepare(
+        self, kind: str, ref: str, inputs: Any, connection: Connection | Mapping[str, Any] | None
+    ) -> tuple[LoadedDefinition, Connection, dict[str, Any], OutgoingRequest]:
+        definition = self.catalog.find("actions" if kind == "action" else "dataSources", ref)
+        checked = check_inputs(definition, inputs)
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
+        scope = {"inputs": checked, "connection": connection.values}
+        return definition, connection, scope, build_request(definition.model, scope)
+
+    async def run(
+        self,
+        ref: str,
+        inputs: Any,
+        connection: Connection | Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Run action ``connector.key``: ``{"data": ...}``, or the request it would send on ``dry_run``."""
+        definition, connection, scope, request = self._prepare("action", ref, inputs, connection)
+        model = cast(Action, definition.model)
+        pagination = active_pagination(model, scope)
+        async with self.session(connection) as session:
+            if dry_run:
+                return _preview(session, request, pagination)
+            if pagination:
+                first, items, _ = await paging.collect(
+                    pagination, request, session.send, session.vendor, limit=pagination.maxItems
+                )
+                data = paging.merged(pagination, first, items)
+            else:
+                data = await session.send(request, null_on=frozenset(model.nullOn))
+        if model.select:
+            data = templates.get_path(data, model.select, None)
+        return {"data": data}
+
+    async def picklist(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Run data source ``connector.key``: ``{"result": [{"key", "label"}], "truncated": bool}``."""
+        definition, connection, scope, request = self._prepare("picklist", ref, inputs or {}, connection)
+        model = cast(DataSource, definition.model)
+        pagination = active_pagination(model, scope)
+        items_path = (
+            model.result.items if model.result.items is not None else getattr(pagination, "items", None)
+        )
+        async with self.session(connection) as session:
+            if dry_run:
+                return _preview(session, request, pagination)
+            if pagination:
+                limit = min(model.cap, pagination.maxItems or model.cap)
+                _, items, truncated = await paging.collect(
+                    pagination, request, session.send, session.vendor, limit
+                )
+            else:
+                payload = await session.send(request)
+                found = templates.get_path(payload, items_path, [])
+                items = found if isinstance(found, list) else []
+                truncated = len(items) > model.cap
+                items = items[: model.cap]
+        entries: list[dict[str, str]] = []
+        seen: set[str] = set()
+        for item in items:
+            key = templates.format_item(model.result.key, item)
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            entries.append(
+                {"key": key, "label": templates.format_item(model.result.label, item).strip() or key}
+            )
+        return {"result": entries, "truncated": truncated}
+
+    def run_sync(
+        self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        return asyncio.run(self.run(ref, inputs, connection, dry_run=dry_run))
+
+    def picklist_sync(
+        self, ref: str, inputs: Any = None, connection: Any = None, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        return asyncio.run(self.picklist(ref, inputs, connection, dry_run=dry_run))

@@ -1,0 +1,145 @@
+"""The mapping language of definitions: three forms, nothing more.
+
+* ``"$inputs.customerId"`` — a whole value is a reference. It keeps its JSON type; when the
+  referenced value is unset the surrounding key (or list element) is left out. ``"$inputs"`` alone
+  is the whole inputs object. A filter may follow: ``"$inputs.ids|join"``. Scopes are ``inputs``,
+  ``connection`` and ``state``. ``"$$..."`` is a literal string starting with ``$``.
+* ``"/jobs/{inputs.id}"`` — placeholders inside a path are percent-encoded single segments.
+* ``"{+inputs.path}"`` — reserved expansion (RFC 6570 style): a relative path inserted as is; the
+  URL builder then checks it stays under the connector's base URL.
+
+Dotted paths (``"pagination.nextCursor"``, ``"items.0.id"``) read nested values everywhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+from urllib.parse import quote
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+SCOPES: Final = ("inputs", "connection", "state")
+_NAME = r"[A-Za-z0-9_\-]+"
+REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
+PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
+ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
+
+
+def _join(value: Any) -> Any:
+    return ",".join(as_text(item) for item in value) if isinstance(value, list) else value
+
+
+FILTERS: Final[dict[str, Callable[[Any], Any]]] = {
+    "join": _join,  # [1, 2] -> "1,2" (comma-separated query lists)
+    "string": lambda value: as_text(value),
+}
+
+
+class TemplateError(ValueError):
+    """A template cannot be rendered; ``field`` names the input or connection field at fault."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def as_text(value: Any) -> str:
+    """JSON-ish text of a scalar: booleans as ``true``/``false``, ``None`` as empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def get_path(data: Any, path: str | None, default: Any = MISSING) -> Any:
+    """Read a dotted path (``a.b.0.c``) from nested dicts and lists; ``default`` when absent."""
+    if not path:
+        return data
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return default
+    return current
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path in nested dicts, creating objects on the way."""
+    *parents, last = path.split(".")
+    current = data
+    for part in parents:
+        current = current.setdefault(part, {})
+    current[last] = value
+
+
+def render(template: Any, scope: Mapping[str, Any]) -> Any:
+    """Render a template against ``scope``; returns :data:`MISSING` for an unset reference."""
+    if isinstance(template, str):
+        if template.startswith("$$"):
+            return template[1:]
+        match = REFERENCE.match(template)
+        if not match:
+            return template
+        value = get_path(scope.get(match["scope"], {}), match["path"].lstrip("."))
+        if value is MISSING or match["filter"] is None:
+            return value
+        return FILTERS[match["filter"]](value)
+    if isinstance(template, dict):
+        rendered = {key: render(value, scope) for key, value in template.items()}
+        return {key: value for key, value in rendered.items() if value is not MISSING}
+    if isinstance(template, list):
+        return [value for value in (render(item, scope) for item in template) if value is not MISSING]
+    return template
+
+
+def _encode_segment(value: Any) -> str:
+    text = quote(as_text(value), safe="")
+    return text.replace(".", "%2E") if text in {".", ".."} else text
+
+
+def render_path(template: str, scope: Mapping[str, Any]) -> str:
+    """Fill ``{scope.path}`` (encoded) and ``{+scope.path}`` (verbatim) placeholders of a path."""
+    whole = REFERENCE.match(template)
+    if whole:
+        template = "{+" + template[1:] + "}"
+
+    def fill(match: re.Match[str]) -> str:
+        path = match["path"].lstrip(".")
+        value = get_path(scope.get(match["scope"], {}), path)
+        if value is MISSING or value is None or value == "":
+            raise TemplateError(
+                f"a value is needed to build the request path ({match['scope']}.{path})", path
+            )
+        return as_text(value) if match["reserved"] else _encode_segment(value)
+
+    return PLACEHOLDER.sub(fill, template)
+
+
+def format_item(template: str, item: Any) -> str:
+    """Fill ``{field.path}`` placeholders from one record (picklist keys and labels)."""
+    return ITEM_FIELD.sub(lambda m: as_text(get_path(item, m[1], None)), template)
+
+
+def references(template: Any) -> Iterator[tuple[str, str, str | None]]:
+    """Every ``(scope, path, filter)`` a template refers to, for static checks."""
+    if isinstance(template, str):
+        match = REFERENCE.match(template)
+        if match:
+            yield match["scope"], match["path"].lstrip("."), match["filter"]
+        for placeholder in PLACEHOLDER.finditer(template):
+            yield placeholder["scope"], placeholder["path"].lstrip("."), None
+    elif isinstance(template, dict):
+        for value in template.values():
+            yield from references(value)
+    elif isinstance(template, list):
+        for value in template:
+            yield from references(value)
