@@ -1,0 +1,173 @@
+"""Shared fixtures: a scripted fake vendor on httpx.MockTransport, a fake clock, canary connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from component import catalog as catalog_module
+from component.auth import TokenCache
+from component.policy import BudgetRegistry
+from component.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+# Canary secrets: tests assert these never appear in output, errors, logs, reprs or cassettes.
+ST_SECRET = "CANARY-st-client-secret-7f3a"
+ST_APP_KEY = "CANARY-st-app-key-91bd"
+SB_KEY = "CANARY-servicebay-key-55e1"
+HB_KEY = "CANARY-homebase-key-a0c4"
+CANARIES = (ST_SECRET, ST_APP_KEY, SB_KEY, HB_KEY)
+
+ST_CONNECTION = {
+    "clientId": "cid.canary-client",
+    "clientSecret": ST_SECRET,
+    "tenant": "987654321",
+    "applicationKey": ST_APP_KEY,
+    "environment": "integration",
+}
+SB_CONNECTION = {"apiKey": SB_KEY, "orgId": "org-1"}
+HB_CONNECTION = {"apiKey": HB_KEY}
+CONNECTIONS = {"servicetitan": ST_CONNECTION, "servicebay": SB_CONNECTION, "homebase360": HB_CONNECTION}
+
+ST_API = "https://api-integration.servicetitan.io"
+ST_TOKEN_URL = "https://auth-integration.servicetitan.io/connect/token"
+SB_API = "https://developer.servicebay.io/api/v1"
+HB_API = "https://us-central1-homebase-360.cloudfunctions.net/api/v1"
+
+Responder = Callable[[httpx.Request], httpx.Response]
+
+
+class FakeClock:
+    """Monotonic and wall time that only move when slept; records every sleep."""
+
+    def __init__(self, start: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
+        self.t = start
+        self._start = start
+        self._wall = wall
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return self._wall + (self.t - self._start)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
+class FakeVendor:
+    """An httpx.MockTransport handler: routes by (METHOD, full URL without query), records requests.
+
+    A route's responder is a Response, a callable taking the request, or a list of either
+    (consumed in order, the last one repeating). The ServiceTitan token endpoint is served
+    by default with tokens tok-1, tok-2, ...
+    """
+
+    def __init__(self, token_lifetime: int = 900) -> None:
+        self.routes: dict[tuple[str, str], list[Any]] = {}
+        self.requests: list[httpx.Request] = []
+        self.tokens_issued = 0
+        self.token_lifetime = token_lifetime
+        self.route("POST", ST_TOKEN_URL, self._token)
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        self.tokens_issued += 1
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"tok-{self.tokens_issued}",
+                "expires_in": self.token_lifetime,
+                "token_type": "Bearer",
+            },
+        )
+
+    def route(self, method: str, url: str, *responders: Any) -> FakeVendor:
+        self.routes[(method.upper(), url)] = list(responders)
+        return self
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        key = (request.method, str(request.url.copy_with(query=None)))
+        queue = self.routes.get(key)
+        if not queue:
+            return httpx.Response(
+                404, json={"title": f"no fake route for {key}", "status": 404, "traceId": "fake"}
+            )
+        responder = queue.pop(0) if len(queue) > 1 else queue[0]
+        return responder(request) if callable(responder) else responder
+
+    @property
+    def api_requests(self) -> list[httpx.Request]:
+        """Requests other than token requests."""
+        return [r for r in self.requests if str(r.url) != ST_TOKEN_URL]
+
+    @property
+    def token_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if str(r.url) == ST_TOKEN_URL]
+
+
+def json_body(request: httpx.Request) -> Any:
+    return json.loads(request.content) if request.content else None
+
+
+def form_body(request: httpx.Request) -> dict[str, list[str]]:
+    return parse_qs(request.content.decode())
+
+
+@pytest.fixture(scope="session")
+def catalog() -> catalog_module.Catalog:
+    return catalog_module.load(ROOT)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def vendor() -> FakeVendor:
+    return FakeVendor()
+
+
+@pytest.fixture
+def runtime(catalog: catalog_module.Catalog, vendor: FakeVendor, clock: FakeClock) -> Runtime:
+    """A runtime wired to the fake vendor with fresh token cache and rate budgets, no real sleeping."""
+    return Runtime(
+        catalog,
+        transport=httpx.MockTransport(vendor),
+        clock=clock,
+        tokens=TokenCache(),
+        budgets=BudgetRegistry(),
+        env={},
+    )
+
+
+@pytest.fixture
+def reference() -> Path:
+    """``../shared/reference``: present beside the checkout in CI (where its absence is a failure)."""
+    if not REFERENCE.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"vendor reference folder missing: {REFERENCE}")
+        pytest.skip(f"vendor reference folder not found at {REFERENCE}")
+    return REFERENCE
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    """pytest-recording set-up for cassettes: secrets filtered, bodies part of matching."""
+    from tests.cassettes import vcr_config as config
+
+    return config()

@@ -1,0 +1,263 @@
+"""The manifest, the definition format and `component validate`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from component import catalog as catalog_module
+from component.catalog import Catalog, Problem
+from component.cli import cli
+from component.errors import DefinitionError, UsageError
+from component.models import SCHEMA_DIR, Trigger, json_schemas, render_schema
+from tests.conftest import ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of the real definitions to break."""
+    for name in ("actions", "datasources", "triggers"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "manifest.json", tmp_path / "manifest.json")
+    return tmp_path
+
+
+def edit(path: Path, change: Callable[[Any], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def problems(root: Path) -> list[Problem]:
+    return catalog_module.check(root)[1]
+
+
+def only(found: list[Problem]) -> Problem:
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+# --- the real tree ---------------------------------------------------------------------------------
+
+
+def test_the_shipped_definitions_are_sound() -> None:
+    catalog, found = catalog_module.check(ROOT)
+    assert found == []
+    assert catalog is not None
+    assert set(catalog.connectors) == {"servicetitan", "servicebay", "homebase360"}
+
+
+def test_every_connector_has_a_raw_request(catalog: Catalog) -> None:
+    for name in catalog.connectors:
+        assert catalog.find("actions", f"{name}.rawRequest").model.request.method == "$inputs.method"
+
+
+def test_the_vertical_slice_keys(catalog: Catalog) -> None:
+    st = catalog.connectors["servicetitan"].definitions
+    assert {"createJob", "assignTechnicians", "createPayment", "rawRequest"} <= set(st["actions"])
+    assert "selectTechnician" in st["dataSources"]
+    assert {"lookupCustomer", "createJob"} <= set(catalog.connectors["servicebay"].definitions["actions"])
+    assert "searchCustomers" in catalog.connectors["homebase360"].definitions["actions"]
+
+
+def test_committed_json_schemas_match_the_models() -> None:
+    for name, schema in json_schemas().items():
+        committed = (SCHEMA_DIR / f"{name}.schema.json").read_text()
+        assert committed == render_schema(schema), (
+            f"{name}.schema.json drifted; run component schemas"
+        )
+
+
+def test_catalog_json_has_the_documented_shape(catalog: Catalog) -> None:
+    out = catalog.to_json()["connectors"]
+    st = out["servicetitan"]
+    assert {"label", "connection", "actions", "dataSources", "triggers"} <= set(st)
+    assert st["connection"]["properties"]["clientSecret"]["x-secret"] is True
+    assert set(st["actions"]["createJob"]) == {"label", "description", "inputs"}
+    assert st["dataSources"]["selectTechnician"]["label"] == "Select Technician"
+
+
+def test_find_suggests_a_close_key(catalog: Catalog) -> None:
+    with pytest.raises(UsageError, match=r"did you mean 'servicetitan\.createJob'"):
+        catalog.find("actions", "servicetitan.creatJob")
+    with pytest.raises(UsageError, match="unknown connector"):
+        catalog.find("actions", "servicetitn.createJob")
+    with pytest.raises(UsageError, match=r"CONNECTOR\.KEY"):
+        catalog.find("actions", "createJob")
+
+
+def test_a_trigger_definition_fits_the_format() -> None:
+    sketch = Trigger.model_validate(json.loads((FIXTURES / "pollChangesTrigger.json").read_text()))
+    assert sketch.watermark.field == "modifiedOn"
+    assert sketch.request.query == {"modifiedOnOrAfter": "$state.watermark", "sort": "+ModifiedOn"}
+
+
+def test_load_refuses_an_unsound_tree(tree: Path) -> None:
+    (tree / "actions" / "servicetitan" / "createJob.json").write_text("{")
+    with pytest.raises(DefinitionError) as caught:
+        catalog_module.load(tree)
+    assert caught.value.details["problems"][0]["file"] == "actions/servicetitan/createJob.json"
+
+
+# --- every kind of problem, with file and JSON path -------------------------------------------------
+
+
+def test_unregistered_file(tree: Path) -> None:
+    shutil.copy(tree / "actions/servicetitan/createJob.json", tree / "actions/servicetitan/extra.json")
+    found = only(problems(tree))
+    assert (found.file, found.path) == ("actions/servicetitan/extra.json", "$")
+    assert "not registered" in found.message
+
+
+def test_registered_file_missing(tree: Path) -> None:
+    edit(
+        tree / "manifest.json",
+        lambda m: m["connectors"]["servicebay"]["actions"].append("actions/servicebay/ghost.json"),
+    )
+    found = only(problems(tree))
+    assert (found.file, found.path) == ("actions/servicebay/ghost.json", "$")
+    assert "does not exist" in found.message
+
+
+def test_unknown_datasource(tree: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["inputs"]["properties"]["technicianIds"]["items"]["x-datasource"] = "selectTechnicians"
+
+    edit(tree / "actions/servicetitan/assignTechnicians.json", change)
+    found = only(problems(tree))
+    assert found.file == "actions/servicetitan/assignTechnicians.json"
+    assert found.path == "$.inputs.properties.technicianIds.items.x-datasource"
+    assert "did you mean 'selectTechnician'" in found.message
+
+
+def test_bad_input_schema(tree: Path) -> None:
+    edit(
+        tree / "actions/homebase360/searchCustomers.json",
+        lambda d: d["inputs"]["properties"]["limit"].update(type="int"),
+    )
+    found = problems(tree)
+    assert found and all(p.file == "actions/homebase360/searchCustomers.json" for p in found)
+    assert any(p.path.startswith("$.inputs.properties.limit") for p in found)
+
+
+def test_duplicate_json_key(tree: Path) -> None:
+    path = tree / "datasources/servicetitan/selectTechnician.json"
+    path.write_text(
+        path.read_text().replace('"key": "selectTechnician",', '"key": "selectTechnician", "key": "x",', 1)
+    )
+    found = problems(tree)
+    assert (
+        found[0].file,
+        found[0].path,
+        found[0].message,
+    ) == ("datasources/servicetitan/selectTechnician.json", "$", "duplicate key 'key'")
+    # The broken data source is not loaded, so what refers to it is reported as well.
+    assert all("selectTechnician" in p.message or p.file.startswith("datasources") for p in found)
+
+
+def test_duplicate_definition_key(tree: Path) -> None:
+    edit(tree / "actions/servicetitan/listTechnicians.json", lambda d: d.update(aliases=["createJob"]))
+    found = only(problems(tree))
+    assert found.path == "$.key" and "duplicate action key 'createJob'" in found.message
+
+
+def test_key_must_match_file_name(tree: Path) -> None:
+    edit(tree / "actions/servicebay/createJob.json", lambda d: d.update(key="createTicket"))
+    found = only(problems(tree))
+    assert (found.file, found.path) == ("actions/servicebay/createJob.json", "$.key")
+
+
+def test_reference_to_unknown_input(tree: Path) -> None:
+    edit(
+        tree / "actions/servicetitan/assignTechnicians.json",
+        lambda d: d["request"]["json"].update(x="$inputs.nope"),
+    )
+    found = only(problems(tree))
+    assert found.path == "$.request.json" and "$inputs.nope does not name an input" in found.message
+
+
+def test_reference_to_unknown_connection_field(tree: Path) -> None:
+    edit(
+        tree / "manifest.json",
+        lambda m: m["connectors"]["servicetitan"]["connection"]["headers"].update(X="$connection.nope"),
+    )
+    found = only(problems(tree))
+    assert found.file == "manifest.json" and found.path == "$.connectors.servicetitan.connection.headers"
+
+
+def test_path_placeholder_needs_a_required_input(tree: Path) -> None:
+    edit(
+        tree / "actions/servicebay/lookupCustomer.json",
+        lambda d: d["request"].update(path="/x/{inputs.phone}"),
+    )
+    found = only(problems(tree))
+    assert found.path == "$.request.path" and "required" in found.message
+
+
+def test_format_errors_name_the_field(tree: Path) -> None:
+    edit(tree / "actions/servicetitan/createPayment.json", lambda d: d["request"].pop("method"))
+    found = only(problems(tree))
+    assert (found.path, found.message) == ("$.request.method", "Field required")
+
+
+def test_examples_must_validate(tree: Path) -> None:
+    edit(tree / "actions/servicebay/createJob.json", lambda d: d["examples"][0].update(serviceTime="soon"))
+    found = only(problems(tree))
+    assert found.path == "$.examples[0].serviceTime" and "date-time" in found.message
+
+
+def test_unknown_filter_and_hook(tree: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["request"]["query"]["ids"] = "$inputs.ids|csv"
+        d["hook"] = "tests.nowhere:fn"
+
+    edit(tree / "actions/servicetitan/listTechnicians.json", change)
+    messages = sorted(p.message for p in problems(tree))
+    assert any("unknown filter 'csv'" in m for m in messages)
+    assert any("cannot import tests.nowhere" in m for m in messages)
+
+
+def test_definition_in_another_connectors_folder(tree: Path) -> None:
+    def change(m: dict[str, Any]) -> None:
+        m["connectors"]["servicebay"]["actions"].remove("actions/servicebay/createJob.json")
+        m["connectors"]["homebase360"]["actions"].append("actions/servicebay/createJob.json")
+
+    edit(tree / "manifest.json", change)
+    found = problems(tree)
+    assert (found[0].file, found[0].path) == ("manifest.json", "$.connectors.homebase360.actions[2]")
+    assert "live under actions/homebase360/" in found[0].message
+
+
+def test_inputs_must_be_a_closed_object(tree: Path) -> None:
+    edit(tree / "actions/homebase360/searchCustomers.json", lambda d: d["inputs"].pop("additionalProperties"))
+    found = only(problems(tree))
+    assert found.path == "$.inputs" and "additionalProperties" in found.message
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def test_validate_command_reports_and_exits_non_zero(tree: Path) -> None:
+    shutil.copy(tree / "actions/servicetitan/createJob.json", tree / "actions/servicetitan/extra.json")
+    result = CliRunner().invoke(cli, ["--root", str(tree), "validate"])
+    assert result.exit_code == 1
+    assert (
+        "actions/servicetitan/extra.json: $: definition file is not registered in manifest.json"
+        in result.output
+    )
+    as_json = CliRunner().invoke(cli, ["--root", str(tree), "validate", "--json"])
+    assert json.loads(as_json.output)["problems"][0]["file"] == "actions/servicetitan/extra.json"
+
+
+def test_validate_command_passes_on_the_real_tree() -> None:
+    result = CliRunner().invoke(cli, ["--root", str(ROOT), "validate", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"] is True
