@@ -71,9 +71,7 @@ def test_the_vertical_slice_keys(catalog: Catalog) -> None:
 def test_committed_json_schemas_match_the_models() -> None:
     for name, schema in json_schemas().items():
         committed = (SCHEMA_DIR / f"{name}.schema.json").read_text()
-        assert committed == render_schema(schema), (
-            f"{name}.schema.json drifted; run component schemas"
-        )
+        assert committed == render_schema(schema), f"{name}.schema.json drifted; run component schemas"
 
 
 def test_catalog_json_has_the_documented_shape(catalog: Catalog) -> None:

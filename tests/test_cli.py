@@ -7,20 +7,21 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from component.cli import cli
 from component.demo import DEMO_CONNECTIONS, STEPS
 from tests.conftest import ROOT, ST_CONNECTION
 
 
-def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None):  # noqa: ANN201
+def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, ["--root", str(ROOT), *args], input=input, env=env, catch_exceptions=False)
 
 
-def error_of(result) -> dict:  # noqa: ANN001
+def error_of(result: Result) -> dict[str, Any]:
     assert "Traceback" not in result.output
     return json.loads(result.stderr)["error"]
 
