@@ -63,6 +63,7 @@ def error_from(
     envelope: Envelope, response: httpx.Response, body: Any, *, vendor: str, redactor: Redactor
 ) -> VendorError:
     status = response.status_code if not response.is_success else 502
+    body = redactor.data(body)  # before any truncation, so a cut can never keep part of a secret
     found = _first(body, envelope.message) if isinstance(body, dict) else None
     if found is not None:
         message = _message_text(found)
@@ -76,9 +77,9 @@ def error_from(
     errors = get_path(body, envelope.errors, None) if envelope.errors and isinstance(body, dict) else None
     error_class = vendor_error_class(status)
     return error_class(
-        redactor.text(message),
+        message,
         status=status,
         vendor=vendor,
         trace_id=None if trace is None else str(trace),
-        errors=redactor.data(errors) if errors else None,
+        errors=errors or None,
     )
