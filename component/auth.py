@@ -115,6 +115,7 @@ class OAuth2ClientCredentialsAuth:
                 if not self._fresh(token):
                     token = await self._fetch(client)
         assert token is not None
+        self.redactor.add(token.value)  # a cached token too: this session may echo it in an error
         return {"Authorization": f"Bearer {token.value}"}
 
     async def refresh(self, client: httpx.AsyncClient, stale: Mapping[str, str]) -> None:
@@ -161,7 +162,6 @@ class OAuth2ClientCredentialsAuth:
                 trace_id=body.get("traceId") if isinstance(body, dict) else None,
             )
         value = str(body["access_token"])
-        self.redactor.add(value)
         try:
             lifetime = float(body.get("expires_in") or self.spec.defaultExpiresIn)
         except (TypeError, ValueError):
