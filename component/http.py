@@ -89,6 +89,9 @@ class Session:
             value = templates.render(template, scope)
             if value is not templates.MISSING and value is not None:
                 self.default_headers[name] = templates.as_text(value)
+        self.reserved_headers = frozenset(
+            name.lower() for name in [*self.auth.preview(), *model.connection.headers]
+        )
         self.budget: RateBudget | None = None
         if self.policy.rateLimit:
             key = templates.render(self.policy.rateLimit.key, scope)
@@ -144,15 +147,26 @@ class Session:
         return url
 
     def _headers(self, request: OutgoingRequest) -> dict[str, str]:
+        """Default, request and content headers, merged case-insensitively (auth comes on top)."""
         headers = dict(self.default_headers)
+
+        def put(name: str, value: str) -> None:
+            for existing in [key for key in headers if key.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+
         for name, value in request.headers.items():
             if name.lower() in _FORBIDDEN_HEADERS:
                 raise RequestRefusedError(f"header {name!r} may not be set on a request")
-            headers[name] = value
+            if name.lower() in self.reserved_headers:
+                raise RequestRefusedError(
+                    f"header {name!r} is set by the {self.vendor} connection and cannot be replaced"
+                )
+            put(name, value)
         if request.json is not NO_BODY:
-            headers["Content-Type"] = "application/json"
+            put("Content-Type", "application/json")
         elif request.form is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            put("Content-Type", "application/x-www-form-urlencoded")
         return headers
 
     @staticmethod
