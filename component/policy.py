@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -39,24 +40,28 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class RateBudget:
-    """A token bucket: ``requests`` per ``per`` seconds, bursting up to ``requests``."""
+    """At most ``requests`` sends in any window of ``per`` seconds: a sliding log of send times.
+
+    A caller that finds the window full reserves the first free slot before it sleeps, so waiting
+    callers keep their order and no rounding can make a caller loop.
+    """
 
     def __init__(self, limit: RateLimit, clock: Clock) -> None:
-        self.capacity = float(limit.requests)
-        self.rate = limit.requests / limit.per
+        self.requests = limit.requests
+        self.per = limit.per
         self.clock = clock
-        self.tokens = self.capacity
-        self.updated = clock.now()
+        self.sent: deque[float] = deque()
 
     async def acquire(self) -> None:
-        while True:
-            now = self.clock.now()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            await self.clock.sleep((1 - self.tokens) / self.rate)
+        now = self.clock.now()
+        while self.sent and self.sent[0] <= now - self.per:
+            self.sent.popleft()
+        if len(self.sent) < self.requests:
+            self.sent.append(now)
+            return
+        slot = max(now, self.sent.popleft() + self.per)
+        self.sent.append(slot)
+        await self.clock.sleep(slot - now)
 
 
 class BudgetRegistry:
