@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -130,18 +131,17 @@ class Session:
                 "absolute URLs and other hosts are refused",
                 base_url=str(self.base_url),
             )
-        raw_path, _, raw_query = path.partition("?")
-        segments = raw_path.split("/")
-        if any(segment in {".", ".."} for segment in segments) or any(
-            s.lower() == "%2e%2e" for s in segments
-        ):
-            raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
-        if raw_query:
+        if "?" in path or "#" in path:
             raise RequestRefusedError(
-                f"path {path!r} may not carry a query string; pass query parameters instead"
+                f"path {path!r} may not carry a query string or fragment; pass query parameters instead"
             )
+        if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
+            raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
         base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
-        url = self.base_url.copy_with(raw_path=(base_path + raw_path).encode(), query=None)
+        try:
+            url = self.base_url.copy_with(raw_path=(base_path + path).encode(), query=None)
+        except httpx.InvalidURL as exc:
+            raise RequestRefusedError(f"path {path!r} is not a valid URL path: {exc}") from None
         if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
             raise RequestRefusedError(f"path {path!r} leaves the {self.vendor} host")
         return url
