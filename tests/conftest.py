@@ -142,17 +142,24 @@ def vendor() -> FakeVendor:
     return FakeVendor()
 
 
-@pytest.fixture
-def runtime(catalog: catalog_module.Catalog, vendor: FakeVendor, clock: FakeClock) -> Runtime:
-    """A runtime wired to the fake vendor with fresh token cache and rate budgets, no real sleeping."""
+def make_runtime(
+    catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any, env: dict[str, str] | None = None
+) -> Runtime:
+    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ."""
     return Runtime(
         catalog,
         transport=httpx.MockTransport(vendor),
         clock=clock,
         tokens=TokenCache(),
         budgets=BudgetRegistry(),
-        env={},
+        env=env,
     )
+
+
+@pytest.fixture
+def runtime(catalog: catalog_module.Catalog, vendor: FakeVendor, clock: FakeClock) -> Runtime:
+    """A runtime wired to the fake vendor, no environment, no real sleeping."""
+    return make_runtime(catalog, vendor, clock, env={})
 
 
 @pytest.fixture

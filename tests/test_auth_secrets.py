@@ -26,7 +26,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from component import cli as cli_module
-from component.auth import ApiKeyHeaderAuth, OAuth2ClientCredentialsAuth, TokenCache
+from component.auth import ApiKeyHeaderAuth, OAuth2ClientCredentialsAuth
 from component.connection import make_connection
 from component.errors import (
     AuthError,
@@ -58,6 +58,7 @@ from tests.conftest import (
     FakeVendor,
     form_body,
     json_body,
+    make_runtime,
 )
 
 ST_PROD_API = "https://api.servicetitan.io"
@@ -129,18 +130,6 @@ CASES = {
 }
 API_KEY_CASES = [CASES["servicebay"], CASES["homebase360"]]
 API_KEY_IDS = ["servicebay", "homebase360"]
-
-
-def make_runtime(catalog: Any, vendor: FakeVendor, clock: Any, env: dict[str, str] | None = None) -> Runtime:
-    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ."""
-    return Runtime(
-        catalog,
-        transport=httpx.MockTransport(vendor),
-        clock=clock,
-        tokens=TokenCache(),
-        budgets=BudgetRegistry(),
-        env=env,
-    )
 
 
 def serve(vendor: FakeVendor, case: Case, *responders: Any) -> None:
