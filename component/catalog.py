@@ -174,14 +174,16 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+_UNION_FIELDS = ("pagination", "auth")  # pydantic puts the union's tag after these in an error's loc
+
+
 def _model_problems(error: ValidationError, file: str) -> Iterator[Problem]:
     for item in error.errors():
-        loc = tuple(
-            p
-            for p in item["loc"]
-            if p not in ("page", "cursor", "none", "api_key", "oauth2_client_credentials")
+        loc = item["loc"]
+        kept = tuple(
+            p for i, p in enumerate(loc) if not (i and loc[i - 1] in _UNION_FIELDS and isinstance(p, str))
         )
-        yield Problem(file, _json_path(loc), item["msg"])
+        yield Problem(file, _json_path(kept), item["msg"])
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -217,15 +219,34 @@ class _Loader:
 
     def load(self) -> Catalog | None:
         raw = self.read("manifest.json")
-        manifest = self.validate(Manifest, raw, "manifest.json") if raw is not None else None
+        if raw is None:
+            return None
+        manifest = self.validate(Manifest, raw, "manifest.json")
+        if manifest is None:
+            manifest = self.sound_part(raw)
         if not isinstance(manifest, Manifest):
             return None
         connectors = {name: self.load_connector(name, model) for name, model in manifest.connectors.items()}
-        self.check_unregistered(manifest)
+        self.check_unregistered(raw)
         loaded = {name: c for name, c in connectors.items() if c is not None}
         for connector in loaded.values():
             self.check_cross_references(connector)
         return Catalog(self.root, manifest, loaded)
+
+    def sound_part(self, raw: Any) -> Manifest | None:
+        """The connectors that are sound on their own, so their definitions are still checked."""
+        connectors = raw.get("connectors") if isinstance(raw, dict) else None
+        if not isinstance(connectors, dict):
+            return None
+        sound = {}
+        for name, data in connectors.items():
+            try:
+                sound[name] = Connector.model_validate(data)
+            except ValidationError:
+                continue  # already reported against the whole manifest
+        return Manifest.model_construct(
+            name=str(raw.get("name")), version=str(raw.get("version")), connectors=sound
+        )
 
     def load_connector(self, name: str, model: Connector) -> LoadedConnector | None:
         where = f"$.connectors.{name}"
@@ -370,13 +391,15 @@ class _Loader:
                         message = f"x-datasource {name!r} is not a data source of {connector.name}{hint}"
                         self.problem(definition.file, path, message)
 
-    def check_unregistered(self, manifest: Manifest) -> None:
-        registered = {
-            relative
-            for connector in manifest.connectors.values()
-            for kind in KINDS
-            for relative in getattr(connector, kind)
-        }
+    def check_unregistered(self, raw: Any) -> None:
+        """Definition files on disk that the manifest (as written, sound or not) does not register."""
+        registered: set[str] = set()
+        connectors = raw.get("connectors") if isinstance(raw, dict) else None
+        for connector in connectors.values() if isinstance(connectors, dict) else []:
+            for kind in KINDS:
+                files = connector.get(kind) if isinstance(connector, dict) else None
+                if isinstance(files, list):
+                    registered.update(f for f in files if isinstance(f, str))
         for folder, _ in KINDS.values():
             base = self.root / folder
             if not base.is_dir():

@@ -206,6 +206,15 @@ def test_format_errors_name_the_field(tree: Path) -> None:
     assert (found.path, found.message) == ("$.request.method", "Field required")
 
 
+def test_errors_inside_tagged_unions_name_the_field(tree: Path) -> None:
+    picklist = tree / "datasources/servicetitan/selectTechnician.json"
+    edit(picklist, lambda d: d["pagination"].update(pageSize=0))
+    edit(tree / "manifest.json", lambda m: m["connectors"]["servicebay"]["connection"]["auth"].pop("header"))
+    found = {(p.file, p.path) for p in problems(tree)}
+    assert ("datasources/servicetitan/selectTechnician.json", "$.pagination.pageSize") in found
+    assert ("manifest.json", "$.connectors.servicebay.connection.auth.header") in found
+
+
 def test_examples_must_validate(tree: Path) -> None:
     edit(tree / "actions/servicebay/createJob.json", lambda d: d["examples"][0].update(serviceTime="soon"))
     found = only(problems(tree))
