@@ -7,6 +7,7 @@ connection never shows secret values in its ``repr`` and its validation errors n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,6 +34,11 @@ class Connection:
         self.environment = (
             str(self.values[field]) if field and field in self.values else next(iter(model.environments))
         )
+
+    def key(self) -> str:
+        """A stable digest of the connector and values: sessions are shared by equal connections."""
+        text = json.dumps([self.connector, self.values], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def secrets(self) -> list[str]:
         return [str(self.values[name]) for name in self.secret_fields if self.values.get(name)]

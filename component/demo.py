@@ -59,7 +59,12 @@ async def _steps(runtime: Runtime, console: Console) -> list[dict[str, Any]]:
     return out
 
 
+async def _run(runtime: Runtime, console: Console) -> list[dict[str, Any]]:
+    async with runtime:
+        return await _steps(runtime, console)
+
+
 def run_demo(runtime: Runtime, console: Console) -> dict[str, Any]:
     console.print(f"[bold]component demo[/bold] — {NOTE}")
-    steps = asyncio.run(_steps(runtime, console))
+    steps = asyncio.run(_run(runtime, console))
     return {"mode": "dry-run", "note": NOTE, "steps": steps}

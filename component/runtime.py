@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, cast
 
@@ -132,6 +133,7 @@ class Runtime:
         self.budgets = budgets
         self.base_urls = dict(base_urls or {})
         self.env = env
+        self._open: dict[str, Session] | None = None
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
         return make_connection(self.catalog.connector(connector), data, self.env)
@@ -146,6 +148,28 @@ class Runtime:
             budgets=self.budgets,
             base_url=self.base_urls.get(connection.connector),
         )
+
+    async def __aenter__(self) -> Runtime:
+        """Keep one open session (one HTTP client, one connection pool) per connection until exit."""
+        self._open = {}
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        sessions, self._open = self._open or {}, None
+        for session in sessions.values():
+            await session.__aexit__()
+
+    @asynccontextmanager
+    async def _using(self, connection: Connection) -> AsyncIterator[Session]:
+        """The open session for ``connection`` inside ``async with runtime``; else a one-off session."""
+        if self._open is None:
+            async with self.session(connection) as session:
+                yield session
+            return
+        key = connection.key()
+        if key not in self._open:
+            self._open[key] = await self.session(connection).__aenter__()
+        yield self._open[key]
 
     def _prepare(
         self, kind: str, ref: str, inputs: Any, connection: Connection | Mapping[str, Any] | None
@@ -169,7 +193,7 @@ class Runtime:
         definition, connection, scope, request = self._prepare("action", ref, inputs, connection)
         model = cast(Action, definition.model)
         pagination = active_pagination(model, scope)
-        async with self.session(connection) as session:
+        async with self._using(connection) as session:
             if dry_run:
                 return _preview(session, request, pagination)
             if pagination:
@@ -198,7 +222,7 @@ class Runtime:
         items_path = (
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
-        async with self.session(connection) as session:
+        async with self._using(connection) as session:
             if dry_run:
                 return _preview(session, request, pagination)
             if pagination:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -204,3 +205,36 @@ def test_a_named_hook_changes_the_request(tmp_path: Path, vendor: FakeVendor) ->
     )
     runtime.run_sync("servicebay.lookupCustomer", {"phone": "+15550001111"}, SB_CONNECTION)
     assert vendor.requests[0].headers["x-hooked"] == "+15550001111"
+
+
+# --- sessions ----------------------------------------------------------------------------------------
+
+
+def test_an_open_runtime_shares_one_client_per_connection(
+    runtime: Runtime, vendor: FakeVendor, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients: list[httpx.AsyncClient] = []
+    real_init = httpx.AsyncClient.__init__
+
+    def counting_init(self: httpx.AsyncClient, *args: object, **kwargs: object) -> None:
+        clients.append(self)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+    url = f"{ST_API}/dispatch/v2/tenant/{TENANT}/appointment-assignments/assign-technicians"
+    vendor.route("POST", url, httpx.Response(200, json={"id": 1}))
+    inputs = example(catalog, "servicetitan.assignTechnicians")
+
+    async def flow() -> None:
+        async with runtime:
+            for _ in range(3):
+                await runtime.run("servicetitan.assignTechnicians", inputs, ST_CONNECTION)
+            await runtime.run("servicebay.lookupCustomer", {"phone": "+1555"}, SB_CONNECTION)
+
+    asyncio.run(flow())
+    assert len(clients) == 2  # one per connection, not one per action
+    assert all(client.is_closed for client in clients)
+    assert len(vendor.api_requests) == 4 and len(vendor.token_requests) == 1
+
+    runtime.run_sync("servicetitan.assignTechnicians", inputs, ST_CONNECTION)
+    assert len(clients) == 3 and clients[-1].is_closed  # outside 'async with': a one-off client, closed
