@@ -22,6 +22,7 @@ from .errors import AuthError, TransportError
 from .models import ApiKeyAuth, Auth, OAuth2ClientCredentials
 from .policy import Clock
 from .redact import REDACTED, Redactor
+from .version import USER_AGENT
 
 
 class AuthStrategy(Protocol):
@@ -136,7 +137,10 @@ class OAuth2ClientCredentialsAuth:
             form["scope"] = self.scope
         try:
             response = await client.post(
-                self.token_url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
+                self.token_url,
+                data=form,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                timeout=self.timeout,
             )
         except httpx.HTTPError as exc:
             raise TransportError(

@@ -30,10 +30,9 @@ from .policy import (
     header_delay,
     may_retry,
 )
-from .version import __version__
+from .version import USER_AGENT
 
 log = logging.getLogger("component.http")
-USER_AGENT = f"fieldservice-component/{__version__}"
 _FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 NO_BODY = templates.MISSING
 

@@ -175,6 +175,6 @@ def reference() -> Path:
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     """pytest-recording set-up for cassettes: secrets filtered, bodies part of matching."""
-    from tests.cassettes import vcr_config as config
+    from tests.recording import vcr_config as config
 
     return config()

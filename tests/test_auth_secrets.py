@@ -40,7 +40,6 @@ from component.errors import (
 from component.policy import BudgetRegistry
 from component.redact import RedactingFilter
 from component.runtime import Runtime
-from tests.cassettes import FILTERED, _scrub_form, _scrub_json, before_record_response, vcr_config
 from tests.conftest import (
     CANARIES,
     HB_API,
@@ -60,6 +59,7 @@ from tests.conftest import (
     json_body,
     make_runtime,
 )
+from tests.recording import FILTERED, _scrub_form, _scrub_json, before_record_response, vcr_config
 
 ST_PROD_API = "https://api.servicetitan.io"
 ST_PROD_TOKEN_URL = "https://auth.servicetitan.io/connect/token"

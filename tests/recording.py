@@ -11,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-FILTERED = "FILTERED"
+FILTERED = "REDACTED"
 SECRET_HEADERS = ["authorization", "x-api-key", "st-app-key"]
 SECRET_FORM_FIELDS = ("client_secret",)
 SECRET_JSON_FIELDS = ("access_token",)
@@ -60,5 +60,4 @@ def vcr_config() -> dict[str, Any]:
         "before_record_response": before_record_response,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
         "decode_compressed_response": True,
-        "record_mode": "none",
     }
