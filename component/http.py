@@ -47,6 +47,14 @@ class OutgoingRequest:
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = NO_BODY
     form: dict[str, Any] | None = None
+    files: dict[str, FilePart] | None = None
+
+
+@dataclass(frozen=True)
+class FilePart:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
 
 
 class Session:
@@ -164,7 +172,7 @@ class Session:
             put(name, value)
         if request.json is not NO_BODY:
             put("Content-Type", "application/json")
-        elif request.form is not None:
+        elif request.form is not None and not request.files:
             put("Content-Type", "application/x-www-form-urlencoded")
         return headers
 
@@ -186,6 +194,11 @@ class Session:
             out["json"] = request.json
         if request.form is not None:
             out["form"] = request.form
+        if request.files:
+            out["files"] = {
+                name: {"filename": part.filename, "contentType": part.content_type, "size": len(part.content)}
+                for name, part in request.files.items()
+            }
         redacted: dict[str, Any] = self.redactor.data(out)
         return redacted
 
@@ -202,6 +215,8 @@ class Session:
             content["json"] = request.json
         elif request.form is not None:
             content["data"] = {k: templates.as_text(v) for k, v in request.form.items()}
+        if request.files:
+            content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
         deadline = self.clock.now() + self.policy.deadline
         attempt, refreshed = 0, False
         while True:

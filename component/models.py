@@ -40,7 +40,14 @@ class RequestTemplate(Strict):
     query: Template = Field(None, description="Query parameters: an object template, or a reference.")
     headers: Template = Field(None, description="Extra request headers: an object template, or a reference.")
     json_body: Template = Field(None, alias="json", description="JSON body template.")
-    form: Template = Field(None, description="Form (application/x-www-form-urlencoded) body template.")
+    form: Template = Field(
+        None, description="Form body template: url-encoded, or the text parts of a multipart body with files."
+    )
+    files: Template = Field(
+        None,
+        description="Multipart file parts: part name to {filename, content (base64), contentType}, "
+        "or a reference to such an object.",
+    )
     operationId: str | None = Field(
         None,
         description="The vendor's OpenAPI operationId this request implements, where the vendor has a spec.",

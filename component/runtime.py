@@ -10,6 +10,8 @@ Async at the core; ``*_sync`` wrappers for callers without an event loop.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import importlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -25,7 +27,7 @@ from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
-from .http import NO_BODY, OutgoingRequest, Session
+from .http import NO_BODY, FilePart, OutgoingRequest, Session
 from .models import Action, DataSource, Definition, NoPagination
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
 
@@ -59,6 +61,29 @@ def _as_object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _file_parts(value: Any) -> dict[str, FilePart]:
+    """Multipart parts from ``{name: {filename, content (base64), contentType}}``."""
+    parts = {}
+    for name, part in _as_object(value, "files").items():
+        where = f"$.files.{name}"
+        if not isinstance(part, dict) or not isinstance(part.get("filename"), str):
+            raise InputValidationError(
+                f"file part {name!r} needs a filename and base64 content",
+                problems=[{"path": where, "message": "must be an object with filename and content"}],
+            )
+        try:
+            content = base64.b64decode(str(part.get("content", "")), validate=True)
+        except binascii.Error:
+            raise InputValidationError(
+                f"file part {name!r}: content is not valid base64",
+                problems=[{"path": f"{where}.content", "message": "is not valid base64"}],
+            ) from None
+        parts[name] = FilePart(
+            part["filename"], content, str(part.get("contentType") or "application/octet-stream")
+        )
+    return parts
+
+
 def load_hook(name: str) -> Hook:
     module_name, _, function = name.partition(":")
     return cast(Hook, getattr(importlib.import_module(module_name), function))
@@ -85,6 +110,12 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
     }
     body = NO_BODY if spec.json_body is None else templates.render(spec.json_body, scope)
     form = None if spec.form is None else _as_object(templates.render(spec.form, scope), "form") or None
+    files = None if spec.files is None else _file_parts(templates.render(spec.files, scope)) or None
+    if files and body is not NO_BODY:
+        raise InputValidationError(
+            "a request cannot carry both a JSON body and files",
+            problems=[{"path": "$.files", "message": "give json or files, not both"}],
+        )
     request = OutgoingRequest(
         method=method,
         path=path,
@@ -92,6 +123,7 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
         headers=headers,
         json=body,
         form=form,
+        files=files,
     )
     return load_hook(model.hook)(request, scope) if model.hook else request
 

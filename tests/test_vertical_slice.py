@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from component import catalog as catalog_module
 from component.catalog import Catalog
+from component.errors import InputValidationError
 from component.runtime import Runtime
 from tests.conftest import (
     HB_API,
@@ -238,3 +240,51 @@ def test_an_open_runtime_shares_one_client_per_connection(
 
     runtime.run_sync("servicetitan.assignTechnicians", inputs, ST_CONNECTION)
     assert len(clients) == 3 and clients[-1].is_closed  # outside 'async with': a one-off client, closed
+
+
+# --- multipart files ---------------------------------------------------------------------------------
+
+ATTACHMENTS = f"{ST_API}/equipmentsystems/v2/tenant/{TENANT}/installed-equipment/attachments"
+PDF = {
+    "filename": "manual.pdf",
+    "content": base64.b64encode(b"%PDF-1.4 demo").decode(),
+    "contentType": "application/pdf",
+}
+UPLOAD = {"urlType": "equipmentsystems", "path": "/installed-equipment/attachments", "method": "POST"}
+
+
+def test_raw_request_uploads_multipart_files(runtime: Runtime, vendor: FakeVendor) -> None:
+    stored = {"path": "InstalledEquipment/Documents/x.pdf"}
+    vendor.route("POST", ATTACHMENTS, httpx.Response(200, json=stored))
+    inputs = {**UPLOAD, "files": {"file": PDF}, "form": {"memo": "manual"}}
+    assert runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION) == {"data": stored}
+    (request,) = vendor.api_requests
+    assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = request.content
+    assert b'name="file"; filename="manual.pdf"' in body and b"%PDF-1.4 demo" in body
+    assert b'name="memo"' in body and b"Content-Type: application/pdf" in body
+
+
+def test_dry_run_describes_files_without_their_content(runtime: Runtime) -> None:
+    inputs = {**UPLOAD, "files": {"file": PDF}}
+    preview = runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION, dry_run=True)
+    described = {"filename": "manual.pdf", "contentType": "application/pdf", "size": 13}
+    assert preview["files"] == {"file": described}
+    assert "Content-Type" not in preview["headers"]  # httpx sets the multipart boundary
+
+
+@pytest.mark.parametrize(
+    ("files", "extra", "path"),
+    [
+        ({"file": {**PDF, "content": "not base64!"}}, {}, "$.files.file.content"),
+        ({"file": PDF}, {"json": {"a": 1}}, "$"),
+        ({"file": {"content": PDF["content"]}}, {}, "$.files.file.filename"),
+    ],
+)
+def test_bad_files_send_nothing(
+    runtime: Runtime, vendor: FakeVendor, files: dict[str, object], extra: dict[str, object], path: str
+) -> None:
+    with pytest.raises(InputValidationError) as caught:
+        runtime.run_sync("servicetitan.rawRequest", {**UPLOAD, "files": files, **extra}, ST_CONNECTION)
+    assert caught.value.problems[0]["path"] == path
+    assert vendor.requests == []
