@@ -47,8 +47,16 @@ HB_API = "https://us-central1-homebase-360.cloudfunctions.net/api/v1"
 Responder = Callable[[httpx.Request], httpx.Response]
 
 
+class ClockStalledError(Exception):
+    """A positive sleep did not move the fake clock: the loop that waits would spin forever."""
+
+
 class FakeClock:
-    """Monotonic and wall time that only move when slept; records every sleep."""
+    """Monotonic and wall time that only move when slept; records every sleep.
+
+    A positive sleep too small to move the clock fails the test instead of letting a waiting loop
+    spin forever.
+    """
 
     def __init__(self, start: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
         self.t = start
@@ -63,8 +71,11 @@ class FakeClock:
         return self._wall + (self.t - self._start)
 
     async def sleep(self, seconds: float) -> None:
+        before = self.t
         self.sleeps.append(seconds)
         self.t += seconds
+        if seconds > 0 and self.t == before:
+            raise ClockStalledError(f"sleep({seconds!r}) left the clock at {before!r}")
         await asyncio.sleep(0)
 
 

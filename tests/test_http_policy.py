@@ -64,26 +64,6 @@ CUSTOMERS = CursorPagination(style="cursor", items="customers")  # Servicebay-st
 # --- helpers ------------------------------------------------------------------------------------
 
 
-class ClockStalledError(Exception):
-    """A positive sleep did not move the fake clock: the loop that waits would spin forever."""
-
-
-class GuardedClock(FakeClock):
-    """The conftest FakeClock, but a sleep that cannot advance time fails the test instead of hanging it."""
-
-    async def sleep(self, seconds: float) -> None:
-        before = self.t
-        await super().sleep(seconds)
-        if seconds > 0 and self.t == before:
-            raise ClockStalledError(f"sleep({seconds!r}) left the clock at {before!r}")
-
-
-@pytest.fixture
-def clock() -> GuardedClock:
-    """Overrides conftest's ``clock`` (and so the ``runtime`` fixture's clock) for this module."""
-    return GuardedClock()
-
-
 def raw(runtime: Any, name: str, path: str = "/ping", method: str = "GET", **inputs: Any) -> dict[str, Any]:
     """Run ``<name>.rawRequest`` with the connector's canary connection."""
     inputs = {"path": path, "method": method, **inputs}
@@ -699,7 +679,7 @@ def test_cursor_pagination_refuses_a_cursor_that_does_not_advance():
 
 
 def test_rate_budget_allows_a_burst_then_sleeps():
-    clock = GuardedClock()
+    clock = FakeClock()
     budget = RateBudget(RateLimit(requests=3, per=1), clock)
 
     acquire(budget, 3)
@@ -710,7 +690,7 @@ def test_rate_budget_allows_a_burst_then_sleeps():
 
 
 def test_rate_budget_keeps_a_steady_stream_flowing():
-    clock = GuardedClock()
+    clock = FakeClock()
     budget = RateBudget(RateLimit(requests=3, per=1), clock)
 
     acquire(budget, 6)
