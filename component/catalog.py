@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import templates
+from . import checks, templates
 from .errors import DefinitionError, UsageError
 from .models import Action, Connector, DataSource, Definition, Manifest, Trigger
 from .schemas import SchemaValidator, schema_problems, validator_for
@@ -122,6 +122,8 @@ class Catalog:
                         "description": definition.model.description,
                         "inputs": definition.model.inputs,
                     }
+                    if definition.model.output is not None:
+                        item["output"] = definition.model.output
                     entry[kind][key] = item
                     if isinstance(definition.model, Action):
                         for alias in definition.model.aliases:
@@ -332,11 +334,20 @@ class _Loader:
             self.problem(
                 relative, "$.inputs", 'inputs must be an object schema with "additionalProperties": false'
             )
+        if definition.output is not None:
+            for p in schema_problems(definition.output):
+                self.problem(relative, "$.output" + p["path"][1:], p["message"])
+        for index, rule in enumerate(definition.checks):
+            for part in ("field", "other"):
+                head = getattr(rule, part).split(".")[0]
+                if head not in definition.inputs.get("properties", {}):
+                    self.problem(relative, f"$.checks[{index}].{part}", f"{head!r} does not name an input")
         if bad_inputs:
             return None
         validator = validator_for(definition.inputs)
         for index, example in enumerate(definition.examples):
-            for p in validator.problems(example):
+            filled = validator.with_defaults(example)
+            for p in validator.problems(example) or checks.problems(definition.checks, filled):
                 self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
         if definition.hook:
             module_name, _, function = definition.hook.partition(":")

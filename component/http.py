@@ -77,9 +77,12 @@ class Session:
         self.vendor = connector.name
         self.clock = clock
         self.redactor = connection.redactor()
+        # A connection's own baseUrl/tokenUrl (a served sandbox, a proxy, a vendor test host) replace
+        # the environment's; credentials still go to that one host and nowhere else.
+        base_url = connection.values.get("baseUrl") or base_url
         self.base_url = httpx.URL(base_url or environment.baseUrl)
-        token_url = environment.tokenUrl
-        if base_url and token_url:
+        token_url = connection.values.get("tokenUrl") or environment.tokenUrl
+        if base_url and token_url and not connection.values.get("tokenUrl"):
             token_url = str(self.base_url.join(httpx.URL(token_url).path))
         self.auth: AuthStrategy = make_auth(
             model.connection.auth,

@@ -104,6 +104,17 @@ class PicklistResult(Strict):
     label: str = Field(description='Label template, e.g. "{name} (ID: {id})".')
 
 
+class InputCheck(Strict):
+    """A rule that compares two inputs, checked before anything is sent (JSON Schema cannot)."""
+
+    rule: Literal["after"] = Field(
+        description='"after": the date-time in field must be later than the one in other (when both are set).'
+    )
+    field: str = Field(description="The input checked, a dotted path (e.g. endTime).")
+    other: str = Field(description="The input it is compared with (e.g. serviceTime).")
+    message: str | None = Field(None, description="A friendlier message than the default.")
+
+
 class Watermark(Strict):
     """How a polling trigger notices new and updated records."""
 
@@ -131,6 +142,13 @@ class Definition(Strict):
         None,
         pattern=HOOK_PATTERN,
         description='"module:function" called with the rendered request, for what data cannot express.',
+    )
+    checks: list[InputCheck] = Field(
+        default_factory=list, description="Rules over several inputs, checked after the schema."
+    )
+    output: JsonSchema | None = Field(
+        None,
+        description="Draft 2020-12 JSON Schema of the result's data, so builders can map its fields.",
     )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="Example inputs; each must validate."

@@ -20,8 +20,8 @@ from typing import Any, cast
 
 import httpx
 
+from . import checks, templates
 from . import pagination as paging
-from . import templates
 from .auth import TOKENS, TokenCache
 from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
@@ -44,7 +44,7 @@ def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
             problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
         )
     filled = definition.validator.with_defaults(inputs)
-    problems = definition.validator.problems(filled)
+    problems = definition.validator.problems(filled) or checks.problems(definition.model.checks, filled)
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
         raise InputValidationError(f"invalid inputs for {definition.ref}: {listed}", problems=problems)
