@@ -28,8 +28,10 @@ from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination
+from .models import Action, DataSource, Definition, NoPagination, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+from .triggers.core import PollResult
+from .triggers.core import poll as poll_core
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
@@ -279,6 +281,34 @@ class Runtime:
                 {"key": key, "label": templates.format_item(model.result.label, item).strip() or key}
             )
         return {"result": entries, "truncated": truncated}
+
+    async def poll(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> PollResult:
+        """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
+
+        Pure with respect to storage: persisting the new state is the caller's job, after it has
+        accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        """
+        definition = self.catalog.find("triggers", ref)
+        checked = check_inputs(definition, inputs or {})
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
+        async with self._using(connection) as session:
+            return await poll_core(
+                cast(Trigger, definition.model),
+                checked,
+                connection.values,
+                state,
+                build=build_request,
+                send=session.send,
+                vendor=session.vendor,
+                now=self.clock.wall(),
+            )
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False
