@@ -138,7 +138,10 @@ def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
 
 
 def _preview(session: Session, request: OutgoingRequest, pagination: paging.Paged | None) -> dict[str, Any]:
-    """The first request a run would send (``--dry-run``); later pages depend on responses."""
+    """The first request a run would send (``--dry-run``); later pages depend on responses.
+
+    The session is never entered: a dry run opens no HTTP client.
+    """
     if pagination:
         request = replace(request, query=paging.first_query(pagination, request.query))
     return session.preview(request)
@@ -225,9 +228,9 @@ class Runtime:
         definition, connection, scope, request = self._prepare("action", ref, inputs, connection)
         model = cast(Action, definition.model)
         pagination = active_pagination(model, scope)
+        if dry_run:
+            return _preview(self.session(connection), request, pagination)
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination)
             if pagination:
                 first, items, _ = await paging.collect(
                     pagination, request, session.send, session.vendor, limit=pagination.maxItems
@@ -254,9 +257,9 @@ class Runtime:
         items_path = (
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
+        if dry_run:
+            return _preview(self.session(connection), request, pagination)
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination)
             if pagination:
                 limit = min(model.cap, pagination.maxItems or model.cap)
                 _, items, truncated = await paging.collect(
