@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 JsonSchema = dict[str, Any]
 Template = Any
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 HOOK_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -146,6 +147,13 @@ class Definition(Strict):
     checks: list[InputCheck] = Field(
         default_factory=list, description="Rules over several inputs, checked after the schema."
     )
+    resource: str | None = Field(
+        None,
+        pattern=RESOURCE_PATTERN,
+        description="The vendor resource this definition reads or writes (e.g. customers). Picklist results "
+        "are cached per connection and resource; a write (any method but GET, HEAD or OPTIONS) through an "
+        "action of the same resource drops that cache.",
+    )
     output: JsonSchema | None = Field(
         None,
         description="Draft 2020-12 JSON Schema of the result's data, so builders can map its fields.",
@@ -161,6 +169,11 @@ class Action(Definition):
         default_factory=list, description="Statuses that mean 'no result': data is null."
     )
     aliases: list[str] = Field(default_factory=list, description="Other keys this action answers to.")
+    invalidates: list[str] | None = Field(
+        None,
+        description='Resources whose cached picklists a write through this action drops; "*" for all of '
+        "the connection's. Defaults to the action's own resource.",
+    )
 
 
 class DataSource(Definition):

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import importlib
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -20,9 +21,10 @@ from typing import Any, cast
 
 import httpx
 
-from . import checks, templates
+from . import checks, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
+from .cache import DEFAULT_TTL, CacheKey, PicklistCache
 from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
 from .connection import Connection, make_connection
@@ -34,6 +36,7 @@ from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
@@ -147,6 +150,28 @@ def _preview(session: Session, request: OutgoingRequest, pagination: paging.Page
     return session.preview(request)
 
 
+def _page_reporter(ref: str) -> Callable[[int, int], None]:
+    def on_page(pages: int, items: int) -> None:
+        progress.report(
+            "pages", "%s: %d page(s), %d item(s) so far", ref, pages, items, pages=pages, items=items
+        )
+
+    return on_page
+
+
+def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> dict[str, Any]:
+    """``{"result": [{"key", "label"}], "truncated"}``: unique keys, first occurrence kept, in order."""
+    entries: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for item in items:
+        key = templates.format_item(model.result.key, item)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        entries.append({"key": key, "label": templates.format_item(model.result.label, item).strip() or key})
+    return {"result": entries, "truncated": truncated}
+
+
 class Runtime:
     """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox."""
 
@@ -160,8 +185,12 @@ class Runtime:
         budgets: BudgetRegistry = BUDGETS,
         base_urls: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
+        picklist_ttl: float = DEFAULT_TTL,
     ) -> None:
+        """``picklist_ttl``: seconds a picklist result is reused for the same connection and inputs
+        (0 turns the cache off); a write through an action of the same resource drops it sooner."""
         self.catalog = catalog or load_catalog()
+        self.picklist_cache = PicklistCache(picklist_ttl, clock)
         self.transport = transport
         self.clock = clock
         self.tokens = tokens
@@ -231,13 +260,24 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination)
         async with self._using(connection) as session:
-            if pagination:
-                first, items, _ = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit=pagination.maxItems
-                )
-                data = paging.merged(pagination, first, items)
-            else:
-                data = await session.send(request, null_on=frozenset(model.nullOn))
+            try:
+                if pagination:
+                    first, items, _ = await paging.collect(
+                        pagination,
+                        request,
+                        session.send,
+                        session.vendor,
+                        limit=pagination.maxItems,
+                        on_page=_page_reporter(definition.ref),
+                    )
+                    data = paging.merged(pagination, first, items)
+                else:
+                    data = await session.send(request, null_on=frozenset(model.nullOn))
+            finally:
+                if request.method not in SAFE_METHODS:
+                    # Even a failed write may have changed something: the next dropdown reads afresh.
+                    written = model.invalidates if model.invalidates is not None else [model.resource]
+                    self.picklist_cache.invalidate(connection.key(), written)
         if model.select:
             data = templates.get_path(data, model.select, None)
         return {"data": data}
@@ -259,29 +299,30 @@ class Runtime:
         )
         if dry_run:
             return _preview(self.session(connection), request, pagination)
-        async with self._using(connection) as session:
-            if pagination:
-                limit = min(model.cap, pagination.maxItems or model.cap)
-                _, items, truncated = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit
-                )
-            else:
-                payload = await session.send(request)
-                found = templates.get_path(payload, items_path, [])
-                items = found if isinstance(found, list) else []
-                truncated = len(items) > model.cap
-                items = items[: model.cap]
-        entries: list[dict[str, str]] = []
-        seen: set[str] = set()
-        for item in items:
-            key = templates.format_item(model.result.key, item)
-            if not key or key in seen:
-                continue
-            seen.add(key)
-            entries.append(
-                {"key": key, "label": templates.format_item(model.result.label, item).strip() or key}
-            )
-        return {"result": entries, "truncated": truncated}
+
+        async def load() -> dict[str, Any]:
+            async with self._using(connection) as session:
+                if pagination:
+                    limit = min(model.cap, pagination.maxItems or model.cap)
+                    _, items, truncated = await paging.collect(
+                        pagination,
+                        request,
+                        session.send,
+                        session.vendor,
+                        limit,
+                        _page_reporter(definition.ref),
+                    )
+                else:
+                    payload = await session.send(request)
+                    found = templates.get_path(payload, items_path, [])
+                    items = found if isinstance(found, list) else []
+                    truncated = len(items) > model.cap
+                    items = items[: model.cap]
+            return _picklist_result(model, items, truncated)
+
+        inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
+        key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
+        return await self.picklist_cache.get_or_load(key, load)
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False
