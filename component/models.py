@@ -115,6 +115,21 @@ class InputCheck(Strict):
     message: str | None = Field(None, description="A friendlier message than the default.")
 
 
+class Prefetch(Strict):
+    """A lookup that completes the inputs a check compares, e.g. a job's current start for a new end.
+
+    It runs only when some, not all, of the ``into`` inputs are given (a lone side of a pair), through
+    the same session as the request. The record's values fill the missing inputs for the checks only;
+    the request itself still carries just what the caller gave.
+    """
+
+    request: RequestTemplate
+    select: str | None = Field(None, description='Dotted path of the record in the response, e.g. "0".')
+    into: dict[str, str] = Field(
+        min_length=1, description="Input name to the record field that fills it when the input is unset."
+    )
+
+
 class Watermark(Strict):
     """How a polling trigger notices new and updated records."""
 
@@ -145,6 +160,9 @@ class Definition(Strict):
     )
     checks: list[InputCheck] = Field(
         default_factory=list, description="Rules over several inputs, checked after the schema."
+    )
+    prefetch: Prefetch | None = Field(
+        None, description="A lookup whose record fills unset inputs for the checks (see Prefetch)."
     )
     output: JsonSchema | None = Field(
         None,

@@ -28,7 +28,7 @@ from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination
+from .models import Action, DataSource, Definition, NoPagination, RequestTemplate
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
 
 Scope = Mapping[str, Any]
@@ -91,7 +91,12 @@ def load_hook(name: str) -> Hook:
 
 def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
     """Render a definition's request template against ``{"inputs", "connection", ...}``."""
-    spec = model.request
+    request = render_request(model.request, scope)
+    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
+    """Render one request template (a definition's request, or its prefetch)."""
     method = templates.as_text(templates.render(spec.method, scope)).upper()
     if method not in METHODS:
         raise InputValidationError(
@@ -116,7 +121,7 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
             "a request cannot carry both a JSON body and files",
             problems=[{"path": "$.files", "message": "give json or files, not both"}],
         )
-    request = OutgoingRequest(
+    return OutgoingRequest(
         method=method,
         path=path,
         query=_as_object(templates.render(spec.query, scope), "query"),
@@ -125,7 +130,38 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
         form=form,
         files=files,
     )
-    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def prefetch_request(model: Definition, scope: Scope) -> OutgoingRequest | None:
+    """The definition's prefetch request when it applies: some, not all, of its ``into`` inputs are set."""
+    spec = model.prefetch
+    if spec is None:
+        return None
+    inputs = scope.get("inputs", {})
+    given = [templates.get_path(inputs, name) is not templates.MISSING for name in spec.into]
+    return render_request(spec.request, scope) if any(given) and not all(given) else None
+
+
+async def complete_and_check(model: Definition, scope: Scope, session: Session) -> None:
+    """Run the prefetch, fill the unset inputs from its record and check the rules again.
+
+    The filled inputs serve the checks only; the request was rendered from the caller's inputs.
+    """
+    request = prefetch_request(model, scope)
+    if request is None or model.prefetch is None:
+        return
+    record = templates.get_path(await session.send(request), model.prefetch.select, None)
+    inputs = dict(scope["inputs"])
+    known: dict[str, Any] = {}
+    for name, field in model.prefetch.into.items():
+        value = templates.get_path(record, field, None)
+        if templates.get_path(inputs, name) is templates.MISSING and value is not None:
+            templates.set_path(inputs, name, value)
+            known[name] = value
+    problems = checks.problems(model.checks, inputs, known=known)
+    if problems:
+        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InputValidationError(f"invalid inputs for {model.key}: {listed}", problems=problems)
 
 
 def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
@@ -137,11 +173,20 @@ def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
     return pagination if when not in (templates.MISSING, None, False) else None
 
 
-def _preview(session: Session, request: OutgoingRequest, pagination: paging.Paged | None) -> dict[str, Any]:
-    """The first request a run would send (``--dry-run``); later pages depend on responses."""
+def _preview(
+    session: Session,
+    request: OutgoingRequest,
+    pagination: paging.Paged | None,
+    prefetch: OutgoingRequest | None = None,
+) -> dict[str, Any]:
+    """The first request a run would send (``--dry-run``); later pages depend on responses.
+
+    A prefetch that would run first is shown under ``"prefetch"``.
+    """
     if pagination:
         request = replace(request, query=paging.first_query(pagination, request.query))
-    return session.preview(request)
+    preview = session.preview(request)
+    return {**preview, "prefetch": session.preview(prefetch)} if prefetch else preview
 
 
 class Runtime:
@@ -227,7 +272,8 @@ class Runtime:
         pagination = active_pagination(model, scope)
         async with self._using(connection) as session:
             if dry_run:
-                return _preview(session, request, pagination)
+                return _preview(session, request, pagination, prefetch_request(model, scope))
+            await complete_and_check(model, scope, session)
             if pagination:
                 first, items, _ = await paging.collect(
                     pagination, request, session.send, session.vendor, limit=pagination.maxItems
@@ -256,7 +302,8 @@ class Runtime:
         )
         async with self._using(connection) as session:
             if dry_run:
-                return _preview(session, request, pagination)
+                return _preview(session, request, pagination, prefetch_request(model, scope))
+            await complete_and_check(model, scope, session)
             if pagination:
                 limit = min(model.cap, pagination.maxItems or model.cap)
                 _, items, truncated = await paging.collect(
