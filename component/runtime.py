@@ -181,7 +181,8 @@ def _preview(
 ) -> dict[str, Any]:
     """The first request a run would send (``--dry-run``); later pages depend on responses.
 
-    A prefetch that would run first is shown under ``"prefetch"``.
+    The session is never entered: a dry run opens no HTTP client. A prefetch that would run
+    first is shown under ``"prefetch"``.
     """
     if pagination:
         request = replace(request, query=paging.first_query(pagination, request.query))
@@ -270,9 +271,9 @@ class Runtime:
         definition, connection, scope, request = self._prepare("action", ref, inputs, connection)
         model = cast(Action, definition.model)
         pagination = active_pagination(model, scope)
+        if dry_run:
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination, prefetch_request(model, scope))
             await complete_and_check(model, scope, session)
             if pagination:
                 first, items, _ = await paging.collect(
@@ -300,9 +301,9 @@ class Runtime:
         items_path = (
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
+        if dry_run:
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination, prefetch_request(model, scope))
             await complete_and_check(model, scope, session)
             if pagination:
                 limit = min(model.cap, pagination.maxItems or model.cap)
