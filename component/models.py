@@ -88,7 +88,11 @@ class CursorPagination(Strict):
 
 
 class NoPagination(Strict):
+    """One request. ``limitParam`` names the query parameter that caps it: a response with that
+    many items may have been cut, so a picklist reports ``truncated``."""
+
     style: Literal["none"]
+    limitParam: str | None = Field(None, description="Query parameter that caps the one response.")
 
 
 Pagination = Annotated[PagePagination | CursorPagination | NoPagination, Field(discriminator="style")]

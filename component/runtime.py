@@ -190,6 +190,13 @@ def _preview(
     return {**preview, "prefetch": session.preview(prefetch)} if prefetch else preview
 
 
+def _full(model: Definition, request: OutgoingRequest, count: int) -> bool:
+    """Whether a one-request answer holds as many items as its ``limitParam`` asked (more may exist)."""
+    limit_param = model.pagination.limitParam if isinstance(model.pagination, NoPagination) else None
+    asked = request.query.get(limit_param) if limit_param else None
+    return isinstance(asked, int) and not isinstance(asked, bool) and count >= asked
+
+
 class Runtime:
     """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox."""
 
@@ -314,7 +321,7 @@ class Runtime:
                 payload = await session.send(request)
                 found = templates.get_path(payload, items_path, [])
                 items = found if isinstance(found, list) else []
-                truncated = len(items) > model.cap
+                truncated = len(items) > model.cap or _full(model, request, len(items))
                 items = items[: model.cap]
         entries: list[dict[str, str]] = []
         seen: set[str] = set()

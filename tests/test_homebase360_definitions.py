@@ -355,3 +355,16 @@ def test_select_job_labels_customer_and_start(runtime: Runtime, vendor: FakeVend
     got = runtime.picklist_sync("homebase360.selectJob", window, HB_CONNECTION)
     assert got["result"] == [{"key": "j1", "label": "John Smith, 2026-03-02T14:00:00Z"}]
     assert dict(vendor.requests[0].url.params) == {**window, "limit": "100"}
+
+
+@pytest.mark.parametrize(("count", "truncated"), [(99, False), (100, True)])
+def test_a_full_answer_is_marked_truncated(
+    runtime: Runtime, vendor: FakeVendor, count: int, truncated: bool
+) -> None:
+    jobs = [
+        {"jobId": f"j{n}", "start": "2026-03-02T14:00:00Z", "customer": {"displayName": "C"}}
+        for n in range(count)
+    ]
+    vendor.route("GET", f"{HB_API}/jobs", ok(jobs))
+    got = runtime.picklist_sync("homebase360.selectJob", {}, HB_CONNECTION)
+    assert (len(got["result"]), got["truncated"]) == (count, truncated)
