@@ -30,7 +30,7 @@ from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination
+from .models import Action, DataSource, Definition, NoPagination, RequestTemplate
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
 
 Scope = Mapping[str, Any]
@@ -94,7 +94,12 @@ def load_hook(name: str) -> Hook:
 
 def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
     """Render a definition's request template against ``{"inputs", "connection", ...}``."""
-    spec = model.request
+    request = render_request(model.request, scope)
+    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
+    """Render one request template (a definition's request, or its prefetch)."""
     method = templates.as_text(templates.render(spec.method, scope)).upper()
     if method not in METHODS:
         raise InputValidationError(
@@ -119,7 +124,7 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
             "a request cannot carry both a JSON body and files",
             problems=[{"path": "$.files", "message": "give json or files, not both"}],
         )
-    request = OutgoingRequest(
+    return OutgoingRequest(
         method=method,
         path=path,
         query=_as_object(templates.render(spec.query, scope), "query"),
@@ -128,7 +133,38 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
         form=form,
         files=files,
     )
-    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def prefetch_request(model: Definition, scope: Scope) -> OutgoingRequest | None:
+    """The definition's prefetch request when it applies: some, not all, of its ``into`` inputs are set."""
+    spec = model.prefetch
+    if spec is None:
+        return None
+    inputs = scope.get("inputs", {})
+    given = [templates.get_path(inputs, name) is not templates.MISSING for name in spec.into]
+    return render_request(spec.request, scope) if any(given) and not all(given) else None
+
+
+async def complete_and_check(model: Definition, scope: Scope, session: Session) -> None:
+    """Run the prefetch, fill the unset inputs from its record and check the rules again.
+
+    The filled inputs serve the checks only; the request was rendered from the caller's inputs.
+    """
+    request = prefetch_request(model, scope)
+    if request is None or model.prefetch is None:
+        return
+    record = templates.get_path(await session.send(request), model.prefetch.select, None)
+    inputs = dict(scope["inputs"])
+    known: dict[str, Any] = {}
+    for name, field in model.prefetch.into.items():
+        value = templates.get_path(record, field, None)
+        if templates.get_path(inputs, name) is templates.MISSING and value is not None:
+            templates.set_path(inputs, name, value)
+            known[name] = value
+    problems = checks.problems(model.checks, inputs, known=known)
+    if problems:
+        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InputValidationError(f"invalid inputs for {model.key}: {listed}", problems=problems)
 
 
 def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
@@ -140,14 +176,28 @@ def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
     return pagination if when not in (templates.MISSING, None, False) else None
 
 
-def _preview(session: Session, request: OutgoingRequest, pagination: paging.Paged | None) -> dict[str, Any]:
+def _preview(
+    session: Session,
+    request: OutgoingRequest,
+    pagination: paging.Paged | None,
+    prefetch: OutgoingRequest | None = None,
+) -> dict[str, Any]:
     """The first request a run would send (``--dry-run``); later pages depend on responses.
 
-    The session is never entered: a dry run opens no HTTP client.
+    The session is never entered: a dry run opens no HTTP client. A prefetch that would run
+    first is shown under ``"prefetch"``.
     """
     if pagination:
         request = replace(request, query=paging.first_query(pagination, request.query))
-    return session.preview(request)
+    preview = session.preview(request)
+    return {**preview, "prefetch": session.preview(prefetch)} if prefetch else preview
+
+
+def _full(model: Definition, request: OutgoingRequest, count: int) -> bool:
+    """Whether a one-request answer holds as many items as its ``limitParam`` asked (more may exist)."""
+    limit_param = model.pagination.limitParam if isinstance(model.pagination, NoPagination) else None
+    asked = request.query.get(limit_param) if limit_param else None
+    return isinstance(asked, int) and not isinstance(asked, bool) and count >= asked
 
 
 def _page_reporter(ref: str) -> Callable[[int, int], None]:
@@ -258,8 +308,9 @@ class Runtime:
         model = cast(Action, definition.model)
         pagination = active_pagination(model, scope)
         if dry_run:
-            return _preview(self.session(connection), request, pagination)
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
+            await complete_and_check(model, scope, session)
             try:
                 if pagination:
                     first, items, _ = await paging.collect(
@@ -298,10 +349,11 @@ class Runtime:
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
         if dry_run:
-            return _preview(self.session(connection), request, pagination)
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
 
         async def load() -> dict[str, Any]:
             async with self._using(connection) as session:
+                await complete_and_check(model, scope, session)
                 if pagination:
                     limit = min(model.cap, pagination.maxItems or model.cap)
                     _, items, truncated = await paging.collect(
@@ -316,7 +368,7 @@ class Runtime:
                     payload = await session.send(request)
                     found = templates.get_path(payload, items_path, [])
                     items = found if isinstance(found, list) else []
-                    truncated = len(items) > model.cap
+                    truncated = len(items) > model.cap or _full(model, request, len(items))
                     items = items[: model.cap]
             return _picklist_result(model, items, truncated)
 
