@@ -340,6 +340,9 @@ class _Loader:
         if definition.output is not None:
             for p in schema_problems(definition.output):
                 self.problem(relative, "$.output" + p["path"][1:], p["message"])
+        for name in definition.prefetch.into if definition.prefetch else []:
+            if name.split(".")[0] not in definition.inputs.get("properties", {}):
+                self.problem(relative, f"$.prefetch.into.{name}", f"{name!r} does not name an input")
         for index, rule in enumerate(definition.checks):
             for part in ("field", "other"):
                 head = getattr(rule, part).split(".")[0]
@@ -370,6 +373,9 @@ class _Loader:
         allowed_scopes = {"inputs", "connection"} | ({"state"} if isinstance(definition, Trigger) else set())
         request = definition.request.model_dump(by_alias=True)
         extras = {"pagination.when": getattr(definition.pagination, "when", None)}
+        if definition.prefetch:
+            prefetch = definition.prefetch.request.model_dump(by_alias=True)
+            extras.update({f"prefetch.request.{part}": value for part, value in prefetch.items()})
         for part, template in [*request.items(), *extras.items()]:
             for scope, path, filter_name in templates.references(template):
                 where = f"$.{part}" if "." in part else f"$.request.{part}"

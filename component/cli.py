@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -69,6 +70,45 @@ class Group(click.Group):
                 err=True,
             )
             sys.exit(1)
+
+
+class ProgressLine(logging.Handler):
+    """Shows ``component.progress`` events as one line on stderr: rewritten in place on a terminal,
+    otherwise printed at most once a second (a rate-budget wait is always printed when it starts)."""
+
+    def __init__(self, stream: Any = None, interval: float = 1.0) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self._last = float("-inf")
+        self._waiting = False
+        self._open = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = getattr(record, "progress", {}).get("kind")
+        starts_wait = kind == "budget-wait" and not self._waiting
+        self._waiting = kind == "budget-wait"
+        now = time.monotonic()
+        if not starts_wait and now - self._last < self.interval:
+            return
+        self._last = now
+        text = self.format(record)
+        try:
+            if self.stream.isatty():
+                self.stream.write("\r\x1b[2K" + text)
+                self._open = True
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def finish(self) -> None:
+        """End an in-place line so what follows starts on its own line."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
 
 
 def parse_inputs(text: str) -> Any:
@@ -138,6 +178,18 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
     ctx.meta["debug"] = debug
     redactor = Redactor()
     ctx.meta["redactor"] = redactor
+    progress_line = ProgressLine()
+    progress_line.addFilter(RedactingFilter(redactor))
+    progress_log = logging.getLogger("component.progress")
+    progress_log.addHandler(progress_line)
+    progress_log.setLevel(logging.INFO)
+    progress_log.propagate = False
+
+    def close_progress() -> None:
+        progress_line.finish()
+        progress_log.removeHandler(progress_line)
+
+    ctx.call_on_close(close_progress)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter(redactor))

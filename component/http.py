@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from . import templates
+from . import progress, templates
 from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
 from .catalog import LoadedConnector
 from .connection import Connection
@@ -241,7 +241,7 @@ class Session:
         while True:
             attempt += 1
             if self.budget:
-                await self.budget.acquire()
+                await self.budget.acquire(self._report_wait)
             auth_headers = await self.auth.headers(self.client)
             remaining = deadline - self.clock.now()
             started = self.clock.now()
@@ -289,6 +289,19 @@ class Session:
                 if response.status_code == 429:
                     error.retry_after = header_delay(response, self.policy, self.clock)
                 raise
+
+    def _report_wait(self, seconds: float) -> None:
+        assert self.budget is not None
+        progress.report(
+            "budget-wait",
+            "%s: rate budget full (%d requests per %g s); waiting %.1f s",
+            self.vendor,
+            self.budget.requests,
+            self.budget.per,
+            seconds,
+            vendor=self.vendor,
+            seconds=seconds,
+        )
 
     async def _wait_to_retry(
         self, method: str, status: int | None, response: httpx.Response | None, attempt: int, deadline: float

@@ -106,8 +106,9 @@ def _field_path(base: str, name: str) -> str:
 def _problems_of(error: ValidationError) -> list[Problem]:
     """One or more problems for one validation error, with a friendly message where we can."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
-    if isinstance(custom, dict) and isinstance(custom.get(str(error.validator)), str):
-        return [{"path": error.json_path, "message": custom[str(error.validator)]}]
+    message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
+    if isinstance(message, str) and error.validator != "additionalProperties":
+        return [{"path": error.json_path, "message": message}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _field_path(error.json_path, name), "message": "is required"}
@@ -117,7 +118,7 @@ def _problems_of(error: ValidationError) -> list[Problem]:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         return [
-            {"path": _field_path(error.json_path, name), "message": "is not a known field"}
+            {"path": _field_path(error.json_path, name), "message": message or "is not a known field"}
             for name in error.instance
             if name not in known
         ]
