@@ -30,8 +30,10 @@ from .catalog import load as load_catalog
 from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination, RequestTemplate
+from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+from .triggers.core import PollResult
+from .triggers.core import poll as poll_core
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
@@ -388,6 +390,34 @@ class Runtime:
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
         key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
         return await self.picklist_cache.get_or_load(key, load)
+
+    async def poll(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> PollResult:
+        """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
+
+        Pure with respect to storage: persisting the new state is the caller's job, after it has
+        accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        """
+        definition = self.catalog.find("triggers", ref)
+        checked = check_inputs(definition, inputs or {})
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
+        async with self._using(connection) as session:
+            return await poll_core(
+                cast(Trigger, definition.model),
+                checked,
+                connection.values,
+                state,
+                build=build_request,
+                send=session.send,
+                vendor=session.vendor,
+                now=self.clock.wall(),
+            )
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False
