@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 JsonSchema = dict[str, Any]
 Template = Any
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 HOOK_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -88,7 +89,11 @@ class CursorPagination(Strict):
 
 
 class NoPagination(Strict):
+    """One request. ``limitParam`` names the query parameter that caps it: a response with that
+    many items may have been cut, so a picklist reports ``truncated``."""
+
     style: Literal["none"]
+    limitParam: str | None = Field(None, description="Query parameter that caps the one response.")
 
 
 Pagination = Annotated[PagePagination | CursorPagination | NoPagination, Field(discriminator="style")]
@@ -113,6 +118,21 @@ class InputCheck(Strict):
     field: str = Field(description="The input checked, a dotted path (e.g. endTime).")
     other: str = Field(description="The input it is compared with (e.g. serviceTime).")
     message: str | None = Field(None, description="A friendlier message than the default.")
+
+
+class Prefetch(Strict):
+    """A lookup that completes the inputs a check compares, e.g. a job's current start for a new end.
+
+    It runs only when some, not all, of the ``into`` inputs are given (a lone side of a pair), through
+    the same session as the request. The record's values fill the missing inputs for the checks only;
+    the request itself still carries just what the caller gave.
+    """
+
+    request: RequestTemplate
+    select: str | None = Field(None, description='Dotted path of the record in the response, e.g. "0".')
+    into: dict[str, str] = Field(
+        min_length=1, description="Input name to the record field that fills it when the input is unset."
+    )
 
 
 class Watermark(Strict):
@@ -146,6 +166,16 @@ class Definition(Strict):
     checks: list[InputCheck] = Field(
         default_factory=list, description="Rules over several inputs, checked after the schema."
     )
+    resource: str | None = Field(
+        None,
+        pattern=RESOURCE_PATTERN,
+        description="The vendor resource this definition reads or writes (e.g. customers). Picklist results "
+        "are cached per connection and resource; a write (any method but GET, HEAD or OPTIONS) through an "
+        "action of the same resource drops that cache.",
+    )
+    prefetch: Prefetch | None = Field(
+        None, description="A lookup whose record fills unset inputs for the checks (see Prefetch)."
+    )
     output: JsonSchema | None = Field(
         None,
         description="Draft 2020-12 JSON Schema of the result's data, so builders can map its fields.",
@@ -161,6 +191,11 @@ class Action(Definition):
         default_factory=list, description="Statuses that mean 'no result': data is null."
     )
     aliases: list[str] = Field(default_factory=list, description="Other keys this action answers to.")
+    invalidates: list[str] | None = Field(
+        None,
+        description='Resources whose cached picklists a write through this action drops; "*" for all of '
+        "the connection's. Defaults to the action's own resource.",
+    )
 
 
 class DataSource(Definition):
