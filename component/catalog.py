@@ -363,6 +363,12 @@ class _Loader:
             except ImportError as exc:
                 self.problem(relative, "$.hook", f"cannot import {module_name}: {exc}")
         self.check_references(relative, definition, owner)
+        if isinstance(definition, Trigger):
+            from .triggers.checks import problems as trigger_problems
+
+            connection_fields = owner.connection.schema_.get("properties", {})
+            for path, message in trigger_problems(definition, connection_fields):
+                self.problem(relative, path, message)
         return loaded
 
     def check_references(self, relative: str, definition: Definition, owner: Connector) -> None:

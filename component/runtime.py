@@ -27,16 +27,19 @@ from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
 from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
-from .connection import Connection, make_connection
+from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination, RequestTemplate
+from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+from .triggers.core import PollResult
+from .triggers.core import poll as poll_core
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
@@ -248,9 +251,21 @@ class Runtime:
         self.base_urls = dict(base_urls or {})
         self.env = env
         self._open: dict[str, Session] | None = None
+        self._connections: dict[str, Connection] = {}
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
-        return make_connection(self.catalog.connector(connector), data, self.env)
+        """A validated connection; each distinct one is validated once per runtime."""
+        loaded = self.catalog.connector(connector)
+        values = connection_values(loaded, data, self.env)
+        try:
+            key = f"{connector}\0{json.dumps(values, sort_keys=True)}"
+        except (TypeError, ValueError):  # not JSON: validation will say why
+            return make_connection(loaded, data, self.env)
+        if key not in self._connections:
+            if len(self._connections) >= _MAX_CONNECTIONS:
+                self._connections.clear()
+            self._connections[key] = make_connection(loaded, data, self.env)
+        return self._connections[key]
 
     def session(self, connection: Connection) -> Session:
         return Session(
@@ -375,6 +390,34 @@ class Runtime:
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
         key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
         return await self.picklist_cache.get_or_load(key, load)
+
+    async def poll(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> PollResult:
+        """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
+
+        Pure with respect to storage: persisting the new state is the caller's job, after it has
+        accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        """
+        definition = self.catalog.find("triggers", ref)
+        checked = check_inputs(definition, inputs or {})
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
+        async with self._using(connection) as session:
+            return await poll_core(
+                cast(Trigger, definition.model),
+                checked,
+                connection.values,
+                state,
+                build=build_request,
+                send=session.send,
+                vendor=session.vendor,
+                now=self.clock.wall(),
+            )
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False
