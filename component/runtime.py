@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import importlib
+import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -28,8 +29,9 @@ from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
+from .jsontext import value_problem
 from .models import Action, DataSource, Definition, NoPagination
-from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock, Random
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
@@ -42,6 +44,12 @@ def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
         raise InputValidationError(
             f"inputs of {definition.ref} must be a JSON object",
             problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
+        )
+    unsafe = value_problem(inputs)
+    if unsafe:
+        raise InputValidationError(
+            f"invalid inputs for {definition.ref}: {unsafe[0]}: {unsafe[1]}",
+            problems=[{"path": unsafe[0], "message": unsafe[1]}],
         )
     filled = definition.validator.with_defaults(inputs)
     problems = definition.validator.problems(filled) or checks.problems(definition.model.checks, filled)
@@ -144,8 +152,14 @@ def _preview(session: Session, request: OutgoingRequest, pagination: paging.Page
     return session.preview(request)
 
 
+def _bounds(session: Session) -> paging.Bounds:
+    """A walk over pages ends by the connector's total deadline, like one request with its retries."""
+    return paging.Bounds(session.clock, session.clock.now() + session.policy.deadline)
+
+
 class Runtime:
-    """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox."""
+    """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox;
+    ``random`` draws the back-off jitter (inject a seeded one for repeatable retries)."""
 
     def __init__(
         self,
@@ -157,8 +171,10 @@ class Runtime:
         budgets: BudgetRegistry = BUDGETS,
         base_urls: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
+        random: Random = random.random,
     ) -> None:
         self.catalog = catalog or load_catalog()
+        self.random = random
         self.transport = transport
         self.clock = clock
         self.tokens = tokens
@@ -179,6 +195,7 @@ class Runtime:
             tokens=self.tokens,
             budgets=self.budgets,
             base_url=self.base_urls.get(connection.connector),
+            random=self.random,
         )
 
     async def __aenter__(self) -> Runtime:
@@ -229,12 +246,19 @@ class Runtime:
             if dry_run:
                 return _preview(session, request, pagination)
             if pagination:
-                first, items, _ = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit=pagination.maxItems
+                first, items, truncated = await paging.collect(
+                    pagination,
+                    request,
+                    session.send,
+                    session.vendor,
+                    limit=pagination.maxItems or paging.DEFAULT_MAX_ITEMS,
+                    bounds=_bounds(session),
                 )
-                data = paging.merged(pagination, first, items)
+                data = paging.merged(pagination, first, items, truncated)
             else:
-                data = await session.send(request, null_on=frozenset(model.nullOn))
+                data = await session.send(
+                    request, null_on=frozenset(model.nullOn), response_spec=model.response
+                )
         if model.select:
             data = templates.get_path(data, model.select, None)
         return {"data": data}
@@ -260,7 +284,7 @@ class Runtime:
             if pagination:
                 limit = min(model.cap, pagination.maxItems or model.cap)
                 _, items, truncated = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit
+                    pagination, request, session.send, session.vendor, limit, _bounds(session)
                 )
             else:
                 payload = await session.send(request)

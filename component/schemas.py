@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend
 
 Problem = dict[str, str]
 
@@ -38,12 +42,31 @@ def _problems_of(error: ValidationError) -> list[Problem]:
     return [{"path": error.json_path, "message": error.message}]
 
 
+_END_ANCHOR = re.compile(r"(?<!\\)\$(?=$|[|)])")
+
+
+@lru_cache(maxsize=1024)
+def _strict_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ``$`` meaning the very end: Python's ``$`` also matches before a final newline."""
+    return re.compile(_END_ANCHOR.sub(r"\\Z", pattern))
+
+
+def _pattern(
+    validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _strict_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Draft202012 = extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+
+
 class SchemaValidator:
     """A compiled Draft 2020-12 validator with format checking (``date-time`` is really checked)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
-        self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator = _Draft202012(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     def problems(self, instance: Any) -> list[Problem]:
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
