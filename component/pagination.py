@@ -112,15 +112,23 @@ async def collect(
     vendor: str,
     limit: int | None = None,
     bounds: Bounds | None = None,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> tuple[Any, list[Any], bool]:
-    """Every item up to ``limit``; returns ``(first payload, items, truncated)``."""
+    """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
+
+    ``on_page(pages, items)`` is called after each page, for progress output.
+    """
     first: Any = MISSING
     items: list[Any] = []
     truncated = False
+    count = 0
     async for payload, page_items in pages(pagination, request, send, vendor, bounds):
         if first is MISSING:
             first = payload
         items.extend(page_items)
+        count += 1
+        if on_page is not None:
+            on_page(count, min(len(items), limit) if limit is not None else len(items))
         if limit is not None and len(items) >= limit:
             truncated = len(items) > limit or has_more(pagination, payload)
             items = items[:limit]

@@ -15,7 +15,6 @@ import httpx
 from .models import HttpPolicy, RateLimit
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines during a long budget wait
 log = logging.getLogger("component.policy")
 Random = Callable[[], float]
 
@@ -51,36 +50,26 @@ class RateBudget:
     callers keep their order and no rounding can make a caller loop.
     """
 
-    def __init__(self, limit: RateLimit, clock: Clock, name: str = "rate") -> None:
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
         self.requests = limit.requests
         self.per = limit.per
         self.clock = clock
-        self.name = name
         self.sent: deque[float] = deque()
 
-    async def acquire(self) -> None:
+    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
+        """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a wait."""
         now = self.clock.now()
         while self.sent and self.sent[0] <= now - self.per:
             self.sent.popleft()
         if len(self.sent) < self.requests:
             self.sent.append(now)
-            return
+            return 0.0
         slot = max(now, self.sent.popleft() + self.per)
         self.sent.append(slot)
-        wait = slot - now
-        log.debug(
-            "waiting %.2f s for the %s budget (%d requests per %g s)",
-            wait,
-            self.name,
-            self.requests,
-            self.per,
-        )
-        while wait > PROGRESS_EVERY:
-            await self.clock.sleep(PROGRESS_EVERY)
-            wait = slot - self.clock.now()
-            log.info("still waiting for the %s budget: %.0f s to go", self.name, max(wait, 0))
-        if wait > 0:
-            await self.clock.sleep(wait)
+        if on_wait is not None and slot > now:
+            on_wait(slot - now)
+        await self.clock.sleep(slot - now)
+        return slot - now
 
 
 class BudgetRegistry:
@@ -91,7 +80,7 @@ class BudgetRegistry:
 
     def get(self, key: str, limit: RateLimit, clock: Clock) -> RateBudget:
         if key not in self._budgets:
-            self._budgets[key] = RateBudget(limit, clock, name=key.partition("|")[0] or "rate")
+            self._budgets[key] = RateBudget(limit, clock)
         return self._budgets[key]
 
     def clear(self) -> None:

@@ -1,4 +1,7 @@
-"""Draft 2020-12 validation with cached validators and problems that name each field by JSON path."""
+"""Draft 2020-12 validation with cached validators and problems that name each field by JSON path.
+
+jsonschema is imported on first use: a cached catalog and commands that validate nothing never load it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,15 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import Any, cast
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
+from .formats import format_checker
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 Problem = dict[str, str]
 
@@ -24,8 +29,9 @@ def _field_path(base: str, name: str) -> str:
 def _problems_of(error: ValidationError) -> list[Problem]:
     """One or more problems for one validation error, with a friendly message where we can."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
-    if isinstance(custom, dict) and isinstance(custom.get(str(error.validator)), str):
-        return [{"path": error.json_path, "message": custom[str(error.validator)]}]
+    message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
+    if isinstance(message, str) and error.validator != "additionalProperties":
+        return [{"path": error.json_path, "message": message}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _field_path(error.json_path, name), "message": "is required"}
@@ -35,7 +41,7 @@ def _problems_of(error: ValidationError) -> list[Problem]:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         return [
-            {"path": _field_path(error.json_path, name), "message": "is not a known field"}
+            {"path": _field_path(error.json_path, name), "message": message or "is not a known field"}
             for name in error.instance
             if name not in known
         ]
@@ -54,11 +60,20 @@ def _strict_pattern(pattern: str) -> re.Pattern[str]:
 def _pattern(
     validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]
 ) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
     if validator.is_type(instance, "string") and not _strict_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Draft202012 = extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+@cache
+def _validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with :func:`_pattern` for ``pattern`` (built on first use: jsonschema loads lazily)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    extended: type[Draft202012Validator] = extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+    return extended
 
 
 class SchemaValidator:
@@ -66,7 +81,7 @@ class SchemaValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
-        self._validator = _Draft202012(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator = _validator_class()(schema, format_checker=format_checker())
 
     def problems(self, instance: Any) -> list[Problem]:
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
@@ -96,7 +111,13 @@ def validator_for(schema: dict[str, Any]) -> SchemaValidator:
     return _cached(json.dumps(schema, sort_keys=True))
 
 
+@cache
+def _meta_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
 def schema_problems(schema: Any) -> list[Problem]:
     """Problems with a schema itself (is it a valid Draft 2020-12 schema?)."""
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-    return [{"path": e.json_path, "message": e.message} for e in meta.iter_errors(schema)]
+    return [{"path": e.json_path, "message": e.message} for e in _meta_validator().iter_errors(schema)]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from component import catalog as catalog_module
+from component import catalog_cache
 from component import cli as cli_module
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
+# The precompiled catalog cache of this run (and of the CLI subprocesses it starts) stays out of $HOME.
+os.environ[catalog_cache.CACHE_ENV] = tempfile.mkdtemp(prefix="component-test-cache-")
 REFERENCE = ROOT.parent / "shared" / "reference"
 
 # Canary secrets: tests assert these never appear in output, errors, logs, reprs or cassettes.
