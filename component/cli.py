@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import catalog_cache
-from .errors import ComponentError, UsageError
+from .errors import ComponentError, DefinitionError, UsageError
+from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor
 from .version import __version__
 
@@ -38,8 +39,28 @@ def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
     sys.exit(error.exit_code)
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """Turns component errors into JSON on stderr; no traceback for a user's mistake."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own usage errors (unknown option, missing argument) as JSON too, exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except _NO_ARGS_IS_HELP as help_shown:  # a bare 'component': the help text, not an error
+            click.echo(help_shown.format_message(), err=True)
+            sys.exit(help_shown.exit_code)
+        except click.ClickException as error:
+            payload = {"error": {"type": UsageError.kind, "message": error.format_message()}}
+            click.echo(json.dumps(payload, indent=2), err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo(json.dumps({"error": {"type": "interrupted", "message": "aborted"}}), err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,39 +133,48 @@ class ProgressLine(logging.Handler):
 
 
 def parse_inputs(text: str) -> Any:
-    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input."""
+    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input (at most 10 MB, strict JSON)."""
     source = "--inputs"
-    if text.startswith("@"):
-        name = text[1:]
-        source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
-        try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        if text.startswith("@"):
+            name = text[1:]
+            source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
+            data = read_bounded(sys.stdin.buffer if name == "-" else Path(name))
+        else:
+            data = text.encode("utf-8", "surrogateescape")
+        return loads(data)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except JsonTextError as exc:
+        raise UsageError(f"{source} {exc}") from None
 
 
-def _runtime(ctx: click.Context) -> Runtime:
+def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
+    """The runtime; with ``sandboxed`` its requests go to the embedded sandbox, in process."""
     from .catalog import load
     from .runtime import Runtime
 
     root: Path | None = ctx.obj["root"]
-    return Runtime(load(root))
+    if not sandboxed:
+        return Runtime(load(root))
+    from .sandbox import Sandbox
+
+    ctx.obj["sandbox"] = sandbox = ctx.obj.get("sandbox") or Sandbox()
+    return Runtime(load(root), transport=sandbox.transport())
 
 
 def _connection_data(
     ctx: click.Context, runtime: Runtime, definition: LoadedDefinition, file: Path | None
 ) -> dict[str, Any]:
-    """The connection as given (file and environment), its secrets registered for redaction first."""
+    """The connection as given (file and environment, or the sandbox's), its secrets registered for
+    redaction first."""
     from .connection import connection_values, read_connection_file
 
     connector = runtime.catalog.connector(definition.connector)
-    data = read_connection_file(file) if file else {}
+    sandbox = ctx.obj.get("sandbox")
+    if sandbox is not None and file is not None:
+        raise UsageError("give --connection or --sandbox, not both")
+    data = sandbox.connection(definition.connector) if sandbox else read_connection_file(file) if file else {}
     redactor: Redactor = ctx.meta["redactor"]
     values = connection_values(connector, data, runtime.env)
     for name in connector.secret_fields:
@@ -239,7 +269,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
             for problem in problems:
                 click.echo(str(problem), err=True)
             click.echo(f"{len(problems)} problem(s) under {root}", err=True)
-        sys.exit(1)
+        sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
         kind: sum(len(c.definitions[kind]) for c in loaded.connectors.values())
@@ -255,6 +285,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
 
 
 _INPUTS_HELP = "Inputs as a JSON object, @FILE, or @- for standard input."
+_SANDBOX_HELP = "Run against the embedded vendor sandbox, in process (no network, no account)."
 _CONNECTION_HELP = (
     "Connection JSON file. Values may be ${VAR} references; fields may also come from the "
     "environment variables the connection schema names (x-env)."
@@ -273,16 +304,22 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
         type=click.Path(dir_okay=False, path_type=Path),
         help=_CONNECTION_HELP,
     )
+    @click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
     @click.option(
         "--dry-run", is_flag=True, help="Send nothing; print the (first) request that would be sent."
     )
     @click.pass_context
     def command(
-        ctx: click.Context, ref: str, inputs: str, connection_file: Path | None, dry_run: bool
+        ctx: click.Context,
+        ref: str,
+        inputs: str,
+        connection_file: Path | None,
+        sandboxed: bool,
+        dry_run: bool,
     ) -> None:
         from .runtime import check_inputs
 
-        runtime = _runtime(ctx)
+        runtime = _runtime(ctx, sandboxed)
         parsed = parse_inputs(inputs)
         definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
         check_inputs(definition, parsed)  # inputs first: a bad input is reported before anything else is read
@@ -301,14 +338,169 @@ _definition_command(
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary instead.")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """The main job: a realistic booking flow across the three vendors."""
+def demo(ctx: click.Context, as_json: bool) -> None:
+    """The main job: the example flows across the three vendors, on the embedded sandbox."""
     from rich.console import Console
 
     from .demo import run_demo
 
-    emit(run_demo(_runtime(ctx), Console(stderr=True)))
+    runtime = _runtime(ctx, sandboxed=True)
+    summary = _run(run_demo(runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    if as_json:
+        emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
+
+
+@cli.group()
+def flow() -> None:
+    """Flows: named steps (actions and picklists) run in order, each reading earlier outputs."""
+
+
+def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, ...]) -> dict[str, Any]:
+    """Connections by connector: the sandbox's, or merged from files keyed by connector name."""
+    sandbox = ctx.obj.get("sandbox")
+    if sandbox is not None:
+        if files:
+            raise UsageError("give --connection or --sandbox, not both")
+        return dict(sandbox.connections())
+    from .connection import read_connection_file
+
+    merged: dict[str, Any] = {}
+    for file in files:
+        data = read_connection_file(file)
+        unknown = [name for name in data if name not in runtime.catalog.connectors]
+        if unknown:
+            raise UsageError(
+                f"connection file {str(file)!r} must hold connections keyed by connector name "
+                f"({', '.join(runtime.catalog.connectors)}); unknown keys: {', '.join(unknown)}"
+            )
+        merged.update(data)
+    return merged
+
+
+@flow.command("run")
+@click.argument("flow_file", metavar="FLOW.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--connection",
+    "connection_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JSON file of connections keyed by connector name; repeat for several files.",
+)
+@click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
+@click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
+@click.pass_context
+def flow_run(
+    ctx: click.Context, flow_file: Path, connection_files: tuple[Path, ...], sandboxed: bool, dry_run: bool
+) -> None:
+    """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
+    from rich.console import Console
+
+    from .flows import StepResult, describe, load_flow, run_flow
+
+    runtime = _runtime(ctx, sandboxed)
+    flow_model = load_flow(flow_file)
+    connections = _flow_connections(ctx, runtime, connection_files)
+    redactor: Redactor = ctx.meta["redactor"]
+    for connector, data in connections.items():
+        if connector in runtime.catalog.connectors and isinstance(data, dict):
+            for name in runtime.catalog.connector(connector).secret_fields:
+                redactor.add(data.get(name))
+    console = Console(stderr=True)
+
+    def show(number: int, total: int, result: StepResult) -> None:
+        mark = (
+            "[red]✗[/red]" if result.error else "[yellow]…[/yellow]" if result.needs else "[green]✓[/green]"
+        )
+        console.print(
+            f"{mark} {number}/{total} {result.name} [dim]({result.ref}, {result.ms:.0f} ms)[/dim]: "
+            + redactor.text(describe(result)),
+            soft_wrap=True,
+            highlight=False,
+        )
+
+    async def go() -> dict[str, Any]:
+        async with runtime:
+            return await run_flow(runtime, flow_model, connections, dry_run=dry_run, on_step=show)
+
+    summary = redactor.data(_run(go()))
+    emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
+
+
+@cli.group()
+def sandbox() -> None:
+    """The embedded sandbox of the three vendor APIs."""
+
+
+_RATE = click.FloatRange(0, 1)
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Added to every response.")
+@click.option("--jitter-ms", default=0.0, type=click.FloatRange(0), help="Up to this much more, at random.")
+@click.option("--fault-rate", default=0.0, type=_RATE, help="Share of requests answered 500, 502 or 503.")
+@click.option("--burst-rate", default=0.0, type=_RATE, help="Share of requests that start a burst of 429s.")
+@click.option("--drop-rate", default=0.0, type=_RATE, help="Share of responses whose connection drops.")
+@click.option("--malformed-rate", default=0.0, type=_RATE, help="Share of 200s with an HTML or cut-off body.")
+@click.option("--token-lifetime", default=900, type=click.IntRange(1), help="ServiceTitan token lifetime, s.")
+@click.option("--rate-limits/--no-rate-limits", default=True, help="Enforce the vendors' rate limits.")
+@click.option("--seed", default=0, type=int, show_default=True, help="Seed of the data and the faults.")
+def serve(
+    host: str,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    fault_rate: float,
+    burst_rate: float,
+    drop_rate: float,
+    malformed_rate: float,
+    token_lifetime: int,
+    rate_limits: bool,
+    seed: int,
+) -> None:
+    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON."""
+    import socket
+
+    import uvicorn
+
+    from .sandbox import VENDORS, Faults, Sandbox
+
+    faults = {
+        name: Faults(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            error_rate=fault_rate,
+            burst_rate=burst_rate,
+            drop_rate=drop_rate,
+            malformed_rate=malformed_rate,
+            token_lifetime=token_lifetime,
+            seed=seed,
+        )
+        for name in VENDORS
+    }
+    limits = None if rate_limits else dict.fromkeys(VENDORS)
+    served = Sandbox(seed=seed, faults=faults, rate_limits=limits)
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound = listener.getsockname()[1]
+    base = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
+    emit({"url": base, "connections": served.connections(base)})
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", lifespan="off"))
+    server.run(sockets=[listener])
 
 
 @cli.command(hidden=True)

@@ -56,6 +56,22 @@ class RequestTemplate(Strict):
     )
 
 
+class ResponseSpec(Strict):
+    """What a success response holds and how much of it the result keeps."""
+
+    body: Literal["json", "text", "any"] = Field(
+        "json",
+        description='"json": a success body that is not JSON (an HTML page, cut-off JSON) is an '
+        'unexpected_body error; "text": the body as text; "any": JSON when it parses, else text '
+        "(a body labelled application/json must parse).",
+    )
+    unwrap: bool = Field(
+        True,
+        description="Unwrap the connector's envelope (its data path); false returns the vendor's whole body, "
+        "pagination included. Error envelopes are decoded either way.",
+    )
+
+
 class PagePagination(Strict):
     """Page number paging: ``page``/``pageSize`` in the query, ``hasMore`` in the response."""
 
@@ -213,6 +229,9 @@ class Definition(Strict):
     )
     request: RequestTemplate
     pagination: Pagination | None = None
+    response: ResponseSpec = Field(
+        default_factory=ResponseSpec, description="What a success body holds (JSON by default)."
+    )
     hook: str | None = Field(
         None,
         pattern=HOOK_PATTERN,
@@ -295,6 +314,44 @@ class Trigger(Definition):
         return self
 
 
+# --- flows -------------------------------------------------------------------------------------
+
+
+class FlowTrigger(Strict):
+    """The trigger a flow starts from: its steps run once per event."""
+
+    trigger: str = Field(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.TRIGGER")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
+
+
+class FlowStep(Strict):
+    """One step: an action or a picklist, with inputs that may read earlier steps and the trigger."""
+
+    name: str = Field(pattern=KEY_PATTERN, description="Unique step name; later steps read $steps.<name>.")
+    title: str | None = Field(None, description="What the step does, for people.")
+    action: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.ACTION"
+    )
+    picklist: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.DATASOURCE"
+    )
+    inputs: dict[str, Template] = Field(
+        default_factory=dict,
+        description='Inputs; values may be references: "$steps.<name>.data.id", "$trigger.record.id", '
+        'with a filter ("$steps.tech.result.0.key|int").',
+    )
+
+
+class Flow(Strict):
+    """A flow: an optional trigger and an ordered list of named steps (``component flow run``)."""
+
+    schema_: str | None = Field(None, alias="$schema")
+    name: str = Field(min_length=1)
+    description: str = ""
+    trigger: FlowTrigger | None = None
+    steps: list[FlowStep] = Field(min_length=1)
+
+
 # --- connectors and the manifest ----------------------------------------------------------------
 
 
@@ -340,6 +397,12 @@ class RetryPolicy(Strict):
     maxAttempts: int = Field(4, ge=1, description="Attempts in all, the first included.")
     backoff: float = Field(0.5, ge=0, description="First back-off in seconds; doubles on each retry.")
     maxBackoff: float = Field(30, ge=0)
+    jitter: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of each back-off step drawn at random (0.5: between half and all of it).",
+    )
     statuses: list[int] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504],
         description="Statuses retried. 429 is retried on any method; the rest on idempotent methods only.",
@@ -350,6 +413,13 @@ class RateLimit(Strict):
     requests: int = Field(ge=1)
     per: float = Field(gt=0, description="Window in seconds.")
     key: Template = Field(None, description="What the budget is shared by, e.g. $connection.apiKey.")
+    margin: float = Field(
+        0,
+        ge=0,
+        description="Seconds added to the window. The vendor counts a request when it arrives, a little "
+        "after the client takes its slot; the margin keeps that jitter from putting one request too many "
+        "in the vendor's window.",
+    )
 
 
 class HttpPolicy(Strict):
@@ -404,6 +474,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "action": Action,
     "datasource": DataSource,
     "trigger": Trigger,
+    "flow": Flow,
 }
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
