@@ -151,7 +151,7 @@ def test_related_seeded_records_agree(st: Client) -> None:
     invoice = st.page("accounting", "/invoices", ids="700002")[0]
     assert invoice["job"] == {"id": 400002, "number": job["jobNumber"], "type": None}
     assert invoice["referenceNumber"] == job["jobNumber"] and float(invoice["total"]) == job["total"]
-    assert [item["id"] for item in invoice["items"]][0] == 800004
+    assert invoice["items"][0]["id"] == 800004
     customer = st("GET", "crm", "/customers/100002")
     assert invoice["customer"] == {"id": 100002, "name": customer["name"]}
     assignments = st.page("dispatch", "/appointment-assignments", appointmentIds="500002,512002")
@@ -188,7 +188,7 @@ def test_unknown_ids_are_not_found(st: Client) -> None:
     st("GET", "crm", "/booking-provider/7002/bookings/1100001", 404)  # a booking of provider 7001
 
 
-# --- side effects ---------------------------------------------------------------------------------------------
+# --- side effects --------------------------------------------------------------------------------------
 
 
 def test_a_new_job_has_its_appointments_assignments_and_invoice(st: Client) -> None:
