@@ -297,7 +297,7 @@ class Session:
             "%s: rate budget full (%d requests per %g s); waiting %.1f s",
             self.vendor,
             self.budget.requests,
-            self.budget.per,
+            self.budget.window,
             seconds,
             vendor=self.vendor,
             seconds=seconds,
