@@ -337,6 +337,14 @@ _definition_command(
 )
 
 
+_STATE_OPTION = click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+)
+
+
 @cli.command("poll")
 @click.argument("ref", metavar="CONNECTOR.TRIGGER")
 @click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
@@ -345,12 +353,7 @@ _definition_command(
     required=True,
     help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
 )
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
-)
+@_STATE_OPTION
 @click.option(
     "--connection", "connection_file", type=click.Path(dir_okay=False, path_type=Path), help=_CONNECTION_HELP
 )
@@ -470,12 +473,7 @@ def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, .
     "--instance",
     help="For a flow with a trigger: the trigger instance id; the steps run once per new event.",
 )
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
-)
+@_STATE_OPTION
 @click.pass_context
 def flow_run(
     ctx: click.Context,
