@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import catalog_cache
-from .errors import ComponentError, UsageError
+from .errors import ComponentError, DefinitionError, UsageError
+from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor
 from .version import __version__
 
@@ -38,8 +39,28 @@ def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
     sys.exit(error.exit_code)
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """Turns component errors into JSON on stderr; no traceback for a user's mistake."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own usage errors (unknown option, missing argument) as JSON too, exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except _NO_ARGS_IS_HELP as help_shown:  # a bare 'component': the help text, not an error
+            click.echo(help_shown.format_message(), err=True)
+            sys.exit(help_shown.exit_code)
+        except click.ClickException as error:
+            payload = {"error": {"type": UsageError.kind, "message": error.format_message()}}
+            click.echo(json.dumps(payload, indent=2), err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo(json.dumps({"error": {"type": "interrupted", "message": "aborted"}}), err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,21 +133,20 @@ class ProgressLine(logging.Handler):
 
 
 def parse_inputs(text: str) -> Any:
-    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input."""
+    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input (at most 10 MB, strict JSON)."""
     source = "--inputs"
-    if text.startswith("@"):
-        name = text[1:]
-        source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
-        try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        if text.startswith("@"):
+            name = text[1:]
+            source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
+            data = read_bounded(sys.stdin.buffer if name == "-" else Path(name))
+        else:
+            data = text.encode("utf-8", "surrogateescape")
+        return loads(data)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except JsonTextError as exc:
+        raise UsageError(f"{source} {exc}") from None
 
 
 def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
@@ -249,7 +269,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
             for problem in problems:
                 click.echo(str(problem), err=True)
             click.echo(f"{len(problems)} problem(s) under {root}", err=True)
-        sys.exit(1)
+        sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
         kind: sum(len(c.definitions[kind]) for c in loaded.connectors.values())

@@ -56,6 +56,22 @@ class RequestTemplate(Strict):
     )
 
 
+class ResponseSpec(Strict):
+    """What a success response holds and how much of it the result keeps."""
+
+    body: Literal["json", "text", "any"] = Field(
+        "json",
+        description='"json": a success body that is not JSON (an HTML page, cut-off JSON) is an '
+        'unexpected_body error; "text": the body as text; "any": JSON when it parses, else text '
+        "(a body labelled application/json must parse).",
+    )
+    unwrap: bool = Field(
+        True,
+        description="Unwrap the connector's envelope (its data path); false returns the vendor's whole body, "
+        "pagination included. Error envelopes are decoded either way.",
+    )
+
+
 class PagePagination(Strict):
     """Page number paging: ``page``/``pageSize`` in the query, ``hasMore`` in the response."""
 
@@ -213,6 +229,9 @@ class Definition(Strict):
     )
     request: RequestTemplate
     pagination: Pagination | None = None
+    response: ResponseSpec = Field(
+        default_factory=ResponseSpec, description="What a success body holds (JSON by default)."
+    )
     hook: str | None = Field(
         None,
         pattern=HOOK_PATTERN,
@@ -340,6 +359,12 @@ class RetryPolicy(Strict):
     maxAttempts: int = Field(4, ge=1, description="Attempts in all, the first included.")
     backoff: float = Field(0.5, ge=0, description="First back-off in seconds; doubles on each retry.")
     maxBackoff: float = Field(30, ge=0)
+    jitter: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of each back-off step drawn at random (0.5: between half and all of it).",
+    )
     statuses: list[int] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504],
         description="Statuses retried. 429 is retried on any method; the rest on idempotent methods only.",

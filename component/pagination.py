@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import VendorError
+from .errors import TransportError, VendorError
 from .http import OutgoingRequest
 from .models import CursorPagination, PagePagination
+from .policy import Clock
 from .templates import MISSING, get_path, set_path
 
 Paged = PagePagination | CursorPagination
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
+DEFAULT_MAX_ITEMS = 100_000  # an action's fetch-all cap when its definition sets no maxItems
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What stops a walk over pages whose vendor always says there is more: a clock and a deadline."""
+
+    clock: Clock
+    deadline: float  # on ``clock.now()``
 
 
 def items_of(pagination: Paged, payload: Any) -> list[Any]:
@@ -57,14 +67,42 @@ def next_query(pagination: Paged, query: dict[str, Any], payload: Any, vendor: s
 
 
 async def pages(
-    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str
+    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str, bounds: Bounds | None = None
 ) -> AsyncIterator[tuple[Any, list[Any]]]:
-    """Yield ``(payload, items)`` for each page, in order."""
+    """Yield ``(payload, items)`` for each page, in order.
+
+    A cursor seen before, or a page repeating the previous page's items, is a vendor error rather
+    than a loop; with ``bounds`` no page is asked for once the deadline has passed.
+    """
     query: dict[str, Any] | None = first_query(pagination, request.query)
+    cursors: set[str] = set()
+    previous: list[Any] | None = None
+    count = 0
     while query is not None:
+        if bounds is not None and count and bounds.clock.now() >= bounds.deadline:
+            raise TransportError(
+                f"{vendor} kept announcing more pages: stopped after {count} pages at the deadline; "
+                "narrow the query or set maxItems",
+                vendor=vendor,
+                maybe_applied=request.method.upper() != "GET",
+            )
         payload = await send(replace(request, query=query))
-        yield payload, items_of(pagination, payload)
+        count += 1
+        items = items_of(pagination, payload)
+        yield payload, items
         query = next_query(pagination, query, payload, vendor)
+        if query is not None and items and items == previous:
+            raise VendorError(
+                f"{vendor} answered page {count} with the same items as page {count - 1}",
+                status=502,
+                vendor=vendor,
+            )
+        previous = items
+        if isinstance(pagination, CursorPagination) and query is not None:
+            cursor = str(query[pagination.cursorParam])
+            if cursor in cursors:
+                raise VendorError(f"pagination cursor {cursor!r} came back again", status=502, vendor=vendor)
+            cursors.add(cursor)
 
 
 async def collect(
@@ -73,6 +111,7 @@ async def collect(
     send: Send,
     vendor: str,
     limit: int | None = None,
+    bounds: Bounds | None = None,
     on_page: Callable[[int, int], None] | None = None,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
@@ -83,7 +122,7 @@ async def collect(
     items: list[Any] = []
     truncated = False
     count = 0
-    async for payload, page_items in pages(pagination, request, send, vendor):
+    async for payload, page_items in pages(pagination, request, send, vendor, bounds):
         if first is MISSING:
             first = payload
         items.extend(page_items)
@@ -97,12 +136,16 @@ async def collect(
     return (None if first is MISSING else first), items, truncated
 
 
-def merged(pagination: Paged, first: Any, items: list[Any]) -> Any:
-    """The first page's response with every item in it, marked as the last page."""
+def merged(pagination: Paged, first: Any, items: list[Any], truncated: bool = False) -> Any:
+    """The first page's response with every item in it, marked as the last page unless ``truncated``."""
     if not isinstance(first, dict):
         return items
     out = copy.deepcopy(first)
     set_path(out, pagination.items, items)
+    if truncated:  # stopped at the cap: the vendor's "more" flag stays true
+        if pagination.hasMore and get_path(out, pagination.hasMore) is not MISSING:
+            set_path(out, pagination.hasMore, True)
+        return out
     if pagination.hasMore and get_path(out, pagination.hasMore) is not MISSING:
         set_path(out, pagination.hasMore, False)
     if isinstance(pagination, PagePagination) and pagination.total:

@@ -30,6 +30,8 @@ _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
 ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)\}")
+# C0 and C1 controls, DEL and the Unicode line separators: never part of an identifier or a URL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _join(value: Any) -> Any:
@@ -118,6 +120,10 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
         if value is MISSING or value is None or value == "":
             raise TemplateError(
                 f"a value is needed to build the request path ({match['scope']}.{path})", path
+            )
+        if CONTROL_CHARACTERS.search(as_text(value)):
+            raise TemplateError(
+                f"{match['scope']}.{path} may not contain control characters such as line breaks", path
             )
         return as_text(value) if match["reserved"] else _encode_segment(value)
 

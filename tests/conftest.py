@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
 from component import catalog as catalog_module
 from component import catalog_cache
+from component import cli as cli_module
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
@@ -160,7 +163,10 @@ def vendor() -> FakeVendor:
 def make_runtime(
     catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any, env: dict[str, str] | None = None
 ) -> Runtime:
-    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ."""
+    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ.
+
+    Back-off jitter draws 0, so each retry waits the plain exponential step.
+    """
     return Runtime(
         catalog,
         transport=httpx.MockTransport(vendor),
@@ -168,6 +174,7 @@ def make_runtime(
         tokens=TokenCache(),
         budgets=BudgetRegistry(),
         env=env,
+        random=lambda: 0.0,
     )
 
 
@@ -193,3 +200,33 @@ def vcr_config() -> dict[str, Any]:
     from tests.recording import vcr_config as config
 
     return config()
+
+
+@pytest.fixture(autouse=True)
+def _restore_component_logger() -> Iterator[None]:
+    """The CLI's -v and the log tests attach handlers to the 'component' logger; undo that."""
+    logger = logging.getLogger("component")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any
+) -> Callable[..., Result]:
+    """Invoke the CLI with the fake vendor behind it and no x-env variable leaking in from outside."""
+    for connector in catalog.connectors.values():
+        for prop in connector.model.connection.schema_["properties"].values():
+            if "x-env" in prop:
+                monkeypatch.delenv(prop["x-env"], raising=False)
+    runtime = make_runtime(catalog, vendor, clock)
+    monkeypatch.setattr(cli_module, "_runtime", lambda ctx, sandboxed=False: runtime)
+
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        result = CliRunner(env=env).invoke(cli_module.cli, ["--root", str(ROOT), *args], input=input)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result
+
+    return invoke
