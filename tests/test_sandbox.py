@@ -248,7 +248,7 @@ def test_servicebay_lookup_finds_a_seeded_customer_by_phone(sandbox: Sandbox) ->
     customer = sandbox["servicebay"].state.partition("sandbox-org")["customers"].get(doc_id("customers", 7))
     assert customer is not None
     found = run(sandbox, "servicebay.lookupCustomer", {"phone": customer["phone"]}, "servicebay")["data"]
-    assert [match["id"] for match in found] == [customer["id"]]
+    assert found["id"] == customer["id"]
 
 
 # --- faults ----------------------------------------------------------------------------------------------

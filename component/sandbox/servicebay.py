@@ -29,6 +29,8 @@ ORG = "sandbox-org"
 OTHER_ORG = "other-org"
 API_KEYS = {"sandbox-servicebay-key": ORG, "sandbox-servicebay-key-other": OTHER_ORG}
 BASE = "/api/v1/organisations/{orgId}"
+# The first seeded customer, fixed so examples and flows can find them by phone or email.
+CALLER = {"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com", "phone": "+13038286690"}
 MAX_LIMIT = 100
 DELETED = {"message": "Operation completed successfully"}
 TECHNICIANS = tuple(f"user-tech-{n:02d}" for n in range(1, 9))
@@ -178,19 +180,17 @@ def check_customer(context: Context, record: Record) -> None:
 
 
 def lookup_customer(context: Context) -> Reply:
-    """Exact phone or email match: every matching customer once; 404 when nothing matches."""
+    """Exact phone or email match: the customer (a phone match first); 404 when nothing matches."""
     phone, email = context.query.get("phone"), context.query.get("email")
     if not phone and not email:
         raise SandboxError(400, "phone or email is required")
-    found = [
-        record
-        for record in context["customers"].all()
-        if (phone and record.get("phone") == phone)
-        or (email and (record.get("email") or "").lower() == email.lower())
-    ]
+    records = context["customers"].all()
+    by_phone = [r for r in records if phone and r.get("phone") == phone]
+    by_email = [r for r in records if email and (r.get("email") or "").lower() == email.lower()]
+    found = [*by_phone, *by_email]
     if not found:
         raise SandboxError(404, "Customer not found")
-    return Reply(found)
+    return Reply(found[0])
 
 
 # --- jobs (tickets) -----------------------------------------------------------------------------------
@@ -547,6 +547,7 @@ RESOURCES = (
         check_customer,
         create=_created(check_customer, "firstName", "lastName", "email"),
         filters={"search": Filter("firstName|lastName|email|businessName", "contains")},
+        fixtures=(CALLER,),
     ),
     _resource(
         "tickets",
