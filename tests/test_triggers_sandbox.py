@@ -122,10 +122,34 @@ def test_servicebay_customers_and_jobs_created_through_actions_fire_once(
     assert world.poll("servicebay.newJob", {}, "jobs") == []  # (a customer scan is 120 requests)
 
 
-def test_homebase360_new_job_polls_the_window(world: World) -> None:
-    assert world.poll("homebase360.newJob", {"daysBack": 0, "daysAhead": 0}) == []
+def test_homebase360_jobs_created_and_updated_through_actions_fire_once(
+    world: World, catalog: Catalog
+) -> None:
+    window = {"daysBack": 0, "daysAhead": 1}
+    assert world.poll("homebase360.newJob", window, "new") == []
+    assert world.poll("homebase360.updatedJob", window, "updated") == []
     world.clock.t += 5
-    assert world.poll("homebase360.newJob", {"daysBack": 0, "daysAhead": 0}) == []
+    job = {
+        **example(catalog, "homebase360.createJob"),
+        "start": "2027-01-25T15:00:00Z",
+        "end": "2027-01-25T16:00:00Z",
+    }
+    created = world.run("homebase360.createJob", job)
+    job_id = created["jobId"]
+    world.clock.t += 5
+    assert [(e["type"], e["id"]) for e in world.poll("homebase360.newJob", window, "new")] == [
+        ("created", job_id)
+    ]
+    assert world.poll("homebase360.updatedJob", window, "updated") == []  # new jobs fire on New Job only
+    world.clock.t += 5
+    world.run("homebase360.updateJob", {"jobId": job_id, "note": "Gate code changed"})
+    world.clock.t += 5
+    assert world.poll("homebase360.newJob", window, "new") == []
+    assert [(e["type"], e["id"]) for e in world.poll("homebase360.updatedJob", window, "updated")] == [
+        ("updated", job_id)
+    ]
+    world.clock.t += 5
+    assert world.poll("homebase360.updatedJob", window, "updated") == []
 
 
 FLOW = {
