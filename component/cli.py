@@ -345,14 +345,98 @@ _definition_command(
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary instead.")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """The main job: a realistic booking flow across the three vendors."""
+def demo(ctx: click.Context, as_json: bool) -> None:
+    """The main job: the example flows across the three vendors, on the embedded sandbox."""
     from rich.console import Console
 
     from .demo import run_demo
 
-    emit(run_demo(_runtime(ctx), Console(stderr=True)))
+    runtime = _runtime(ctx, sandboxed=True)
+    summary = _run(run_demo(runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    if as_json:
+        emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
+
+
+@cli.group()
+def flow() -> None:
+    """Flows: named steps (actions and picklists) run in order, each reading earlier outputs."""
+
+
+def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, ...]) -> dict[str, Any]:
+    """Connections by connector: the sandbox's, or merged from files keyed by connector name."""
+    sandbox = ctx.obj.get("sandbox")
+    if sandbox is not None:
+        if files:
+            raise UsageError("give --connection or --sandbox, not both")
+        return dict(sandbox.connections())
+    from .connection import read_connection_file
+
+    merged: dict[str, Any] = {}
+    for file in files:
+        data = read_connection_file(file)
+        unknown = [name for name in data if name not in runtime.catalog.connectors]
+        if unknown:
+            raise UsageError(
+                f"connection file {str(file)!r} must hold connections keyed by connector name "
+                f"({', '.join(runtime.catalog.connectors)}); unknown keys: {', '.join(unknown)}"
+            )
+        merged.update(data)
+    return merged
+
+
+@flow.command("run")
+@click.argument("flow_file", metavar="FLOW.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--connection",
+    "connection_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JSON file of connections keyed by connector name; repeat for several files.",
+)
+@click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
+@click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
+@click.pass_context
+def flow_run(
+    ctx: click.Context, flow_file: Path, connection_files: tuple[Path, ...], sandboxed: bool, dry_run: bool
+) -> None:
+    """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
+    from rich.console import Console
+
+    from .flows import StepResult, describe, load_flow, run_flow
+
+    runtime = _runtime(ctx, sandboxed)
+    flow_model = load_flow(flow_file)
+    connections = _flow_connections(ctx, runtime, connection_files)
+    redactor: Redactor = ctx.meta["redactor"]
+    for connector, data in connections.items():
+        if connector in runtime.catalog.connectors and isinstance(data, dict):
+            for name in runtime.catalog.connector(connector).secret_fields:
+                redactor.add(data.get(name))
+    console = Console(stderr=True)
+
+    def show(number: int, total: int, result: StepResult) -> None:
+        mark = (
+            "[red]✗[/red]" if result.error else "[yellow]…[/yellow]" if result.needs else "[green]✓[/green]"
+        )
+        console.print(
+            f"{mark} {number}/{total} {result.name} [dim]({result.ref}, {result.ms:.0f} ms)[/dim]: "
+            + redactor.text(describe(result)),
+            soft_wrap=True,
+            highlight=False,
+        )
+
+    async def go() -> dict[str, Any]:
+        async with runtime:
+            return await run_flow(runtime, flow_model, connections, dry_run=dry_run, on_step=show)
+
+    summary = redactor.data(_run(go()))
+    emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
 
 
 @cli.group()

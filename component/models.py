@@ -314,6 +314,44 @@ class Trigger(Definition):
         return self
 
 
+# --- flows -------------------------------------------------------------------------------------
+
+
+class FlowTrigger(Strict):
+    """The trigger a flow starts from: its steps run once per event."""
+
+    trigger: str = Field(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.TRIGGER")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
+
+
+class FlowStep(Strict):
+    """One step: an action or a picklist, with inputs that may read earlier steps and the trigger."""
+
+    name: str = Field(pattern=KEY_PATTERN, description="Unique step name; later steps read $steps.<name>.")
+    title: str | None = Field(None, description="What the step does, for people.")
+    action: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.ACTION"
+    )
+    picklist: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.DATASOURCE"
+    )
+    inputs: dict[str, Template] = Field(
+        default_factory=dict,
+        description='Inputs; values may be references: "$steps.<name>.data.id", "$trigger.record.id", '
+        'with a filter ("$steps.tech.result.0.key|int").',
+    )
+
+
+class Flow(Strict):
+    """A flow: an optional trigger and an ordered list of named steps (``component flow run``)."""
+
+    schema_: str | None = Field(None, alias="$schema")
+    name: str = Field(min_length=1)
+    description: str = ""
+    trigger: FlowTrigger | None = None
+    steps: list[FlowStep] = Field(min_length=1)
+
+
 # --- connectors and the manifest ----------------------------------------------------------------
 
 
@@ -436,6 +474,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "action": Action,
     "datasource": DataSource,
     "trigger": Trigger,
+    "flow": Flow,
 }
 SCHEMA_DIR = Path(__file__).parent / "schema"
 

@@ -25,7 +25,7 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
-SCOPES: Final = ("inputs", "connection", "state")
+SCOPES: Final = ("inputs", "connection", "state", "steps", "trigger")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
@@ -38,9 +38,17 @@ def _join(value: Any) -> Any:
     return ",".join(as_text(item) for item in value) if isinstance(value, list) else value
 
 
+def _integer(value: Any) -> Any:
+    """A whole number from a numeric string (a picklist key): "4001" -> 4001; anything else as is."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 FILTERS: Final[dict[str, Callable[[Any], Any]]] = {
     "join": _join,  # [1, 2] -> "1,2" (comma-separated query lists)
     "string": lambda value: as_text(value),
+    "int": _integer,  # "4001" -> 4001 (picklist keys are strings; many ids are integers)
 }
 
 

@@ -103,6 +103,7 @@ class Resource:
     created_status: int = 200
     timestamps: tuple[str | None, str | None] = ("createdOn", "modifiedOn")
     list_key: str = "data"  # where the dialect puts a page of records
+    fixtures: tuple[Record, ...] = ()  # fields laid over seeded records 0, 1, …: documented sample data
 
     @property
     def item_path(self) -> str:
@@ -147,6 +148,8 @@ class Collection:
         sandbox = self.partition.sandbox
         faker = Faker(sandbox.seed, f"{self.partition.key}:{self.resource.name}", n, sandbox.today)
         record = self.resource.factory(faker, n, self._context)
+        if n < len(self.resource.fixtures):
+            record.update(self.resource.fixtures[n])
         record.setdefault(self.resource.id_field, self.seeded_id(n))
         return record
 
