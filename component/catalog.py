@@ -341,7 +341,8 @@ class _Loader:
         validator = loaded.validator
         for index, example in enumerate(definition.examples):
             filled = validator.with_defaults(example)
-            for p in validator.problems(example) or checks.problems(definition.checks, filled):
+            found = validator.problems(example, compiled=False)
+            for p in found or checks.problems(definition.checks, filled):
                 self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
         if definition.hook:
             module_name, _, function = definition.hook.partition(":")

@@ -176,12 +176,17 @@ class SchemaValidator:
         self.schema = schema
         self._validator = _validator_class()(schema, format_checker=format_checker())
         self._fast: Callable[[Any], Any] | None = None
-        self._fast_compiled = False
+        self._uses = 0
 
     def is_valid_fast(self, instance: Any) -> bool:
-        """True when the compiled check accepts ``instance`` (False means: ask jsonschema)."""
-        if not self._fast_compiled:
-            self._fast, self._fast_compiled = _compiled(self.schema), True
+        """True when the compiled check accepts ``instance`` (False means: ask jsonschema).
+
+        Compiling costs more than one jsonschema pass, so it happens on a schema's second use: a
+        one-shot command never pays for it, a runtime sending many requests pays once.
+        """
+        self._uses += 1
+        if self._uses == 2:
+            self._fast = _compiled(self.schema)
         if self._fast is None:
             return False
         try:
@@ -190,8 +195,9 @@ class SchemaValidator:
             return False
         return True
 
-    def problems(self, instance: Any) -> list[Problem]:
-        if self.is_valid_fast(instance):
+    def problems(self, instance: Any, *, compiled: bool = True) -> list[Problem]:
+        """Each problem of ``instance``; ``compiled=False`` skips the compiled check (one-off checks)."""
+        if compiled and self.is_valid_fast(instance):
             return []
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
         found: list[Problem] = []

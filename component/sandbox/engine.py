@@ -59,12 +59,17 @@ class Filter:
     ``op``: ``eq`` (as text), ``ieq`` (case-insensitive), ``contains`` (case-insensitive substring),
     ``in`` (comma-separated values), ``has`` (the field is a list holding the value), ``gte``/``gt``/
     ``lt``/``lte`` (date-times), ``bool`` (true/false), ``active`` (ServiceTitan True|Any|False).
-    ``default`` applies when the parameter is absent.
+    ``default`` applies when the parameter is absent. ``custom`` replaces ``op``: called once per
+    request with the raw value and the parameter name (raise SandboxError to refuse it), it returns
+    the test of one field value. ``index``: the values are ids of the listed resource (``ids=1,2``),
+    so a list given this parameter reads just those records instead of the whole collection.
     """
 
     field: str
     op: str = "eq"
     default: str | None = None
+    custom: Callable[[str, str], Callable[[Any], bool]] | None = None
+    index: bool = False
 
 
 Factory = Callable[[Faker, int, "Context"], Record]
@@ -97,6 +102,7 @@ class Resource:
     after_create: Effect | None = None
     after_update: Effect | None = None
     after_delete: Effect | None = None
+    detail: Shape = _same  # what a get answers with
     created: Shape = _same  # what a create answers with
     updated: Shape | None = _same  # what an update answers with; None: an empty body
     deleted: Shape | None = None  # what a delete answers with; None: an empty body
@@ -423,6 +429,10 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
         raw = query.get(param, flt.default)
         if raw is None or raw == "":
             continue
+        if flt.custom is not None:
+            test, fields = flt.custom(raw, param), flt.field.split("|")
+            chosen = [r for r in chosen if any(test(_value(r, name)) for name in fields)]
+            continue
         chosen = [r for r in chosen if _matches(flt, r, raw, param)]
     sort = query.get("sort")
     if sort:
@@ -439,6 +449,18 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
     return chosen
 
 
+def candidates(context: Context, resource: Resource) -> list[Record]:
+    """The records a list filters: those an ``index`` filter names, else the whole collection."""
+    collection = context[resource.name]
+    for param, flt in resource.filters.items():
+        raw = context.query.get(param)
+        if flt.index and raw and resource.id_base is not None:
+            keys = {int(part) for part in raw.split(",") if part.strip().lstrip("-").isdigit()}
+            found = (collection.get(key) for key in sorted(keys))  # integer ids: the collection's order
+            return [record for record in found if record is not None]
+    return collection.all()
+
+
 # --- the application ------------------------------------------------------------------------------------
 
 
@@ -452,11 +474,11 @@ def crud_operations(resource: Resource) -> list[Operation]:
         return collection, collection.require(key)
 
     def list_records(context: Context) -> Reply:
-        records = select(context, resource, context[name].all())
+        records = select(context, resource, candidates(context, resource))
         return Reply(context.partition.sandbox.vendor.dialect.page(context, resource, records))
 
     def get_record(context: Context) -> Reply:
-        return Reply(one(context)[1])
+        return Reply(resource.detail(one(context)[1]))
 
     def create_record(context: Context) -> Reply:
         body = _object_body(context)
@@ -620,6 +642,7 @@ __all__ = [
     "SandboxState",
     "Vendor",
     "VendorApp",
+    "candidates",
     "public",
     "select",
 ]
