@@ -344,6 +344,80 @@ _definition_command(
 )
 
 
+@cli.command("poll")
+@click.argument("ref", metavar="CONNECTOR.TRIGGER")
+@click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
+@click.option(
+    "--instance",
+    required=True,
+    help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+)
+@click.option(
+    "--connection", "connection_file", type=click.Path(dir_okay=False, path_type=Path), help=_CONNECTION_HELP
+)
+@click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
+@click.option("--dry-run", is_flag=True, help="Poll and print what would fire, but commit no state.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    help="Keep polling every SECONDS until Ctrl-C (the poll in progress finishes and commits first).",
+)
+@click.pass_context
+def poll_command(
+    ctx: click.Context,
+    ref: str,
+    inputs: str,
+    instance: str,
+    state_file: Path | None,
+    connection_file: Path | None,
+    sandboxed: bool,
+    dry_run: bool,
+    every: float | None,
+) -> None:
+    """Poll a trigger: print each event as one JSON line and commit the trigger's state."""
+    from .runtime import check_inputs
+    from .triggers import SQLiteStateStore
+    from .triggers.watch import watch
+
+    runtime = _runtime(ctx, sandboxed)
+    parsed = parse_inputs(inputs)
+    definition = runtime.catalog.find("triggers", ref)
+    check_inputs(definition, parsed)
+    connection = _connection_data(ctx, runtime, definition, connection_file)
+    redactor: Redactor = ctx.meta["redactor"]
+
+    def deliver(events: list[dict[str, Any]]) -> None:
+        for event in events:
+            click.echo(json.dumps(redactor.data(event), ensure_ascii=False))
+        sys.stdout.flush()
+
+    def report(number: int, outcome: Any) -> None:
+        if outcome.status == "dry-run":
+            deliver(outcome.events)
+        what = {"polled": "state committed", "dry-run": "dry run, nothing committed"}.get(
+            outcome.status, "another poller holds this instance; skipped"
+        )
+        click.echo(
+            f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
+        )
+
+    with SQLiteStateStore(state_file) as store:
+        _run(
+            watch(
+                runtime, ref, parsed, connection, store, instance,
+                deliver=deliver, every=every, dry_run=dry_run, on_poll=report,
+            )
+        )  # fmt: skip
+        if every is not None:
+            click.echo("stopped; the last poll's state is committed", err=True)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary instead.")
 @click.pass_context

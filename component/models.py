@@ -179,6 +179,11 @@ class SeenIds(Strict):
     """Id-set polling, for lists without a change filter: a record fires the first time its id is listed."""
 
     id: str = Field("id", description="Record field that identifies a record.")
+    createdField: str | None = Field(
+        None,
+        description="Record field with the creation time: when set, only records created after the "
+        "instance started fire (a record that merely enters the list, e.g. a window, does not).",
+    )
     max: int = Field(
         50_000,
         ge=1,

@@ -18,7 +18,7 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -34,8 +34,9 @@ from .http import NO_BODY, FilePart, OutgoingRequest, Session
 from .jsontext import value_problem
 from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock, Random
-from .triggers.core import PollResult
-from .triggers.core import poll as poll_core
+
+if TYPE_CHECKING:
+    from .triggers.core import PollResult
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
@@ -424,6 +425,8 @@ class Runtime:
         Pure with respect to storage: persisting the new state is the caller's job, after it has
         accepted the events (:func:`component.triggers.poll_once` does both with a state store).
         """
+        from .triggers.core import poll as poll_core
+
         definition = self.catalog.find("triggers", ref)
         checked = check_inputs(definition, inputs or {})
         if not isinstance(connection, Connection):
