@@ -46,11 +46,6 @@ ADDRESSED = [  # definitions that name a record by id in their path: {inputs.id}
 # connector's sandbox module removes its entries as it serves them; the list must end empty.
 PENDING = frozenset(
     {
-        "homebase360.createCustomer",
-        "homebase360.createJob",
-        "homebase360.selectCustomer",
-        "homebase360.updateCustomer",
-        "homebase360.updateJob",
         "servicebay.createCalendarEvent",
         "servicebay.createInventoryItem",
         "servicebay.createInvoice",
