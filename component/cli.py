@@ -344,6 +344,14 @@ _definition_command(
 )
 
 
+_STATE_OPTION = click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+)
+
+
 @cli.command("poll")
 @click.argument("ref", metavar="CONNECTOR.TRIGGER")
 @click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
@@ -352,12 +360,7 @@ _definition_command(
     required=True,
     help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
 )
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
-)
+@_STATE_OPTION
 @click.option(
     "--connection", "connection_file", type=click.Path(dir_okay=False, path_type=Path), help=_CONNECTION_HELP
 )
@@ -473,9 +476,20 @@ def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, .
 )
 @click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
 @click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
+@click.option(
+    "--instance",
+    help="For a flow with a trigger: the trigger instance id; the steps run once per new event.",
+)
+@_STATE_OPTION
 @click.pass_context
 def flow_run(
-    ctx: click.Context, flow_file: Path, connection_files: tuple[Path, ...], sandboxed: bool, dry_run: bool
+    ctx: click.Context,
+    flow_file: Path,
+    connection_files: tuple[Path, ...],
+    sandboxed: bool,
+    dry_run: bool,
+    instance: str | None,
+    state_file: Path | None,
 ) -> None:
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
     from rich.console import Console
@@ -501,6 +515,33 @@ def flow_run(
             + redactor.text(describe(result)),
             soft_wrap=True,
             highlight=False,
+        )
+
+    if flow_model.trigger is not None:
+        from .triggers import SQLiteStateStore
+        from .triggers.flow import run_triggered_flow
+
+        if not instance:
+            raise UsageError(
+                f"flow {flow_model.name!r} starts from the trigger {flow_model.trigger.trigger}: "
+                "give --instance ID (and optionally --state FILE) so its place is kept"
+            )
+        with SQLiteStateStore(state_file) as store:
+
+            async def triggered() -> dict[str, Any]:
+                async with runtime:
+                    return await run_triggered_flow(
+                        runtime, flow_model, connections, store, instance, dry_run=dry_run, on_step=show
+                    )
+
+            summary = redactor.data(_run(triggered()))
+        emit(summary)
+        if not summary["ok"]:
+            sys.exit(1)
+        return
+    if instance or state_file:
+        raise UsageError(
+            f"flow {flow_model.name!r} has no trigger; --instance and --state apply to triggered flows"
         )
 
     async def go() -> dict[str, Any]:

@@ -139,6 +139,9 @@ def test_active_filters_and_their_defaults(small: Client) -> None:
     assert (
         "activeState" in small("GET", "accounting", "/payments", 400, params={"activeState": "Yes"})["errors"]
     )
+    assert "active" in small("GET", "settings", "/technicians", 400, params={"active": "maybe"})["errors"]
+    late = small("GET", "jpm", "/jobs", 400, params={"modifiedOnOrAfter": "last tuesday"})
+    assert late["errors"] == {"modifiedOnOrAfter": ["not a date-time"]}
 
 
 def test_related_seeded_records_agree(st: Client) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import operator
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -380,45 +381,46 @@ def _value(record: Record, path: str) -> Any:
     return current
 
 
-def _matches(flt: Filter, record: Record, raw: str, param: str) -> bool:
-    values = [_value(record, name) for name in flt.field.split("|")]
-    op = flt.op
-    if op in ("gte", "gt", "lt", "lte"):
+def _refuse(raw: str, param: str, problem: str) -> SandboxError:
+    return SandboxError(400, f"The value '{raw}' is not valid for {param}.", {param: [problem]})
+
+
+_COMPARE: dict[str, Callable[[str, str], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _value_test(op: str, raw: str, param: str) -> Callable[[Any], bool]:
+    """The test of one field value for a filter ``op`` and its query value, prepared once per request
+    (a value the op cannot take is refused here, before any record is read)."""
+    compare = _COMPARE.get(op)
+    if compare is not None:
         moment = parse_time(raw)
         if moment is None:
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["not a date-time"]}
-            )
+            raise _refuse(raw, param, "not a date-time")
         bound = iso(moment)
-        stamp = values[0]
-        if not isinstance(stamp, str):
-            return False
-        return {"gte": stamp >= bound, "gt": stamp > bound, "lt": stamp < bound, "lte": stamp <= bound}[op]
-    if op == "bool":
+        return lambda stamp: isinstance(stamp, str) and compare(stamp, bound)
+    if op in ("bool", "active"):
         wanted = raw.strip().lower()
-        if wanted not in ("true", "false"):
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["not a boolean"]}
-            )
-        return any(v is (wanted == "true") for v in values)
-    if op == "active":
-        wanted = raw.strip().lower()
-        if wanted not in ("true", "false", "any"):
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["True, Any or False"]}
-            )
-        return wanted == "any" or any(v is (wanted == "true") for v in values)
+        if wanted not in ("true", "false", *(("any",) if op == "active" else ())):
+            raise _refuse(raw, param, "not a boolean" if op == "bool" else "True, Any or False")
+        flag = wanted == "true"
+        return (lambda value: True) if wanted == "any" else (lambda value: value is flag)
     if op == "in":
         wanted_set = {part.strip() for part in raw.split(",") if part.strip()}
-        return any(_text(v) in wanted_set for v in values)
+        return lambda value: _text(value) in wanted_set
     if op == "has":
-        return any(isinstance(v, list) and raw in [_text(x) for x in v] for v in values)
+        return lambda value: isinstance(value, list) and raw in [_text(x) for x in value]
     if op == "contains":
         needle = raw.lower()
-        return any(needle in _text(v).lower() for v in values)
+        return lambda value: needle in _text(value).lower()
     if op == "ieq":
-        return any(_text(v).lower() == raw.lower() for v in values)
-    return any(_text(v) == raw for v in values)
+        lowered = raw.lower()
+        return lambda value: _text(value).lower() == lowered
+    return lambda value: _text(value) == raw
 
 
 def select(context: Context, resource: Resource, records: Iterable[Record]) -> list[Record]:
@@ -429,11 +431,12 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
         raw = query.get(param, flt.default)
         if raw is None or raw == "":
             continue
-        if flt.custom is not None:
-            test, fields = flt.custom(raw, param), flt.field.split("|")
+        test = flt.custom(raw, param) if flt.custom else _value_test(flt.op, raw, param)
+        if "|" in flt.field or "." in flt.field:
+            fields = flt.field.split("|")
             chosen = [r for r in chosen if any(test(_value(r, name)) for name in fields)]
-            continue
-        chosen = [r for r in chosen if _matches(flt, r, raw, param)]
+        else:  # one top-level field: the common case, read directly
+            chosen = [r for r in chosen if test(r.get(flt.field))]
     sort = query.get("sort")
     if sort:
         direction, name = sort[0], sort[1:]
@@ -442,10 +445,9 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
             raise SandboxError(
                 400, f"Sort by '{sort}' is not supported; allowed: {allowed}.", {"sort": [sort]}
             )
-        key = resource.sorts[name]
-        chosen.sort(
-            key=lambda r: (_text(_value(r, key)), _text(r.get(resource.id_field))), reverse=direction == "-"
-        )
+        key, id_field = resource.sorts[name], resource.id_field
+        read: Callable[[Record], Any] = (lambda r: _value(r, key)) if "." in key else (lambda r: r.get(key))
+        chosen.sort(key=lambda r: (_text(read(r)), _text(r.get(id_field))), reverse=direction == "-")
     return chosen
 
 
@@ -602,9 +604,17 @@ class VendorApp:
         await self.app(scope, receive, send)
 
 
+def _internal(record: dict[Any, Any]) -> bool:
+    """Whether a record has internal fields (``_``-prefixed keys): one C-level scan of its keys."""
+    try:
+        return "\0_" in "\0" + "\0".join(record)
+    except TypeError:  # a key that is not text: not a record
+        return any(isinstance(key, str) and key[:1] == "_" for key in record)
+
+
 def _strip(record: Any) -> Any:
-    if isinstance(record, dict) and any(key[:1] == "_" for key in record):
-        return {k: v for k, v in record.items() if k[:1] != "_"}
+    if isinstance(record, dict) and _internal(record):
+        return {k: v for k, v in record.items() if not (isinstance(k, str) and k[:1] == "_")}
     return record
 
 

@@ -105,6 +105,14 @@ def household(context: Context, n: int) -> tuple[Person, str | None]:
     return found
 
 
+def links(context: Context, name: str) -> dict[Any, Any]:
+    """A per-tenant relation kept beside the records (a job's appointment ids …), so the records a
+    list answers carry no internal fields to strip."""
+    key = f"{name}:{context.partition.key}"
+    table: dict[Any, Any] = context.partition.sandbox.extra.setdefault(key, {})
+    return table
+
+
 def money(value: float) -> str:
     return f"{value:.2f}"
 
@@ -431,7 +439,6 @@ def job_record(job_id: int, body: Record, created: str, appointments: list[int],
         "summary": body.get("summary"),
         "customFields": custom_fields(body.get("customFields")),
         "externalData": external_data(body.get("externalData")),
-        "_appointmentIds": list(appointments),
     }
 
 
@@ -440,6 +447,26 @@ def seeded_appointments(context: Context, n: int) -> list[int]:
     jobs, appointments = context["jobs"].seeded, context["appointments"].seeded
     second = [APPOINTMENT + jobs + n] if n < appointments - jobs else []
     return [APPOINTMENT + n, *second]
+
+
+def appointment_ids(context: Context, job_id: int) -> list[int]:
+    """The job's appointment ids, in order (the list is the one kept: change it in place)."""
+    table = links(context, "job-appointments")
+    if job_id not in table:
+        n = job_id - JOB
+        table[job_id] = seeded_appointments(context, n) if 0 <= n < context["jobs"].seeded else []
+    found: list[int] = table[job_id]
+    return found
+
+
+def assignment_ids(context: Context, appointment_id: int) -> list[int]:
+    """The appointment's assignment ids (the list is the one kept: change it in place)."""
+    table = links(context, "appointment-assignments")
+    if appointment_id not in table:
+        n = appointment_id - APPOINTMENT
+        table[appointment_id] = [ASSIGNMENT + n] if 0 <= n < context["appointments"].seeded else []
+    found: list[int] = table[appointment_id]
+    return found
 
 
 def job(f: Faker, n: int, context: Context) -> Record:
@@ -485,7 +512,6 @@ def appointment_record(appointment_id: int, job: Record, body: Record, created: 
         "createdById": 1,
         "isConfirmed": False,
         "active": True,
-        "_assignmentIds": [],
     }
 
 
@@ -507,7 +533,6 @@ def appointment(f: Faker, n: int, context: Context) -> Record:
         status=status,
         modifiedOn=iso(f.later(created, 30)),
         isConfirmed=status != "Scheduled",
-        _assignmentIds=[ASSIGNMENT + n],
     )
     return record
 
@@ -825,15 +850,27 @@ def invoice_record(
         "membershipId": None,
         "paidOn": None,
         "invoiceConfiguration": "JobInvoice",
-        "_paid": 0.0,
     }
 
 
-def retotal(invoice: Record) -> None:
+def paid(context: Context, invoice_id: int, add: float = 0.0) -> float:
+    """What payments have applied to the invoice (seeded payment ``900001+n`` pays invoice ``700001+n``)."""
+    table = links(context, "invoice-paid")
+    if invoice_id not in table:
+        n = invoice_id - INVOICE
+        seeded = 0 <= n < context["invoices"].seeded and n < context["payments"].seeded
+        table[invoice_id] = float(seeded_total(context, n)) if seeded else 0.0
+    table[invoice_id] += add
+    amount: float = table[invoice_id]
+    return amount
+
+
+def retotal(context: Context, invoice: Record) -> None:
     """Sub-total, total and balance from the items, the tax and what was paid."""
     subtotal = float(invoice_total(invoice["items"]))
     total = subtotal + float(invoice["salesTax"] or 0)
-    invoice.update(subTotal=money(subtotal), total=money(total), balance=money(total - invoice["_paid"]))
+    balance = total - paid(context, invoice["id"])
+    invoice.update(subTotal=money(subtotal), total=money(total), balance=money(balance))
 
 
 def invoice(f: Faker, n: int, context: Context) -> Record:
@@ -861,9 +898,8 @@ def invoice(f: Faker, n: int, context: Context) -> Record:
         syncStatus=("Pending", "Posted", "Exported")[n % 3],
     )
     if n < context["payments"].seeded:
-        record["_paid"] = float(invoice_total(record["items"]))
         record["paidOn"] = record["modifiedOn"]
-    retotal(record)
+    retotal(context, record)
     return record
 
 

@@ -316,7 +316,7 @@ def update_job(context: Context, record: Record, body: Record) -> None:
 
 
 def job_appointments(context: Context, job: Record) -> list[Record]:
-    found = (context["appointments"].get(i) for i in job["_appointmentIds"])
+    found = (context["appointments"].get(i) for i in r.appointment_ids(context, job["id"]))
     return [a for a in found if a is not None]
 
 
@@ -339,12 +339,9 @@ def cancel_job(context: Context) -> Reply:
 def _add_appointment(context: Context, job: Record, body: Record, number: int) -> Record:
     record = r.appointment_record(context["appointments"].new_id(), job, body, context.now, number)
     context.insert("appointments", record)
-    job["_appointmentIds"].append(record["id"])
-    job.update(
-        appointmentCount=len(job["_appointmentIds"]),
-        firstAppointmentId=job["_appointmentIds"][0],
-        lastAppointmentId=job["_appointmentIds"][-1],
-    )
+    ids = r.appointment_ids(context, job["id"])
+    ids.append(record["id"])
+    job.update(appointmentCount=len(ids), firstAppointmentId=ids[0], lastAppointmentId=ids[-1])
     technicians = body.get("technicianIds") or ([body["technicianId"]] if body.get("technicianId") else [])
     for technician_id in technicians:
         _assign(context, record, technician_id)
@@ -357,7 +354,7 @@ def add_appointment(context: Context, body: Record) -> Record:
     job = context["jobs"].require(body["jobId"], "Job")
     if job["jobStatus"] in ("Completed", "Canceled"):
         raise SandboxError(409, f"Job {job['id']} is {job['jobStatus']}; no appointment can be added.")
-    record = _add_appointment(context, job, body, len(job["_appointmentIds"]) + 1)
+    record = _add_appointment(context, job, body, len(r.appointment_ids(context, job["id"])) + 1)
     context.touch("jobs", job)
     return record
 
@@ -365,23 +362,20 @@ def add_appointment(context: Context, body: Record) -> Record:
 def delete_appointment(context: Context) -> Reply:
     appointment = context["appointments"].require(path_id(context), "Appointment")
     job = context["jobs"].require(appointment["jobId"], "Job")
-    if len(job["_appointmentIds"]) <= 1:
+    ids = r.appointment_ids(context, job["id"])
+    if len(ids) <= 1:
         raise SandboxError(
             409, f"Appointment {appointment['id']} is the only appointment of job {job['id']}."
         )
     context["appointments"].remove(appointment["id"])
-    job["_appointmentIds"].remove(appointment["id"])
-    job.update(
-        appointmentCount=len(job["_appointmentIds"]),
-        firstAppointmentId=job["_appointmentIds"][0],
-        lastAppointmentId=job["_appointmentIds"][-1],
-    )
+    ids.remove(appointment["id"])
+    job.update(appointmentCount=len(ids), firstAppointmentId=ids[0], lastAppointmentId=ids[-1])
     context.touch("jobs", job)
     return Reply(None, empty=True)
 
 
 def _assignments(context: Context, appointment: Record) -> list[Record]:
-    found = (context["assignments"].get(i) for i in appointment["_assignmentIds"])
+    found = (context["assignments"].get(i) for i in r.assignment_ids(context, appointment["id"]))
     return [a for a in found if a is not None]
 
 
@@ -390,7 +384,7 @@ def _assign(context: Context, appointment: Record, technician_id: int) -> None:
     if any(a["technicianId"] == technician_id and a["active"] for a in _assignments(context, appointment)):
         return
     created = r.assignment_record(context["assignments"].new_id(), appointment, technician, context.now)
-    appointment["_assignmentIds"].append(context.insert("assignments", created)["id"])
+    r.assignment_ids(context, appointment["id"]).append(context.insert("assignments", created)["id"])
 
 
 def assign_technicians(context: Context) -> Reply:
@@ -669,7 +663,7 @@ def _upsert_items(context: Context, invoice: Record, items: list[Record]) -> Non
         }
         fresh = r.item_record(existing["id"], {**current, **item}, context.now, existing["order"])
         existing.update({**fresh, "createdOn": existing["createdOn"]})
-    r.retotal(invoice)
+    r.retotal(context, invoice)
 
 
 def _apply_invoice(context: Context, invoice: Record, body: Record) -> None:
@@ -735,7 +729,7 @@ def delete_invoice_item(context: Context) -> Reply:
     if not any(item["id"] == item_id for item in invoice["items"]):
         raise SandboxError(404, f"Invoice item with id {item_id} was not found")
     invoice["items"] = [item for item in invoice["items"] if item["id"] != item_id]
-    r.retotal(invoice)
+    r.retotal(context, invoice)
     context.touch("invoices", invoice)
     return Reply(None, empty=True)
 
@@ -809,9 +803,9 @@ def _apply_splits(context: Context, payment: Record, splits: list[Record]) -> No
             }
         )
         if invoice is not None:
-            invoice["_paid"] += amount
+            r.paid(context, invoice["id"], amount)
             invoice["paidOn"] = context.now
-            r.retotal(invoice)
+            r.retotal(context, invoice)
             context.touch("invoices", invoice)
     applied = sum(s["amount"] or 0.0 for s in splits)
     payment["unappliedAmount"] = r.money(max(0.0, float(payment["total"]) - applied))
@@ -873,8 +867,8 @@ def update_payment(context: Context, record: Record, body: Record) -> None:
     for invoice_split in record.get("_splits", []):  # undo what the old splits paid
         invoice = context["invoices"].get(invoice_split["invoiceId"]) if invoice_split["invoiceId"] else None
         if invoice is not None:
-            invoice["_paid"] -= invoice_split["amount"] or 0.0
-            r.retotal(invoice)
+            r.paid(context, invoice["id"], -(invoice_split["amount"] or 0.0))
+            r.retotal(context, invoice)
     _apply_splits(context, record, splits)
 
 
