@@ -316,15 +316,21 @@ def test_without_the_budget_the_sandbox_refuses_and_the_client_waits_for_the_res
 
 
 def test_rate_limit_headers_on_every_response() -> None:
-    limited = Sandbox()
+    limited = Sandbox(rate_limits={"servicebay": (2, 60.0)})
+    sb = limited.connection("servicebay")
+    headers = {"X-API-Key": sb["apiKey"]}
 
-    async def main() -> httpx.Response:
-        async with httpx.AsyncClient(transport=limited.transport()) as client:
-            sb = limited.connection("servicebay")
-            url = f"{sb['baseUrl']}/organisations/{ORG}/services"
-            return await client.get(url, headers={"X-API-Key": sb["apiKey"]}, params={"limit": 2})
+    async def main() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=limited.transport(), base_url=sb["baseUrl"]) as client:
+            return [
+                await client.get(f"/organisations/{ORG}/services", headers=headers, params={"limit": 2}),
+                await client.get(f"/organisations/{ORG}/services/nope", headers=headers),
+                await client.get(f"/organisations/{ORG}", headers=headers),
+            ]
 
-    response = asyncio.run(main())
-    assert response.headers["X-RateLimit-Limit"] == "100"
-    assert response.headers["X-RateLimit-Remaining"] == "99"
-    assert int(response.headers["X-RateLimit-Reset"]) > 1_700_000_000
+    ok, missing, refused = asyncio.run(main())
+    assert [r.status_code for r in (ok, missing, refused)] == [200, 404, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in (ok, missing, refused)] == ["1", "0", "0"]
+    assert {r.headers["X-RateLimit-Limit"] for r in (ok, missing, refused)} == {"2"}
+    assert all(int(r.headers["X-RateLimit-Reset"]) > 1_700_000_000 for r in (ok, missing, refused))
+    assert refused.json() == {"success": False, "error": "Too many requests; slow down."}

@@ -62,10 +62,10 @@ class ServicebayDialect:
         start = 0
         cursor = context.query.get("startAfter")
         if cursor:
-            positions = {r[resource.id_field]: i for i, r in enumerate(records)}
-            if cursor not in positions:
+            found = next((i for i, r in enumerate(records) if r[resource.id_field] == cursor), None)
+            if found is None:
                 raise SandboxError(400, f"Invalid cursor: {cursor}")
-            start = positions[cursor] + 1
+            start = found + 1
         chunk = records[start : start + limit]
         more = start + limit < len(records)
         return {
