@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from component import catalog as catalog_module
 from component.auth import TokenCache
 from component.catalog import Catalog
 from component.cli import cli
@@ -132,6 +133,44 @@ def test_servicebay_jobs_created_through_actions_fire_once(world: World, catalog
     assert world.poll("servicebay.newJob", {}, "jobs") == []
 
 
+def test_servicebay_quotes_accepted_and_invoices_paid_through_actions_fire_once(
+    world: World, catalog: Catalog
+) -> None:
+    assert world.poll("servicebay.quoteAccepted", {}, "quotes") == []
+    assert world.poll("servicebay.invoicePaid", {}, "invoices") == []
+    quote = world.run("servicebay.createQuote", example(catalog, "servicebay.createQuote"))
+    invoice = world.run("servicebay.createInvoice", example(catalog, "servicebay.createInvoice"))
+    world.clock.t += 5
+    assert world.poll("servicebay.quoteAccepted", {}, "quotes") == []  # created, not yet accepted
+    assert world.poll("servicebay.invoicePaid", {}, "invoices") == []
+    world.run("servicebay.updateQuote", {"quoteId": quote["id"], "accepted": True})
+    world.run("servicebay.updateInvoice", {"invoiceId": invoice["id"], "paid": True})
+    world.clock.t += 5
+    assert [e["id"] for e in world.poll("servicebay.quoteAccepted", {}, "quotes")] == [quote["id"]]
+    assert [e["id"] for e in world.poll("servicebay.invoicePaid", {}, "invoices")] == [invoice["id"]]
+    world.clock.t += 5
+    assert world.poll("servicebay.quoteAccepted", {}, "quotes") == []
+    assert world.poll("servicebay.invoicePaid", {}, "invoices") == []
+
+
+def test_servicebay_calendar_events_created_through_actions_fire_once(world: World) -> None:
+    window = {"daysBack": 0, "daysAhead": 7}
+    assert world.poll("servicebay.newCalendarEvent", window, "events") == []
+    world.clock.t += 5
+    inside = world.run(
+        "servicebay.createCalendarEvent",
+        {"title": "Site visit", "startTime": "2027-01-27T08:00:00Z", "endTime": "2027-01-27T09:00:00Z"},
+    )
+    world.run(  # outside the window: not listed
+        "servicebay.createCalendarEvent",
+        {"title": "Far off", "startTime": "2027-06-01T08:00:00Z", "endTime": "2027-06-01T09:00:00Z"},
+    )
+    world.clock.t += 5
+    assert [e["id"] for e in world.poll("servicebay.newCalendarEvent", window, "events")] == [inside["id"]]
+    world.clock.t += 5
+    assert world.poll("servicebay.newCalendarEvent", window, "events") == []
+
+
 def test_homebase360_jobs_created_and_updated_through_actions_fire_once(
     world: World, catalog: Catalog
 ) -> None:
@@ -244,30 +283,16 @@ def test_poll_cli_on_the_sandbox(tmp_path: Path) -> None:
     assert "dry run, nothing committed" in result.stderr
 
 
-# The list each trigger reads, where the sandbox does not serve it yet (tests/test_end_to_end.py).
-READS = {
-    "servicebay.quoteAccepted": "servicebay.listQuotes",
-    "servicebay.invoicePaid": "servicebay.listInvoices",
-    "servicebay.newCalendarEvent": "servicebay.listCalendarEvents",
-}
-COVERED = {"servicebay.newCustomer"}  # a full scan of 12,000 customers: covered above
+COVERED = {"servicebay.newCustomer"}  # a full scan of 12,000 customers (120 requests a poll)
+TRIGGERS = [
+    definition.ref
+    for connector in catalog_module.load(ROOT).connectors.values()
+    for definition in connector.definitions["triggers"].values()
+    if definition.ref not in COVERED
+]
 
 
-def _trigger_params() -> list[Any]:
-    from tests.test_end_to_end import CATALOG, PENDING
-
-    params = []
-    for connector in CATALOG.connectors.values():
-        for definition in connector.definitions["triggers"].values():
-            if definition.ref in COVERED:
-                continue
-            pending = READS.get(definition.ref) in PENDING
-            marks = [pytest.mark.xfail(reason="sandbox list pending", strict=False)] if pending else []
-            params.append(pytest.param(definition.ref, id=definition.ref, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("ref", _trigger_params())
+@pytest.mark.parametrize("ref", TRIGGERS)
 def test_every_triggers_first_example_polls_on_the_sandbox(world: World, catalog: Catalog, ref: str) -> None:
     inputs = dict(catalog.find("triggers", ref).model.examples[0])
     world.poll(ref, inputs)
