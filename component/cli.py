@@ -30,7 +30,14 @@ T = TypeVar("T")
 
 
 def emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print a result as JSON, with every secret of this invocation redacted (a vendor may echo one)."""
+    ctx = click.get_current_context(silent=True)
+    redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
+    try:
+        text = json.dumps(redactor.data(data) if redactor else data, indent=2, ensure_ascii=False)
+    except RecursionError:
+        raise ComponentError("the result is nested too deeply to print as JSON") from None
+    click.echo(text)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
@@ -604,7 +611,10 @@ def serve(
     }
     limits = None if rate_limits else dict.fromkeys(VENDORS)
     served = Sandbox(seed=seed, faults=faults, rate_limits=limits)
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
+    # it every response waits ~40 ms for a delayed ACK (Nagle) on loopback.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))

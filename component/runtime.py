@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import importlib
 import json
 import random
@@ -88,7 +87,7 @@ def _file_parts(value: Any) -> dict[str, FilePart]:
             )
         try:
             content = base64.b64decode(str(part.get("content", "")), validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             raise InputValidationError(
                 f"file part {name!r}: content is not valid base64",
                 problems=[{"path": f"{where}.content", "message": "is not valid base64"}],
@@ -225,12 +224,14 @@ def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> di
     """``{"result": [{"key", "label"}], "truncated"}``: unique keys, first occurrence kept, in order."""
     entries: list[dict[str, str]] = []
     seen: set[str] = set()
+    key_of = templates.item_formatter(model.result.key)
+    label_of = templates.item_formatter(model.result.label)
     for item in items:
-        key = templates.format_item(model.result.key, item)
+        key = key_of(item)
         if not key or key in seen:
             continue
         seen.add(key)
-        entries.append({"key": key, "label": templates.format_item(model.result.label, item).strip() or key})
+        entries.append({"key": key, "label": label_of(item).strip() or key})
     return {"result": entries, "truncated": truncated}
 
 
