@@ -407,3 +407,22 @@ def test_a_resource_may_answer_a_get_with_its_own_detail_shape(sandbox: Sandbox)
     assert got["customFields"] == [] and got["id"] == listed["id"]
     assert [a["url"] for a in got["attachments"]] == ["installed-equipment/attachments/sample.txt"]
     assert not any(key.startswith("_") for key in (*listed, *got))
+
+
+def test_seeded_records_hold_no_change_from_the_future() -> None:
+    """A modified-since poll would see a future-dated change forever: seeded stamps stop at today."""
+    sandbox = Sandbox()
+    today = sandbox["servicetitan"].state.today.isoformat()
+    for vendor, partition, stamp in (
+        ("servicetitan", "2000002", "modifiedOn"),
+        ("homebase360", "sandbox-business", "lastUpdated"),
+    ):
+        state = sandbox[vendor].state.partition(partition)
+        for collection in state.collections.values():
+            if collection.resource.timestamps[1] != stamp or collection.seeded == 0:
+                continue
+            records = [collection.get(collection.seeded_id(n)) for n in range(min(collection.seeded, 300))]
+            late = [
+                r[stamp] for r in records if r and isinstance(r.get(stamp), str) and r[stamp][:10] > today
+            ]
+            assert late == [], (vendor, collection.resource.name, late[:3])

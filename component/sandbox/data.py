@@ -394,6 +394,11 @@ class Faker:
     def later(self, moment: datetime, max_days: int = 60) -> datetime:
         return moment + timedelta(seconds=self.random.randrange(0, max_days * 86400))
 
+    def touched(self, moment: datetime, max_days: int = 60) -> datetime:
+        """When a record created at ``moment`` last changed: later, but never after the anchor day, so
+        seeded data holds no change from the future (a modified-since poll would see it forever)."""
+        return max(moment, min(self.later(moment, max_days), self.anchor))
+
     def money(self, low: float, high: float) -> float:
         return round(self.random.uniform(low, high), 2)
 

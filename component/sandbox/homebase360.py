@@ -215,7 +215,7 @@ def customer(f: Faker, n: int, context: Context) -> Record:
         "tags": ["VIP"] if n % 25 == 0 else [],
         "attachments": [],
         "dateAdded": iso(added),
-        "lastUpdated": iso(f.later(added)),
+        "lastUpdated": iso(f.touched(added)),
         "lastJob": None,
         "geocodedAddresses": [],
     }
@@ -309,7 +309,7 @@ def job(f: Faker, n: int, context: Context) -> Record:
         "isRecurring": False,
         "estimateId": None,
         "dateAdded": iso(added),
-        "lastUpdated": iso(f.later(added, 30)),
+        "lastUpdated": iso(f.touched(added, 30)),
         "customer": owner,
         "leadSource": {flag: flag == lead for flag in LEAD_FLAGS},
     }

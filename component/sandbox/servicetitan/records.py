@@ -281,7 +281,7 @@ def technician(f: Faker, n: int, context: Context) -> Record:
         iso(created),
     )
     record.update(
-        modifiedOn=iso(f.later(created)),
+        modifiedOn=iso(f.touched(created)),
         active=n % 10 != 9,
         hourlyRate=float(28 + n % 12),
         status=("Idle", "Dispatched", "Working", "Meal")[n % 4],
@@ -336,7 +336,7 @@ def customer(f: Faker, n: int, context: Context) -> Record:
     created = f.past()
     body = {"name": company or person.name, "type": "Commercial" if company else "Residential"}
     record = customer_record(CUSTOMER + n, {**body, "address": address(person)}, iso(created))
-    record.update(active=not f.chance(0.03), modifiedOn=iso(f.later(created)), doNotMail=f.chance(0.1))
+    record.update(active=not f.chance(0.03), modifiedOn=iso(f.touched(created)), doNotMail=f.chance(0.1))
     return record
 
 
@@ -372,7 +372,7 @@ def location(f: Faker, n: int, context: Context) -> Record:
     record = location_record(
         LOCATION + n, CUSTOMER + n, {"name": name, "address": address(person)}, iso(created)
     )
-    record["modifiedOn"] = iso(f.later(created))
+    record["modifiedOn"] = iso(f.touched(created))
     return record
 
 
@@ -493,7 +493,7 @@ def job(f: Faker, n: int, context: Context) -> Record:
         "customerPo": f"PO-{20000 + n}" if n % 7 == 0 else None,
     }
     record = job_record(JOB + n, body, iso(created), seeded_appointments(context, n), INVOICE + n)
-    modified = f.later(created, 30)
+    modified = f.touched(created, 30)
     record.update(
         jobStatus=status,
         modifiedOn=iso(modified),
@@ -540,7 +540,7 @@ def appointment(f: Faker, n: int, context: Context) -> Record:
     status = APPOINTMENT_STATUS[JOB_STATUSES[job_n % len(JOB_STATUSES)]]
     record.update(
         status=status,
-        modifiedOn=iso(f.later(created, 30)),
+        modifiedOn=iso(f.touched(created, 30)),
         isConfirmed=status != "Scheduled",
     )
     return record
@@ -627,7 +627,7 @@ def project(f: Faker, n: int, context: Context) -> Record:
         "jobIds": [JOB + n] if n < context["jobs"].seeded else [],
     }
     record = project_record(PROJECT + n, body, iso(created))
-    record["modifiedOn"] = iso(f.later(start, 20))
+    record["modifiedOn"] = iso(f.touched(start, 20))
     return record
 
 
@@ -669,7 +669,7 @@ def equipment_record(equipment_id: int, location: Record, body: Record, now: str
 def installed_equipment(f: Faker, n: int, context: Context) -> Record:
     type_id, name, maker, model = EQUIPMENT_TYPES[n % len(EQUIPMENT_TYPES)]
     installed = f.past(3650)
-    created = f.later(installed, 5)
+    created = f.touched(installed, 5)
     body = {
         "name": name,
         "equipmentTypeId": type_id,
@@ -684,7 +684,7 @@ def installed_equipment(f: Faker, n: int, context: Context) -> Record:
     }
     owner = {"id": LOCATION + n, "customerId": CUSTOMER + n}
     record = equipment_record(EQUIPMENT + n, owner, body, iso(created))
-    record["modifiedOn"] = iso(f.later(created, 400))
+    record["modifiedOn"] = iso(f.touched(created, 400))
     if n == 0:
         record["_attachments"] = [
             {"alias": "Nameplate", "fileName": "sample.txt", "type": "Document", "url": SAMPLE_FILE}
@@ -739,7 +739,7 @@ def booking(f: Faker, n: int, context: Context) -> Record:
     }
     record = booking_record(BOOKING + n, BOOKING_PROVIDER + n % 3, body, iso(created))
     record.update(
-        status=("New", "New", "Converted", "Dismissed")[n % 4], modifiedOn=iso(f.later(created, 10))
+        status=("New", "New", "Converted", "Dismissed")[n % 4], modifiedOn=iso(f.touched(created, 10))
     )
     return record
 
@@ -907,7 +907,7 @@ def invoice(f: Faker, n: int, context: Context) -> Record:
         customerAddress=where,
         locationAddress=dict(where),
         businessUnit={"id": business_unit, "name": BUSINESS_UNITS[n % len(BUSINESS_UNITS)]},
-        modifiedOn=iso(f.later(created, 30)),
+        modifiedOn=iso(f.touched(created, 30)),
         syncStatus=("Pending", "Posted", "Exported")[n % 3],
     )
     if n < context["payments"].seeded:
