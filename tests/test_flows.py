@@ -247,3 +247,17 @@ def test_an_unsound_flow_is_reported_as_failed_not_raised() -> None:
     assert [s["status"] for s in summary["steps"]] == ["not run", "not run"]
     assert "error" not in summary["steps"][0]
     assert summary["steps"][1]["error"]["problems"][0]["message"].startswith("unknown action")
+
+
+def test_flow_output_and_logs_show_no_credential(tmp_path: Path) -> None:
+    from component.sandbox import CREDENTIALS
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(FLOW))
+    result = CliRunner().invoke(cli, ["-v", "--debug", "flow", "run", str(good), "--sandbox"])
+    assert result.exit_code == 0, result.output
+    secrets = [
+        v[k] for v in CREDENTIALS.values() for k in ("clientSecret", "applicationKey", "apiKey") if k in v
+    ]
+    for secret in secrets:
+        assert secret not in result.stdout and secret not in result.stderr
