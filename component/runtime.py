@@ -254,30 +254,31 @@ class Runtime:
         items_path = (
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
+
+        def item_key(item: Any) -> str:
+            return templates.format_item(model.result.key, item)
+
         async with self._using(connection) as session:
             if dry_run:
                 return _preview(session, request, pagination)
             if pagination:
                 limit = min(model.cap, pagination.maxItems or model.cap)
                 _, items, truncated = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit
+                    pagination, request, session.send, session.vendor, limit, key=item_key
                 )
             else:
                 payload = await session.send(request)
                 found = templates.get_path(payload, items_path, [])
-                items = found if isinstance(found, list) else []
-                truncated = len(items) > model.cap
-                items = items[: model.cap]
-        entries: list[dict[str, str]] = []
-        seen: set[str] = set()
-        for item in items:
-            key = templates.format_item(model.result.key, item)
-            if not key or key in seen:
-                continue
-            seen.add(key)
-            entries.append(
-                {"key": key, "label": templates.format_item(model.result.label, item).strip() or key}
-            )
+                items, truncated = paging.unique(
+                    found if isinstance(found, list) else [], item_key, model.cap
+                )
+        entries = [
+            {
+                "key": item_key(item),
+                "label": templates.format_item(model.result.label, item).strip() or item_key(item),
+            }
+            for item in items
+        ]
         return {"result": entries, "truncated": truncated}
 
     def run_sync(

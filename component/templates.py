@@ -7,6 +7,8 @@
 * ``"/jobs/{inputs.id}"`` — placeholders inside a path are percent-encoded single segments.
 * ``"{+inputs.path}"`` — reserved expansion (RFC 6570 style): a relative path inserted as is; the
   URL builder then checks it stays under the connector's base URL.
+* ``{"$inputs.extra": "...", "a": ...}`` — spread: a reference as a key with the value ``"..."``
+  merges the referenced object into the object at that place (later keys win); unset, it adds nothing.
 
 Dotted paths (``"pagination.nextCursor"``, ``"items.0.id"``) read nested values everywhere else.
 """
@@ -25,6 +27,7 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+SPREAD: Final = "..."
 SCOPES: Final = ("inputs", "connection", "state")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
@@ -94,8 +97,19 @@ def render(template: Any, scope: Mapping[str, Any]) -> Any:
             return value
         return FILTERS[match["filter"]](value)
     if isinstance(template, dict):
-        rendered = {key: render(value, scope) for key, value in template.items()}
-        return {key: value for key, value in rendered.items() if value is not MISSING}
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if value == SPREAD and REFERENCE.match(key):
+                spread = render(key, scope)
+                if isinstance(spread, Mapping):
+                    out.update(spread)
+                elif spread is not MISSING and spread is not None:
+                    raise TemplateError(f"{key} must be an object to spread", key.partition(".")[2])
+                continue
+            rendered = render(value, scope)
+            if rendered is not MISSING:
+                out[key] = rendered
+        return out
     if isinstance(template, list):
         return [value for value in (render(item, scope) for item in template) if value is not MISSING]
     return template
@@ -138,7 +152,9 @@ def references(template: Any) -> Iterator[tuple[str, str, str | None]]:
         for placeholder in PLACEHOLDER.finditer(template):
             yield placeholder["scope"], placeholder["path"].lstrip("."), None
     elif isinstance(template, dict):
-        for value in template.values():
+        for key, value in template.items():
+            if value == SPREAD:
+                yield from references(key)
             yield from references(value)
     elif isinstance(template, list):
         for value in template:

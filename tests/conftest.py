@@ -19,7 +19,8 @@ from component.policy import BudgetRegistry
 from component.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
+# The vendor reference beside the checkout; COMPONENT_REFERENCE points elsewhere (a checkout kept apart).
+REFERENCE = Path(os.environ.get("COMPONENT_REFERENCE") or ROOT.parent / "shared" / "reference")
 
 # Canary secrets: tests assert these never appear in output, errors, logs, reprs or cassettes.
 ST_SECRET = "CANARY-st-client-secret-7f3a"

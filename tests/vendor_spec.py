@@ -23,6 +23,7 @@ class Operation:
     parameters: dict[str, dict[str, Any]]  # name -> parameter object
     body_schema: dict[str, Any] | None  # Draft 2020-12, $defs included
     spec: str
+    response_schema: dict[str, Any] | None = None  # the 200 (else 201) JSON response, $defs included
 
 
 def _convert(node: Any, closed: bool) -> Any:
@@ -57,6 +58,8 @@ def operations(reference: Path, closed: bool = True) -> dict[str, Operation]:
                 if not isinstance(op, dict) or "operationId" not in op:
                     continue
                 body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+                ok = op.get("responses", {}).get("200") or op.get("responses", {}).get("201") or {}
+                response = ok.get("content", {}).get("application/json", {}).get("schema")
                 found[op["operationId"]] = Operation(
                     operation_id=op["operationId"],
                     method=method.upper(),
@@ -64,6 +67,9 @@ def operations(reference: Path, closed: bool = True) -> dict[str, Operation]:
                     parameters={p["name"]: p for p in op.get("parameters", [])},
                     body_schema=None if body is None else {"$defs": defs, **_convert(body, closed)},
                     spec=spec_file.name,
+                    response_schema=None
+                    if response is None
+                    else {"$defs": defs, **_convert(response, closed)},
                 )
     return found
 
