@@ -3,7 +3,8 @@
 Definitions are checked once, at load: pydantic models for the format, Draft 2020-12 meta-schema
 for ``inputs``, cross references (``x-datasource``, ``$inputs``/``$connection`` references, path
 placeholders), examples, hooks, duplicate keys and files that are registered but missing or
-present but unregistered. Each definition keeps its compiled input validator.
+present but unregistered. Each definition compiles its input validator on first use. A tree that
+passed every check before, unchanged (``catalog_cache``), is loaded without repeating them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import checks, templates
+from . import catalog_cache, checks, templates
+from .catalog_cache import ROOT_ENV as ROOT_ENV
+from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
 from .models import Action, Connector, DataSource, Definition, Manifest, Trigger
 from .schemas import SchemaValidator, schema_problems, validator_for
@@ -30,7 +33,6 @@ KINDS: dict[Kind, tuple[str, type[Definition]]] = {
     "dataSources": ("datasources", DataSource),
     "triggers": ("triggers", Trigger),
 }
-ROOT_ENV = "COMPONENT_ROOT"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class LoadedDefinition:
     kind: Kind
     model: Definition
     file: str
-    validator: SchemaValidator
+
+    @cached_property
+    def validator(self) -> SchemaValidator:
+        return validator_for(self.model.inputs)
 
     @property
     def key(self) -> str:
@@ -67,12 +72,15 @@ class LoadedDefinition:
 class LoadedConnector:
     name: str
     model: Connector
-    connection_validator: SchemaValidator
     definitions: dict[Kind, dict[str, LoadedDefinition]] = field(
         default_factory=lambda: {"actions": {}, "dataSources": {}, "triggers": {}}
     )
 
-    @property
+    @cached_property
+    def connection_validator(self) -> SchemaValidator:
+        return validator_for(self.model.connection.schema_)
+
+    @cached_property
     def secret_fields(self) -> list[str]:
         props = self.model.connection.schema_.get("properties", {})
         return [name for name, prop in props.items() if isinstance(prop, dict) and prop.get("x-secret")]
@@ -137,17 +145,6 @@ def _suggest(name: str, options: Any, prefix: str = "") -> str:
     return f"; did you mean {prefix + close[0]!r}?" if close else ""
 
 
-def default_root() -> Path:
-    """Where the definitions live: $COMPONENT_ROOT, the checkout, or the copy packed into the wheel."""
-    if os.environ.get(ROOT_ENV):
-        return Path(os.environ[ROOT_ENV])
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "_definitions", package.parent):
-        if (candidate / "manifest.json").is_file():
-            return candidate
-    return package.parent
-
-
 # --- JSON reading ---------------------------------------------------------------------------------
 
 
@@ -192,8 +189,11 @@ def _model_problems(error: ValidationError, file: str) -> Iterator[Problem]:
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    """Loads and checks a tree; ``trusted`` skips the costly checks a cached tree already passed."""
+
+    def __init__(self, root: Path, *, trusted: bool = False) -> None:
         self.root = root
+        self.trusted = trusted
         self.problems: list[Problem] = []
 
     def problem(self, file: str, path: str, message: str) -> None:
@@ -253,7 +253,7 @@ class _Loader:
     def load_connector(self, name: str, model: Connector) -> LoadedConnector | None:
         where = f"$.connectors.{name}"
         schema = model.connection.schema_
-        bad_schema = schema_problems(schema)
+        bad_schema = [] if self.trusted else schema_problems(schema)
         for p in bad_schema:
             self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
         props = schema.get("properties", {})
@@ -283,7 +283,7 @@ class _Loader:
                     )
         if bad_schema:
             return None
-        loaded = LoadedConnector(name, model, validator_for(schema))
+        loaded = LoadedConnector(name, model)
         for kind, (folder, definition_model) in KINDS.items():
             for index, relative in enumerate(getattr(model, kind)):
                 expected_folder = f"{folder}/{name}/"
@@ -324,6 +324,9 @@ class _Loader:
             self.problem(
                 relative, "$.key", f"key {definition.key!r} must match the file name {Path(relative).stem!r}"
             )
+        loaded = LoadedDefinition(connector, kind, definition, relative)
+        if self.trusted:
+            return loaded
         bad_inputs = schema_problems(definition.inputs)
         for p in bad_inputs:
             self.problem(relative, "$.inputs" + p["path"][1:], p["message"])
@@ -337,6 +340,9 @@ class _Loader:
         if definition.output is not None:
             for p in schema_problems(definition.output):
                 self.problem(relative, "$.output" + p["path"][1:], p["message"])
+        for name in definition.prefetch.into if definition.prefetch else []:
+            if name.split(".")[0] not in definition.inputs.get("properties", {}):
+                self.problem(relative, f"$.prefetch.into.{name}", f"{name!r} does not name an input")
         for index, rule in enumerate(definition.checks):
             for part in ("field", "other"):
                 head = getattr(rule, part).split(".")[0]
@@ -344,7 +350,7 @@ class _Loader:
                     self.problem(relative, f"$.checks[{index}].{part}", f"{head!r} does not name an input")
         if bad_inputs:
             return None
-        validator = validator_for(definition.inputs)
+        validator = loaded.validator
         for index, example in enumerate(definition.examples):
             filled = validator.with_defaults(example)
             for p in validator.problems(example) or checks.problems(definition.checks, filled):
@@ -357,7 +363,13 @@ class _Loader:
             except ImportError as exc:
                 self.problem(relative, "$.hook", f"cannot import {module_name}: {exc}")
         self.check_references(relative, definition, owner)
-        return LoadedDefinition(connector, kind, definition, relative, validator)
+        if isinstance(definition, Trigger):
+            from .triggers.checks import problems as trigger_problems
+
+            connection_fields = owner.connection.schema_.get("properties", {})
+            for path, message in trigger_problems(definition, connection_fields):
+                self.problem(relative, path, message)
+        return loaded
 
     def check_references(self, relative: str, definition: Definition, owner: Connector) -> None:
         inputs = definition.inputs.get("properties", {})
@@ -367,6 +379,9 @@ class _Loader:
         allowed_scopes = {"inputs", "connection"} | ({"state"} if isinstance(definition, Trigger) else set())
         request = definition.request.model_dump(by_alias=True)
         extras = {"pagination.when": getattr(definition.pagination, "when", None)}
+        if definition.prefetch:
+            prefetch = definition.prefetch.request.model_dump(by_alias=True)
+            extras.update({f"prefetch.request.{part}": value for part, value in prefetch.items()})
         for part, template in [*request.items(), *extras.items()]:
             for scope, path, filter_name in templates.references(template):
                 where = f"$.{part}" if "." in part else f"$.request.{part}"
@@ -443,14 +458,24 @@ _CACHE: dict[Path, Catalog] = {}
 
 
 def load(root: Path | None = None) -> Catalog:
-    """The catalog, loaded once per root; raises :class:`DefinitionError` listing problems if unsound."""
+    """The catalog, loaded once per root; raises :class:`DefinitionError` listing problems if unsound.
+
+    A tree whose content key is in the catalog cache passed every check unchanged and is loaded
+    without repeating them; a tree loaded with every check is added to the cache.
+    """
     resolved = (root or default_root()).resolve()
     if resolved not in _CACHE:
-        catalog, problems = check(resolved)
-        if problems or catalog is None:
+        key = catalog_cache.content_key(resolved)
+        trusted = catalog_cache.read(key) is not None
+        loader = _Loader(resolved, trusted=trusted)
+        catalog = loader.load()
+        if loader.problems or catalog is None:
             raise DefinitionError(
-                f"{len(problems)} problem(s) in the definitions under {resolved}; run 'component validate'",
-                problems=[p.to_dict() for p in problems],
+                f"{len(loader.problems)} problem(s) in the definitions under {resolved}; "
+                "run 'component validate'",
+                problems=[p.to_dict() for p in loader.problems],
             )
+        if not trusted:
+            catalog_cache.write(key, catalog.to_json())
         _CACHE[resolved] = catalog
     return _CACHE[resolved]

@@ -1,29 +1,31 @@
-"""The ``component`` command line. Results are JSON on stdout; errors are JSON on stderr, exit non-zero."""
+"""The ``component`` command line. Results are JSON on stdout; errors are JSON on stderr, exit non-zero.
+
+Each command imports what it needs when it runs: ``--version`` and ``--help`` load neither the HTTP
+client nor the definition models, and a cached ``catalog --json`` loads neither.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from . import catalog as catalog_module
-from .catalog import LoadedDefinition
-from .connection import connection_values, read_connection_file
+from . import catalog_cache
 from .errors import ComponentError, UsageError
 from .redact import RedactingFilter, Redactor
-from .runtime import Runtime, check_inputs
 from .version import __version__
 
+if TYPE_CHECKING:
+    from .catalog import LoadedDefinition
+    from .runtime import Runtime
+
 T = TypeVar("T")
-stderr = Console(stderr=True)
 
 
 def emit(data: Any) -> None:
@@ -70,6 +72,45 @@ class Group(click.Group):
             sys.exit(1)
 
 
+class ProgressLine(logging.Handler):
+    """Shows ``component.progress`` events as one line on stderr: rewritten in place on a terminal,
+    otherwise printed at most once a second (a rate-budget wait is always printed when it starts)."""
+
+    def __init__(self, stream: Any = None, interval: float = 1.0) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self._last = float("-inf")
+        self._waiting = False
+        self._open = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = getattr(record, "progress", {}).get("kind")
+        starts_wait = kind == "budget-wait" and not self._waiting
+        self._waiting = kind == "budget-wait"
+        now = time.monotonic()
+        if not starts_wait and now - self._last < self.interval:
+            return
+        self._last = now
+        text = self.format(record)
+        try:
+            if self.stream.isatty():
+                self.stream.write("\r\x1b[2K" + text)
+                self._open = True
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def finish(self) -> None:
+        """End an in-place line so what follows starts on its own line."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+
 def parse_inputs(text: str) -> Any:
     """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input."""
     source = "--inputs"
@@ -89,14 +130,19 @@ def parse_inputs(text: str) -> Any:
 
 
 def _runtime(ctx: click.Context) -> Runtime:
+    from .catalog import load
+    from .runtime import Runtime
+
     root: Path | None = ctx.obj["root"]
-    return Runtime(catalog_module.load(root))
+    return Runtime(load(root))
 
 
 def _connection_data(
     ctx: click.Context, runtime: Runtime, definition: LoadedDefinition, file: Path | None
 ) -> dict[str, Any]:
     """The connection as given (file and environment), its secrets registered for redaction first."""
+    from .connection import connection_values, read_connection_file
+
     connector = runtime.catalog.connector(definition.connector)
     data = read_connection_file(file) if file else {}
     redactor: Redactor = ctx.meta["redactor"]
@@ -108,6 +154,8 @@ def _connection_data(
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
     return asyncio.run(coroutine)
 
 
@@ -115,7 +163,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar=catalog_module.ROOT_ENV,
+    envvar=catalog_cache.ROOT_ENV,
     help="Folder holding manifest.json (default: the installed definitions).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each HTTP request (secrets redacted) to stderr.")
@@ -130,6 +178,18 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
     ctx.meta["debug"] = debug
     redactor = Redactor()
     ctx.meta["redactor"] = redactor
+    progress_line = ProgressLine()
+    progress_line.addFilter(RedactingFilter(redactor))
+    progress_log = logging.getLogger("component.progress")
+    progress_log.addHandler(progress_line)
+    progress_log.setLevel(logging.INFO)
+    progress_log.propagate = False
+
+    def close_progress() -> None:
+        progress_line.finish()
+        progress_log.removeHandler(progress_line)
+
+    ctx.call_on_close(close_progress)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(RedactingFilter(redactor))
@@ -144,12 +204,19 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
 @click.pass_context
 def catalog(ctx: click.Context, as_json: bool) -> None:
     """List connectors, actions, data sources and triggers."""
-    loaded = catalog_module.load(ctx.obj["root"])
+    data = catalog_cache.cached_catalog(ctx.obj["root"])
+    if data is None:
+        from .catalog import load
+
+        data = load(ctx.obj["root"]).to_json()
     if as_json:
-        emit(loaded.to_json())
+        emit(data)
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("connector", "kind", "key", "label")
-    for name, connector in loaded.to_json()["connectors"].items():
+    for name, connector in data["connectors"].items():
         for kind in ("actions", "dataSources", "triggers"):
             for key, item in connector[kind].items():
                 table.add_row(name, kind, key, item["label"])
@@ -161,6 +228,8 @@ def catalog(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def validate(ctx: click.Context, as_json: bool) -> None:
     """Check the manifest and every definition; exit 0 only if all are sound."""
+    from . import catalog as catalog_module
+
     root = ctx.obj["root"] or catalog_module.default_root()
     loaded, problems = catalog_module.check(root)
     if problems:
@@ -211,6 +280,8 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
     def command(
         ctx: click.Context, ref: str, inputs: str, connection_file: Path | None, dry_run: bool
     ) -> None:
+        from .runtime import check_inputs
+
         runtime = _runtime(ctx)
         parsed = parse_inputs(inputs)
         definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
@@ -233,9 +304,11 @@ _definition_command(
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """The main job: a realistic booking flow across the three vendors."""
+    from rich.console import Console
+
     from .demo import run_demo
 
-    emit(run_demo(_runtime(ctx), stderr))
+    emit(run_demo(_runtime(ctx), Console(stderr=True)))
 
 
 @cli.command(hidden=True)

@@ -14,11 +14,13 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 JsonSchema = dict[str, Any]
 Template = Any
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+EventKind = Literal["created", "updated"]
+RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 HOOK_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -96,7 +98,11 @@ class CursorPagination(Strict):
 
 
 class NoPagination(Strict):
+    """One request. ``limitParam`` names the query parameter that caps it: a response with that
+    many items may have been cut, so a picklist reports ``truncated``."""
+
     style: Literal["none"]
+    limitParam: str | None = Field(None, description="Query parameter that caps the one response.")
 
 
 Pagination = Annotated[PagePagination | CursorPagination | NoPagination, Field(discriminator="style")]
@@ -123,16 +129,85 @@ class InputCheck(Strict):
     message: str | None = Field(None, description="A friendlier message than the default.")
 
 
-class Watermark(Strict):
-    """How a polling trigger notices new and updated records."""
+class Prefetch(Strict):
+    """A lookup that completes the inputs a check compares, e.g. a job's current start for a new end.
 
-    field: str = Field(description="Record field with the last-modified time, e.g. modifiedOn.")
-    createdField: str | None = Field(
-        None, description="Record field with the creation time, to tell new from updated."
+    It runs only when some, not all, of the ``into`` inputs are given (a lone side of a pair), through
+    the same session as the request. The record's values fill the missing inputs for the checks only;
+    the request itself still carries just what the caller gave.
+    """
+
+    request: RequestTemplate
+    select: str | None = Field(None, description='Dotted path of the record in the response, e.g. "0".')
+    into: dict[str, str] = Field(
+        min_length=1, description="Input name to the record field that fills it when the input is unset."
     )
-    id: str = Field("id", description="Record field that identifies a record, for boundary de-duplication.")
 
 
+class Watermark(Strict):
+    """Change-marker polling: a record fires when its marker is newer than what was handled."""
+
+    field: str = Field(
+        description="Record field with the last-change time (the change marker), e.g. modifiedOn."
+    )
+    createdField: str | None = Field(
+        None,
+        description="Record field with the creation time. A record is 'created' when it was created inside "
+        "the poll's window and not seen before; otherwise 'updated'. Without it every change is 'updated'.",
+    )
+    id: str = Field("id", description="Record field that identifies a record (the dedupe key).")
+    overlap: float = Field(
+        0,
+        ge=0,
+        description="Seconds re-read before the watermark on every poll, so records that appear late with "
+        "an older time are still caught; versions already handled in that window never fire twice.",
+    )
+    maxRecent: int = Field(
+        10_000, ge=1, description="Most (id, marker) pairs remembered from the overlap window."
+    )
+
+
+class SeenIds(Strict):
+    """Id-set polling, for lists without a change filter: a record fires the first time its id is listed."""
+
+    id: str = Field("id", description="Record field that identifies a record.")
+    max: int = Field(
+        50_000,
+        ge=1,
+        description="Most ids remembered. The set is the ids of the last full scan, so it is bounded by the "
+        "list's size; a list longer than this is refused rather than silently firing again.",
+    )
+
+
+class RequestVariant(Strict):
+    """What changes in the request for one value of the choosing input."""
+
+    path: str | None = Field(None, description="Replaces the request path.")
+    operationId: str | None = None
+    query: dict[str, Template] = Field(
+        default_factory=dict, description="Merged over the request query; null removes a parameter."
+    )
+    sorted: bool | None = Field(None, description="Replaces the trigger's sorted flag.")
+
+
+class Variants(Strict):
+    """One trigger over several endpoints, chosen by an enum input (e.g. a resource type)."""
+
+    input: str = Field(description="The input whose value picks the case.")
+    cases: dict[str, RequestVariant] = Field(min_length=1)
+
+
+class DateWindow(Strict):
+    """A rolling date window, given to the request as $state.window.from and $state.window.to."""
+
+    back: Template = Field(0, description="Days before today the window starts: a number or a reference.")
+    ahead: Template = Field(0, description="Days after today the window ends: a number or a reference.")
+    format: Literal["date", "date-time"] = Field(
+        "date-time", description='"date" (YYYY-MM-DD) or "date-time" (midnight UTC, ISO 8601).'
+    )
+
+
+# --- definitions --------------------------------------------------------------------------------
 # --- definitions --------------------------------------------------------------------------------
 
 
@@ -154,6 +229,16 @@ class Definition(Strict):
     checks: list[InputCheck] = Field(
         default_factory=list, description="Rules over several inputs, checked after the schema."
     )
+    resource: str | None = Field(
+        None,
+        pattern=RESOURCE_PATTERN,
+        description="The vendor resource this definition reads or writes (e.g. customers). Picklist results "
+        "are cached per connection and resource; a write (any method but GET, HEAD or OPTIONS) through an "
+        "action of the same resource drops that cache.",
+    )
+    prefetch: Prefetch | None = Field(
+        None, description="A lookup whose record fills unset inputs for the checks (see Prefetch)."
+    )
     output: JsonSchema | None = Field(
         None,
         description="Draft 2020-12 JSON Schema of the result's data, so builders can map its fields.",
@@ -169,6 +254,11 @@ class Action(Definition):
         default_factory=list, description="Statuses that mean 'no result': data is null."
     )
     aliases: list[str] = Field(default_factory=list, description="Other keys this action answers to.")
+    invalidates: list[str] | None = Field(
+        None,
+        description='Resources whose cached picklists a write through this action drops; "*" for all of '
+        "the connection's. Defaults to the action's own resource.",
+    )
 
 
 class DataSource(Definition):
@@ -176,8 +266,41 @@ class DataSource(Definition):
     cap: int = Field(10_000, ge=1, le=10_000, description="Most entries returned (hard limit 10,000).")
 
 
+def _all_kinds() -> dict[EventKind, Template]:
+    return {"created": True, "updated": True}
+
+
 class Trigger(Definition):
-    watermark: Watermark
+    """A polling trigger: the request lists records; the state remembers which changes have fired."""
+
+    watermark: Watermark | None = Field(None, description="Change-marker polling (give this or seen).")
+    seen: SeenIds | None = Field(None, description="Id-set polling, for lists without a change filter.")
+    records: str | None = Field(
+        None, description="Dotted path of the record list in a page; defaults to the pagination's items."
+    )
+    sorted: bool = Field(
+        False,
+        description="The request returns records oldest first by the change marker and reads $state.since: "
+        "each page is then asked for from the last marker seen (keyset paging), so records changed during "
+        "a poll cannot shift past a page boundary. Otherwise every page is read and sorted locally.",
+    )
+    emit: dict[EventKind, Template] = Field(
+        default_factory=lambda: _all_kinds(),
+        description='Which kinds of event fire: true, false or a reference such as "$inputs.showNew".',
+    )
+    start: Template = Field(
+        None,
+        description="Where a new instance starts: a date or date-time (e.g. $inputs.lookBack). Unset: the "
+        "first poll records the current time and fires nothing.",
+    )
+    variants: Variants | None = None
+    window: DateWindow | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Trigger:
+        if (self.watermark is None) == (self.seen is None):
+            raise ValueError("give exactly one of watermark (change-marker polling) or seen (id-set polling)")
+        return self
 
 
 # --- connectors and the manifest ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -61,6 +61,17 @@ def next_query(pagination: Paged, query: dict[str, Any], payload: Any, vendor: s
     return {**query, pagination.cursorParam: cursor}
 
 
+async def pages(
+    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str
+) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """Yield ``(payload, items)`` for each page, one after the other, in order."""
+    query: dict[str, Any] | None = first_query(pagination, request.query)
+    while query is not None:
+        payload = await send(replace(request, query=query))
+        yield payload, items_of(pagination, payload)
+        query = next_query(pagination, query, payload, vendor)
+
+
 def page_query(pagination: PagePagination, query: dict[str, Any], number: int) -> dict[str, Any]:
     """The query of page ``number``: the first page's, without the ask for a total."""
     later = {**query, pagination.pageParam: number}
@@ -88,9 +99,13 @@ def planned_pages(pagination: Paged, query: dict[str, Any], payload: Any) -> ran
 class _Collector:
     """Items in page order, de-duplicated by ``key`` when given, up to ``limit`` unique items."""
 
-    def __init__(self, limit: int | None, key: Key | None) -> None:
+    def __init__(
+        self, limit: int | None, key: Key | None, on_page: Callable[[int, int], None] | None = None
+    ) -> None:
         self.limit = limit
         self.key = key
+        self.on_page = on_page
+        self.pages = 0
         self.items: list[Any] = []
         self.seen: set[str] = set()
         self.truncated = False
@@ -114,6 +129,14 @@ class _Collector:
             self.items.append(item)
         return self.limit is not None and len(self.items) >= self.limit
 
+    def page(self, page_items: list[Any]) -> bool:
+        """Take one page as :meth:`add` does, and report progress."""
+        done = self.add(page_items)
+        self.pages += 1
+        if self.on_page is not None:
+            self.on_page(self.pages, len(self.items))
+        return done
+
 
 def unique(items: list[Any], key: Key, limit: int) -> tuple[list[Any], bool]:
     """Items with a new, non-empty key, at most ``limit``; and whether more were left."""
@@ -128,6 +151,7 @@ async def collect(
     send: Send,
     vendor: str,
     limit: int | None = None,
+    on_page: Callable[[int, int], None] | None = None,
     key: Key | None = None,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
@@ -136,11 +160,12 @@ async def collect(
     When the first page reports the total, the remaining pages are fetched ``concurrency`` at a
     time (each send still waits for the rate budget) and taken in page order, so the result is the
     same as fetching one page after the other; paging then continues one by one if more appeared.
+    ``on_page(pages, items)`` is called after each page taken, for progress output.
     """
-    collector = _Collector(limit, key)
+    collector = _Collector(limit, key, on_page)
     query: dict[str, Any] = first_query(pagination, request.query)
     first = payload = await send(replace(request, query=query))
-    if collector.add(items_of(pagination, payload)):
+    if collector.page(items_of(pagination, payload)):
         return first, collector.items, collector.truncated or has_more(pagination, payload)
     planned = planned_pages(pagination, query, payload)
 
@@ -155,7 +180,7 @@ async def collect(
                 tasks = [group.create_task(fetch(page_query)) for page_query in window]
             for task in tasks:
                 payload = task.result()
-                if collector.add(items_of(pagination, payload)):
+                if collector.page(items_of(pagination, payload)):
                     return first, collector.items, collector.truncated or has_more(pagination, payload)
                 if not has_more(pagination, payload):
                     return first, collector.items, False
@@ -164,7 +189,7 @@ async def collect(
     while next_page is not None:
         query = next_page
         payload = await send(replace(request, query=query))
-        if collector.add(items_of(pagination, payload)):
+        if collector.page(items_of(pagination, payload)):
             return first, collector.items, collector.truncated or has_more(pagination, payload)
         next_page = next_query(pagination, query, payload, vendor)
     return first, collector.items, False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -52,16 +53,20 @@ class RateBudget:
         self.clock = clock
         self.sent: deque[float] = deque()
 
-    async def acquire(self) -> None:
+    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
+        """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a wait."""
         now = self.clock.now()
         while self.sent and self.sent[0] <= now - self.per:
             self.sent.popleft()
         if len(self.sent) < self.requests:
             self.sent.append(now)
-            return
+            return 0.0
         slot = max(now, self.sent.popleft() + self.per)
         self.sent.append(slot)
+        if on_wait is not None and slot > now:
+            on_wait(slot - now)
         await self.clock.sleep(slot - now)
+        return slot - now
 
 
 class BudgetRegistry:

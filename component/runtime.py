@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import importlib
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -20,20 +21,24 @@ from typing import Any, cast
 
 import httpx
 
-from . import checks, templates
+from . import checks, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
+from .cache import DEFAULT_TTL, CacheKey, PicklistCache
 from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
 from .connection import Connection, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
-from .models import Action, DataSource, Definition, NoPagination
+from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
+from .triggers.core import PollResult
+from .triggers.core import poll as poll_core
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
@@ -91,7 +96,12 @@ def load_hook(name: str) -> Hook:
 
 def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
     """Render a definition's request template against ``{"inputs", "connection", ...}``."""
-    spec = model.request
+    request = render_request(model.request, scope)
+    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
+    """Render one request template (a definition's request, or its prefetch)."""
     method = templates.as_text(templates.render(spec.method, scope)).upper()
     if method not in METHODS:
         raise InputValidationError(
@@ -116,7 +126,7 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
             "a request cannot carry both a JSON body and files",
             problems=[{"path": "$.files", "message": "give json or files, not both"}],
         )
-    request = OutgoingRequest(
+    return OutgoingRequest(
         method=method,
         path=path,
         query=_as_object(templates.render(spec.query, scope), "query"),
@@ -125,7 +135,38 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
         form=form,
         files=files,
     )
-    return load_hook(model.hook)(request, scope) if model.hook else request
+
+
+def prefetch_request(model: Definition, scope: Scope) -> OutgoingRequest | None:
+    """The definition's prefetch request when it applies: some, not all, of its ``into`` inputs are set."""
+    spec = model.prefetch
+    if spec is None:
+        return None
+    inputs = scope.get("inputs", {})
+    given = [templates.get_path(inputs, name) is not templates.MISSING for name in spec.into]
+    return render_request(spec.request, scope) if any(given) and not all(given) else None
+
+
+async def complete_and_check(model: Definition, scope: Scope, session: Session) -> None:
+    """Run the prefetch, fill the unset inputs from its record and check the rules again.
+
+    The filled inputs serve the checks only; the request was rendered from the caller's inputs.
+    """
+    request = prefetch_request(model, scope)
+    if request is None or model.prefetch is None:
+        return
+    record = templates.get_path(await session.send(request), model.prefetch.select, None)
+    inputs = dict(scope["inputs"])
+    known: dict[str, Any] = {}
+    for name, field in model.prefetch.into.items():
+        value = templates.get_path(record, field, None)
+        if templates.get_path(inputs, name) is templates.MISSING and value is not None:
+            templates.set_path(inputs, name, value)
+            known[name] = value
+    problems = checks.problems(model.checks, inputs, known=known)
+    if problems:
+        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InputValidationError(f"invalid inputs for {model.key}: {listed}", problems=problems)
 
 
 def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
@@ -137,11 +178,50 @@ def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
     return pagination if when not in (templates.MISSING, None, False) else None
 
 
-def _preview(session: Session, request: OutgoingRequest, pagination: paging.Paged | None) -> dict[str, Any]:
-    """The first request a run would send (``--dry-run``); later pages depend on responses."""
+def _preview(
+    session: Session,
+    request: OutgoingRequest,
+    pagination: paging.Paged | None,
+    prefetch: OutgoingRequest | None = None,
+) -> dict[str, Any]:
+    """The first request a run would send (``--dry-run``); later pages depend on responses.
+
+    The session is never entered: a dry run opens no HTTP client. A prefetch that would run
+    first is shown under ``"prefetch"``.
+    """
     if pagination:
         request = replace(request, query=paging.first_query(pagination, request.query))
-    return session.preview(request)
+    preview = session.preview(request)
+    return {**preview, "prefetch": session.preview(prefetch)} if prefetch else preview
+
+
+def _full(model: Definition, request: OutgoingRequest, count: int) -> bool:
+    """Whether a one-request answer holds as many items as its ``limitParam`` asked (more may exist)."""
+    limit_param = model.pagination.limitParam if isinstance(model.pagination, NoPagination) else None
+    asked = request.query.get(limit_param) if limit_param else None
+    return isinstance(asked, int) and not isinstance(asked, bool) and count >= asked
+
+
+def _page_reporter(ref: str) -> Callable[[int, int], None]:
+    def on_page(pages: int, items: int) -> None:
+        progress.report(
+            "pages", "%s: %d page(s), %d item(s) so far", ref, pages, items, pages=pages, items=items
+        )
+
+    return on_page
+
+
+def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> dict[str, Any]:
+    """``{"result": [{"key", "label"}], "truncated"}``: unique keys, first occurrence kept, in order."""
+    entries: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for item in items:
+        key = templates.format_item(model.result.key, item)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        entries.append({"key": key, "label": templates.format_item(model.result.label, item).strip() or key})
+    return {"result": entries, "truncated": truncated}
 
 
 class Runtime:
@@ -157,8 +237,12 @@ class Runtime:
         budgets: BudgetRegistry = BUDGETS,
         base_urls: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
+        picklist_ttl: float = DEFAULT_TTL,
     ) -> None:
+        """``picklist_ttl``: seconds a picklist result is reused for the same connection and inputs
+        (0 turns the cache off); a write through an action of the same resource drops it sooner."""
         self.catalog = catalog or load_catalog()
+        self.picklist_cache = PicklistCache(picklist_ttl, clock)
         self.transport = transport
         self.clock = clock
         self.tokens = tokens
@@ -225,16 +309,28 @@ class Runtime:
         definition, connection, scope, request = self._prepare("action", ref, inputs, connection)
         model = cast(Action, definition.model)
         pagination = active_pagination(model, scope)
+        if dry_run:
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination)
-            if pagination:
-                first, items, _ = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit=pagination.maxItems
-                )
-                data = paging.merged(pagination, first, items)
-            else:
-                data = await session.send(request, null_on=frozenset(model.nullOn))
+            await complete_and_check(model, scope, session)
+            try:
+                if pagination:
+                    first, items, _ = await paging.collect(
+                        pagination,
+                        request,
+                        session.send,
+                        session.vendor,
+                        limit=pagination.maxItems,
+                        on_page=_page_reporter(definition.ref),
+                    )
+                    data = paging.merged(pagination, first, items)
+                else:
+                    data = await session.send(request, null_on=frozenset(model.nullOn))
+            finally:
+                if request.method not in SAFE_METHODS:
+                    # Even a failed write may have changed something: the next dropdown reads afresh.
+                    written = model.invalidates if model.invalidates is not None else [model.resource]
+                    self.picklist_cache.invalidate(connection.key(), written)
         if model.select:
             data = templates.get_path(data, model.select, None)
         return {"data": data}
@@ -254,32 +350,65 @@ class Runtime:
         items_path = (
             model.result.items if model.result.items is not None else getattr(pagination, "items", None)
         )
+        if dry_run:
+            return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
 
         def item_key(item: Any) -> str:
             return templates.format_item(model.result.key, item)
 
+        async def load() -> dict[str, Any]:
+            async with self._using(connection) as session:
+                await complete_and_check(model, scope, session)
+                if pagination:
+                    limit = min(model.cap, pagination.maxItems or model.cap)
+                    _, items, truncated = await paging.collect(
+                        pagination,
+                        request,
+                        session.send,
+                        session.vendor,
+                        limit,
+                        _page_reporter(definition.ref),
+                        key=item_key,
+                    )
+                else:
+                    payload = await session.send(request)
+                    found = templates.get_path(payload, items_path, [])
+                    listed = found if isinstance(found, list) else []
+                    items, truncated = paging.unique(listed, item_key, model.cap)
+                    truncated = truncated or _full(model, request, len(listed))
+            return _picklist_result(model, items, truncated)
+
+        inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
+        key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
+        return await self.picklist_cache.get_or_load(key, load)
+
+    async def poll(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> PollResult:
+        """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
+
+        Pure with respect to storage: persisting the new state is the caller's job, after it has
+        accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        """
+        definition = self.catalog.find("triggers", ref)
+        checked = check_inputs(definition, inputs or {})
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
         async with self._using(connection) as session:
-            if dry_run:
-                return _preview(session, request, pagination)
-            if pagination:
-                limit = min(model.cap, pagination.maxItems or model.cap)
-                _, items, truncated = await paging.collect(
-                    pagination, request, session.send, session.vendor, limit, key=item_key
-                )
-            else:
-                payload = await session.send(request)
-                found = templates.get_path(payload, items_path, [])
-                items, truncated = paging.unique(
-                    found if isinstance(found, list) else [], item_key, model.cap
-                )
-        entries = [
-            {
-                "key": item_key(item),
-                "label": templates.format_item(model.result.label, item).strip() or item_key(item),
-            }
-            for item in items
-        ]
-        return {"result": entries, "truncated": truncated}
+            return await poll_core(
+                cast(Trigger, definition.model),
+                checked,
+                connection.values,
+                state,
+                build=build_request,
+                send=session.send,
+                vendor=session.vendor,
+                now=self.clock.wall(),
+            )
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False

@@ -1,14 +1,20 @@
-"""Draft 2020-12 validation with cached validators and problems that name each field by JSON path."""
+"""Draft 2020-12 validation with cached validators and problems that name each field by JSON path.
+
+jsonschema is imported on first use: a cached catalog and commands that validate nothing never load it.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
-from typing import Any, cast
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from .formats import format_checker
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 Problem = dict[str, str]
 
@@ -20,8 +26,9 @@ def _field_path(base: str, name: str) -> str:
 def _problems_of(error: ValidationError) -> list[Problem]:
     """One or more problems for one validation error, with a friendly message where we can."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
-    if isinstance(custom, dict) and isinstance(custom.get(str(error.validator)), str):
-        return [{"path": error.json_path, "message": custom[str(error.validator)]}]
+    message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
+    if isinstance(message, str) and error.validator != "additionalProperties":
+        return [{"path": error.json_path, "message": message}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _field_path(error.json_path, name), "message": "is required"}
@@ -31,7 +38,7 @@ def _problems_of(error: ValidationError) -> list[Problem]:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         return [
-            {"path": _field_path(error.json_path, name), "message": "is not a known field"}
+            {"path": _field_path(error.json_path, name), "message": message or "is not a known field"}
             for name in error.instance
             if name not in known
         ]
@@ -42,8 +49,10 @@ class SchemaValidator:
     """A compiled Draft 2020-12 validator with format checking (``date-time`` is really checked)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        from jsonschema import Draft202012Validator
+
         self.schema = schema
-        self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._validator = Draft202012Validator(schema, format_checker=format_checker())
 
     def problems(self, instance: Any) -> list[Problem]:
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
@@ -73,7 +82,13 @@ def validator_for(schema: dict[str, Any]) -> SchemaValidator:
     return _cached(json.dumps(schema, sort_keys=True))
 
 
+@cache
+def _meta_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
 def schema_problems(schema: Any) -> list[Problem]:
     """Problems with a schema itself (is it a valid Draft 2020-12 schema?)."""
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-    return [{"path": e.json_path, "message": e.message} for e in meta.iter_errors(schema)]
+    return [{"path": e.json_path, "message": e.message} for e in _meta_validator().iter_errors(schema)]

@@ -32,7 +32,7 @@ SCOPES: Final = ("inputs", "connection", "state")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
-ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
+ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)\}")
 
 
 def _join(value: Any) -> Any:
@@ -139,8 +139,16 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
 
 
 def format_item(template: str, item: Any) -> str:
-    """Fill ``{field.path}`` placeholders from one record (picklist keys and labels)."""
-    return ITEM_FIELD.sub(lambda m: as_text(get_path(item, m[1], None)), template)
+    """Fill ``{field.path}`` placeholders from one record (picklist keys and labels).
+
+    ``{phone.mobile|email.0}`` takes the first of the paths with a non-empty value.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        texts = (as_text(get_path(item, path, None)) for path in match[1].split("|"))
+        return next((text for text in texts if text), "")
+
+    return ITEM_FIELD.sub(fill, template)
 
 
 def references(template: Any) -> Iterator[tuple[str, str, str | None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,14 @@ import httpx
 import pytest
 
 from component import catalog as catalog_module
+from component import catalog_cache
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
+# The precompiled catalog cache of this run (and of the CLI subprocesses it starts) stays out of $HOME.
+os.environ[catalog_cache.CACHE_ENV] = tempfile.mkdtemp(prefix="component-test-cache-")
 # The vendor reference beside the checkout; COMPONENT_REFERENCE points elsewhere (a checkout kept apart).
 REFERENCE = Path(os.environ.get("COMPONENT_REFERENCE") or ROOT.parent / "shared" / "reference")
 

@@ -239,8 +239,9 @@ def test_definition_in_another_connectors_folder(tree: Path) -> None:
         m["connectors"]["homebase360"]["actions"].append("actions/servicebay/createJob.json")
 
     edit(tree / "manifest.json", change)
+    last = len(json.loads((tree / "manifest.json").read_text())["connectors"]["homebase360"]["actions"]) - 1
     found = problems(tree)
-    assert (found[0].file, found[0].path) == ("manifest.json", "$.connectors.homebase360.actions[2]")
+    assert (found[0].file, found[0].path) == ("manifest.json", f"$.connectors.homebase360.actions[{last}]")
     assert "live under actions/homebase360/" in found[0].message
 
 
@@ -269,3 +270,14 @@ def test_validate_command_passes_on_the_real_tree() -> None:
     result = CliRunner().invoke(cli, ["--root", str(ROOT), "validate", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
+
+
+def test_prefetch_references_are_checked(tree: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["prefetch"]["request"]["query"] = {"jobId": "$inputs.job"}
+        d["prefetch"]["into"]["finish"] = "end"
+
+    edit(tree / "actions/homebase360/updateJob.json", change)
+    found = {(p.path, p.message) for p in problems(tree)}
+    assert ("$.prefetch.request.query", "$inputs.job does not name an input") in found
+    assert ("$.prefetch.into.finish", "'finish' does not name an input") in found

@@ -1,0 +1,75 @@
+"""The ``format`` checks of input schemas: cheap, explicit and always the same.
+
+jsonschema checks ``date-time``, ``time`` and ``uri`` only when optional packages happen to be
+installed, and one of those compiles a grammar at import that costs seconds of start-up. The formats
+definitions use are checked here instead: ``date-time``, ``time`` and ``uri`` by small functions
+(RFC 3339 and RFC 3986), the rest (``date``, ``email``, ``ipv4``, ``ipv6``, ``uuid``, ``regex``) by
+jsonschema's own checkers. Any other format is an annotation, as Draft 2020-12 allows.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+
+JSONSCHEMA_FORMATS = ("date", "email", "idn-email", "ipv4", "ipv6", "regex", "uuid")
+_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.[0-9]+)?"
+_OFFSET = r"(?:[Zz]|[+-](?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
+_DATE_TIME = re.compile(
+    rf"(?P<year>[0-9]{{4}})-(?P<month>[0-9]{{2}})-(?P<day>[0-9]{{2}})[Tt]{_TIME}{_OFFSET}"
+)
+_FULL_TIME = re.compile(_TIME + _OFFSET)
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]*")
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _valid_time(match: re.Match[str]) -> bool:
+    offset_ok = match["oh"] is None or (int(match["oh"]) < 24 and int(match["om"]) < 60)
+    # second 60 is a leap second, which RFC 3339 allows
+    return int(match["hour"]) < 24 and int(match["minute"]) < 60 and int(match["second"]) <= 60 and offset_ok
+
+
+def is_date_time(instance: object) -> bool:
+    """RFC 3339 ``date-time``: a real calendar date, a time and a mandatory offset."""
+    if not isinstance(instance, str):
+        return True
+    match = _DATE_TIME.fullmatch(instance)
+    if match is None or not _valid_time(match):
+        return False
+    try:
+        date(int(match["year"]), int(match["month"]), int(match["day"]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_time(instance: object) -> bool:
+    """RFC 3339 ``full-time``: ``14:30:00Z``, ``14:30:00.5+02:00``."""
+    if not isinstance(instance, str):
+        return True
+    match = _FULL_TIME.fullmatch(instance)
+    return match is not None and _valid_time(match)
+
+
+def is_uri(instance: object) -> bool:
+    """An absolute URI (RFC 3986): a scheme, then no spaces, controls or stray ``%``."""
+    if not isinstance(instance, str):
+        return True
+    return _URI.fullmatch(instance) is not None and _PERCENT.search(instance) is None
+
+
+@cache
+def format_checker() -> FormatChecker:
+    """The one format checker every input schema is compiled with (built on first use)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(JSONSCHEMA_FORMATS)
+    checker.checks("date-time")(is_date_time)
+    checker.checks("time")(is_time)
+    checker.checks("uri")(is_uri)
+    return checker

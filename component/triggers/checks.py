@@ -1,0 +1,50 @@
+"""Static checks of trigger definitions that the JSON format alone cannot express."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .. import templates
+from ..models import PagePagination, Trigger
+
+
+def _references(
+    template: Any, where: str, inputs: Mapping[str, Any], connection: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    for scope, path, _ in templates.references(template):
+        head = path.split(".")[0]
+        if scope == "inputs" and path and head not in inputs:
+            yield where, f"$inputs.{path} does not name an input"
+        elif scope == "connection" and head not in connection:
+            yield where, f"$connection.{path} does not name a connection field"
+
+
+def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """``(JSON path, message)`` for each problem of ``trigger``."""
+    inputs = trigger.inputs.get("properties", {})
+    required = set(trigger.inputs.get("required", []))
+    if trigger.variants:
+        name = trigger.variants.input
+        prop = inputs.get(name)
+        if not isinstance(prop, dict):
+            yield "$.variants.input", f"{name!r} does not name an input"
+        else:
+            choices = prop.get("enum")
+            if not isinstance(choices, list) or {str(c) for c in choices} != set(trigger.variants.cases):
+                yield "$.variants.cases", f"the cases must be exactly the enum of input {name!r}"
+            if name not in required and "default" not in prop:
+                yield "$.variants.input", f"input {name!r} must be required or have a default"
+        for case, variant in trigger.variants.cases.items():
+            where = f"$.variants.cases.{case}"
+            yield from _references(variant.path, f"{where}.path", inputs, connection)
+            yield from _references(variant.query, f"{where}.query", inputs, connection)
+    for kind, template in trigger.emit.items():
+        yield from _references(template, f"$.emit.{kind}", inputs, {})
+    yield from _references(trigger.start, "$.start", inputs, {})
+    if trigger.window:
+        yield from _references(trigger.window.model_dump(), "$.window", inputs, {})
+    if trigger.sorted and not isinstance(trigger.pagination, PagePagination):
+        yield "$.sorted", "keyset paging (sorted) needs page pagination"
+    if trigger.sorted and trigger.seen is not None:
+        yield "$.sorted", "sorted applies to watermark polling only"

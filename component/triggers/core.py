@@ -1,0 +1,346 @@
+"""The poll core: ``poll(trigger, inputs, connection, state) -> (events, new state)``, pure over a sender.
+
+It owns no storage: the caller hands in the last committed state and persists the new one only
+after it has accepted the events (see :mod:`component.triggers.runner`). Requests go through the
+same session as actions (auth, rate budget, retries, redaction) via ``send``.
+
+Two ways of noticing changes, both declared in the trigger definition:
+
+* **watermark** (change marker): the state keeps the newest marker handled (the watermark), a
+  floor (where the instance started) and the (id, marker) pairs handled inside the overlap window,
+  which includes every id at the watermark itself. A poll reads records whose marker is at or
+  after ``since = max(watermark - overlap, floor)``; a record fires unless that version (or a newer
+  one) was already handled. Records sharing a timestamp across a page or poll boundary are neither
+  skipped (the query is inclusive) nor repeated (their ids are remembered); an update after the
+  watermark fires again as ``updated``; late arrivals inside the overlap still fire once.
+* **seen** (id set): for lists with no change filter. The state is the ids of the last full scan;
+  a listed id not in it fires once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .. import pagination as paging
+from .. import templates
+from ..errors import ComponentError, InputValidationError
+from ..http import OutgoingRequest
+from ..models import PagePagination, RequestTemplate, Trigger, Watermark
+from . import markers
+
+Send = Callable[[OutgoingRequest], Awaitable[Any]]
+Build = Callable[[Trigger, Mapping[str, Any]], OutgoingRequest]
+STATE_VERSION = 1
+MAX_PAGES = 10_000  # a poll that reads more pages than this is a definition or vendor fault
+
+
+class TriggerError(ComponentError):
+    """A poll cannot be completed safely (the vendor's list breaks the trigger's assumptions)."""
+
+    kind = "trigger"
+
+
+class StateMismatchError(ComponentError):
+    """The stored state belongs to another variant or kind of trigger than the one polled."""
+
+    kind = "state_mismatch"
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PollResult:
+    events: list[dict[str, Any]]
+    state: dict[str, Any]
+    requests: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "state": self.state}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The trigger with its variant applied: what one poll sends and how it reads the answer."""
+
+    trigger: Trigger
+    variant: str | None
+    sorted: bool
+    records: str | None
+
+
+def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
+    variant = None
+    request = trigger.request
+    is_sorted = trigger.sorted
+    if trigger.variants:
+        variant = str(inputs.get(trigger.variants.input))
+        case = trigger.variants.cases.get(variant)
+        if case is None:
+            raise InputValidationError(
+                f"{trigger.variants.input} must be one of {sorted(trigger.variants.cases)}",
+                problems=[{"path": f"$.{trigger.variants.input}", "message": "is not a known choice"}],
+            )
+        query = dict(request.query) if isinstance(request.query, dict) else {}
+        query.update(case.query)
+        request = RequestTemplate.model_validate(
+            {
+                **request.model_dump(by_alias=True),
+                "path": case.path or request.path,
+                "operationId": case.operationId or request.operationId,
+                "query": {k: v for k, v in query.items() if v is not None},
+            }
+        )
+        is_sorted = case.sorted if case.sorted is not None else is_sorted
+        trigger = trigger.model_copy(update={"request": request})
+    pagination = trigger.pagination
+    records = trigger.records or getattr(pagination, "items", None)
+    return Plan(trigger, variant, is_sorted and isinstance(pagination, PagePagination), records)
+
+
+def _flag(template: Any, scope: Mapping[str, Any]) -> bool:
+    value = templates.render(template, scope)
+    return value not in (templates.MISSING, None, False)
+
+
+def _days(template: Any, scope: Mapping[str, Any]) -> int:
+    value = templates.render(template, scope)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def window_scope(trigger: Trigger, scope: Mapping[str, Any], now_ns: int) -> dict[str, str]:
+    window = trigger.window
+    if window is None:
+        return {}
+    today = markers.start_of_day(now_ns)
+    start = today - _days(window.back, scope) * markers.DAY
+    end = today + (_days(window.ahead, scope) + 1) * markers.DAY
+    show = markers.to_date if window.format == "date" else markers.to_iso
+    return {"from": show(start), "to": show(end)}
+
+
+class _Fetcher:
+    """Reads every record of one poll, through ``send``, counting requests."""
+
+    def __init__(self, plan: Plan, scope: dict[str, Any], build: Build, send: Send, vendor: str) -> None:
+        self.plan = plan
+        self.scope = scope
+        self.build = build
+        self.send = send
+        self.vendor = vendor
+        self.requests = 0
+
+    async def _send(self, request: OutgoingRequest) -> Any:
+        self.requests += 1
+        if self.requests > MAX_PAGES:
+            raise TriggerError(f"a poll read more than {MAX_PAGES} pages; stopping", vendor=self.vendor)
+        return await self.send(request)
+
+    def _items(self, payload: Any) -> list[Any]:
+        found = templates.get_path(payload, self.plan.records, [])
+        return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+    def _request(self, since: str | None) -> OutgoingRequest:
+        state = dict(self.scope["state"])
+        if since is not None:
+            state["since"] = since
+        return self.build(self.plan.trigger, {**self.scope, "state": state})
+
+    async def all_pages(self) -> list[dict[str, Any]]:
+        """Every page as the pagination declares it (cursor, page numbers or one request)."""
+        request = self._request(None)
+        pagination = self.plan.trigger.pagination
+        if not isinstance(pagination, paging.Paged):
+            return self._items(await self._send(request))
+        out: list[dict[str, Any]] = []
+        async for payload, _ in paging.pages(pagination, request, self._send, self.vendor):
+            out.extend(self._items(payload))
+        return out
+
+    async def keyset(self, since: str, field: str) -> list[dict[str, Any]]:
+        """Sorted endpoints: after each page ask again from the last marker seen, page one.
+
+        Only when a whole page shares one marker does it move to the next page number. Records
+        changed while the poll runs move to the end of the order; they cannot push an unread
+        record back onto a page already read.
+        """
+        pagination = self.plan.trigger.pagination
+        assert isinstance(pagination, PagePagination)
+        out: list[dict[str, Any]] = []
+        cursor, page = since, pagination.firstPage
+        while True:
+            request = self._request(cursor)
+            query = {**request.query, pagination.pageParam: page, pagination.sizeParam: pagination.pageSize}
+            payload = await self._send(replace(request, query=query))
+            items = self._items(payload)
+            out.extend(items)
+            if not paging.has_more(pagination, payload):
+                return out
+            keys = [markers.to_ns(templates.get_path(item, field, None)) for item in items]
+            known = [key for key in keys if key is not None]
+            if known != sorted(known):
+                raise TriggerError(
+                    f"records are not sorted by {field}; the trigger cannot page by it safely",
+                    vendor=self.vendor,
+                )
+            last = items[-1] if items else None
+            last_key = keys[-1] if keys else None
+            if last is not None and last_key is not None and last_key > (markers.to_ns(cursor) or 0):
+                cursor, page = str(templates.get_path(last, field)), pagination.firstPage
+            else:
+                page += 1
+
+
+def _event(kind: str, record_id: str, marker: Any, record: Any) -> dict[str, Any]:
+    return {"type": kind, "id": record_id, "changedAt": marker, "record": record}
+
+
+def _prune(recent: dict[str, str], low: int, keep: int, watermark: int | None) -> dict[str, str]:
+    """Pairs at or after ``low``; beyond ``keep``, the oldest go first, never those at the watermark."""
+    kept = {rid: m for rid, m in recent.items() if (markers.to_ns(m) or 0) >= low}
+    if len(kept) <= keep:
+        return kept
+    at_top = {rid: m for rid, m in kept.items() if markers.to_ns(m) == watermark}
+    rest = {rid: m for rid, m in kept.items() if rid not in at_top}
+    newest = heapq.nlargest(max(0, keep - len(at_top)), rest.items(), key=lambda p: markers.to_ns(p[1]) or 0)
+    return {**dict(newest), **at_top}
+
+
+def _check_state(state: Mapping[str, Any], mode: str, variant: str | None) -> None:
+    if not state:
+        return
+    if state.get("mode") not in (None, mode):
+        raise StateMismatchError(f"the stored state is for {state.get('mode')} polling, not {mode}")
+    if state.get("variant") != variant:
+        raise StateMismatchError(
+            f"this trigger instance follows {state.get('variant')!r}, not {variant!r}; "
+            "use a new instance id to follow something else"
+        )
+
+
+async def poll(
+    trigger: Trigger,
+    inputs: Mapping[str, Any],
+    connection: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    *,
+    build: Build,
+    send: Send,
+    vendor: str,
+    now: float,
+) -> PollResult:
+    """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted."""
+    p = plan(trigger, inputs)
+    trigger = p.trigger
+    state = dict(state or {})
+    now_ns = int(now * markers.NS)
+    scope: dict[str, Any] = {"inputs": dict(inputs), "connection": dict(connection), "state": {}}
+    scope["state"]["window"] = window_scope(trigger, scope, now_ns)
+    fetcher = _Fetcher(p, scope, build, send, vendor)
+    emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
+    if trigger.seen is not None:
+        _check_state(state, "seen", p.variant)
+        events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor)
+    else:
+        assert trigger.watermark is not None
+        _check_state(state, "watermark", p.variant)
+        events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
+    new_state.update({"version": STATE_VERSION, "variant": p.variant})
+    return PollResult(events, new_state, fetcher.requests)
+
+
+def _by_ids(
+    trigger: Trigger,
+    state: dict[str, Any],
+    records: list[dict[str, Any]],
+    emit: Mapping[str, bool],
+    vendor: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    assert trigger.seen is not None
+    first = "seen" not in state
+    known = set(state.get("seen", []))
+    listed: dict[str, dict[str, Any]] = {}
+    for record in records:
+        value = templates.get_path(record, trigger.seen.id, None)
+        if value is not None and value != "":
+            listed.setdefault(str(value), record)
+    if len(listed) > trigger.seen.max:
+        raise TriggerError(
+            f"the list has {len(listed)} records, more than this trigger remembers ({trigger.seen.max}); "
+            "narrow it with the trigger's inputs",
+            vendor=vendor,
+        )
+    events = []
+    if not first and emit.get("created", True):
+        events = [_event("created", rid, None, record) for rid, record in listed.items() if rid not in known]
+    return events, {"mode": "seen", "seen": sorted(listed)}
+
+
+async def _by_watermark(
+    spec: Watermark,
+    state: dict[str, Any],
+    scope: dict[str, Any],
+    fetcher: _Fetcher,
+    emit: Mapping[str, bool],
+    now_ns: int,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    trigger = fetcher.plan.trigger
+    if "floor" not in state:
+        start = templates.render(trigger.start, scope)
+        start_ns = None if start in (templates.MISSING, None, "") else markers.to_ns(start)
+        if start not in (templates.MISSING, None, "") and start_ns is None:
+            raise InputValidationError(
+                f"the start {start!r} is not a date or date-time",
+                problems=[{"path": "$", "message": "look-back must be YYYY-MM-DD or an ISO date-time"}],
+            )
+        if start_ns is None:  # a new instance: record where it starts and fire nothing
+            return [], {"mode": "watermark", "floor": markers.to_iso(now_ns), "watermark": None, "recent": {}}
+        state = {"floor": str(start), "watermark": None, "recent": {}}
+    floor = markers.to_ns(state["floor"]) or 0
+    watermark_raw = state.get("watermark")
+    watermark = markers.to_ns(watermark_raw)
+    overlap = int(spec.overlap * markers.NS)
+    since = floor if watermark is None else max(watermark - overlap, floor)
+    if watermark is not None and since == watermark and overlap == 0:
+        since_text = str(watermark_raw)  # the vendor's own spelling of its timestamp
+    else:
+        since_text = str(state["floor"]) if since == floor else markers.to_iso(since)
+    scope["state"]["since"] = since_text
+    if fetcher.plan.sorted:
+        records = await fetcher.keyset(since_text, spec.field)
+    else:
+        records = await fetcher.all_pages()
+    keyed = []
+    for index, record in enumerate(records):
+        marker = templates.get_path(record, spec.field, None)
+        key = markers.to_ns(marker)
+        record_id = templates.get_path(record, spec.id, None)
+        if key is None or key < since or record_id is None:
+            continue
+        keyed.append((key, str(record_id), index, marker, record))
+    keyed.sort(key=lambda item: (item[0], item[1], item[2]))
+    recent: dict[str, str] = {str(k): str(v) for k, v in (state.get("recent") or {}).items()}
+    events = []
+    top, top_raw = watermark, watermark_raw
+    for key, record_id, _, marker, record in keyed:
+        previous = recent.get(record_id)
+        if previous is not None and (markers.to_ns(previous) or 0) >= key:
+            continue  # this version, or a newer one, was handled already
+        created_at = (
+            markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
+        )
+        kind = "created" if created_at is not None and created_at >= since and previous is None else "updated"
+        recent[record_id] = str(marker)
+        if top is None or key > top:
+            top, top_raw = key, marker
+        if emit.get(kind, True):
+            events.append(_event(kind, record_id, marker, record))
+    low = floor if top is None else max(top - overlap, floor)
+    new_state = {
+        "mode": "watermark",
+        "floor": state["floor"],
+        "watermark": top_raw,
+        "recent": _prune(recent, low, spec.maxRecent, top),
+    }
+    return events, new_state

@@ -1,0 +1,68 @@
+"""One durable poll: lease the instance, poll, hand the events on, commit, release.
+
+The new state is written only after ``deliver`` returned, and only while the lease is still
+held, so events are neither lost (a failed delivery commits nothing; the next poll repeats it)
+nor emitted by two pollers at once (the second finds the lease taken). A poller that dies keeps
+nothing: its lease runs out after ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .store import Lease, StateStore, new_owner
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+    from ..runtime import Runtime
+
+Deliver = Callable[[list[dict[str, Any]]], Awaitable[None] | None]
+DEFAULT_TTL = 300.0
+
+
+@dataclass
+class PollOutcome:
+    """``polled`` (state committed), ``dry-run`` (nothing committed) or ``busy`` (another poller holds it)."""
+
+    status: Literal["polled", "dry-run", "busy"]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def committed(self) -> bool:
+        return self.status == "polled"
+
+
+async def poll_once(
+    runtime: Runtime,
+    ref: str,
+    inputs: Any,
+    connection: Connection | Mapping[str, Any] | None,
+    store: StateStore,
+    instance: str,
+    *,
+    deliver: Deliver | None = None,
+    dry_run: bool = False,
+    owner: str | None = None,
+    ttl: float = DEFAULT_TTL,
+) -> PollOutcome:
+    """Poll ``ref`` for trigger instance ``instance`` once, durably."""
+    lease: Lease | None = store.lease(instance, owner or new_owner(), ttl)
+    if lease is None:
+        return PollOutcome("busy")
+    try:
+        result = await runtime.poll(ref, inputs, connection, store.load(instance))
+        if dry_run:
+            return PollOutcome("dry-run", result.events, result.requests)
+        lease = store.renew(lease, ttl)  # still ours, so no other poller has emitted these
+        if deliver is not None and result.events:
+            outcome = deliver(result.events)
+            if inspect.isawaitable(outcome):
+                await outcome
+        store.commit(lease, result.state)
+        return PollOutcome("polled", result.events, result.requests)
+    finally:
+        store.release(lease)

@@ -1,0 +1,222 @@
+"""What keeps start-up cheap: lazy imports, the catalog cache and its invalidation, one TLS context."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from component import catalog as catalog_module
+from component import catalog_cache, formats
+from component.errors import DefinitionError
+from component.http import ssl_context
+from tests.conftest import ROOT, ST_CONNECTION, make_runtime
+
+HEAVY = ("httpx", "pydantic", "jsonschema", "rich", "starlette", "uvicorn", "component.runtime")
+_PROBE = """
+import json, sys
+heavy = json.loads(sys.argv[2])
+from component.cli import main
+sys.argv = ["component", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit:
+    pass
+found = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy))
+print("\\nLOADED " + json.dumps(found))
+"""
+
+
+def loaded_by(args: list[str], cache_dir: Path) -> tuple[str, list[str]]:
+    """Run ``component ARGS`` in a fresh interpreter; its output and the heavy modules it imported."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), catalog_cache.CACHE_ENV: str(cache_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    output, _, modules = done.stdout.rpartition("\nLOADED ")
+    assert modules, done.stderr
+    return output, json.loads(modules)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"]])
+def test_version_and_help_import_nothing_heavy(args: list[str], tmp_path: Path) -> None:
+    output, modules = loaded_by(args, tmp_path)
+    assert "component" in output.lower()
+    assert modules == []
+
+
+def test_cached_catalog_json_needs_no_runtime(tmp_path: Path) -> None:
+    cold, cold_modules = loaded_by(["catalog", "--json"], tmp_path)
+    warm, warm_modules = loaded_by(["catalog", "--json"], tmp_path)
+    assert "pydantic" in cold_modules  # the first run checks everything and fills the cache
+    assert warm_modules == []
+    assert json.loads(warm) == json.loads(cold) == catalog_module.load(ROOT).to_json()
+
+
+@pytest.fixture
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the definitions with a cache of its own (the key is the content, not the place)."""
+    monkeypatch.setenv(catalog_cache.CACHE_ENV, str(tmp_path / "cache"))
+    for name in ("actions", "datasources", "triggers"):
+        shutil.copytree(ROOT / name, tmp_path / "defs" / name)
+    shutil.copy(ROOT / "manifest.json", tmp_path / "defs" / "manifest.json")
+    return tmp_path / "defs"
+
+
+def fresh_load(root: Path) -> catalog_module.Catalog:
+    catalog_module._CACHE.pop(root.resolve(), None)
+    return catalog_module.load(root)
+
+
+def edit_definition(root: Path, relative: str, **changes: Any) -> None:
+    path = root / relative
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def test_a_checked_tree_is_cached_under_its_content(tree: Path) -> None:
+    assert catalog_cache.cached_catalog(tree) is None
+    loaded = fresh_load(tree)
+    assert catalog_cache.cached_catalog(tree) == loaded.to_json()
+
+
+def test_a_cache_hit_skips_the_checks(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_load(tree)
+
+    def refuse(schema: Any) -> Any:
+        raise AssertionError("a cached tree is not checked again")
+
+    monkeypatch.setattr(catalog_module, "schema_problems", refuse)
+    again = fresh_load(tree)
+    job = again.find("actions", "servicetitan.createJob")
+    assert job.validator.problems(job.model.examples[0]) == []  # validators still compile on first use
+
+
+def test_any_change_to_a_definition_invalidates_the_cache(tree: Path) -> None:
+    fresh_load(tree)
+    edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+    assert catalog_cache.cached_catalog(tree) is None
+    reloaded = fresh_load(tree)
+    assert reloaded.find("actions", "servicetitan.createJob").model.label == "Book a Job"
+    assert catalog_cache.cached_catalog(tree) == reloaded.to_json()
+    # a change only the full check catches is caught: the changed tree is checked again, not trusted
+    path = tree / "actions/servicetitan/createJob.json"
+    data = json.loads(path.read_text())
+    data["inputs"]["properties"]["customerId"]["type"] = "whole number"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DefinitionError):
+        fresh_load(tree)
+    assert catalog_cache.cached_catalog(tree) is None
+
+
+def test_new_unregistered_files_and_the_runtime_source_are_part_of_the_key(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = catalog_cache.content_key(tree)
+    (tree / "actions" / "servicetitan" / "stray.json").write_text("{}")
+    assert catalog_cache.content_key(tree) != key
+    (tree / "actions" / "servicetitan" / "stray.json").unlink()
+    assert catalog_cache.content_key(tree) == key
+    source = tmp_path / "source"
+    shutil.copytree(Path(catalog_cache.__file__).parent, source, ignore=shutil.ignore_patterns("*.pyc"))
+    monkeypatch.setattr(catalog_cache, "_PACKAGE", source)
+    assert catalog_cache.content_key(tree) == key
+    (source / "models.py").write_text((source / "models.py").read_text() + "\n# changed\n")
+    assert catalog_cache.content_key(tree) != key
+
+
+def test_a_corrupt_or_unwritable_cache_is_ignored(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_load(tree)
+    key = catalog_cache.content_key(tree)
+    folder = catalog_cache.cache_dir()
+    assert folder is not None
+    for entry in folder.glob(f"catalog-{key[:32]}.json"):
+        entry.write_text("{not json")
+    assert catalog_cache.cached_catalog(tree) is None
+    assert fresh_load(tree).find("actions", "servicetitan.createJob")
+    monkeypatch.setenv(catalog_cache.CACHE_ENV, "off")
+    assert catalog_cache.cache_dir() is None
+    assert catalog_cache.cached_catalog(tree) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("2026-12-10T14:00:00Z", True),
+        ("2026-12-10t14:00:00.123+05:30", True),
+        ("2024-02-29T23:59:60-01:00", True),
+        ("2025-02-29T10:00:00Z", False),
+        ("2026-12-10T24:00:00Z", False),
+        ("2026-12-10T14:00:00", False),
+        ("2026-12-10 14:00:00Z", False),
+        ("2026-12-10T14:00:00+25:00", False),
+        ("\uff12\uff10\uff12\uff16-12-10T14:00:00Z", False),  # full-width digits
+        ("2026-12-10", False),
+    ],
+)
+def test_date_time_is_rfc3339(value: str, valid: bool) -> None:
+    assert formats.is_date_time(value) is valid
+    assert formats.format_checker().conforms(value, "date-time") is valid
+
+
+def test_other_formats() -> None:
+    checker = formats.format_checker()
+    assert checker.conforms("14:30:00Z", "time") and not checker.conforms("14:30", "time")
+    assert checker.conforms("https://example.com/a?b=%20", "uri")
+    assert not checker.conforms("/relative/path", "uri")
+    assert not checker.conforms("https://exa mple.com", "uri")
+    assert not checker.conforms("https://example.com/%zz", "uri")
+    assert checker.conforms("2026-02-28", "date") and not checker.conforms("2026-02-30", "date")
+    assert checker.conforms("a@b.example", "email") and not checker.conforms("nobody", "email")
+    assert not checker.conforms("not-a-uuid", "uuid")
+    assert checker.conforms("10.0.0.1", "ipv4") and not checker.conforms("10.0.0.256", "ipv4")
+    assert checker.conforms(12, "date-time")  # formats constrain strings only
+
+
+def test_a_dry_run_opens_no_client(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_client(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a dry run opened an HTTP client")
+
+    monkeypatch.setattr(httpx, "AsyncClient", no_client)
+    runtime = make_runtime(catalog, lambda request: httpx.Response(500), None, env={})
+    job = catalog.find("actions", "servicetitan.createJob").model.examples[0]
+    preview = runtime.run_sync("servicetitan.createJob", job, ST_CONNECTION, dry_run=True)
+    assert preview["method"] == "POST"
+
+    async def inside() -> Any:
+        async with runtime:
+            return await runtime.run("servicetitan.createJob", job, ST_CONNECTION, dry_run=True)
+
+    assert asyncio.run(inside()) == preview
+
+
+def test_every_client_shares_one_tls_context(catalog: Any) -> None:
+    from component.runtime import Runtime
+
+    runtime = Runtime(catalog, env={})
+    sessions = [
+        runtime.session(runtime.connection("servicetitan", {**ST_CONNECTION, "tenant": str(n)}))
+        for n in range(3)
+    ]
+
+    async def contexts() -> set[int]:
+        for session in sessions:
+            await session.__aenter__()
+        try:
+            return {id(s.client._transport._pool._ssl_context) for s in sessions}
+        finally:
+            for session in sessions:
+                await session.__aexit__()
+
+    assert asyncio.run(contexts()) == {id(ssl_context())}

@@ -1,0 +1,184 @@
+"""The poll core on its own: markers, purity, state checks, trigger definition checks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from component.catalog import Catalog
+from component.errors import InputValidationError
+from component.models import Trigger
+from component.runtime import Runtime
+from component.triggers import StateMismatchError
+from component.triggers.checks import problems
+from component.triggers.markers import NS, to_iso, to_ns
+from tests.conftest import ST_API, ST_CONNECTION, ST_TOKEN_URL, FakeClock, FakeVendor, make_runtime
+
+JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
+
+
+def test_markers_compare_whatever_the_spelling() -> None:
+    base = to_ns("2026-03-01T10:00:00Z")
+    assert base is not None
+    assert to_ns("2026-03-01T10:00:00.0000000Z") == base
+    assert to_ns("2026-03-01T12:00:00+02:00") == base
+    assert to_ns("2026-03-01T10:00:00") == base  # no zone: UTC
+    assert to_ns("2026-03-01T10:00:00.1234567Z") == base + 123_456_700
+    assert to_ns({"_seconds": base // NS, "_nanoseconds": 5}) == base + 5
+    assert to_ns(base // NS) == base  # epoch seconds
+    assert to_ns(base // 1_000_000) == base  # epoch milliseconds
+    assert to_ns("2026-03-01") == base - 10 * 3600 * NS
+    for bad in ("yesterday", "2026-13-01", "", None, True, [1]):
+        assert to_ns(bad) is None
+    assert to_iso(base + 123_456_789) == "2026-03-01T10:00:00.123456Z"  # rounded down: a safe lower bound
+
+
+def page(records: list[dict[str, Any]], more: bool = False) -> httpx.Response:
+    return httpx.Response(200, json={"page": 1, "pageSize": 1000, "hasMore": more, "data": records})
+
+
+def job(rid: int, created: str, modified: str) -> dict[str, Any]:
+    return {"id": rid, "createdOn": created, "modifiedOn": modified}
+
+
+def test_poll_is_pure_same_state_in_same_events_out(runtime: Runtime, vendor: FakeVendor) -> None:
+    vendor.route(
+        "GET",
+        JOBS,
+        page(
+            [
+                job(1, "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"),
+                job(2, "2025-01-01T00:00:00Z", "2026-01-03T00:00:00Z"),
+            ]
+        ),
+    )
+    state = {"mode": "watermark", "variant": "jobs", "floor": "2026-01-01", "watermark": None, "recent": {}}
+    one = asyncio.run(
+        runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, state)
+    )
+    two = asyncio.run(
+        runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, state)
+    )
+    assert one.events == two.events
+    assert [(e["type"], e["id"]) for e in one.events] == [("created", "1"), ("updated", "2")]
+    assert one.state["watermark"] == "2026-01-03T00:00:00Z"
+    assert json.loads(json.dumps(one.state)) == one.state
+    query = vendor.api_requests[0].url.params
+    assert query["modifiedOnOrAfter"] == "2026-01-01"
+    assert query["sort"] == "+ModifiedOn"
+    assert query["pageSize"] == "1000"
+    assert vendor.api_requests[0].headers["ST-App-Key"] == ST_CONNECTION["applicationKey"]  # same pipeline
+
+
+def test_the_next_poll_asks_from_the_watermark_less_the_overlap(runtime: Runtime, vendor: FakeVendor) -> None:
+    vendor.route("GET", JOBS, page([]))
+    state = {
+        "mode": "watermark",
+        "variant": "jobs",
+        "floor": "2026-01-01",
+        "watermark": "2026-01-03T00:01:00.5000000Z",
+        "recent": {"9": "2026-01-03T00:01:00.5000000Z"},
+    }
+    result = asyncio.run(
+        runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, state)
+    )
+    assert vendor.api_requests[0].url.params["modifiedOnOrAfter"] == "2026-01-03T00:00:00.500000Z"
+    assert result.events == []
+    assert result.state["watermark"] == state["watermark"]
+    assert result.state["recent"] == state["recent"]
+
+
+def test_a_new_instance_without_look_back_sends_nothing(
+    runtime: Runtime, vendor: FakeVendor, clock: FakeClock
+) -> None:
+    result = asyncio.run(
+        runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, None)
+    )
+    assert result.events == [] and vendor.requests == []
+    assert to_ns(result.state["floor"]) == int(clock.wall()) * NS
+
+
+def test_an_instance_cannot_silently_switch_resource(runtime: Runtime) -> None:
+    state = {"mode": "watermark", "variant": "jobs", "floor": "2026-01-01", "watermark": None, "recent": {}}
+    with pytest.raises(StateMismatchError, match="new instance id"):
+        asyncio.run(
+            runtime.poll(
+                "servicetitan.pollChangesTrigger", {"resourceType": "invoices"}, ST_CONNECTION, state
+            )
+        )
+
+
+def test_bad_inputs_are_refused_before_anything_is_sent(runtime: Runtime, vendor: FakeVendor) -> None:
+    for inputs in ({"resourceType": "widgets"}, {"resourceType": "jobs", "lookBack": "last week"}):
+        with pytest.raises(InputValidationError):
+            asyncio.run(runtime.poll("servicetitan.pollChangesTrigger", inputs, ST_CONNECTION, None))
+    assert vendor.requests == []
+
+
+def test_an_unsorted_page_stops_the_poll_rather_than_miss_records(catalog: Catalog, clock: FakeClock) -> None:
+    vendor = FakeVendor()
+    vendor.route(
+        "GET",
+        f"{ST_API}/accounting/v2/tenant/{ST_CONNECTION['tenant']}/invoices",
+        page(
+            [
+                job(2, "2026-01-05T00:00:00Z", "2026-01-05T00:00:00Z"),
+                job(1, "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"),
+            ],
+            more=True,
+        ),
+    )
+    runtime = make_runtime(catalog, vendor, clock, env={})
+    state = {
+        "mode": "watermark",
+        "variant": "invoices",
+        "floor": "2026-01-01",
+        "watermark": None,
+        "recent": {},
+    }
+    with pytest.raises(Exception, match="not sorted by modifiedOn"):
+        asyncio.run(
+            runtime.poll(
+                "servicetitan.pollChangesTrigger", {"resourceType": "invoices"}, ST_CONNECTION, state
+            )
+        )
+    assert ST_TOKEN_URL in {str(r.url) for r in vendor.token_requests}
+
+
+def test_definitions_give_exactly_one_way_of_polling() -> None:
+    base = {"key": "t", "label": "T", "description": "d", "request": {"method": "GET", "path": "/x"}}
+    with pytest.raises(ValidationError, match="exactly one"):
+        Trigger.model_validate(base)
+    with pytest.raises(ValidationError, match="exactly one"):
+        Trigger.model_validate({**base, "watermark": {"field": "m"}, "seen": {}})
+
+
+def test_trigger_checks_name_the_field_and_problem() -> None:
+    trigger = Trigger.model_validate(
+        {
+            "key": "t",
+            "label": "T",
+            "description": "d",
+            "inputs": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"kind": {"type": "string", "enum": ["a"]}},
+            },
+            "request": {"method": "GET", "path": "/x"},
+            "watermark": {"field": "m"},
+            "sorted": True,
+            "variants": {"input": "kind", "cases": {"a": {"path": "/{connection.nope}"}, "b": {}}},
+            "emit": {"created": "$inputs.showNew"},
+        }
+    )
+    found = dict(problems(trigger, {"tenant": {}}))
+    assert found["$.variants.cases"] == "the cases must be exactly the enum of input 'kind'"
+    assert found["$.variants.input"] == "input 'kind' must be required or have a default"
+    assert "does not name a connection field" in found["$.variants.cases.a.path"]
+    assert found["$.emit.created"] == "$inputs.showNew does not name an input"
+    assert found["$.sorted"] == "keyset paging (sorted) needs page pagination"

@@ -1,0 +1,121 @@
+"""The SQLite state store: leases, commits only under a held lease, WAL, default path, no secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from component.triggers import LeaseLostError, SQLiteStateStore, StateStoreError, default_path
+from tests.conftest import CANARIES
+from tests.trigger_timeline import Harness, small_page_catalog
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def wall() -> Wall:
+    return Wall()
+
+
+@pytest.fixture
+def store(tmp_path: Path, wall: Wall) -> SQLiteStateStore:
+    return SQLiteStateStore(tmp_path / "triggers.db", clock=wall)
+
+
+def test_a_lease_is_exclusive_until_released_or_expired(store: SQLiteStateStore, wall: Wall) -> None:
+    first = store.lease("i", "a", ttl=30)
+    assert first is not None
+    assert store.lease("i", "b", ttl=30) is None
+    assert store.lease("other", "b", ttl=30) is not None  # instances are independent
+    store.release(first)
+    second = store.lease("i", "b", ttl=30)
+    assert second is not None
+    wall.t += 31  # b crashed without releasing
+    third = store.lease("i", "c", ttl=30)
+    assert third is not None and third.token != second.token
+
+
+def test_commit_needs_the_lease_still_held(store: SQLiteStateStore, wall: Wall) -> None:
+    lease = store.lease("i", "a", ttl=30)
+    assert lease is not None
+    store.commit(lease, {"watermark": "2026-01-01T00:00:00Z"})
+    assert store.load("i") == {"watermark": "2026-01-01T00:00:00Z"}
+    wall.t += 31
+    taken = store.lease("i", "b", ttl=30)
+    assert taken is not None
+    with pytest.raises(LeaseLostError, match="ran out before commit"):
+        store.commit(lease, {"watermark": "2099-01-01T00:00:00Z"})
+    with pytest.raises(LeaseLostError):
+        store.renew(lease, 30)
+    assert store.load("i") == {"watermark": "2026-01-01T00:00:00Z"}
+    store.release(lease)  # releasing a lost lease leaves the new holder alone
+    assert store.lease("i", "c", ttl=30) is None
+
+
+def test_renew_extends_a_held_lease(store: SQLiteStateStore, wall: Wall) -> None:
+    lease = store.lease("i", "a", ttl=30)
+    assert lease is not None
+    wall.t += 20
+    lease = store.renew(lease, 30)
+    wall.t += 20
+    store.commit(lease, {"n": 1})
+    assert store.load("i") == {"n": 1}
+
+
+def test_state_survives_reopening_and_other_connections_see_it(tmp_path: Path, wall: Wall) -> None:
+    path = tmp_path / "deep" / "folder" / "t.db"
+    with SQLiteStateStore(path, clock=wall) as one:
+        lease = one.lease("flow-7", "a", 30)
+        assert lease is not None
+        one.commit(lease, {"seen": ["a", "b"]})
+        one.release(lease)
+    with SQLiteStateStore(path, clock=wall) as two:
+        assert two.load("flow-7") == {"seen": ["a", "b"]}
+        assert two.load("never-polled") is None
+        assert two.instances() == ["flow-7"]
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_default_path_is_per_user_and_honours_xdg_state_home() -> None:
+    assert default_path({"XDG_STATE_HOME": "/x/state"}) == Path("/x/state/fieldservice-component/triggers.db")
+    assert default_path({"HOME": "/home/u"}) == Path(
+        "/home/u/.local/state/fieldservice-component/triggers.db"
+    )
+
+
+def test_an_unusable_store_is_a_clear_error(tmp_path: Path, wall: Wall) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StateStoreError, match="cannot open the trigger state store"):
+        SQLiteStateStore(blocker / "t.db", clock=wall)
+    path = tmp_path / "t.db"
+    with SQLiteStateStore(path, clock=wall) as store:
+        store._db.execute("INSERT INTO trigger_state VALUES ('i', '{broken', 1, 0)")
+        with pytest.raises(StateStoreError, match="not JSON"):
+            store.load("i")
+
+
+def test_no_secret_reaches_the_state_file(tmp_path: Path) -> None:
+    h = Harness(
+        small_page_catalog(2), tmp_path / "state.db", {"resourceType": "jobs", "lookBack": "2027-01-01"}
+    )
+    h.vendor.insert(3)
+    h.poll()
+    h.advance(5)
+    h.vendor.insert(2)
+    h.poll()
+    assert len(h.delivered) == 5
+    text = repr(h.store())
+    h.restart()
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for canary in CANARIES:
+        assert canary.encode() not in stored
+        assert canary not in text

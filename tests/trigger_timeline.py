@@ -1,0 +1,251 @@
+"""A deterministic timeline simulator for polling triggers.
+
+A fake ServiceTitan list endpoint (``modifiedOnOrAfter``, ``sort=+ModifiedOn``, ``page``/``pageSize``,
+``hasMore``) serves records from a scripted timeline on a fake clock: inserts, updates, bursts that
+share one timestamp, late arrivals stamped in the past, changes that land between two page requests.
+Pollers run the real pipeline (Runtime.poll through a Session, SQLite store, poll_once) against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from component import catalog as catalog_module
+from component.auth import TokenCache
+from component.policy import BudgetRegistry
+from component.runtime import Runtime
+from component.triggers import SQLiteStateStore, poll_once
+from component.triggers.markers import NS, to_ns
+from tests.conftest import ROOT, ST_CONNECTION, ST_TOKEN_URL, FakeClock
+
+TRIGGER = "servicetitan.pollChangesTrigger"
+
+
+def stamp(ns: int, style: int = 0) -> str:
+    """An ISO time as ServiceTitan might spell it: seven fraction digits, or none when whole."""
+    seconds, fraction = divmod(ns, NS)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    if fraction == 0 and style % 2 == 0:
+        return base + "Z"
+    return f"{base}.{fraction // 100:07d}Z"
+
+
+@dataclass
+class Version:
+    created_ns: int
+    modified_ns: int
+    style: int
+
+
+@dataclass
+class FakeServiceTitan:
+    """The list endpoint over a timeline. ``between_pages`` runs before each list request is answered."""
+
+    clock: FakeClock
+    records: dict[int, Version] = field(default_factory=dict)
+    next_id: int = 400_001
+    list_requests: int = 0
+    between_pages: list[Callable[[], None]] = field(default_factory=list)
+
+    def now_ns(self) -> int:
+        return round(self.clock.wall() * 10_000) * 100_000  # 100 microsecond resolution
+
+    def tick(self) -> None:
+        """Move the vendor's clock one tenth of a millisecond (so an update gets a new timestamp)."""
+        self.clock.t += 0.0001
+
+    def insert(self, count: int = 1, *, late_by: float = 0.0) -> list[int]:
+        """``count`` records sharing one timestamp; ``late_by`` stamps them that many seconds in the past."""
+        at = self.now_ns() - int(late_by * NS)
+        ids = []
+        for _ in range(count):
+            self.records[self.next_id] = Version(at, at, self.next_id)
+            ids.append(self.next_id)
+            self.next_id += 1
+        return ids
+
+    def update(self, record_id: int) -> None:
+        version = self.records[record_id]
+        if self.now_ns() <= version.modified_ns:
+            self.tick()
+        version.modified_ns = self.now_ns()
+        version.style += 1
+
+    def _json(self, record_id: int, version: Version) -> dict[str, Any]:
+        return {
+            "id": record_id,
+            "createdOn": stamp(version.created_ns, version.style),
+            "modifiedOn": stamp(version.modified_ns, version.style),
+            "jobStatus": "Scheduled",
+        }
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # let a concurrent poller run, as a real network wait would
+        if str(request.url) == ST_TOKEN_URL:
+            return httpx.Response(200, json={"access_token": "tok", "expires_in": 900})
+        self.list_requests += 1
+        if self.between_pages:
+            self.between_pages.pop(0)()
+        params = request.url.params
+        since = to_ns(params.get("modifiedOnOrAfter")) if params.get("modifiedOnOrAfter") else None
+        rows = [(rid, v) for rid, v in self.records.items() if since is None or v.modified_ns >= since]
+        if params.get("sort") == "+ModifiedOn":
+            rows.sort(key=lambda row: (row[1].modified_ns, row[0]))
+        else:
+            rows.sort(key=lambda row: row[0])
+        page, size = int(params.get("page", 1)), int(params.get("pageSize", 50))
+        chunk = rows[(page - 1) * size : page * size]
+        return httpx.Response(
+            200,
+            json={
+                "page": page,
+                "pageSize": size,
+                "hasMore": page * size < len(rows),
+                "totalCount": None,
+                "data": [self._json(rid, v) for rid, v in chunk],
+            },
+        )
+
+
+def small_page_catalog(page_size: int) -> catalog_module.Catalog:
+    """The real catalog with the trigger's page size shrunk, so page boundaries come often."""
+    loaded, problems = catalog_module.check(ROOT)  # a private copy: load() is shared and cached
+    assert loaded is not None and not problems
+    triggers = loaded.connectors["servicetitan"].definitions["triggers"]
+    definition = triggers["pollChangesTrigger"]
+    model = definition.model
+    assert model.pagination is not None
+    pagination = model.pagination.model_copy(update={"pageSize": page_size})
+    triggers["pollChangesTrigger"] = dataclasses.replace(
+        definition, model=model.model_copy(update={"pagination": pagination})
+    )
+    return loaded
+
+
+@dataclass
+class Harness:
+    """Pollers of one trigger instance over one fake vendor; records every delivered event."""
+
+    catalog: catalog_module.Catalog
+    db: Path
+    inputs: dict[str, Any]
+    clock: FakeClock = field(default_factory=FakeClock)
+    delivered: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)
+    instance: str = "flow-1/trigger"
+    ttl: float = 120.0
+
+    def __post_init__(self) -> None:
+        self.vendor = FakeServiceTitan(self.clock)
+        self._stores: dict[str, SQLiteStateStore] = {}
+
+    def runtime(self) -> Runtime:
+        """A fresh runtime, as after a restart: nothing carried over but the store file."""
+        return Runtime(
+            self.catalog,
+            transport=httpx.MockTransport(self.vendor),
+            clock=self.clock,
+            tokens=TokenCache(),
+            budgets=BudgetRegistry(),
+            env={},
+        )
+
+    def store(self, owner: str = "poller-a") -> SQLiteStateStore:
+        """The poller's open store (each poller process has its own connection to the file)."""
+        if owner not in self._stores:
+            self._stores[owner] = SQLiteStateStore(self.db, clock=self.clock.wall)
+        return self._stores[owner]
+
+    def restart(self) -> None:
+        """Every poller process stops; only the store file survives."""
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+
+    async def _poll(self, owner: str, fail: bool = False) -> str:
+        def deliver(events: list[dict[str, Any]]) -> None:
+            if fail:
+                raise RuntimeError("the consumer crashed before accepting the events")
+            self.delivered.extend(events)
+
+        try:
+            outcome = await poll_once(
+                self.runtime(),
+                TRIGGER,
+                self.inputs,
+                ST_CONNECTION,
+                self.store(owner),
+                self.instance,
+                deliver=deliver,
+                owner=owner,
+                ttl=self.ttl,
+            )
+        except RuntimeError:
+            self.restart()
+            return "crashed"
+        return outcome.status
+
+    def poll(self, *, fail: bool = False) -> str:
+        status = asyncio.run(self._poll("poller-a", fail))
+        self.outcomes.append(status)
+        return status
+
+    def race(self) -> list[str]:
+        """Two pollers of the same instance at once: one polls, the other finds it busy."""
+
+        async def both() -> list[str]:
+            return list(await asyncio.gather(self._poll("poller-a"), self._poll("poller-b")))
+
+        statuses = asyncio.run(both())
+        self.outcomes.extend(statuses)
+        return statuses
+
+    def abandon_lease(self) -> None:
+        """A poller that took the lease and died without releasing it."""
+        self.store("crashed-poller").lease(self.instance, "crashed-poller", self.ttl)
+        self.restart()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.t += seconds
+
+    # --- what must hold ---------------------------------------------------------------------------
+
+    def floor_ns(self) -> int:
+        state = self.store().load(self.instance)
+        assert state is not None, "the instance was never polled"
+        return to_ns(state["floor"]) or 0
+
+    def problems(self) -> list[str]:
+        """Every change emitted, none twice, created exactly once, in order (after a final poll)."""
+        floor_ns = self.floor_ns()
+        out = []
+        seen: set[tuple[str, int]] = set()
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for event in self.delivered:
+            key = (event["id"], to_ns(event["changedAt"]) or -1)
+            if key in seen:
+                out.append(f"emitted twice: {key}")
+            seen.add(key)
+            by_id.setdefault(event["id"], []).append(event)
+        for rid, version in self.vendor.records.items():
+            events = by_id.get(str(rid), [])
+            if version.modified_ns >= floor_ns and (str(rid), version.modified_ns) not in seen:
+                out.append(f"missed: record {rid} at {stamp(version.modified_ns)}")
+            created = [e for e in events if e["type"] == "created"]
+            expected = 1 if version.created_ns >= floor_ns else 0
+            if len(created) != expected:
+                out.append(f"record {rid}: {len(created)} created events, expected {expected}")
+            if created and events[0]["type"] != "created":
+                out.append(f"record {rid}: created after updated")
+            markers = [to_ns(e["changedAt"]) or 0 for e in events]
+            if markers != sorted(markers):
+                out.append(f"record {rid}: events out of order")
+        return out
