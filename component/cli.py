@@ -129,22 +129,32 @@ def parse_inputs(text: str) -> Any:
         ) from None
 
 
-def _runtime(ctx: click.Context) -> Runtime:
+def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
+    """The runtime; with ``sandboxed`` its requests go to the embedded sandbox, in process."""
     from .catalog import load
     from .runtime import Runtime
 
     root: Path | None = ctx.obj["root"]
-    return Runtime(load(root))
+    if not sandboxed:
+        return Runtime(load(root))
+    from .sandbox import Sandbox
+
+    ctx.obj["sandbox"] = sandbox = ctx.obj.get("sandbox") or Sandbox()
+    return Runtime(load(root), transport=sandbox.transport())
 
 
 def _connection_data(
     ctx: click.Context, runtime: Runtime, definition: LoadedDefinition, file: Path | None
 ) -> dict[str, Any]:
-    """The connection as given (file and environment), its secrets registered for redaction first."""
+    """The connection as given (file and environment, or the sandbox's), its secrets registered for
+    redaction first."""
     from .connection import connection_values, read_connection_file
 
     connector = runtime.catalog.connector(definition.connector)
-    data = read_connection_file(file) if file else {}
+    sandbox = ctx.obj.get("sandbox")
+    if sandbox is not None and file is not None:
+        raise UsageError("give --connection or --sandbox, not both")
+    data = sandbox.connection(definition.connector) if sandbox else read_connection_file(file) if file else {}
     redactor: Redactor = ctx.meta["redactor"]
     values = connection_values(connector, data, runtime.env)
     for name in connector.secret_fields:
@@ -255,6 +265,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
 
 
 _INPUTS_HELP = "Inputs as a JSON object, @FILE, or @- for standard input."
+_SANDBOX_HELP = "Run against the embedded vendor sandbox, in process (no network, no account)."
 _CONNECTION_HELP = (
     "Connection JSON file. Values may be ${VAR} references; fields may also come from the "
     "environment variables the connection schema names (x-env)."
@@ -273,16 +284,22 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
         type=click.Path(dir_okay=False, path_type=Path),
         help=_CONNECTION_HELP,
     )
+    @click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
     @click.option(
         "--dry-run", is_flag=True, help="Send nothing; print the (first) request that would be sent."
     )
     @click.pass_context
     def command(
-        ctx: click.Context, ref: str, inputs: str, connection_file: Path | None, dry_run: bool
+        ctx: click.Context,
+        ref: str,
+        inputs: str,
+        connection_file: Path | None,
+        sandboxed: bool,
+        dry_run: bool,
     ) -> None:
         from .runtime import check_inputs
 
-        runtime = _runtime(ctx)
+        runtime = _runtime(ctx, sandboxed)
         parsed = parse_inputs(inputs)
         definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
         check_inputs(definition, parsed)  # inputs first: a bad input is reported before anything else is read
@@ -309,6 +326,77 @@ def demo(ctx: click.Context) -> None:
     from .demo import run_demo
 
     emit(run_demo(_runtime(ctx), Console(stderr=True)))
+
+
+@cli.group()
+def sandbox() -> None:
+    """The embedded sandbox of the three vendor APIs."""
+
+
+_RATE = click.FloatRange(0, 1)
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0), help="Added to every response.")
+@click.option("--jitter-ms", default=0.0, type=click.FloatRange(0), help="Up to this much more, at random.")
+@click.option("--fault-rate", default=0.0, type=_RATE, help="Share of requests answered 500, 502 or 503.")
+@click.option("--burst-rate", default=0.0, type=_RATE, help="Share of requests that start a burst of 429s.")
+@click.option("--drop-rate", default=0.0, type=_RATE, help="Share of responses whose connection drops.")
+@click.option("--malformed-rate", default=0.0, type=_RATE, help="Share of 200s with an HTML or cut-off body.")
+@click.option("--token-lifetime", default=900, type=click.IntRange(1), help="ServiceTitan token lifetime, s.")
+@click.option("--rate-limits/--no-rate-limits", default=True, help="Enforce the vendors' rate limits.")
+@click.option("--seed", default=0, type=int, show_default=True, help="Seed of the data and the faults.")
+def serve(
+    host: str,
+    port: int,
+    latency_ms: float,
+    jitter_ms: float,
+    fault_rate: float,
+    burst_rate: float,
+    drop_rate: float,
+    malformed_rate: float,
+    token_lifetime: int,
+    rate_limits: bool,
+    seed: int,
+) -> None:
+    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON."""
+    import socket
+
+    import uvicorn
+
+    from .sandbox import VENDORS, Faults, Sandbox
+
+    faults = {
+        name: Faults(
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            error_rate=fault_rate,
+            burst_rate=burst_rate,
+            drop_rate=drop_rate,
+            malformed_rate=malformed_rate,
+            token_lifetime=token_lifetime,
+            seed=seed,
+        )
+        for name in VENDORS
+    }
+    limits = None if rate_limits else dict.fromkeys(VENDORS)
+    served = Sandbox(seed=seed, faults=faults, rate_limits=limits)
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound = listener.getsockname()[1]
+    base = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
+    emit({"url": base, "connections": served.connections(base)})
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", lifespan="off"))
+    server.run(sockets=[listener])
 
 
 @cli.command(hidden=True)

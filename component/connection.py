@@ -23,7 +23,7 @@ _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 class Connection:
-    """Validated values for one connector. Secret fields are known and masked in ``repr``."""
+    """Validated values for one connector (not to be changed once made). Secrets are masked in ``repr``."""
 
     def __init__(self, connector: LoadedConnector, values: Mapping[str, Any]) -> None:
         self.connector = connector.name
@@ -34,11 +34,14 @@ class Connection:
         self.environment = (
             str(self.values[field]) if field and field in self.values else next(iter(model.environments))
         )
+        self._key: str | None = None
 
     def key(self) -> str:
         """A stable digest of the connector and values: sessions are shared by equal connections."""
-        text = json.dumps([self.connector, self.values], sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+        if self._key is None:
+            text = json.dumps([self.connector, self.values], sort_keys=True, default=str)
+            self._key = hashlib.sha256(text.encode()).hexdigest()
+        return self._key
 
     def secrets(self) -> list[str]:
         return [str(self.values[name]) for name in self.secret_fields if self.values.get(name)]

@@ -10,6 +10,7 @@ jsonschema's own checkers. Any other format is an annotation, as Draft 2020-12 a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from jsonschema import FormatChecker
 
 JSONSCHEMA_FORMATS = ("date", "email", "idn-email", "ipv4", "ipv6", "regex", "uuid")
+KNOWN_FORMATS = frozenset({*JSONSCHEMA_FORMATS, "date-time", "time", "uri"})
 _TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.[0-9]+)?"
 _OFFSET = r"(?:[Zz]|[+-](?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
 _DATE_TIME = re.compile(
@@ -73,3 +75,15 @@ def format_checker() -> FormatChecker:
     checker.checks("time")(is_time)
     checker.checks("uri")(is_uri)
     return checker
+
+
+@cache
+def format_functions() -> dict[str, Callable[[object], bool]]:
+    """Each known format as a plain predicate (for compiled validators), backed by :func:`format_checker`."""
+    checker = format_checker()
+
+    def predicate(name: str) -> Callable[[object], bool]:
+        return lambda value: checker.conforms(value, name)
+
+    own: dict[str, Callable[[object], bool]] = {"date-time": is_date_time, "time": is_time, "uri": is_uri}
+    return {name: own.get(name) or predicate(name) for name in KNOWN_FORMATS}

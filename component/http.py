@@ -93,6 +93,8 @@ class Session:
         # the environment's; credentials still go to that one host and nowhere else.
         base_url = connection.values.get("baseUrl") or base_url
         self.base_url = httpx.URL(base_url or environment.baseUrl)
+        base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
+        self._base_text = str(self.base_url.copy_with(raw_path=base_path.encode(), query=None))
         token_url = connection.values.get("tokenUrl") or environment.tokenUrl
         if base_url and token_url and not connection.values.get("tokenUrl"):
             token_url = str(self.base_url.join(httpx.URL(token_url).path))
@@ -162,9 +164,8 @@ class Session:
             )
         if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
             raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
-        base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
         try:
-            url = self.base_url.copy_with(raw_path=(base_path + path).encode(), query=None)
+            url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
         except httpx.InvalidURL as exc:
             raise RequestRefusedError(f"path {path!r} is not a valid URL path: {exc}") from None
         if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
@@ -248,7 +249,7 @@ class Session:
                 response = await self.client.request(
                     method,
                     url,
-                    params=query,
+                    params=query or None,  # an empty mapping would make httpx parse the URL again
                     headers={**base_headers, **auth_headers},
                     timeout=max(0.001, min(self.policy.timeout, remaining)),
                     **content,
@@ -296,7 +297,7 @@ class Session:
             "%s: rate budget full (%d requests per %g s); waiting %.1f s",
             self.vendor,
             self.budget.requests,
-            self.budget.per,
+            self.budget.window,
             seconds,
             vendor=self.vendor,
             seconds=seconds,

@@ -358,6 +358,13 @@ class RateLimit(Strict):
     requests: int = Field(ge=1)
     per: float = Field(gt=0, description="Window in seconds.")
     key: Template = Field(None, description="What the budget is shared by, e.g. $connection.apiKey.")
+    margin: float = Field(
+        0,
+        ge=0,
+        description="Seconds added to the window. The vendor counts a request when it arrives, a little "
+        "after the client takes its slot; the margin keeps that jitter from putting one request too many "
+        "in the vendor's window.",
+    )
 
 
 class HttpPolicy(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
@@ -49,7 +49,8 @@ class RateBudget:
 
     def __init__(self, limit: RateLimit, clock: Clock) -> None:
         self.requests = limit.requests
-        self.per = limit.per
+        self.window = limit.per  # as the vendor states it
+        self.per = limit.per + limit.margin  # as the budget keeps it
         self.clock = clock
         self.sent: deque[float] = deque()
 
@@ -70,14 +71,19 @@ class RateBudget:
 
 
 class BudgetRegistry:
-    """Budgets shared by key (for Servicebay: one 100 req/min budget per API key) within a process."""
+    """Budgets shared by key (for Servicebay: one 100 req/min budget per API key) within a process.
 
-    def __init__(self) -> None:
+    ``limits`` replaces a vendor's declared limit (a plan with another limit, a test's short window);
+    keys are ``"vendor|…"``, so an entry named by vendor applies to every budget of that vendor.
+    """
+
+    def __init__(self, limits: Mapping[str, RateLimit] | None = None) -> None:
         self._budgets: dict[str, RateBudget] = {}
+        self.limits = dict(limits or {})
 
     def get(self, key: str, limit: RateLimit, clock: Clock) -> RateBudget:
         if key not in self._budgets:
-            self._budgets[key] = RateBudget(limit, clock)
+            self._budgets[key] = RateBudget(self.limits.get(key.split("|", 1)[0], limit), clock)
         return self._budgets[key]
 
     def clear(self) -> None:

@@ -23,7 +23,7 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        if isinstance(secret, str) and len(secret) >= _MIN_SECRET_LENGTH:
+        if isinstance(secret, str) and len(secret) >= _MIN_SECRET_LENGTH and secret not in self._secrets:
             self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
 
     def text(self, text: str) -> str:

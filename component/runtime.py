@@ -27,7 +27,7 @@ from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
 from .catalog import Catalog, LoadedDefinition
 from .catalog import load as load_catalog
-from .connection import Connection, make_connection
+from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
 from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
@@ -39,6 +39,7 @@ Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
@@ -250,9 +251,21 @@ class Runtime:
         self.base_urls = dict(base_urls or {})
         self.env = env
         self._open: dict[str, Session] | None = None
+        self._connections: dict[str, Connection] = {}
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
-        return make_connection(self.catalog.connector(connector), data, self.env)
+        """A validated connection; each distinct one is validated once per runtime."""
+        loaded = self.catalog.connector(connector)
+        values = connection_values(loaded, data, self.env)
+        try:
+            key = f"{connector}\0{json.dumps(values, sort_keys=True)}"
+        except (TypeError, ValueError):  # not JSON: validation will say why
+            return make_connection(loaded, data, self.env)
+        if key not in self._connections:
+            if len(self._connections) >= _MAX_CONNECTIONS:
+                self._connections.clear()
+            self._connections[key] = make_connection(loaded, data, self.env)
+        return self._connections[key]
 
     def session(self, connection: Connection) -> Session:
         return Session(

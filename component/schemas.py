@@ -1,22 +1,102 @@
 """Draft 2020-12 validation with cached validators and problems that name each field by JSON path.
 
-jsonschema is imported on first use: a cached catalog and commands that validate nothing never load it.
+Valid inputs are the hot path: a schema whose keywords mean the same in Draft 7 and 2020-12 (every
+definition's so far) is compiled to Python once by fastjsonschema, which accepts a valid instance in
+microseconds. jsonschema stays the authority: it checks what the compiled code refuses, and every
+other schema, and its errors name each field. Both are imported on first use, so a cached catalog
+and commands that validate nothing load neither.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
-from .formats import format_checker
+from .formats import KNOWN_FORMATS, format_checker, format_functions
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
 Problem = dict[str, str]
+# Keywords with one meaning in Draft 7 (what fastjsonschema implements) and Draft 2020-12. A schema
+# with any other keyword (``$ref``, ``prefixItems``, ``dependentRequired``, ``unevaluated*``…) is
+# checked by jsonschema alone. ``x-`` keywords are ours and annotations to both.
+_PORTABLE = frozenset(
+    {
+        *("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum"),
+        *("exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "items", "minItems"),
+        *("maxItems", "uniqueItems", "properties", "required", "additionalProperties", "minProperties"),
+        *("maxProperties", "propertyNames", "contains", "anyOf", "oneOf", "allOf", "not", "if", "then"),
+        *("else", "title", "description", "default", "examples", "readOnly", "writeOnly", "deprecated"),
+        *("$comment", "contentEncoding", "contentMediaType"),
+    }
+)
+_SUBSCHEMA = frozenset(
+    {"items", "additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"}
+)
+_SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf"})
+
+
+def _portable(schema: Any) -> bool:
+    """Whether ``schema`` means the same to a Draft 7 validator as to a Draft 2020-12 one."""
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict):
+        return False
+    for keyword, value in schema.items():
+        if keyword.startswith("x-"):
+            continue
+        if keyword not in _PORTABLE or (keyword == "format" and value not in KNOWN_FORMATS):
+            return False
+        if keyword in ("enum", "const") and not _strict_equality(schema):
+            return False
+        if keyword in _SUBSCHEMA and not _portable(value):
+            return False
+        if keyword in _SUBSCHEMA_LISTS and not (isinstance(value, list) and all(map(_portable, value))):
+            return False
+        if keyword == "properties" and not (isinstance(value, dict) and all(map(_portable, value.values()))):
+            return False
+    return True
+
+
+def _strict_equality(schema: dict[str, Any]) -> bool:
+    """Whether a compiled ``enum``/``const`` compares like JSON Schema, where ``true`` is not ``1``.
+
+    Python's ``True == 1`` would let compiled code accept a boolean for a number (or the reverse),
+    unless the values are strings and nulls or the schema's ``type`` rules the other kind out.
+    """
+    values = schema.get("enum", []) if "enum" in schema else [schema.get("const")]
+    if not isinstance(values, list) or any(isinstance(v, dict | list) for v in values):
+        return False
+    has_bool = any(isinstance(v, bool) for v in values)
+    has_number = any(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not (has_bool or has_number):
+        return True
+    declared = schema.get("type")
+    types = (
+        {declared} if isinstance(declared, str) else set(declared) if isinstance(declared, list) else set()
+    )
+    numeric = bool(types & {"number", "integer"})
+    return bool(types) and not (has_bool and numeric) and not (has_number and "boolean" in types)
+
+
+def _compiled(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """fastjsonschema's compiled check of a portable ``schema`` (raises on an invalid instance)."""
+    if not _portable(schema):
+        return None
+    import fastjsonschema
+
+    try:
+        check: Callable[[Any], Any] = fastjsonschema.compile(
+            schema, formats=format_functions(), use_default=False
+        )
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+    return check
 
 
 def _field_path(base: str, name: str) -> str:
@@ -53,8 +133,24 @@ class SchemaValidator:
 
         self.schema = schema
         self._validator = Draft202012Validator(schema, format_checker=format_checker())
+        self._fast: Callable[[Any], Any] | None = None
+        self._fast_compiled = False
+
+    def is_valid_fast(self, instance: Any) -> bool:
+        """True when the compiled check accepts ``instance`` (False means: ask jsonschema)."""
+        if not self._fast_compiled:
+            self._fast, self._fast_compiled = _compiled(self.schema), True
+        if self._fast is None:
+            return False
+        try:
+            self._fast(instance)
+        except Exception:  # refused (JsonSchemaValueException) or not understood: jsonschema decides
+            return False
+        return True
 
     def problems(self, instance: Any) -> list[Problem]:
+        if self.is_valid_fast(instance):
+            return []
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
         found: list[Problem] = []
         for error in errors:

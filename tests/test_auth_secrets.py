@@ -718,7 +718,7 @@ def cli(
             if "x-env" in prop:
                 monkeypatch.delenv(prop["x-env"], raising=False)
     runtime = make_runtime(catalog, vendor, clock)
-    monkeypatch.setattr(cli_module, "_runtime", lambda ctx: runtime)
+    monkeypatch.setattr(cli_module, "_runtime", lambda ctx, sandboxed=False: runtime)
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
         result = CliRunner(env=env).invoke(cli_module.cli, ["--root", str(ROOT), *args])

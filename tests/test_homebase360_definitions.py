@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any
@@ -368,3 +369,25 @@ def test_a_full_answer_is_marked_truncated(
     vendor.route("GET", f"{HB_API}/jobs", ok(jobs))
     got = runtime.picklist_sync("homebase360.selectJob", {}, HB_CONNECTION)
     assert (len(got["result"]), got["truncated"]) == (count, truncated)
+
+
+def test_a_customer_update_drops_cached_job_and_customer_picklists(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
+    vendor.route("GET", f"{HB_API}/jobs", ok([{"jobId": "j1", "customer": {"displayName": "A"}}]))
+    vendor.route("GET", f"{HB_API}/customers", ok([{"customerId": "c1", "displayName": "A"}]))
+    vendor.route("PATCH", f"{HB_API}/customers/c1", ok({"message": "Customer updated"}))
+
+    async def scenario() -> list[str]:
+        async with runtime:
+            for _ in range(2):
+                await runtime.picklist("homebase360.selectJob", {}, HB_CONNECTION)
+                await runtime.picklist("homebase360.selectCustomer", {"search": "c1"}, HB_CONNECTION)
+            await runtime.run(
+                "homebase360.updateCustomer", {"customerId": "c1", "lastName": "B"}, HB_CONNECTION
+            )
+            await runtime.picklist("homebase360.selectJob", {}, HB_CONNECTION)
+            await runtime.picklist("homebase360.selectCustomer", {"search": "c1"}, HB_CONNECTION)
+        return [f"{r.method} {r.url.path.rsplit('/', 1)[-1]}" for r in vendor.requests]
+
+    assert asyncio.run(scenario()) == ["GET jobs", "GET customers", "PATCH c1", "GET jobs", "GET customers"]

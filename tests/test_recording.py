@@ -7,7 +7,9 @@ stays empty) and they hold no credential.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -53,3 +55,23 @@ def test_committed_cassettes_hold_no_credentials() -> None:
         assert not any(canary in text for canary in CANARIES), file.name
         assert "tok-1" not in text and "Bearer" not in text.replace('"token_type": "Bearer"', "")
         assert "client_secret=REDACTED" in text or "servicebay" in file.name
+
+
+def _forms(secret: str) -> set[str]:
+    """A secret as it could be written: raw, URL-encoded or base64-encoded."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), base64.b64encode(secret.encode()).decode()}
+
+
+def test_no_cassette_holds_a_credential() -> None:
+    from component.sandbox import CREDENTIALS
+
+    secrets = set(CANARIES)
+    for values in CREDENTIALS.values():
+        secrets.update(values[key] for key in ("clientSecret", "applicationKey", "apiKey") if key in values)
+    files = sorted(CASSETTES.parent.rglob("*.yaml"))
+    assert len(files) > 2
+    for file in files:
+        text = file.read_text()
+        for secret in secrets:
+            assert not [form for form in _forms(secret) if form in text], (file.name, secret)
+        assert "access_token: " not in text and "Bearer ey" not in text

@@ -292,7 +292,7 @@ def test_every_kind_of_request_shares_the_key_s_budget(
     with caplog.at_level(logging.INFO, logger="component.progress"):
         asyncio.run(main())
     assert len(customers.requests) == 103
-    assert clock.now() - start == pytest.approx(60)  # the sends past 100 waited for the window to move on
+    assert clock.now() - start == pytest.approx(61)  # the sends past 100 waited for the window (+1 s margin)
     waits = [r for r in caplog.records if getattr(r, "progress", {}).get("kind") == "budget-wait"]
     assert waits and all(r.progress["vendor"] == "servicebay" for r in waits)  # type: ignore[attr-defined]
     assert "servicebay: rate budget full (100 requests per 60 s); waiting" in waits[0].getMessage()

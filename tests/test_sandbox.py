@@ -1,0 +1,343 @@
+"""The embedded sandbox: auth, partitions, pagination, filters, side effects, limits, faults, data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from component import AuthError, NotFoundError, RateLimitedError, TransportError, VendorError
+from component.auth import TokenCache
+from component.policy import BudgetRegistry
+from component.runtime import Runtime
+from component.sandbox import CREDENTIALS, Faults, Sandbox
+from component.sandbox.data import doc_id
+from tests.conftest import FakeClock
+
+ST_TOKEN = "http://auth.servicetitan.sandbox/connect/token"
+ST_API = "http://api.servicetitan.sandbox"
+SB_API = "http://servicebay.sandbox/api/v1/organisations/sandbox-org"
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox()
+
+
+def runtime_for(sandbox: Sandbox) -> Runtime:
+    """A runtime on the sandbox whose waits (back-off, Retry-After) pass at once on a fake clock."""
+    return sandbox.runtime(tokens=TokenCache(), budgets=BudgetRegistry(), clock=FakeClock())
+
+
+def run(sandbox: Sandbox, ref: str, inputs: Any, vendor: str, **changes: str) -> Any:
+    connection = {**sandbox.connection(vendor), **changes}
+    return runtime_for(sandbox).run_sync(ref, inputs, connection)
+
+
+def raw(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    return client.request(method, url, **kwargs)
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[httpx.AsyncClient]:
+    yield httpx.AsyncClient(transport=sandbox.transport())
+
+
+async def st_token(client: httpx.AsyncClient, client_id: str = "sandbox-client-1000001") -> str:
+    secret = (
+        CREDENTIALS["servicetitan"]["clientSecret"]
+        if client_id.endswith("1000001")
+        else ("sandbox-client-secret-2000002")
+    )
+    response = await client.post(
+        ST_TOKEN, data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    )
+    body = response.json()
+    assert response.status_code == 200 and body["token_type"] == "Bearer" and body["expires_in"] == 900
+    return str(body["access_token"])
+
+
+def st_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "ST-App-Key": CREDENTIALS["servicetitan"]["applicationKey"]}
+
+
+# --- ServiceTitan auth and partitions ----------------------------------------------------------------
+
+
+def test_wrong_client_secret_is_invalid_client(sandbox: Sandbox) -> None:
+    with pytest.raises(AuthError) as caught:
+        run(sandbox, "servicetitan.listTechnicians", {}, "servicetitan", clientSecret="not-the-secret")
+    assert caught.value.status == 400 and "invalid_client" in caught.value.message
+
+
+def test_token_app_key_and_tenant_are_all_required(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    async def scenario() -> None:
+        url = f"{ST_API}/settings/v2/tenant/1000001/technicians"
+        assert (await client.get(url)).status_code == 401
+        token = await st_token(client)
+        assert (await client.get(url, headers={"Authorization": f"Bearer {token}"})).status_code == 403
+        ok = await client.get(url, headers=st_headers(token))
+        assert ok.status_code == 200 and ok.json()["data"]
+        other = await client.get(url.replace("1000001", "2000002"), headers=st_headers(token))
+        assert other.status_code == 403
+        body = other.json()
+        assert set(body) == {"type", "title", "status", "traceId", "errors", "data"} and body["status"] == 403
+
+    asyncio.run(scenario())
+
+
+def test_tenants_see_only_their_own_records(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    async def scenario() -> None:
+        mine = await st_token(client)
+        theirs = await st_token(client, "sandbox-client-2000002")
+        created = await client.post(
+            f"{ST_API}/accounting/v2/tenant/1000001/payments",
+            json={"typeId": 9001, "amount": 10, "customerId": 100001},
+            headers=st_headers(mine),
+        )
+        payment_id = created.json()["id"]
+        seen = await client.get(
+            f"{ST_API}/accounting/v2/tenant/2000002/payments",
+            params={"ids": str(payment_id)},
+            headers=st_headers(theirs),
+        )
+        assert seen.status_code == 200 and seen.json()["data"] == []
+
+    asyncio.run(scenario())
+
+
+def test_expired_tokens_are_refused_and_refreshed(client: httpx.AsyncClient) -> None:
+    sandbox = Sandbox(faults={"servicetitan": Faults(token_lifetime=1)})
+    result = run(sandbox, "servicetitan.listTechnicians", {"pageSize": 1}, "servicetitan")
+    assert len(result["data"]["data"]) == 1
+
+
+# --- pagination, filters, sorting ----------------------------------------------------------------------
+
+
+def test_servicetitan_pages_totals_and_page_size_limit(sandbox: Sandbox) -> None:
+    page = run(
+        sandbox,
+        "servicetitan.listTechnicians",
+        {"pageSize": 10, "page": 5, "includeTotal": True, "active": "Any"},
+        "servicetitan",
+    )["data"]
+    assert (
+        page["page"] == 5 and page["pageSize"] == 10 and page["totalCount"] == 50 and page["hasMore"] is False
+    )
+    assert [t["id"] for t in page["data"]] == list(range(4041, 4051))
+    with pytest.raises(VendorError) as caught:
+        run(
+            sandbox,
+            "servicetitan.rawRequest",
+            {"method": "GET", "urlType": "settings", "path": "/technicians", "query": {"pageSize": 5001}},
+            "servicetitan",
+        )
+    assert caught.value.status == 400 and "pageSize" in json.dumps(caught.value.errors)
+
+
+def test_servicetitan_filters_and_sort(sandbox: Sandbox) -> None:
+    data = run(
+        sandbox, "servicetitan.listTechnicians", {"ids": [4001, 4003], "active": "Any"}, "servicetitan"
+    )
+    assert [t["id"] for t in data["data"]["data"]] == [4001, 4003]
+    path = "/customers"
+    since = "2026-01-01T00:00:00Z"
+    query = {"modifiedOnOrAfter": since, "sort": "+ModifiedOn", "pageSize": 200}
+    records = run(
+        sandbox,
+        "servicetitan.rawRequest",
+        {"method": "GET", "urlType": "crm", "path": path, "query": query},
+        "servicetitan",
+    )["data"]["data"]
+    stamps = [r["modifiedOn"] for r in records]
+    assert stamps == sorted(stamps) and all(s >= "2026-01-01" for s in stamps)
+
+
+def test_servicebay_cursor_pages_and_rate_headers(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    async def scenario() -> None:
+        headers = {"X-API-Key": CREDENTIALS["servicebay"]["apiKey"]}
+        first = await client.get(f"{SB_API}/customers", params={"limit": 100}, headers=headers)
+        body = first.json()
+        assert body["success"] is True and len(body["data"]["customers"]) == 100
+        assert body["data"]["pagination"] == {
+            "limit": 100,
+            "hasMore": True,
+            "nextCursor": doc_id("customers", 99),
+        }
+        second = await client.get(
+            f"{SB_API}/customers",
+            params={"limit": 100, "startAfter": doc_id("customers", 99)},
+            headers=headers,
+        )
+        assert second.json()["data"]["customers"][0]["id"] == doc_id("customers", 100)
+        assert first.headers["X-RateLimit-Limit"] == "100"
+        assert int(first.headers["X-RateLimit-Remaining"]) == 99
+        assert int(first.headers["X-RateLimit-Reset"]) > 1_700_000_000
+        forbidden = await client.get(
+            SB_API.replace("sandbox-org", "other-org") + "/customers", headers=headers
+        )
+        assert forbidden.status_code == 403 and forbidden.json() == {
+            "success": False,
+            "error": "You do not have access to this organisation",
+        }
+
+    asyncio.run(scenario())
+
+
+def test_servicebay_rate_limit_answers_429_with_reset(client: httpx.AsyncClient) -> None:
+    sandbox = Sandbox(rate_limits={"servicebay": (3, 60.0)})
+    client = httpx.AsyncClient(transport=sandbox.transport())
+
+    async def scenario() -> list[httpx.Response]:
+        headers = {"X-API-Key": CREDENTIALS["servicebay"]["apiKey"]}
+        return [await client.get(f"{SB_API}/tickets", headers=headers) for _ in range(4)]
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[3].headers["X-RateLimit-Remaining"] == "0" and responses[3].json()["success"] is False
+
+
+# --- side effects --------------------------------------------------------------------------------------
+
+
+def test_creating_a_job_creates_its_appointment_invoice_and_assignment(sandbox: Sandbox) -> None:
+    inputs = {
+        "customerId": 100001,
+        "locationId": 200001,
+        "businessUnitId": 1001,
+        "jobTypeId": 2001,
+        "priority": "High",
+        "campaignId": 3001,
+        "appointments": [
+            {"start": "2026-12-01T15:00:00Z", "end": "2026-12-01T17:00:00Z", "technicianIds": [4001]}
+        ],
+    }
+    job = run(sandbox, "servicetitan.createJob", inputs, "servicetitan")["data"]
+    assert job["id"] == 412001 and job["jobStatus"] == "Scheduled" and job["appointmentCount"] == 1
+    partition = sandbox["servicetitan"].state.partition("1000001")
+    appointment = partition["appointments"].get(job["firstAppointmentId"])
+    assert appointment is not None and appointment["jobId"] == job["id"]
+    invoice = partition["invoices"].get(job["invoiceId"])
+    assert invoice is not None and invoice["job"]["id"] == job["id"]
+    assignments = [a for a in partition["assignments"].loaded() if a["appointmentId"] == appointment["id"]]
+    assert [a["technicianId"] for a in assignments] == [4001]
+    assert partition["customers"].seeded == 12_000 and len(partition["customers"].loaded()) == 1  # lazy
+
+
+def test_missing_records_are_not_found(sandbox: Sandbox) -> None:
+    with pytest.raises(NotFoundError):
+        run(
+            sandbox,
+            "servicetitan.assignTechnicians",
+            {"jobAppointmentId": 999999999, "technicianIds": [4001]},
+            "servicetitan",
+        )
+    assert run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay") == {
+        "data": None
+    }
+
+
+def test_servicebay_lookup_finds_a_seeded_customer_by_phone(sandbox: Sandbox) -> None:
+    customer = sandbox["servicebay"].state.partition("sandbox-org")["customers"].get(doc_id("customers", 7))
+    assert customer is not None
+    found = run(sandbox, "servicebay.lookupCustomer", {"phone": customer["phone"]}, "servicebay")["data"]
+    assert found["id"] == customer["id"]
+
+
+# --- faults ----------------------------------------------------------------------------------------------
+
+
+def test_injected_errors_keep_the_vendor_body(sandbox: Sandbox) -> None:
+    sandbox.faults("servicetitan").inject(400, "The job type is inactive.")
+    with pytest.raises(VendorError) as caught:
+        run(sandbox, "servicetitan.listTechnicians", {}, "servicetitan")
+    assert caught.value.status == 400 and caught.value.message == "The job type is inactive."
+    assert caught.value.trace_id and caught.value.trace_id.startswith("00-")
+
+
+def test_a_dropped_connection_is_a_transport_error(sandbox: Sandbox) -> None:
+    sandbox.faults("homebase360").drop_rate = 1.0
+    with pytest.raises(TransportError):
+        run(sandbox, "homebase360.searchCustomers", {"email": "a@example.com"}, "homebase360")
+    assert sandbox.faults("homebase360").counts["dropped"] >= 1
+
+
+def test_429_bursts_are_counted_and_retried(sandbox: Sandbox) -> None:
+    faults = sandbox.faults("servicebay")
+    faults.inject(429, times=1)
+    result = run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay")
+    assert result == {"data": None} and faults.counts == {"injected 429": 1}
+    faults.inject(429, times=10)
+    with pytest.raises(RateLimitedError):
+        run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay")
+
+
+def test_faults_are_deterministic_under_a_seed() -> None:
+    def outcomes(seed: int) -> list[int]:
+        sandbox = Sandbox(faults={"homebase360": Faults(error_rate=0.5, seed=seed)})
+        client = httpx.AsyncClient(transport=sandbox.transport())
+        headers = {"x-api-key": CREDENTIALS["homebase360"]["apiKey"]}
+
+        async def scenario() -> list[int]:
+            url = "http://homebase360.sandbox/api/v1/ping"
+            return [(await client.get(url, headers=headers)).status_code for _ in range(20)]
+
+        return asyncio.run(scenario())
+
+    assert outcomes(7) == outcomes(7)
+    assert set(outcomes(7)) > {200}
+
+
+# --- data -------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_data_and_plausible_values() -> None:
+    def customer(seed: int, n: int) -> dict[str, Any]:
+        partition = Sandbox(seed=seed)["servicetitan"].state.partition("1000001")
+        found = partition["customers"].get(100001 + n)
+        assert found is not None
+        return found
+
+    assert customer(0, 5) == customer(0, 5)
+    assert customer(0, 5) != customer(1, 5)
+    sample = customer(0, 42)
+    assert sample["address"]["zip"].isdigit() and len(sample["address"]["state"]) == 2
+
+
+def test_more_than_ten_thousand_records_per_vendor(sandbox: Sandbox) -> None:
+    st = sandbox["servicetitan"].state.partition("1000001")
+    sb = sandbox["servicebay"].state.partition("sandbox-org")
+    hb = sandbox["homebase360"].state.partition("sandbox-business")
+    assert min(st["customers"].seeded, st["jobs"].seeded, sb["customers"].seeded, hb["jobs"].seeded) > 10_000
+
+
+def test_served_sandbox_prints_connections_and_answers() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else "no output"
+            lines.append(line)
+        served = json.loads("".join(lines))
+        connection = served["connections"]["homebase360"]
+        assert connection["baseUrl"].startswith(served["url"])
+        runtime = Runtime(tokens=TokenCache(), budgets=BudgetRegistry())
+        result = runtime.run_sync("homebase360.searchCustomers", {"email": "a@example.com"}, connection)
+        assert result == {"data": []}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
