@@ -32,7 +32,9 @@ SCOPES: Final = ("inputs", "connection", "state")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
-ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)\}")
+ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)(?::(date))?\}")
+ITEM_SECTION = re.compile(r"\[([^\[\]]*\{[^\[\]]*)\]")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 
 def _join(value: Any) -> Any:
@@ -141,14 +143,21 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
 def format_item(template: str, item: Any) -> str:
     """Fill ``{field.path}`` placeholders from one record (picklist keys and labels).
 
-    ``{phone.mobile|email.0}`` takes the first of the paths with a non-empty value.
+    ``{phone.mobile|email.0}`` takes the first of the paths with a non-empty value; ``{start:date}``
+    keeps the date of an ISO date-time. A ``[section]`` holding placeholders is left out when any
+    of them is empty: ``"{name}[, {address.city}]"``.
     """
 
     def fill(match: re.Match[str]) -> str:
         texts = (as_text(get_path(item, path, None)) for path in match[1].split("|"))
-        return next((text for text in texts if text), "")
+        text = next((text for text in texts if text), "")
+        return text[:10] if match[2] == "date" and ISO_DATE.match(text) else text
 
-    return ITEM_FIELD.sub(fill, template)
+    def section(match: re.Match[str]) -> str:
+        filled = [fill(field) for field in ITEM_FIELD.finditer(match[1])]
+        return ITEM_FIELD.sub(fill, match[1]) if all(filled) else ""
+
+    return ITEM_FIELD.sub(fill, ITEM_SECTION.sub(section, template))
 
 
 def references(template: Any) -> Iterator[tuple[str, str, str | None]]:

@@ -73,8 +73,9 @@ def load_operations(reference: Path) -> dict[str, Operation]:
             for method, op in item.items():
                 if not isinstance(op, dict) or "operationId" not in op:
                     continue
-                content = op.get("requestBody", {}).get("content", {})
-                body = next(iter(content.values()), {}).get("schema") if content else None
+                content: dict[str, Any] = op.get("requestBody", {}).get("content", {})
+                media: dict[str, Any] = next(iter(content.values()), {})
+                body = media.get("schema")
                 responses = op.get("responses", {})
                 ok = responses.get("200") or responses.get("201") or {}
                 response = ok.get("content", {}).get("application/json", {}).get("schema")
