@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import httpx
 
 from . import templates
-from .errors import AuthError, TransportError
-from .models import ApiKeyAuth, Auth, OAuth2ClientCredentials
-from .policy import Clock
+from .errors import AuthError, ComponentError, CredentialsError, ServerError, TransportError
+from .models import ApiKeyAuth, Auth, HttpPolicy, OAuth2ClientCredentials
+from .policy import Attempts, Clock, Random
 from .redact import REDACTED, Redactor
 from .version import USER_AGENT
 
@@ -46,6 +46,8 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._tokens: dict[str, _Token] = {}
+        self._fetches: dict[str, int] = {}
+        self._failures: dict[str, tuple[int, ComponentError]] = {}
         self._guard = threading.Lock()
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
             weakref.WeakKeyDictionary()
@@ -56,6 +58,22 @@ class TokenCache:
 
     def put(self, key: str, token: _Token) -> None:
         self._tokens[key] = token
+
+    def fetches(self, key: str) -> int:
+        """How many token requests for ``key`` have finished, successful or not."""
+        return self._fetches.get(key, 0)
+
+    def finished(self, key: str, failure: ComponentError | None = None) -> None:
+        count = self._fetches[key] = self._fetches.get(key, 0) + 1
+        if failure is None:
+            self._failures.pop(key, None)
+        else:
+            self._failures[key] = (count, failure)
+
+    def failure_since(self, key: str, seen: int) -> ComponentError | None:
+        """The failure of a token request that finished after the caller saw ``seen`` of them."""
+        found = self._failures.get(key)
+        return found[1] if found and found[0] > seen else None
 
     def drop(self, key: str, value: str) -> None:
         if (current := self._tokens.get(key)) and current.value == value:
@@ -68,6 +86,7 @@ class TokenCache:
 
     def clear(self) -> None:
         self._tokens.clear()
+        self._failures.clear()
 
 
 TOKENS = TokenCache()
@@ -86,7 +105,8 @@ class OAuth2ClientCredentialsAuth:
         clock: Clock,
         cache: TokenCache,
         redactor: Redactor,
-        timeout: float,
+        policy: HttpPolicy,
+        random: Random,
     ) -> None:
         self.spec = spec
         self.token_url = token_url
@@ -98,7 +118,8 @@ class OAuth2ClientCredentialsAuth:
         self.clock = clock
         self.cache = cache
         self.redactor = redactor
-        self.timeout = timeout
+        self.policy = policy
+        self.random = random
         digest = hashlib.sha256(self._secret.encode()).hexdigest()[:16]
         self._key = f"{token_url}|{self.client_id}|{digest}"
 
@@ -111,10 +132,21 @@ class OAuth2ClientCredentialsAuth:
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
         token = self.cache.get(self._key)
         if not self._fresh(token):
+            seen = self.cache.fetches(self._key)
             async with self.cache.lock(self._key):
                 token = self.cache.get(self._key)
                 if not self._fresh(token):
-                    token = await self._fetch(client)
+                    # Callers that queued behind a failed token request share its error instead of
+                    # each asking again: bad credentials are never retried in a loop.
+                    failure = self.cache.failure_since(self._key, seen)
+                    if failure is not None:
+                        raise failure
+                    try:
+                        token = await self._fetch(client)
+                    except ComponentError as error:
+                        self.cache.finished(self._key, error)
+                        raise
+                    self.cache.finished(self._key)
         assert token is not None
         self.redactor.add(token.value)  # a cached token too: this session may echo it in an error
         return {"Authorization": f"Bearer {token.value}"}
@@ -128,6 +160,7 @@ class OAuth2ClientCredentialsAuth:
         return {"Authorization": f"Bearer {REDACTED}"}
 
     async def _fetch(self, client: httpx.AsyncClient) -> _Token:
+        """One token, retried like an idempotent request on 429, 5xx and connection errors."""
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -135,37 +168,73 @@ class OAuth2ClientCredentialsAuth:
         }
         if self.scope:
             form["scope"] = self.scope
-        try:
-            response = await client.post(
-                self.token_url,
-                data=form,
-                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise TransportError(
-                self.redactor.text(f"could not reach the token endpoint {self.token_url}: {exc}"),
-                vendor=self.vendor,
-            ) from None
+        attempts = Attempts(self.policy, self.clock, self.random)
+        while True:
+            attempts.count += 1
+            try:
+                response = await client.post(
+                    self.token_url,
+                    data=form,
+                    headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                    timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
+                )
+            except httpx.HTTPError as exc:
+                if await attempts.retry("GET", None, None):
+                    continue
+                raise TransportError(
+                    f"{self.vendor} is unavailable: the token endpoint {self.token_url} could not be "
+                    f"reached ({type(exc).__name__}); this is not a problem with the credentials",
+                    vendor=self.vendor,
+                    maybe_applied=False,
+                ) from None
+            if (response.status_code == 429 or response.status_code >= 500) and await attempts.retry(
+                "GET", response.status_code, response
+            ):
+                continue
+            return self._token_from(response)
+
+    def _token_from(self, response: httpx.Response) -> _Token:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {}
-        if response.status_code >= 400 or not isinstance(body, dict) or not body.get("access_token"):
-            reason = ""
-            if isinstance(body, dict):
-                reason = str(body.get("error_description") or body.get("error") or body.get("title") or "")
-            raise AuthError(
-                self.redactor.text(
-                    f"token request to {self.token_url} failed"
-                    + (f": {reason}" if reason else "")
-                    + " (check the client id and secret, and the environment)"
-                ),
-                status=response.status_code if response.status_code >= 400 else 502,
+        trace_id = body.get("traceId") if isinstance(body, dict) else None
+        trace_id = None if trace_id is None else self.redactor.text(str(trace_id))
+        reason = ""
+        if isinstance(body, dict):
+            reason = str(body.get("error_description") or body.get("error") or body.get("title") or "")
+        reason = self.redactor.text(reason)[:300]
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise ServerError(
+                f"{self.vendor} is unavailable: its token endpoint answered {status} "
+                f"{response.reason_phrase}; this is not a problem with the credentials, try again later",
+                status=status,
                 vendor=self.vendor,
-                trace_id=body.get("traceId") if isinstance(body, dict) else None,
+                trace_id=trace_id,
+                maybe_applied=False,
+            )
+        if status >= 400:
+            raise CredentialsError(
+                f"{self.vendor} refused the connection's credentials"
+                + (f" ({reason})" if reason else f" ({status})")
+                + ": check clientId and clientSecret in the connection, and that its environment "
+                "(production or integration) is the one the app was created in",
+                status=status,
+                vendor=self.vendor,
+                trace_id=trace_id,
+                maybe_applied=False,
+            )
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise AuthError(
+                f"the token response from {self.token_url} holds no access_token",
+                status=502,
+                vendor=self.vendor,
+                trace_id=trace_id,
+                maybe_applied=False,
             )
         value = str(body["access_token"])
+        self.redactor.add(value)
         try:
             lifetime = float(body.get("expires_in") or self.spec.defaultExpiresIn)
         except (TypeError, ValueError):
@@ -204,7 +273,8 @@ def make_auth(
     clock: Clock,
     cache: TokenCache,
     redactor: Redactor,
-    timeout: float,
+    policy: HttpPolicy,
+    random: Random,
 ) -> AuthStrategy:
     if isinstance(spec, OAuth2ClientCredentials):
         if not token_url:
@@ -217,6 +287,7 @@ def make_auth(
             clock=clock,
             cache=cache,
             redactor=redactor,
-            timeout=timeout,
+            policy=policy,
+            random=random,
         )
     return ApiKeyHeaderAuth(spec, values)

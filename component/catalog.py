@@ -24,6 +24,7 @@ from . import catalog_cache, checks, templates
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
+from .jsontext import DuplicateKeyError, no_duplicates
 from .models import Action, Connector, DataSource, Definition, Manifest, Trigger
 from .schemas import SchemaValidator, schema_problems, validator_for
 
@@ -148,22 +149,9 @@ def _suggest(name: str, options: Any, prefix: str = "") -> str:
 # --- JSON reading ---------------------------------------------------------------------------------
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKey(key)
-        seen[key] = value
-    return seen
-
-
 def read_json(path: Path) -> Any:
     """Parse JSON, refusing duplicate object keys (json would silently keep the last)."""
-    return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
+    return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:
@@ -206,8 +194,8 @@ class _Loader:
             return None
         try:
             return read_json(path)
-        except _DuplicateKey as exc:
-            self.problem(relative, "$", f"duplicate key {exc.args[0]!r}")
+        except DuplicateKeyError as exc:
+            self.problem(relative, "$", f"duplicate key {exc.key!r}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self.problem(relative, "$", f"not valid JSON: {exc}")
         return None
@@ -353,7 +341,8 @@ class _Loader:
         validator = loaded.validator
         for index, example in enumerate(definition.examples):
             filled = validator.with_defaults(example)
-            for p in validator.problems(example) or checks.problems(definition.checks, filled):
+            found = validator.problems(example, compiled=False)
+            for p in found or checks.problems(definition.checks, filled):
                 self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
         if definition.hook:
             module_name, _, function = definition.hook.partition(":")

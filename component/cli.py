@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import catalog_cache
-from .errors import ComponentError, UsageError
+from .errors import ComponentError, DefinitionError, UsageError
+from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor
 from .version import __version__
 
@@ -38,8 +39,28 @@ def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
     sys.exit(error.exit_code)
 
 
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class Group(click.Group):
     """Turns component errors into JSON on stderr; no traceback for a user's mistake."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own usage errors (unknown option, missing argument) as JSON too, exit 2."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except _NO_ARGS_IS_HELP as help_shown:  # a bare 'component': the help text, not an error
+            click.echo(help_shown.format_message(), err=True)
+            sys.exit(help_shown.exit_code)
+        except click.ClickException as error:
+            payload = {"error": {"type": UsageError.kind, "message": error.format_message()}}
+            click.echo(json.dumps(payload, indent=2), err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo(json.dumps({"error": {"type": "interrupted", "message": "aborted"}}), err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,21 +133,20 @@ class ProgressLine(logging.Handler):
 
 
 def parse_inputs(text: str) -> Any:
-    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input."""
+    """``--inputs``: a JSON object, ``@FILE`` or ``@-`` for standard input (at most 10 MB, strict JSON)."""
     source = "--inputs"
-    if text.startswith("@"):
-        name = text[1:]
-        source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
-        try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        if text.startswith("@"):
+            name = text[1:]
+            source = f"--inputs file {name!r}" if name != "-" else "--inputs from standard input"
+            data = read_bounded(sys.stdin.buffer if name == "-" else Path(name))
+        else:
+            data = text.encode("utf-8", "surrogateescape")
+        return loads(data)
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
+    except JsonTextError as exc:
+        raise UsageError(f"{source} {exc}") from None
 
 
 def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
@@ -249,7 +269,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
             for problem in problems:
                 click.echo(str(problem), err=True)
             click.echo(f"{len(problems)} problem(s) under {root}", err=True)
-        sys.exit(1)
+        sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
         kind: sum(len(c.definitions[kind]) for c in loaded.connectors.values())
@@ -317,15 +337,214 @@ _definition_command(
 )
 
 
-@cli.command()
+_STATE_OPTION = click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+)
+
+
+@cli.command("poll")
+@click.argument("ref", metavar="CONNECTOR.TRIGGER")
+@click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
+@click.option(
+    "--instance",
+    required=True,
+    help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
+)
+@_STATE_OPTION
+@click.option(
+    "--connection", "connection_file", type=click.Path(dir_okay=False, path_type=Path), help=_CONNECTION_HELP
+)
+@click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
+@click.option("--dry-run", is_flag=True, help="Poll and print what would fire, but commit no state.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    help="Keep polling every SECONDS until Ctrl-C (the poll in progress finishes and commits first).",
+)
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """The main job: a realistic booking flow across the three vendors."""
+def poll_command(
+    ctx: click.Context,
+    ref: str,
+    inputs: str,
+    instance: str,
+    state_file: Path | None,
+    connection_file: Path | None,
+    sandboxed: bool,
+    dry_run: bool,
+    every: float | None,
+) -> None:
+    """Poll a trigger: print each event as one JSON line and commit the trigger's state."""
+    from .runtime import check_inputs
+    from .triggers import SQLiteStateStore
+    from .triggers.watch import watch
+
+    runtime = _runtime(ctx, sandboxed)
+    parsed = parse_inputs(inputs)
+    definition = runtime.catalog.find("triggers", ref)
+    check_inputs(definition, parsed)
+    connection = _connection_data(ctx, runtime, definition, connection_file)
+    redactor: Redactor = ctx.meta["redactor"]
+
+    def deliver(events: list[dict[str, Any]]) -> None:
+        for event in events:
+            click.echo(json.dumps(redactor.data(event), ensure_ascii=False))
+        sys.stdout.flush()
+
+    def report(number: int, outcome: Any) -> None:
+        if outcome.status == "dry-run":
+            deliver(outcome.events)
+        what = {"polled": "state committed", "dry-run": "dry run, nothing committed"}.get(
+            outcome.status, "another poller holds this instance; skipped"
+        )
+        click.echo(
+            f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
+        )
+
+    with SQLiteStateStore(state_file) as store:
+        _run(
+            watch(
+                runtime, ref, parsed, connection, store, instance,
+                deliver=deliver, every=every, dry_run=dry_run, on_poll=report,
+            )
+        )  # fmt: skip
+        if every is not None:
+            click.echo("stopped; the last poll's state is committed", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary instead.")
+@click.pass_context
+def demo(ctx: click.Context, as_json: bool) -> None:
+    """The main job: the example flows across the three vendors, on the embedded sandbox."""
     from rich.console import Console
 
     from .demo import run_demo
 
-    emit(run_demo(_runtime(ctx), Console(stderr=True)))
+    runtime = _runtime(ctx, sandboxed=True)
+    summary = _run(run_demo(runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    if as_json:
+        emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
+
+
+@cli.group()
+def flow() -> None:
+    """Flows: named steps (actions and picklists) run in order, each reading earlier outputs."""
+
+
+def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, ...]) -> dict[str, Any]:
+    """Connections by connector: the sandbox's, or merged from files keyed by connector name."""
+    sandbox = ctx.obj.get("sandbox")
+    if sandbox is not None:
+        if files:
+            raise UsageError("give --connection or --sandbox, not both")
+        return dict(sandbox.connections())
+    from .connection import read_connection_file
+
+    merged: dict[str, Any] = {}
+    for file in files:
+        data = read_connection_file(file)
+        unknown = [name for name in data if name not in runtime.catalog.connectors]
+        if unknown:
+            raise UsageError(
+                f"connection file {str(file)!r} must hold connections keyed by connector name "
+                f"({', '.join(runtime.catalog.connectors)}); unknown keys: {', '.join(unknown)}"
+            )
+        merged.update(data)
+    return merged
+
+
+@flow.command("run")
+@click.argument("flow_file", metavar="FLOW.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--connection",
+    "connection_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JSON file of connections keyed by connector name; repeat for several files.",
+)
+@click.option("--sandbox", "sandboxed", is_flag=True, help=_SANDBOX_HELP)
+@click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
+@click.option(
+    "--instance",
+    help="For a flow with a trigger: the trigger instance id; the steps run once per new event.",
+)
+@_STATE_OPTION
+@click.pass_context
+def flow_run(
+    ctx: click.Context,
+    flow_file: Path,
+    connection_files: tuple[Path, ...],
+    sandboxed: bool,
+    dry_run: bool,
+    instance: str | None,
+    state_file: Path | None,
+) -> None:
+    """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
+    from rich.console import Console
+
+    from .flows import StepResult, describe, load_flow, run_flow
+
+    runtime = _runtime(ctx, sandboxed)
+    flow_model = load_flow(flow_file)
+    connections = _flow_connections(ctx, runtime, connection_files)
+    redactor: Redactor = ctx.meta["redactor"]
+    for connector, data in connections.items():
+        if connector in runtime.catalog.connectors and isinstance(data, dict):
+            for name in runtime.catalog.connector(connector).secret_fields:
+                redactor.add(data.get(name))
+    console = Console(stderr=True)
+
+    def show(number: int, total: int, result: StepResult) -> None:
+        mark = (
+            "[red]✗[/red]" if result.error else "[yellow]…[/yellow]" if result.needs else "[green]✓[/green]"
+        )
+        console.print(
+            f"{mark} {number}/{total} {result.name} [dim]({result.ref}, {result.ms:.0f} ms)[/dim]: "
+            + redactor.text(describe(result)),
+            soft_wrap=True,
+            highlight=False,
+        )
+
+    if flow_model.trigger is not None:
+        from .triggers import SQLiteStateStore
+        from .triggers.flow import run_triggered_flow
+
+        if not instance:
+            raise UsageError(
+                f"flow {flow_model.name!r} starts from the trigger {flow_model.trigger.trigger}: "
+                "give --instance ID (and optionally --state FILE) so its place is kept"
+            )
+        with SQLiteStateStore(state_file) as store:
+
+            async def triggered() -> dict[str, Any]:
+                async with runtime:
+                    return await run_triggered_flow(
+                        runtime, flow_model, connections, store, instance, dry_run=dry_run, on_step=show
+                    )
+
+            summary = redactor.data(_run(triggered()))
+        emit(summary)
+        if not summary["ok"]:
+            sys.exit(1)
+        return
+    if instance or state_file:
+        raise UsageError(
+            f"flow {flow_model.name!r} has no trigger; --instance and --state apply to triggered flows"
+        )
+
+    async def go() -> dict[str, Any]:
+        async with runtime:
+            return await run_flow(runtime, flow_model, connections, dry_run=dry_run, on_step=show)
+
+    summary = redactor.data(_run(go()))
+    emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
 
 
 @cli.group()

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .catalog import LoadedConnector, read_json
+from .catalog import LoadedConnector
 from .errors import ConnectionConfigError, UsageError
+from .jsontext import JsonTextError, loads, read_bounded
 from .redact import REDACTED, Redactor
+from .templates import CONTROL_CHARACTERS
 
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -93,7 +95,7 @@ def make_connection(
 ) -> Connection:
     """A validated :class:`Connection` for ``connector``."""
     values = connector.connection_validator.with_defaults(connection_values(connector, data, env))
-    problems = connector.connection_validator.problems(values)
+    problems = connector.connection_validator.problems(values) or _control_problems(values)
     if problems:
         redactor = Redactor(str(values[name]) for name in connector.secret_fields if values.get(name))
         problems = [redactor.data(p) for p in problems]
@@ -101,6 +103,18 @@ def make_connection(
         hints = _env_hints(connector, missing)
         raise ConnectionConfigError(f"the {connector.name} connection is not valid{hints}", problems=problems)
     return Connection(connector, values)
+
+
+def _control_problems(values: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Values with a control character (a line break pasted from a file): refused, never echoed."""
+    return [
+        {
+            "path": f"$.{name}",
+            "message": "contains a control character (such as a line break pasted from a file); remove it",
+        }
+        for name, value in values.items()
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value)
+    ]
 
 
 def _env_hints(connector: LoadedConnector, missing: list[str]) -> str:
@@ -115,11 +129,13 @@ def read_connection_file(path: str | Path) -> dict[str, Any]:
     """Read a connection JSON file, with errors that name the file."""
     file = Path(path)
     try:
-        data = read_json(file)
+        data = loads(read_bounded(file))
     except FileNotFoundError:
         raise UsageError(f"connection file {str(file)!r} does not exist") from None
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise UsageError(f"connection file {str(file)!r} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read connection file {str(file)!r}: {exc.strerror}") from None
+    except JsonTextError as exc:
+        raise UsageError(f"connection file {str(file)!r} {exc}") from None
     if not isinstance(data, dict):
         raise UsageError(f"connection file {str(file)!r} must hold a JSON object")
     return data

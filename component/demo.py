@@ -1,70 +1,65 @@
-"""``component demo``: a realistic booking flow across the three vendors.
+"""``component demo``: the example flows of ``flows/`` on the embedded sandbox, in process.
 
-Until the embedded sandbox exists, the demo runs the flow as a dry run: every step renders and
-checks the exact request it would send (inputs validated, secrets redacted) and sends nothing.
-Each step's inputs are the first example of its definition.
+A ServiceTitan booking becomes a customer, location and job, a technician picked from the picklist
+is assigned, the job's invoice is read and a payment recorded; a Servicebay customer is found by
+phone, a job booked, a quote and an invoice made and the invoice paid; a Homebase360 customer and
+job are created and the job rescheduled; and one intake runs across all three. No account and no
+network are needed: every request goes to the sandbox inside this process.
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from .flows import StepResult, describe, flow_files, load_flow, run_flow
 from .runtime import Runtime
-
-# Clearly fake credentials: the dry run sends nothing, so no real account is needed.
-DEMO_CONNECTIONS: dict[str, dict[str, Any]] = {
-    "servicetitan": {
-        "clientId": "demo-client-id",
-        "clientSecret": "demo-client-secret",
-        "tenant": "1234567890",
-        "applicationKey": "demo-application-key",
-        "environment": "integration",
-    },
-    "servicebay": {"apiKey": "demo-servicebay-key", "orgId": "demo-org"},
-    "homebase360": {"apiKey": "demo-homebase360-key"},
-}
-
-STEPS: list[tuple[str, str, str]] = [
-    ("action", "homebase360.searchCustomers", "Find the caller in Homebase360 by phone"),
-    ("action", "servicebay.lookupCustomer", "Look the caller up in Servicebay (404 means no match)"),
-    ("action", "servicebay.createJob", "Book an in-store job (ticket) in Servicebay"),
-    ("picklist", "servicetitan.selectTechnician", "Offer ServiceTitan technicians in a dropdown"),
-    ("action", "servicetitan.createJob", "Create the ServiceTitan job with its first appointment"),
-    ("action", "servicetitan.assignTechnicians", "Assign the chosen technician to the appointment"),
-    ("action", "servicetitan.createPayment", "Record the deposit against the job's invoice"),
-]
-
-NOTE = (
-    "dry run: the embedded sandbox is not part of this release yet, so each step prints the request "
-    "it would send (validated, secrets redacted) and sends nothing"
-)
+from .sandbox import Sandbox
 
 
-async def _steps(runtime: Runtime, console: Console) -> list[dict[str, Any]]:
-    out = []
-    for number, (kind, ref, title) in enumerate(STEPS, start=1):
-        definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
-        inputs = definition.model.examples[0] if definition.model.examples else {}
-        connection = runtime.connection(definition.connector, DEMO_CONNECTIONS[definition.connector])
-        call = runtime.run if kind == "action" else runtime.picklist
-        request = await call(ref, inputs, connection, dry_run=True)
+def demo_flows(root: Path) -> list[Path]:
+    files = flow_files(root / "flows")
+    if not files:
+        raise FileNotFoundError(f"no example flows under {root / 'flows'}")
+    return files
+
+
+async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) -> dict[str, Any]:
+    """Run every example flow against ``sandbox``; a summary per flow, ``ok`` only if all passed."""
+    started = time.perf_counter()
+    connections = sandbox.connections()
+    summaries = []
+
+    def show(number: int, total: int, result: StepResult) -> None:
+        if console is None:
+            return
+        mark = "[red]✗[/red]" if result.error else "[green]✓[/green]"
+        title = result.title or result.ref
+        timing = f"[dim]({result.ref}, {result.ms:.0f} ms)[/dim]"
         console.print(
-            f"[green]✓[/green] {number}/{len(STEPS)} {title}: {request['method']} {request['url']}",
+            f"  {mark} {number}/{total} {title} {timing}: {describe(result)}",
             soft_wrap=True,
+            highlight=False,
         )
-        out.append({"step": number, "title": title, kind: ref, "inputs": inputs, "request": request})
-    return out
 
-
-async def _run(runtime: Runtime, console: Console) -> list[dict[str, Any]]:
-    async with runtime:
-        return await _steps(runtime, console)
-
-
-def run_demo(runtime: Runtime, console: Console) -> dict[str, Any]:
-    console.print(f"[bold]component demo[/bold] — {NOTE}")
-    steps = asyncio.run(_run(runtime, console))
-    return {"mode": "dry-run", "note": NOTE, "steps": steps}
+    async with runtime:  # one connection pool per vendor for every flow
+        for path in demo_flows(runtime.catalog.root):
+            flow = load_flow(path)
+            if console is not None:
+                console.print(f"[bold]{flow.name}[/bold] — {flow.description}", highlight=False)
+            summary = await run_flow(runtime, flow, connections, on_step=show)
+            summaries.append(summary)
+            if not summary["ok"]:
+                break
+    ok = all(s["ok"] for s in summaries)
+    seconds = time.perf_counter() - started
+    if console is not None:
+        steps = sum(len(s["steps"]) for s in summaries)
+        verdict = (
+            "[green]all flows passed[/green]" if ok else f"[red]flow {summaries[-1]['flow']!r} failed[/red]"
+        )
+        console.print(f"{verdict}: {len(summaries)} flows, {steps} steps in {seconds:.2f} s", highlight=False)
+    return {"ok": ok, "seconds": round(seconds, 3), "flows": summaries}

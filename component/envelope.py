@@ -7,22 +7,40 @@ from typing import Any
 
 import httpx
 
-from .errors import VendorError, vendor_error_class
-from .models import Envelope
+from .errors import UnexpectedBodyError, VendorError, vendor_error_class
+from .jsontext import MAX_DEPTH, value_problem
+from .models import Envelope, ResponseSpec
 from .redact import Redactor
 from .templates import MISSING, get_path
 
 _MAX_TEXT = 500
+JSON_RESPONSE = ResponseSpec()
 
 
-def body_of(response: httpx.Response) -> Any:
-    """JSON when the body parses as JSON, text otherwise, None when empty."""
+class _NotJson:
+    """A body that should have been JSON and is not: its text and why it is refused."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.text = text
+        self.reason = reason
+
+
+def _parse(response: httpx.Response) -> Any:
+    """JSON when the body parses as JSON, :class:`_NotJson` otherwise, None when empty."""
     if not response.content:
         return None
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text
+        return _NotJson(response.text, "is not JSON")
+    except RecursionError:
+        return _NotJson("", f"is JSON nested deeper than {MAX_DEPTH} levels")
+
+
+def body_of(response: httpx.Response) -> Any:
+    """JSON when the body parses as JSON, text otherwise, None when empty."""
+    body = _parse(response)
+    return body.text if isinstance(body, _NotJson) else body
 
 
 def _first(body: Any, paths: list[str]) -> Any:
@@ -43,43 +61,90 @@ def _message_text(value: Any) -> str:
     return json.dumps(value)[:_MAX_TEXT]
 
 
-def decode(envelope: Envelope, response: httpx.Response, *, vendor: str, redactor: Redactor) -> Any:
-    """The payload of a success response; raises a :class:`VendorError` subclass otherwise."""
-    body = body_of(response)
+def _wants_json(response: httpx.Response, spec: ResponseSpec) -> bool:
+    if spec.body == "any":
+        content_type = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+        return content_type == "application/json" or content_type.endswith("+json")
+    return spec.body == "json"
+
+
+def decode(
+    envelope: Envelope,
+    response: httpx.Response,
+    *,
+    vendor: str,
+    redactor: Redactor,
+    spec: ResponseSpec = JSON_RESPONSE,
+) -> Any:
+    """The payload of a success response; raises a :class:`VendorError` subclass otherwise.
+
+    A success whose body is not what ``spec`` declares (an HTML page or cut-off JSON where JSON is
+    due) is an :class:`UnexpectedBodyError`, never a result.
+    """
+    if response.is_success and spec.body == "text":
+        return response.text
+    body = _parse(response)
+    if isinstance(body, _NotJson):
+        if response.is_success and not _wants_json(response, spec):
+            return body.text
+        if response.is_success:
+            content_type = response.headers.get("content-type") or "no content type"
+            raise UnexpectedBodyError(
+                redactor.text(
+                    f"{vendor} answered {response.status_code} with a body that {body.reason} "
+                    f"({content_type}): {body.text.strip()[:200]}"
+                ),
+                status=response.status_code,
+                vendor=vendor,
+                trace_id=_trace_header(envelope, response, redactor),
+                maybe_applied=True,
+            )
+        body = body.text
     failed = (
         envelope.success is not None
         and isinstance(body, dict)
         and get_path(body, envelope.success, None) is False
     )
     if response.is_success and not failed:
-        if envelope.data and isinstance(body, dict):
+        if spec.unwrap and envelope.data and isinstance(body, dict):
             payload = get_path(body, envelope.data)
             return None if payload is MISSING else payload
         return body
     raise error_from(envelope, response, body, vendor=vendor, redactor=redactor)
 
 
+def _trace_header(envelope: Envelope, response: httpx.Response, redactor: Redactor) -> str | None:
+    found = next((response.headers[h] for h in envelope.traceHeaders if h in response.headers), None)
+    return None if found is None else redactor.text(found)
+
+
 def error_from(
     envelope: Envelope, response: httpx.Response, body: Any, *, vendor: str, redactor: Redactor
 ) -> VendorError:
     status = response.status_code if not response.is_success else 502
+    problem = value_problem(body)
+    if problem:  # too deep to read safely: report that instead of its contents
+        body = f"an error body whose value at {problem[0]} {problem[1]}"
     body = redactor.data(body)  # before any truncation, so a cut can never keep part of a secret
     found = _first(body, envelope.message) if isinstance(body, dict) else None
     if found is not None:
         message = _message_text(found)
     elif isinstance(body, str) and body.strip():
         message = body.strip()[:_MAX_TEXT]
+    elif response.is_success:
+        message = f"{vendor} reported a failure ({envelope.success}: false) without a message"
     else:
         message = response.reason_phrase or f"HTTP {status}"
     trace = _first(body, envelope.traceId) if isinstance(body, dict) else None
-    if trace is None:
-        trace = next((response.headers[h] for h in envelope.traceHeaders if h in response.headers), None)
+    trace_id = redactor.text(str(trace)) if trace is not None else _trace_header(envelope, response, redactor)
     errors = get_path(body, envelope.errors, None) if envelope.errors and isinstance(body, dict) else None
     error_class = vendor_error_class(status)
     return error_class(
-        message,
+        redactor.text(message),
         status=status,
         vendor=vendor,
-        trace_id=None if trace is None else str(trace),
+        trace_id=trace_id,
         errors=errors or None,
+        # a success status that reports a failure: the vendor answered, and says it did not act
+        maybe_applied=False if response.is_success else None,
     )

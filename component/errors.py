@@ -7,7 +7,13 @@ and trace id.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
+
+
+class _Redactor(Protocol):
+    def text(self, text: str) -> str: ...
+
+    def data(self, value: Any) -> Any: ...
 
 
 class ComponentError(Exception):
@@ -23,6 +29,16 @@ class ComponentError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"type": self.kind, "message": self.message, **self.details}}
+
+    def redact(self, redactor: _Redactor) -> ComponentError:
+        """Redact secrets from the message and every detail, in place; returns ``self``."""
+        self.message = redactor.text(self.message)
+        self.args = (self.message,)
+        self.details = redactor.data(self.details)
+        for name in ("trace_id", "errors", "problems"):
+            if getattr(self, name, None) is not None:
+                setattr(self, name, redactor.data(getattr(self, name)))
+        return self
 
 
 class UsageError(ComponentError):
@@ -64,13 +80,25 @@ class RequestRefusedError(ComponentError):
 
 
 class TransportError(ComponentError):
-    """The vendor could not be reached (network error, timeout, deadline spent)."""
+    """The vendor could not be reached or did not answer in time (network error, timeout, deadline).
+
+    ``maybeApplied`` says whether the request may have reached the vendor (and so may have done its
+    work): false when nothing was sent (connect errors), true once it may have been.
+    """
 
     kind = "transport"
 
+    def __init__(self, message: str, *, vendor: str | None = None, maybe_applied: bool = True) -> None:
+        super().__init__(message, vendor=vendor, maybeApplied=maybe_applied)
+        self.maybe_applied = maybe_applied
+
 
 class VendorError(ComponentError):
-    """The vendor answered with an error. ``status``, ``message`` and ``traceId`` are the vendor's."""
+    """The vendor answered with an error. ``status``, ``message`` and ``traceId`` are the vendor's.
+
+    ``maybeApplied``: a 5xx (or an unreadable answer) may come after the vendor did the work; a 4xx
+    means it did not. ``retryAfter`` (seconds) is set when the vendor said when to try again.
+    """
 
     kind = "vendor"
 
@@ -83,13 +111,37 @@ class VendorError(ComponentError):
         trace_id: str | None = None,
         errors: Any = None,
         retry_after: float | None = None,
+        maybe_applied: bool | None = None,
     ) -> None:
-        super().__init__(message, status=status, vendor=vendor, traceId=trace_id, errors=errors)
+        if maybe_applied is None:
+            maybe_applied = status >= 500
+        super().__init__(
+            message,
+            status=status,
+            vendor=vendor,
+            traceId=trace_id,
+            errors=errors,
+            retryAfter=retry_after,
+            maybeApplied=maybe_applied,
+        )
         self.status = status
         self.vendor = vendor
         self.trace_id = trace_id
         self.errors = errors
+        self.maybe_applied = maybe_applied
         self.retry_after = retry_after
+
+    @property
+    def retry_after(self) -> float | None:
+        return self._retry_after
+
+    @retry_after.setter
+    def retry_after(self, seconds: float | None) -> None:
+        self._retry_after = seconds
+        if seconds is None:
+            self.details.pop("retryAfter", None)
+        else:
+            self.details["retryAfter"] = round(seconds, 3)
 
 
 class BadRequestError(VendorError):
@@ -98,6 +150,13 @@ class BadRequestError(VendorError):
 
 class AuthError(VendorError):
     kind = "auth"
+
+
+class CredentialsError(AuthError):
+    """The vendor refused the connection's credentials (a token request answered 400/401)."""
+
+    kind = "invalid_credentials"
+    exit_code = 2
 
 
 class NotFoundError(VendorError):
@@ -114,6 +173,12 @@ class RateLimitedError(VendorError):
 
 class ServerError(VendorError):
     kind = "server"
+
+
+class UnexpectedBodyError(VendorError):
+    """A success status with a body that is not what the definition declares (HTML, cut-off JSON)."""
+
+    kind = "unexpected_body"
 
 
 _BY_STATUS: dict[int, type[VendorError]] = {

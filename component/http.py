@@ -7,12 +7,16 @@ skipped. Redirects are never followed: credentials go to the connector's own hos
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import random
+import re
 import ssl
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -20,23 +24,60 @@ from . import progress, templates
 from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
 from .catalog import LoadedConnector
 from .connection import Connection
-from .envelope import decode
-from .errors import RequestRefusedError, TransportError, VendorError
-from .policy import (
-    BUDGETS,
-    SYSTEM_CLOCK,
-    BudgetRegistry,
-    Clock,
-    RateBudget,
-    backoff_delay,
-    header_delay,
-    may_retry,
-)
+from .envelope import JSON_RESPONSE, decode
+from .errors import ComponentError, InputValidationError, RequestRefusedError, TransportError, VendorError
+from .models import ResponseSpec
+from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, BudgetRegistry, Clock, Random, RateBudget, header_delay
 from .version import USER_AGENT
 
 log = logging.getLogger("component.http")
 _FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 NO_BODY = templates.MISSING
+# RFC 9110: a header name is a token; a value is visible ASCII with inner spaces and tabs.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
+_MEDIA_TYPE = re.compile(
+    r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( ?; ?[\w!#$&^.+-]+=(\"[\x20-\x7e]*\"|[\w!#$&^.+-]+))*", re.ASCII
+)
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as is; anything else (spaces, non-ASCII) is percent-encoded
+# What an exception means for the request: (reason, whether it may have reached the vendor).
+# Nothing is sent before a connection is made, so connect errors may be retried on any method.
+_TRANSPORT_FAILURES: tuple[tuple[type[Exception], str, bool], ...] = (
+    (httpx.ConnectTimeout, "timed out connecting", False),
+    (httpx.ConnectError, "could not connect", False),
+    (httpx.PoolTimeout, "timed out waiting for a free connection", False),
+    (httpx.ReadTimeout, "timed out waiting for the response", True),
+    (httpx.WriteTimeout, "timed out sending the request", True),
+    (httpx.RemoteProtocolError, "the connection closed before a complete response", True),
+    (httpx.ReadError, "the connection failed while reading the response", True),
+    (httpx.WriteError, "the connection failed while sending the request", True),
+    (httpx.LocalProtocolError, "the request is not valid HTTP and was not sent", False),
+    (httpx.UnsupportedProtocol, "the URL scheme is not supported", False),
+)
+
+
+def transport_failure(exc: Exception) -> tuple[str, bool]:
+    """A fixed description of a transport exception, and whether the request may have been sent.
+
+    The exception's own text is never used: it can quote a header value (a credential).
+    """
+    for kind, reason, sent in _TRANSPORT_FAILURES:
+        if isinstance(exc, kind):
+            return f"{reason} ({type(exc).__name__})", sent
+    return f"the request failed ({type(exc).__name__})", True
+
+
+def check_header(name: str, value: str) -> None:
+    """Refuse a header that would break or smuggle HTTP (CR/LF, NUL, spaces, non-ASCII)."""
+    if not _HEADER_NAME.fullmatch(name):
+        raise RequestRefusedError(
+            f"header name {name!r} is not valid: only letters, digits and !#$%&'*+.^_`|~- are allowed"
+        )
+    if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+        raise RequestRefusedError(
+            f"the value of header {name!r} is not valid: only visible ASCII characters and inner spaces "
+            "are allowed (no line breaks, NUL or other control characters, no non-ASCII)"
+        )
 
 
 @cache
@@ -80,6 +121,7 @@ class Session:
         tokens: TokenCache = TOKENS,
         budgets: BudgetRegistry = BUDGETS,
         base_url: str | None = None,
+        random: Random = random.random,
     ) -> None:
         model = connector.model
         environment = model.connection.environments[connection.environment]
@@ -88,6 +130,7 @@ class Session:
         self.policy = model.http
         self.vendor = connector.name
         self.clock = clock
+        self.random = random
         self.redactor = connection.redactor()
         # A connection's own baseUrl/tokenUrl (a served sandbox, a proxy, a vendor test host) replace
         # the environment's; credentials still go to that one host and nowhere else.
@@ -106,7 +149,8 @@ class Session:
             clock=clock,
             cache=tokens,
             redactor=self.redactor,
-            timeout=self.policy.timeout,
+            policy=self.policy,
+            random=random,
         )
         scope = {"connection": connection.values}
         self.default_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -151,7 +195,14 @@ class Session:
     # --- building -------------------------------------------------------------------------------
 
     def url_for(self, path: str) -> httpx.URL:
-        """The absolute URL of ``path``, refused unless it stays under the connector's base URL."""
+        """The absolute URL of ``path``, refused unless it stays under the connector's base URL.
+
+        Spaces and non-ASCII characters are percent-encoded; control characters are refused.
+        """
+        if templates.CONTROL_CHARACTERS.search(path):
+            raise RequestRefusedError(
+                f"path {path!r} may not contain control characters (line breaks, NUL, tabs)"
+            )
         if "://" in path or "//" in path or "\\" in path or not path.startswith("/"):
             raise RequestRefusedError(
                 f"path {path!r} must be relative to the {self.vendor} base URL and start with '/'; "
@@ -164,6 +215,7 @@ class Session:
             )
         if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
             raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
+        path = quote(path, safe=_PATH_SAFE)
         try:
             url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
         except httpx.InvalidURL as exc:
@@ -182,6 +234,7 @@ class Session:
             headers[name] = value
 
         for name, value in request.headers.items():
+            check_header(name, value)
             if name.lower() in _FORBIDDEN_HEADERS:
                 raise RequestRefusedError(f"header {name!r} may not be set on a request")
             if name.lower() in self.reserved_headers:
@@ -193,6 +246,13 @@ class Session:
             put("Content-Type", "application/json")
         elif request.form is not None and not request.files:
             put("Content-Type", "application/x-www-form-urlencoded")
+        for name, part in (request.files or {}).items():
+            if not _MEDIA_TYPE.fullmatch(part.content_type):
+                raise InputValidationError(
+                    f"file part {name!r}: contentType {part.content_type!r} is not a media type "
+                    "such as application/pdf",
+                    problems=[{"path": f"$.files.{name}.contentType", "message": "is not a media type"}],
+                )
         return headers
 
     @staticmethod
@@ -223,67 +283,102 @@ class Session:
 
     # --- sending --------------------------------------------------------------------------------
 
-    async def send(self, request: OutgoingRequest, *, null_on: frozenset[int] = frozenset()) -> Any:
-        """Send with auth, rate budget and retries; return the decoded payload or raise a typed error."""
+    async def send(
+        self,
+        request: OutgoingRequest,
+        *,
+        null_on: frozenset[int] = frozenset(),
+        response_spec: ResponseSpec = JSON_RESPONSE,
+    ) -> Any:
+        """Send with auth, rate budget and retries; return the decoded payload or raise a typed error.
+
+        Every error leaving here has passed the redactor, whatever part of it a vendor filled in.
+        """
+        try:
+            return await self._send(request, null_on, response_spec)
+        except ComponentError as error:
+            raise error.redact(self.redactor) from None
+
+    async def _send(self, request: OutgoingRequest, null_on: frozenset[int], spec: ResponseSpec) -> Any:
         method = request.method.upper()
         url = self.url_for(request.path)
         base_headers = self._headers(request)
         query = self._query(request.query)
         content: dict[str, Any] = {}
         if request.json is not NO_BODY:
-            content["json"] = request.json
+            try:  # encoded here: ``null`` is a body, and NaN/Infinity are refused, not sent
+                content["content"] = json.dumps(request.json, allow_nan=False, ensure_ascii=False).encode()
+            except ValueError:
+                raise InputValidationError(
+                    "the JSON body holds NaN or Infinity, which JSON cannot carry",
+                    problems=[{"path": "$.json", "message": "holds NaN or Infinity"}],
+                ) from None
         elif request.form is not None:
             content["data"] = {k: templates.as_text(v) for k, v in request.form.items()}
         if request.files:
             content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
-        deadline = self.clock.now() + self.policy.deadline
-        attempt, refreshed = 0, False
+        attempts = Attempts(self.policy, self.clock, self.random)
+        refreshed = False
         while True:
-            attempt += 1
-            if self.budget:
-                await self.budget.acquire(self._report_wait)
+            attempts.count += 1
             auth_headers = await self.auth.headers(self.client)
-            remaining = deadline - self.clock.now()
+            if self.budget:  # the slot is taken right before the send, after any wait for a token
+                await self.budget.acquire(self._report_wait)
+            remaining = attempts.remaining()
+            if remaining <= 0:
+                raise TransportError(
+                    f"{method} {url}: the {self.policy.deadline:g} s deadline was spent before the request "
+                    "could be sent",
+                    vendor=self.vendor,
+                    maybe_applied=False,
+                )
             started = self.clock.now()
             try:
-                response = await self.client.request(
-                    method,
-                    url,
-                    params=query or None,  # an empty mapping would make httpx parse the URL again
-                    headers={**base_headers, **auth_headers},
-                    timeout=max(0.001, min(self.policy.timeout, remaining)),
-                    **content,
-                )
-            except httpx.HTTPError as exc:
-                failure = TransportError(
-                    self.redactor.text(f"{method} {url} failed: {type(exc).__name__}: {exc}"),
+                async with asyncio.timeout(remaining):  # a drip-fed body cannot outlive the deadline
+                    response = await self.client.request(
+                        method,
+                        url,
+                        params=query or None,  # an empty mapping would make httpx parse the URL again
+                        headers={**base_headers, **auth_headers},
+                        timeout=max(0.001, min(self.policy.timeout, remaining)),
+                        **content,
+                    )
+            except TimeoutError:
+                raise TransportError(
+                    f"{method} {url}: no complete response within the {self.policy.deadline:g} s deadline",
                     vendor=self.vendor,
-                )
-                if await self._wait_to_retry(method, None, None, attempt, deadline):
+                ) from None
+            except httpx.HTTPError as exc:
+                reason, sent = transport_failure(exc)
+                if await attempts.retry(method, None, None, sent=sent):
                     continue
-                raise failure from None
+                raise TransportError(
+                    f"{method} {url}: {reason}", vendor=self.vendor, maybe_applied=sent
+                ) from None
             log.debug(
                 "%s %s -> %s (attempt %d, %.0f ms)",
                 method,
                 url,
                 response.status_code,
-                attempt,
+                attempts.count,
                 (self.clock.now() - started) * 1000,
             )
             if response.status_code == 401 and self.auth.refreshable and not refreshed:
                 refreshed = True
                 await self.auth.refresh(self.client, auth_headers)
-                attempt -= 1
+                attempts.count -= 1
                 continue
             if response.status_code in null_on:
                 return None
-            if not response.is_success and await self._wait_to_retry(
-                method, response.status_code, response, attempt, deadline
-            ):
+            if not response.is_success and await attempts.retry(method, response.status_code, response):
                 continue
             try:
                 return decode(
-                    self.connector.model.envelope, response, vendor=self.vendor, redactor=self.redactor
+                    self.connector.model.envelope,
+                    response,
+                    vendor=self.vendor,
+                    redactor=self.redactor,
+                    spec=spec,
                 )
             except VendorError as error:
                 if response.status_code == 429:
@@ -302,17 +397,3 @@ class Session:
             vendor=self.vendor,
             seconds=seconds,
         )
-
-    async def _wait_to_retry(
-        self, method: str, status: int | None, response: httpx.Response | None, attempt: int, deadline: float
-    ) -> bool:
-        if attempt >= self.policy.retry.maxAttempts or not may_retry(method, status, self.policy):
-            return False
-        delay = header_delay(response, self.policy, self.clock) if response is not None else None
-        if delay is None:
-            delay = backoff_delay(attempt, self.policy)
-        if self.clock.now() + delay >= deadline:
-            return False
-        log.debug("retrying %s after %s in %.2f s", method, status or "a connection error", delay)
-        await self.clock.sleep(delay)
-        return True

@@ -56,6 +56,22 @@ class RequestTemplate(Strict):
     )
 
 
+class ResponseSpec(Strict):
+    """What a success response holds and how much of it the result keeps."""
+
+    body: Literal["json", "text", "any"] = Field(
+        "json",
+        description='"json": a success body that is not JSON (an HTML page, cut-off JSON) is an '
+        'unexpected_body error; "text": the body as text; "any": JSON when it parses, else text '
+        "(a body labelled application/json must parse).",
+    )
+    unwrap: bool = Field(
+        True,
+        description="Unwrap the connector's envelope (its data path); false returns the vendor's whole body, "
+        "pagination included. Error envelopes are decoded either way.",
+    )
+
+
 class PagePagination(Strict):
     """Page number paging: ``page``/``pageSize`` in the query, ``hasMore`` in the response."""
 
@@ -171,6 +187,11 @@ class SeenIds(Strict):
     """Id-set polling, for lists without a change filter: a record fires the first time its id is listed."""
 
     id: str = Field("id", description="Record field that identifies a record.")
+    createdField: str | None = Field(
+        None,
+        description="Record field with the creation time: when set, only records created after the "
+        "instance started fire (a record that merely enters the list, e.g. a window, does not).",
+    )
     max: int = Field(
         50_000,
         ge=1,
@@ -221,6 +242,9 @@ class Definition(Strict):
     )
     request: RequestTemplate
     pagination: Pagination | None = None
+    response: ResponseSpec = Field(
+        default_factory=ResponseSpec, description="What a success body holds (JSON by default)."
+    )
     hook: str | None = Field(
         None,
         pattern=HOOK_PATTERN,
@@ -303,6 +327,44 @@ class Trigger(Definition):
         return self
 
 
+# --- flows -------------------------------------------------------------------------------------
+
+
+class FlowTrigger(Strict):
+    """The trigger a flow starts from: its steps run once per event."""
+
+    trigger: str = Field(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.TRIGGER")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The trigger's inputs.")
+
+
+class FlowStep(Strict):
+    """One step: an action or a picklist, with inputs that may read earlier steps and the trigger."""
+
+    name: str = Field(pattern=KEY_PATTERN, description="Unique step name; later steps read $steps.<name>.")
+    title: str | None = Field(None, description="What the step does, for people.")
+    action: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.ACTION"
+    )
+    picklist: str | None = Field(
+        None, pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$", description="CONNECTOR.DATASOURCE"
+    )
+    inputs: dict[str, Template] = Field(
+        default_factory=dict,
+        description='Inputs; values may be references: "$steps.<name>.data.id", "$trigger.record.id", '
+        'with a filter ("$steps.tech.result.0.key|int").',
+    )
+
+
+class Flow(Strict):
+    """A flow: an optional trigger and an ordered list of named steps (``component flow run``)."""
+
+    schema_: str | None = Field(None, alias="$schema")
+    name: str = Field(min_length=1)
+    description: str = ""
+    trigger: FlowTrigger | None = None
+    steps: list[FlowStep] = Field(min_length=1)
+
+
 # --- connectors and the manifest ----------------------------------------------------------------
 
 
@@ -348,6 +410,12 @@ class RetryPolicy(Strict):
     maxAttempts: int = Field(4, ge=1, description="Attempts in all, the first included.")
     backoff: float = Field(0.5, ge=0, description="First back-off in seconds; doubles on each retry.")
     maxBackoff: float = Field(30, ge=0)
+    jitter: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of each back-off step drawn at random (0.5: between half and all of it).",
+    )
     statuses: list[int] = Field(
         default_factory=lambda: [429, 500, 502, 503, 504],
         description="Statuses retried. 429 is retried on any method; the rest on idempotent methods only.",
@@ -419,6 +487,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "action": Action,
     "datasource": DataSource,
     "trigger": Trigger,
+    "flow": Flow,
 }
 SCHEMA_DIR = Path(__file__).parent / "schema"
 

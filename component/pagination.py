@@ -1,7 +1,9 @@
 """Pagination strategies: page number with ``hasMore``, cursor, none.
 
 A strategy knows how to ask for the first page, how to ask for the next one from the last
-response, where the items are, and how to fold every page back into one response.
+response, where the items are, and how to fold every page back into one response. When a page
+strategy learns the total from the first page, the pages after it are fetched a few at a time
+concurrently (every send still waits for the rate budget) and handed on in page order.
 """
 
 from __future__ import annotations
@@ -9,17 +11,27 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import VendorError
+from .errors import TransportError, VendorError
 from .http import OutgoingRequest
 from .models import CursorPagination, PagePagination
+from .policy import Clock
 from .templates import MISSING, get_path, set_path
 
 Paged = PagePagination | CursorPagination
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Key = Callable[[Any], str]
+DEFAULT_MAX_ITEMS = 100_000  # an action's fetch-all cap when its definition sets no maxItems
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What stops a walk over pages whose vendor always says there is more: a clock and a deadline."""
+
+    clock: Clock
+    deadline: float  # on ``clock.now()``
 
 
 def items_of(pagination: Paged, payload: Any) -> list[Any]:
@@ -61,17 +73,6 @@ def next_query(pagination: Paged, query: dict[str, Any], payload: Any, vendor: s
     return {**query, pagination.cursorParam: cursor}
 
 
-async def pages(
-    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str
-) -> AsyncIterator[tuple[Any, list[Any]]]:
-    """Yield ``(payload, items)`` for each page, one after the other, in order."""
-    query: dict[str, Any] | None = first_query(pagination, request.query)
-    while query is not None:
-        payload = await send(replace(request, query=query))
-        yield payload, items_of(pagination, payload)
-        query = next_query(pagination, query, payload, vendor)
-
-
 def page_query(pagination: PagePagination, query: dict[str, Any], number: int) -> dict[str, Any]:
     """The query of page ``number``: the first page's, without the ask for a total."""
     later = {**query, pagination.pageParam: number}
@@ -96,46 +97,128 @@ def planned_pages(pagination: Paged, query: dict[str, Any], payload: Any) -> ran
     return range(first + 1, first + -(-total // size))
 
 
+class _Ahead:
+    """Pages fetched ahead, ``concurrency`` at a time, over the page numbers the total announced."""
+
+    def __init__(self, request: OutgoingRequest, send: Send) -> None:
+        self.request = request
+        self.send = send
+        self.planned: range = range(0)
+        self.fetched: dict[int, Any] = {}
+
+    async def _fetch(self, query: dict[str, Any]) -> Any:
+        return await self.send(replace(self.request, query=query))
+
+    async def take(self, pagination: Paged, query: dict[str, Any]) -> Any:
+        """The payload for ``query``: fetched ahead when planned, else sent now."""
+        if not isinstance(pagination, PagePagination) or query[pagination.pageParam] not in self.planned:
+            return await self._fetch(query)
+        number = int(query[pagination.pageParam])
+        if number not in self.fetched:
+            numbers = [n for n in self.planned[self.planned.index(number) :][: pagination.concurrency]]
+            async with asyncio.TaskGroup() as group:
+                tasks = {n: group.create_task(self._fetch(page_query(pagination, query, n))) for n in numbers}
+            self.fetched = {n: task.result() for n, task in tasks.items()}
+        return self.fetched.pop(number)
+
+
+async def pages(
+    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str, bounds: Bounds | None = None
+) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """Yield ``(payload, items)`` for each page, in order.
+
+    A cursor seen before, or a page repeating the previous page's items, is a vendor error rather
+    than a loop; with ``bounds`` no page is asked for once the deadline has passed. Once the first
+    page reports the total, later pages are fetched ``concurrency`` at a time (at most that many
+    are fetched beyond the page where the consumer stops).
+    """
+    query: dict[str, Any] | None = first_query(pagination, request.query)
+    ahead = _Ahead(request, send)
+    cursors: set[str] = set()
+    previous: list[Any] | None = None
+    count = 0
+    while query is not None:
+        if bounds is not None and count and bounds.clock.now() >= bounds.deadline:
+            raise TransportError(
+                f"{vendor} kept announcing more pages: stopped after {count} pages at the deadline; "
+                "narrow the query or set maxItems",
+                vendor=vendor,
+                maybe_applied=request.method.upper() != "GET",
+            )
+        payload = await ahead.take(pagination, query)
+        count += 1
+        items = items_of(pagination, payload)
+        yield payload, items
+        if count == 1:
+            ahead.planned = planned_pages(pagination, query, payload)
+        query = next_query(pagination, query, payload, vendor)
+        if query is not None and items and items == previous:
+            raise VendorError(
+                f"{vendor} answered page {count} with the same items as page {count - 1}",
+                status=502,
+                vendor=vendor,
+            )
+        previous = items
+        if isinstance(pagination, CursorPagination) and query is not None:
+            cursor = str(query[pagination.cursorParam])
+            if cursor in cursors:
+                raise VendorError(f"pagination cursor {cursor!r} came back again", status=502, vendor=vendor)
+            cursors.add(cursor)
+
+
+async def collect(
+    pagination: Paged,
+    request: OutgoingRequest,
+    send: Send,
+    vendor: str,
+    limit: int | None = None,
+    bounds: Bounds | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    key: Key | None = None,
+) -> tuple[Any, list[Any], bool]:
+    """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
+
+    With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
+    counts unique keys. ``on_page(pages, items)`` is called after each page, for progress output.
+    """
+    first: Any = MISSING
+    collector = _Collector(limit, key)
+    count = 0
+    async for payload, page_items in pages(pagination, request, send, vendor, bounds):
+        if first is MISSING:
+            first = payload
+        full = collector.add(page_items)
+        count += 1
+        if on_page is not None:
+            on_page(count, len(collector.items))
+        if full:
+            return first, collector.items, collector.truncated or has_more(pagination, payload)
+    return (None if first is MISSING else first), collector.items, False
+
+
 class _Collector:
     """Items in page order, de-duplicated by ``key`` when given, up to ``limit`` unique items."""
 
-    def __init__(
-        self, limit: int | None, key: Key | None, on_page: Callable[[int, int], None] | None = None
-    ) -> None:
+    def __init__(self, limit: int | None, key: Key | None) -> None:
         self.limit = limit
         self.key = key
-        self.on_page = on_page
-        self.pages = 0
         self.items: list[Any] = []
         self.seen: set[str] = set()
         self.truncated = False
 
-    def _is_new(self, item: Any) -> bool:
-        if self.key is None:
-            return True
-        found = self.key(item)
-        return bool(found) and found not in self.seen
-
     def add(self, page_items: list[Any]) -> bool:
         """Take a page; True once the limit is reached (``truncated`` says whether more were left)."""
         for item in page_items:
-            if not self._is_new(item):
+            found = self.key(item) if self.key is not None else None
+            if self.key is not None and (not found or found in self.seen):
                 continue
             if self.limit is not None and len(self.items) >= self.limit:
                 self.truncated = True
                 return True
-            if self.key is not None:
-                self.seen.add(self.key(item))
+            if found is not None:
+                self.seen.add(found)
             self.items.append(item)
         return self.limit is not None and len(self.items) >= self.limit
-
-    def page(self, page_items: list[Any]) -> bool:
-        """Take one page as :meth:`add` does, and report progress."""
-        done = self.add(page_items)
-        self.pages += 1
-        if self.on_page is not None:
-            self.on_page(self.pages, len(self.items))
-        return done
 
 
 def unique(items: list[Any], key: Key, limit: int) -> tuple[list[Any], bool]:
@@ -145,62 +228,16 @@ def unique(items: list[Any], key: Key, limit: int) -> tuple[list[Any], bool]:
     return collector.items, collector.truncated
 
 
-async def collect(
-    pagination: Paged,
-    request: OutgoingRequest,
-    send: Send,
-    vendor: str,
-    limit: int | None = None,
-    on_page: Callable[[int, int], None] | None = None,
-    key: Key | None = None,
-) -> tuple[Any, list[Any], bool]:
-    """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
-
-    With ``key``, items are de-duplicated and ``limit`` counts unique keys (empty keys are skipped).
-    When the first page reports the total, the remaining pages are fetched ``concurrency`` at a
-    time (each send still waits for the rate budget) and taken in page order, so the result is the
-    same as fetching one page after the other; paging then continues one by one if more appeared.
-    ``on_page(pages, items)`` is called after each page taken, for progress output.
-    """
-    collector = _Collector(limit, key, on_page)
-    query: dict[str, Any] = first_query(pagination, request.query)
-    first = payload = await send(replace(request, query=query))
-    if collector.page(items_of(pagination, payload)):
-        return first, collector.items, collector.truncated or has_more(pagination, payload)
-    planned = planned_pages(pagination, query, payload)
-
-    async def fetch(page_query: dict[str, Any]) -> Any:
-        return await send(replace(request, query=page_query))
-
-    if isinstance(pagination, PagePagination):
-        for start in range(0, len(planned), pagination.concurrency):
-            numbers = planned[start : start + pagination.concurrency]
-            window = [page_query(pagination, query, number) for number in numbers]
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(fetch(page_query)) for page_query in window]
-            for task in tasks:
-                payload = task.result()
-                if collector.page(items_of(pagination, payload)):
-                    return first, collector.items, collector.truncated or has_more(pagination, payload)
-                if not has_more(pagination, payload):
-                    return first, collector.items, False
-            query = window[-1]
-    next_page = next_query(pagination, query, payload, vendor)
-    while next_page is not None:
-        query = next_page
-        payload = await send(replace(request, query=query))
-        if collector.page(items_of(pagination, payload)):
-            return first, collector.items, collector.truncated or has_more(pagination, payload)
-        next_page = next_query(pagination, query, payload, vendor)
-    return first, collector.items, False
-
-
-def merged(pagination: Paged, first: Any, items: list[Any]) -> Any:
-    """The first page's response with every item in it, marked as the last page."""
+def merged(pagination: Paged, first: Any, items: list[Any], truncated: bool = False) -> Any:
+    """The first page's response with every item in it, marked as the last page unless ``truncated``."""
     if not isinstance(first, dict):
         return items
     out = copy.deepcopy(first)
     set_path(out, pagination.items, items)
+    if truncated:  # stopped at the cap: the vendor's "more" flag stays true
+        if pagination.hasMore and get_path(out, pagination.hasMore) is not MISSING:
+            set_path(out, pagination.hasMore, True)
+        return out
     if pagination.hasMore and get_path(out, pagination.hasMore) is not MISSING:
         set_path(out, pagination.hasMore, False)
     if isinstance(pagination, PagePagination) and pagination.total:

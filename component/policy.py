@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -14,6 +15,8 @@ import httpx
 from .models import HttpPolicy, RateLimit
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+log = logging.getLogger("component.policy")
+Random = Callable[[], float]
 
 
 class Clock(Protocol):
@@ -93,14 +96,17 @@ class BudgetRegistry:
 BUDGETS = BudgetRegistry()
 
 
-def may_retry(method: str, status: int | None, policy: HttpPolicy) -> bool:
+def may_retry(method: str, status: int | None, policy: HttpPolicy, *, sent: bool = True) -> bool:
     """Whether a failed attempt may be repeated. ``status`` is None for a connection error.
 
-    429 means the vendor did not act on the request, so it is retried on any method; 5xx and
-    connection errors only on idempotent methods, where a repeat cannot do the work twice.
+    429 means the vendor did not act on the request, and a connect error (``sent=False``) that it
+    never got it: both are retried on any method. 5xx, resets and read timeouts only on idempotent
+    methods, where a repeat cannot do the work twice.
     """
     if status == 429:
         return 429 in policy.retry.statuses
+    if status is None and not sent:
+        return True
     if method.upper() not in IDEMPOTENT_METHODS:
         return False
     return status is None or status in policy.retry.statuses
@@ -128,6 +134,42 @@ def header_delay(response: httpx.Response, policy: HttpPolicy, clock: Clock) -> 
     return None
 
 
-def backoff_delay(attempt: int, policy: HttpPolicy) -> float:
-    """Exponential back-off after ``attempt`` (1-based) failed attempts."""
-    return float(min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** (attempt - 1)))
+def backoff_delay(attempt: int, policy: HttpPolicy, draw: float = 0.0) -> float:
+    """Exponential back-off after ``attempt`` (1-based) failed attempts, with jitter.
+
+    ``draw`` in [0, 1) takes up to ``retry.jitter`` of the step away, so callers failing together
+    do not retry together; 0 gives the plain exponential step.
+    """
+    step = min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** (attempt - 1))
+    return float(step * (1 - policy.retry.jitter * draw))
+
+
+class Attempts:
+    """The attempts of one request: at most ``retry.maxAttempts``, all inside one total deadline."""
+
+    def __init__(self, policy: HttpPolicy, clock: Clock, random: Random) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.random = random
+        self.deadline = clock.now() + policy.deadline
+        self.count = 0
+
+    def remaining(self) -> float:
+        return self.deadline - self.clock.now()
+
+    async def retry(
+        self, method: str, status: int | None, response: httpx.Response | None, *, sent: bool = True
+    ) -> bool:
+        """Wait before the next attempt and return True, or return False when this failure is final."""
+        if self.count >= self.policy.retry.maxAttempts:
+            return False
+        if not may_retry(method, status, self.policy, sent=sent):
+            return False
+        delay = header_delay(response, self.policy, self.clock) if response is not None else None
+        if delay is None:
+            delay = backoff_delay(self.count, self.policy, self.random())
+        if self.clock.now() + delay >= self.deadline:
+            return False
+        log.debug("retrying %s after %s in %.2f s", method, status or "a connection error", delay)
+        await self.clock.sleep(delay)
+        return True

@@ -14,10 +14,11 @@ import base64
 import binascii
 import importlib
 import json
+import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -30,10 +31,12 @@ from .catalog import load as load_catalog
 from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
 from .http import NO_BODY, FilePart, OutgoingRequest, Session
+from .jsontext import value_problem
 from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
-from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock
-from .triggers.core import PollResult
-from .triggers.core import poll as poll_core
+from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock, Random
+
+if TYPE_CHECKING:
+    from .triggers.core import PollResult
 
 Scope = Mapping[str, Any]
 Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
@@ -48,6 +51,12 @@ def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
         raise InputValidationError(
             f"inputs of {definition.ref} must be a JSON object",
             problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
+        )
+    unsafe = value_problem(inputs)
+    if unsafe:
+        raise InputValidationError(
+            f"invalid inputs for {definition.ref}: {unsafe[0]}: {unsafe[1]}",
+            problems=[{"path": unsafe[0], "message": unsafe[1]}],
         )
     filled = definition.validator.with_defaults(inputs)
     problems = definition.validator.problems(filled) or checks.problems(definition.model.checks, filled)
@@ -225,8 +234,14 @@ def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> di
     return {"result": entries, "truncated": truncated}
 
 
+def _bounds(session: Session) -> paging.Bounds:
+    """A walk over pages ends by the connector's total deadline, like one request with its retries."""
+    return paging.Bounds(session.clock, session.clock.now() + session.policy.deadline)
+
+
 class Runtime:
-    """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox."""
+    """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox;
+    ``random`` draws the back-off jitter (inject a seeded one for repeatable retries)."""
 
     def __init__(
         self,
@@ -238,11 +253,13 @@ class Runtime:
         budgets: BudgetRegistry = BUDGETS,
         base_urls: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
+        random: Random = random.random,
         picklist_ttl: float = DEFAULT_TTL,
     ) -> None:
         """``picklist_ttl``: seconds a picklist result is reused for the same connection and inputs
         (0 turns the cache off); a write through an action of the same resource drops it sooner."""
         self.catalog = catalog or load_catalog()
+        self.random = random
         self.picklist_cache = PicklistCache(picklist_ttl, clock)
         self.transport = transport
         self.clock = clock
@@ -276,6 +293,7 @@ class Runtime:
             tokens=self.tokens,
             budgets=self.budgets,
             base_url=self.base_urls.get(connection.connector),
+            random=self.random,
         )
 
     async def __aenter__(self) -> Runtime:
@@ -328,17 +346,20 @@ class Runtime:
             await complete_and_check(model, scope, session)
             try:
                 if pagination:
-                    first, items, _ = await paging.collect(
+                    first, items, truncated = await paging.collect(
                         pagination,
                         request,
                         session.send,
                         session.vendor,
-                        limit=pagination.maxItems,
+                        limit=pagination.maxItems or paging.DEFAULT_MAX_ITEMS,
+                        bounds=_bounds(session),
                         on_page=_page_reporter(definition.ref),
                     )
-                    data = paging.merged(pagination, first, items)
+                    data = paging.merged(pagination, first, items, truncated)
                 else:
-                    data = await session.send(request, null_on=frozenset(model.nullOn))
+                    data = await session.send(
+                        request, null_on=frozenset(model.nullOn), response_spec=model.response
+                    )
             finally:
                 if request.method not in SAFE_METHODS:
                     # Even a failed write may have changed something: the next dropdown reads afresh.
@@ -380,6 +401,7 @@ class Runtime:
                         session.send,
                         session.vendor,
                         limit,
+                        _bounds(session),
                         _page_reporter(definition.ref),
                         key=item_key,
                     )
@@ -407,6 +429,8 @@ class Runtime:
         Pure with respect to storage: persisting the new state is the caller's job, after it has
         accepted the events (:func:`component.triggers.poll_once` does both with a state store).
         """
+        from .triggers.core import poll as poll_core
+
         definition = self.catalog.find("triggers", ref)
         checked = check_inputs(definition, inputs or {})
         if not isinstance(connection, Connection):

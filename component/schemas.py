@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,6 +21,7 @@ from .formats import KNOWN_FORMATS, format_checker, format_functions
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 Problem = dict[str, str]
 # Keywords with one meaning in Draft 7 (what fastjsonschema implements) and Draft 2020-12. A schema
@@ -92,11 +94,25 @@ def _compiled(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
 
     try:
         check: Callable[[Any], Any] = fastjsonschema.compile(
-            schema, formats=format_functions(), use_default=False
+            _with_strict_patterns(schema), formats=format_functions(), use_default=False
         )
     except fastjsonschema.JsonSchemaDefinitionException:
         return None
     return check
+
+
+def _with_strict_patterns(schema: Any) -> Any:
+    """A copy of ``schema`` whose ``pattern`` strings mean what :func:`_pattern` checks (``$`` = the end)."""
+    if isinstance(schema, list):
+        return [_with_strict_patterns(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: _strict_pattern(value).pattern
+        if key == "pattern" and isinstance(value, str)
+        else _with_strict_patterns(value)
+        for key, value in schema.items()
+    }
 
 
 def _field_path(base: str, name: str) -> str:
@@ -125,21 +141,52 @@ def _problems_of(error: ValidationError) -> list[Problem]:
     return [{"path": error.json_path, "message": error.message}]
 
 
+_END_ANCHOR = re.compile(r"(?<!\\)\$(?=$|[|)])")
+
+
+@lru_cache(maxsize=1024)
+def _strict_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ``$`` meaning the very end: Python's ``$`` also matches before a final newline."""
+    return re.compile(_END_ANCHOR.sub(r"\\Z", pattern))
+
+
+def _pattern(
+    validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _strict_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with :func:`_pattern` for ``pattern`` (built on first use: jsonschema loads lazily)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    extended: type[Draft202012Validator] = extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+    return extended
+
+
 class SchemaValidator:
     """A compiled Draft 2020-12 validator with format checking (``date-time`` is really checked)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        from jsonschema import Draft202012Validator
-
         self.schema = schema
-        self._validator = Draft202012Validator(schema, format_checker=format_checker())
+        self._validator = _validator_class()(schema, format_checker=format_checker())
         self._fast: Callable[[Any], Any] | None = None
-        self._fast_compiled = False
+        self._uses = 0
 
     def is_valid_fast(self, instance: Any) -> bool:
-        """True when the compiled check accepts ``instance`` (False means: ask jsonschema)."""
-        if not self._fast_compiled:
-            self._fast, self._fast_compiled = _compiled(self.schema), True
+        """True when the compiled check accepts ``instance`` (False means: ask jsonschema).
+
+        Compiling costs more than one jsonschema pass, so it happens on a schema's second use: a
+        one-shot command never pays for it, a runtime sending many requests pays once.
+        """
+        self._uses += 1
+        if self._uses == 2:
+            self._fast = _compiled(self.schema)
         if self._fast is None:
             return False
         try:
@@ -148,8 +195,9 @@ class SchemaValidator:
             return False
         return True
 
-    def problems(self, instance: Any) -> list[Problem]:
-        if self.is_valid_fast(instance):
+    def problems(self, instance: Any, *, compiled: bool = True) -> list[Problem]:
+        """Each problem of ``instance``; ``compiled=False`` skips the compiled check (one-off checks)."""
+        if compiled and self.is_valid_fast(instance):
             return []
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
         found: list[Problem] = []

@@ -28,22 +28,32 @@ class _Missing:
 
 MISSING: Final = _Missing()
 SPREAD: Final = "..."
-SCOPES: Final = ("inputs", "connection", "state")
+SCOPES: Final = ("inputs", "connection", "state", "steps", "trigger")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
 ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)(?::(date))?\}")
 ITEM_SECTION = re.compile(r"\[([^\[\]]*\{[^\[\]]*)\]")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+# C0 and C1 controls, DEL and the Unicode line separators: never part of an identifier or a URL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _join(value: Any) -> Any:
     return ",".join(as_text(item) for item in value) if isinstance(value, list) else value
 
 
+def _integer(value: Any) -> Any:
+    """A whole number from a numeric string (a picklist key): "4001" -> 4001; anything else as is."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 FILTERS: Final[dict[str, Callable[[Any], Any]]] = {
     "join": _join,  # [1, 2] -> "1,2" (comma-separated query lists)
     "string": lambda value: as_text(value),
+    "int": _integer,  # "4001" -> 4001 (picklist keys are strings; many ids are integers)
 }
 
 
@@ -134,6 +144,10 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
         if value is MISSING or value is None or value == "":
             raise TemplateError(
                 f"a value is needed to build the request path ({match['scope']}.{path})", path
+            )
+        if CONTROL_CHARACTERS.search(as_text(value)):
+            raise TemplateError(
+                f"{match['scope']}.{path} may not contain control characters such as line breaks", path
             )
         return as_text(value) if match["reserved"] else _encode_segment(value)
 

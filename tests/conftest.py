@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import logging
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
 from component import catalog as catalog_module
 from component import catalog_cache
+from component import cli as cli_module
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
@@ -135,6 +141,16 @@ class FakeVendor:
         return [r for r in self.requests if str(r.url) == ST_TOKEN_URL]
 
 
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ (not a package) imported as a module, for tests of the generators."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def json_body(request: httpx.Request) -> Any:
     return json.loads(request.content) if request.content else None
 
@@ -161,7 +177,10 @@ def vendor() -> FakeVendor:
 def make_runtime(
     catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any, env: dict[str, str] | None = None
 ) -> Runtime:
-    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ."""
+    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ.
+
+    Back-off jitter draws 0, so each retry waits the plain exponential step.
+    """
     return Runtime(
         catalog,
         transport=httpx.MockTransport(vendor),
@@ -169,6 +188,7 @@ def make_runtime(
         tokens=TokenCache(),
         budgets=BudgetRegistry(),
         env=env,
+        random=lambda: 0.0,
     )
 
 
@@ -194,3 +214,33 @@ def vcr_config() -> dict[str, Any]:
     from tests.recording import vcr_config as config
 
     return config()
+
+
+@pytest.fixture(autouse=True)
+def _restore_component_logger() -> Iterator[None]:
+    """The CLI's -v and the log tests attach handlers to the 'component' logger; undo that."""
+    logger = logging.getLogger("component")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any
+) -> Callable[..., Result]:
+    """Invoke the CLI with the fake vendor behind it and no x-env variable leaking in from outside."""
+    for connector in catalog.connectors.values():
+        for prop in connector.model.connection.schema_["properties"].values():
+            if "x-env" in prop:
+                monkeypatch.delenv(prop["x-env"], raising=False)
+    runtime = make_runtime(catalog, vendor, clock)
+    monkeypatch.setattr(cli_module, "_runtime", lambda ctx, sandboxed=False: runtime)
+
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        result = CliRunner(env=env).invoke(cli_module.cli, ["--root", str(ROOT), *args], input=input)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result
+
+    return invoke

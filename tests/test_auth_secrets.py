@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlencode
@@ -23,9 +23,8 @@ import httpx
 import pytest
 import vcr
 import yaml
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from component import cli as cli_module
 from component.auth import ApiKeyHeaderAuth, OAuth2ClientCredentialsAuth
 from component.connection import make_connection
 from component.errors import (
@@ -45,7 +44,6 @@ from tests.conftest import (
     HB_API,
     HB_CONNECTION,
     HB_KEY,
-    ROOT,
     SB_API,
     SB_CONNECTION,
     SB_KEY,
@@ -160,16 +158,6 @@ def error_text(error: ComponentError) -> str:
 
 def bearer(request: httpx.Request) -> str:
     return request.headers["authorization"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_component_logger() -> Iterator[None]:
-    """The CLI's -v and the log tests attach handlers to the 'component' logger; undo that."""
-    logger = logging.getLogger("component")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -652,6 +640,7 @@ def test_st_error_details_keep_trace_id_and_redact_errors(runtime: Runtime, vend
             "vendor": "servicetitan",
             "traceId": "tr-1",
             "errors": {"applicationKey": ["*** is not valid"]},
+            "maybeApplied": False,
         }
     }
 
@@ -706,26 +695,6 @@ def test_logs_through_redacting_filter_hide_secrets(runtime: Runtime, vendor: Fa
 
 
 # --- the CLI ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, catalog: Any, vendor: FakeVendor, clock: Any
-) -> Callable[..., Result]:
-    """Invoke the CLI with the fake vendor behind it and no x-env variable leaking in from outside."""
-    for connector in catalog.connectors.values():
-        for prop in connector.model.connection.schema_["properties"].values():
-            if "x-env" in prop:
-                monkeypatch.delenv(prop["x-env"], raising=False)
-    runtime = make_runtime(catalog, vendor, clock)
-    monkeypatch.setattr(cli_module, "_runtime", lambda ctx, sandboxed=False: runtime)
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        result = CliRunner(env=env).invoke(cli_module.cli, ["--root", str(ROOT), *args])
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-        return result
-
-    return invoke
 
 
 def cli_output(result: Result) -> str:

@@ -81,6 +81,7 @@ def test_examples_take_the_compiled_path(catalog: Catalog) -> None:
         for example in examples:
             assert jsonschema_accepts(validator, example), name
             if _portable(schema):
+                validator.is_valid_fast(example)  # the first use is not compiled
                 assert validator.is_valid_fast(example), f"{name}: a valid example missed the compiled path"
                 compiled += 1
     assert compiled >= 5
@@ -140,3 +141,10 @@ def test_booleans_are_not_numbers_on_either_path() -> None:
     assert validator.problems({"n": True}) and not validator.is_valid_fast({"n": True})
     refused = validator_for({"type": "object", "properties": {"flag": {"const": True}}})
     assert refused.problems({"flag": 1}) and not refused.is_valid_fast({"flag": True})
+
+
+def test_a_schema_is_compiled_on_its_second_use_only() -> None:
+    validator = SchemaValidator({"type": "object", "properties": {"a": {"type": "string"}}})
+    assert validator.problems({"a": "x"}) == [] and validator._fast is None  # one-shot: jsonschema only
+    assert validator.problems({"a": "y"}) == [] and validator._fast is not None
+    assert validator.problems({"a": 1}) == [{"path": "$.a", "message": "1 is not of type 'string'"}]

@@ -145,7 +145,7 @@ def lookups(runtime: Any, connections: list[dict[str, str]]) -> None:
 def test_get_503_is_retried_after_the_first_backoff(runtime, vendor, clock, catalog, name):
     vendor.route("GET", PING[name], reply(503), reply(200, enveloped(name, {"ok": True})))
 
-    assert raw(runtime, name) == {"data": {"ok": True}}
+    assert raw(runtime, name) == {"data": enveloped(name, {"ok": True})}  # raw: the whole body
     assert len(vendor.api_requests) == 2
     assert clock.sleeps == [policy(catalog, name).retry.backoff]
 
@@ -248,12 +248,12 @@ def test_exhausted_429_raises_rate_limited_with_retry_after(runtime, vendor, clo
 def test_connection_error_on_get_is_retried(runtime, vendor, clock, catalog):
     vendor.route("GET", PING["servicebay"], refuse_connection, reply(200, {"success": True, "data": [1]}))
 
-    assert raw(runtime, "servicebay") == {"data": [1]}
+    assert raw(runtime, "servicebay") == {"data": {"success": True, "data": [1]}}
     assert len(vendor.api_requests) == 2
     assert clock.sleeps == [policy(catalog, "servicebay").retry.backoff]
 
 
-def test_connection_error_on_post_is_not_retried(runtime, vendor, clock):
+def test_connect_error_on_post_is_retried_because_nothing_was_sent(runtime, vendor, clock, catalog):
     vendor.route("POST", PING["servicebay"], refuse_connection)
 
     with pytest.raises(TransportError) as caught:
@@ -261,6 +261,20 @@ def test_connection_error_on_post_is_not_retried(runtime, vendor, clock):
 
     assert "ConnectError" in caught.value.message
     assert SB_KEY not in caught.value.message
+    assert caught.value.to_dict()["error"]["maybeApplied"] is False
+    assert len(vendor.api_requests) == policy(catalog, "servicebay").retry.maxAttempts
+
+
+def test_connection_dropped_after_a_post_was_sent_is_not_retried(runtime, vendor, clock):
+    def drop(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    vendor.route("POST", PING["servicebay"], drop)
+
+    with pytest.raises(TransportError) as caught:
+        raw(runtime, "servicebay", method="POST", json={})
+
+    assert caught.value.to_dict()["error"]["maybeApplied"] is True
     assert len(vendor.api_requests) == 1
     assert clock.sleeps == []
 
@@ -354,6 +368,7 @@ def test_servicetitan_api_error_response_keeps_the_vendor_facts(runtime, vendor)
             "vendor": "servicetitan",
             "traceId": problem["traceId"],
             "errors": problem["errors"],
+            "maybeApplied": False,  # a 4xx: the vendor refused the request
         }
     }
 
@@ -431,12 +446,23 @@ def test_empty_200_body_is_data_none(runtime, vendor, name):
 # --- 3. envelope unwrapping ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["servicebay", "homebase360"])
-def test_success_envelope_is_unwrapped(runtime, vendor, name):
+def test_success_envelope_is_unwrapped(runtime, vendor):
     customers = [{"id": "c1", "name": "Jane"}]
-    vendor.route("GET", PING[name], reply(200, {"success": True, "data": customers}))
+    vendor.route("GET", f"{HB_API}/customers", reply(200, {"success": True, "data": customers}))
 
-    assert raw(runtime, name) == {"data": customers}
+    result = runtime.run_sync(
+        "homebase360.searchCustomers", {"phone": "+13038286690"}, CONNECTIONS["homebase360"]
+    )
+
+    assert result == {"data": customers}
+
+
+@pytest.mark.parametrize("name", ["servicebay", "homebase360"])
+def test_raw_request_returns_the_whole_envelope_with_its_pagination(runtime, vendor, name):
+    body = {"success": True, "data": [{"id": "c1"}], "pagination": {"nextCursor": "c1", "hasMore": True}}
+    vendor.route("GET", PING[name], reply(200, body))
+
+    assert raw(runtime, name) == {"data": body}
 
 
 def test_servicetitan_body_is_returned_as_is(runtime, vendor):

@@ -341,3 +341,68 @@ def test_served_sandbox_prints_connections_and_answers() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- engine ---------------------------------------------------------------------------------------------
+
+
+def test_a_custom_filter_is_compiled_once_per_request_and_may_refuse_the_value() -> None:
+    from types import SimpleNamespace
+
+    from component.sandbox.engine import Filter, Resource, SandboxError, select
+
+    compiled: list[str] = []
+
+    def odd_or_even(raw: str, param: str) -> Any:
+        compiled.append(raw)
+        if raw not in ("odd", "even"):
+            raise SandboxError(400, f"{param} must be odd or even")
+        return lambda value: isinstance(value, int) and value % 2 == (raw == "odd")
+
+    resource = Resource("things", "/things", filters={"parity": Filter("n|m", custom=odd_or_even)})
+    records = [{"id": i, "n": i, "m": None} for i in range(10)]
+    context: Any = SimpleNamespace(query={"parity": "odd"})
+    assert [r["id"] for r in select(context, resource, records)] == [1, 3, 5, 7, 9]
+    assert compiled == ["odd"]
+    with pytest.raises(SandboxError):
+        select(SimpleNamespace(query={"parity": "prime"}), resource, records)  # type: ignore[arg-type]
+
+
+def test_an_index_filter_reads_only_the_records_it_names(sandbox: Sandbox) -> None:
+    partition = sandbox["servicetitan"].state.partition("1000001")
+    found = run(
+        sandbox, "servicetitan.listTechnicians", {"ids": [4003, 4001, 4999], "active": "Any"}, "servicetitan"
+    )
+    assert [t["id"] for t in found["data"]["data"]] == [4001, 4003]
+    invoices = run(
+        sandbox,
+        "servicetitan.rawRequest",
+        {"method": "GET", "urlType": "accounting", "path": "/invoices", "query": {"ids": "700005,700002"}},
+        "servicetitan",
+    )["data"]["data"]
+    assert [i["id"] for i in invoices] == [700002, 700005]
+    assert len(partition["invoices"].loaded()) == 2  # not the 12,000 seeded
+
+
+def test_a_resource_may_answer_a_get_with_its_own_detail_shape(sandbox: Sandbox) -> None:
+    """Installed equipment: the list shape has no custom fields or attachments, the get shape has both."""
+    listed = run(
+        sandbox,
+        "servicetitan.rawRequest",
+        {
+            "method": "GET",
+            "urlType": "equipmentsystems",
+            "path": "/installed-equipment",
+            "query": {"ids": "1000001"},
+        },
+        "servicetitan",
+    )["data"]["data"][0]
+    got = run(
+        sandbox,
+        "servicetitan.rawRequest",
+        {"method": "GET", "urlType": "equipmentsystems", "path": "/installed-equipment/1000001"},
+        "servicetitan",
+    )["data"]
+    assert "customFields" not in listed and "attachments" not in listed
+    assert got["customFields"] == [] and got["attachments"] == [] and got["id"] == listed["id"]
+    assert not any(key.startswith("_") for key in (*listed, *got))

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -25,24 +22,13 @@ from component.http import OutgoingRequest
 from component.models import PagePagination
 from component.pagination import collect
 from component.runtime import Runtime, build_request, check_inputs
-from tests.conftest import ROOT, ST_API, ST_CONNECTION, FakeVendor, json_body
+from tests.conftest import ROOT, ST_API, ST_CONNECTION, FakeVendor, json_body, load_tool
 
 TENANT = ST_CONNECTION["tenant"]
 DASH = "\u2013"  # the en dash of picklist labels
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "servicetitan_definitions", ROOT / "tools/servicetitan_definitions.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = _generator()
+GENERATOR = load_tool("servicetitan_definitions")
 CATALOG = catalog_module.load(ROOT)
 
 

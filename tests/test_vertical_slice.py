@@ -183,9 +183,8 @@ def test_homebase360_raw_ping(runtime: Runtime, vendor: FakeVendor) -> None:
         f"{HB_API}/ping",
         httpx.Response(200, json={"success": True, "data": {"message": "API authentication successful"}}),
     )
-    assert runtime.run_sync("homebase360.rawRequest", {"path": "/ping"}, HB_CONNECTION)["data"][
-        "message"
-    ].startswith("API")
+    result = runtime.run_sync("homebase360.rawRequest", {"path": "/ping"}, HB_CONNECTION)
+    assert result["data"]["data"]["message"].startswith("API")  # a raw request keeps the envelope
 
 
 # --- hooks -------------------------------------------------------------------------------------------

@@ -117,8 +117,12 @@ class FakeServiceTitan:
 
 def small_page_catalog(page_size: int) -> catalog_module.Catalog:
     """The real catalog with the trigger's page size shrunk, so page boundaries come often."""
-    loaded, problems = catalog_module.check(ROOT)  # a private copy: load() is shared and cached
-    assert loaded is not None and not problems
+    shared = catalog_module.load(ROOT)  # shared and cached: change a copy of its tables only
+    connectors = {
+        name: dataclasses.replace(c, definitions={kind: dict(table) for kind, table in c.definitions.items()})
+        for name, c in shared.connectors.items()
+    }
+    loaded = dataclasses.replace(shared, connectors=connectors)
     triggers = loaded.connectors["servicetitan"].definitions["triggers"]
     definition = triggers["pollChangesTrigger"]
     model = definition.model

@@ -23,7 +23,7 @@ class Operation:
     parameters: dict[str, dict[str, Any]]  # name -> parameter object
     body_schema: dict[str, Any] | None  # Draft 2020-12, $defs included
     spec: str
-    response_schema: dict[str, Any] | None = None  # the 200 (else 201) JSON response, $defs included
+    responses: dict[int, dict[str, Any] | None]  # status -> JSON body schema ($defs included), None: no body
 
 
 def _convert(node: Any, closed: bool) -> Any:
@@ -41,6 +41,10 @@ def _convert(node: Any, closed: bool) -> Any:
             out["enum"] = [*out["enum"], None]
         if "$ref" in out:
             out = {"anyOf": [{"$ref": out.pop("$ref")}, {"type": "null"}], **out}
+        for combinator in ("oneOf", "anyOf", "allOf"):
+            if combinator in out and "type" not in out:
+                out = {"anyOf": [{combinator: out.pop(combinator)}, {"type": "null"}], **out}
+                break
     if closed and out.get("type") in ("object", ["object", "null"]) and "properties" in out:
         out.setdefault("additionalProperties", False)
     return out
@@ -58,8 +62,13 @@ def operations(reference: Path, closed: bool = True) -> dict[str, Operation]:
                 if not isinstance(op, dict) or "operationId" not in op:
                     continue
                 body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-                ok = op.get("responses", {}).get("200") or op.get("responses", {}).get("201") or {}
-                response = ok.get("content", {}).get("application/json", {}).get("schema")
+                responses: dict[int, dict[str, Any] | None] = {}
+                for status, answer in op.get("responses", {}).items():
+                    content = answer.get("content", {}).get("application/json")
+                    schema = (
+                        None if content is None else {"$defs": defs, **_convert(content["schema"], closed)}
+                    )
+                    responses[int(status)] = schema
                 found[op["operationId"]] = Operation(
                     operation_id=op["operationId"],
                     method=method.upper(),
@@ -67,9 +76,7 @@ def operations(reference: Path, closed: bool = True) -> dict[str, Operation]:
                     parameters={p["name"]: p for p in op.get("parameters", [])},
                     body_schema=None if body is None else {"$defs": defs, **_convert(body, closed)},
                     spec=spec_file.name,
-                    response_schema=None
-                    if response is None
-                    else {"$defs": defs, **_convert(response, closed)},
+                    responses=responses,
                 )
     return found
 
@@ -81,6 +88,10 @@ def resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
             schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
         elif "anyOf" in schema and any("$ref" in s for s in schema["anyOf"]):
             schema = next(s for s in schema["anyOf"] if "$ref" in s)
+        elif "anyOf" in schema and {"type": "null"} in schema["anyOf"] and len(schema["anyOf"]) == 2:
+            schema = next(s for s in schema["anyOf"] if s != {"type": "null"})
+        elif any(len(schema.get(k, ())) == 1 for k in ("oneOf", "allOf")):
+            schema = next(schema[k][0] for k in ("oneOf", "allOf") if len(schema.get(k, ())) == 1)
         else:
             return schema
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import operator
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -59,12 +60,17 @@ class Filter:
     ``op``: ``eq`` (as text), ``ieq`` (case-insensitive), ``contains`` (case-insensitive substring),
     ``in`` (comma-separated values), ``has`` (the field is a list holding the value), ``gte``/``gt``/
     ``lt``/``lte`` (date-times), ``bool`` (true/false), ``active`` (ServiceTitan True|Any|False).
-    ``default`` applies when the parameter is absent.
+    ``default`` applies when the parameter is absent. ``custom`` replaces ``op``: called once per
+    request with the raw value and the parameter name (raise SandboxError to refuse it), it returns
+    the test of one field value. ``index``: the values are ids of the listed resource (``ids=1,2``),
+    so a list given this parameter reads just those records instead of the whole collection.
     """
 
     field: str
     op: str = "eq"
     default: str | None = None
+    custom: Callable[[str, str], Callable[[Any], bool]] | None = None
+    index: bool = False
 
 
 Factory = Callable[[Faker, int, "Context"], Record]
@@ -97,12 +103,14 @@ class Resource:
     after_create: Effect | None = None
     after_update: Effect | None = None
     after_delete: Effect | None = None
+    detail: Shape = _same  # what a get answers with
     created: Shape = _same  # what a create answers with
     updated: Shape | None = _same  # what an update answers with; None: an empty body
     deleted: Shape | None = None  # what a delete answers with; None: an empty body
     created_status: int = 200
     timestamps: tuple[str | None, str | None] = ("createdOn", "modifiedOn")
     list_key: str = "data"  # where the dialect puts a page of records
+    fixtures: tuple[Record, ...] = ()  # fields laid over seeded records 0, 1, …: documented sample data
 
     @property
     def item_path(self) -> str:
@@ -147,6 +155,8 @@ class Collection:
         sandbox = self.partition.sandbox
         faker = Faker(sandbox.seed, f"{self.partition.key}:{self.resource.name}", n, sandbox.today)
         record = self.resource.factory(faker, n, self._context)
+        if n < len(self.resource.fixtures):
+            record.update(self.resource.fixtures[n])
         record.setdefault(self.resource.id_field, self.seeded_id(n))
         return record
 
@@ -371,45 +381,46 @@ def _value(record: Record, path: str) -> Any:
     return current
 
 
-def _matches(flt: Filter, record: Record, raw: str, param: str) -> bool:
-    values = [_value(record, name) for name in flt.field.split("|")]
-    op = flt.op
-    if op in ("gte", "gt", "lt", "lte"):
+def _refuse(raw: str, param: str, problem: str) -> SandboxError:
+    return SandboxError(400, f"The value '{raw}' is not valid for {param}.", {param: [problem]})
+
+
+_COMPARE: dict[str, Callable[[str, str], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _value_test(op: str, raw: str, param: str) -> Callable[[Any], bool]:
+    """The test of one field value for a filter ``op`` and its query value, prepared once per request
+    (a value the op cannot take is refused here, before any record is read)."""
+    compare = _COMPARE.get(op)
+    if compare is not None:
         moment = parse_time(raw)
         if moment is None:
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["not a date-time"]}
-            )
+            raise _refuse(raw, param, "not a date-time")
         bound = iso(moment)
-        stamp = values[0]
-        if not isinstance(stamp, str):
-            return False
-        return {"gte": stamp >= bound, "gt": stamp > bound, "lt": stamp < bound, "lte": stamp <= bound}[op]
-    if op == "bool":
+        return lambda stamp: isinstance(stamp, str) and compare(stamp, bound)
+    if op in ("bool", "active"):
         wanted = raw.strip().lower()
-        if wanted not in ("true", "false"):
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["not a boolean"]}
-            )
-        return any(v is (wanted == "true") for v in values)
-    if op == "active":
-        wanted = raw.strip().lower()
-        if wanted not in ("true", "false", "any"):
-            raise SandboxError(
-                400, f"The value '{raw}' is not valid for {param}.", {param: ["True, Any or False"]}
-            )
-        return wanted == "any" or any(v is (wanted == "true") for v in values)
+        if wanted not in ("true", "false", *(("any",) if op == "active" else ())):
+            raise _refuse(raw, param, "not a boolean" if op == "bool" else "True, Any or False")
+        flag = wanted == "true"
+        return (lambda value: True) if wanted == "any" else (lambda value: value is flag)
     if op == "in":
         wanted_set = {part.strip() for part in raw.split(",") if part.strip()}
-        return any(_text(v) in wanted_set for v in values)
+        return lambda value: _text(value) in wanted_set
     if op == "has":
-        return any(isinstance(v, list) and raw in [_text(x) for x in v] for v in values)
+        return lambda value: isinstance(value, list) and raw in [_text(x) for x in value]
     if op == "contains":
         needle = raw.lower()
-        return any(needle in _text(v).lower() for v in values)
+        return lambda value: needle in _text(value).lower()
     if op == "ieq":
-        return any(_text(v).lower() == raw.lower() for v in values)
-    return any(_text(v) == raw for v in values)
+        lowered = raw.lower()
+        return lambda value: _text(value).lower() == lowered
+    return lambda value: _text(value) == raw
 
 
 def select(context: Context, resource: Resource, records: Iterable[Record]) -> list[Record]:
@@ -420,7 +431,12 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
         raw = query.get(param, flt.default)
         if raw is None or raw == "":
             continue
-        chosen = [r for r in chosen if _matches(flt, r, raw, param)]
+        test = flt.custom(raw, param) if flt.custom else _value_test(flt.op, raw, param)
+        if "|" in flt.field or "." in flt.field:
+            fields = flt.field.split("|")
+            chosen = [r for r in chosen if any(test(_value(r, name)) for name in fields)]
+        else:  # one top-level field: the common case, read directly
+            chosen = [r for r in chosen if test(r.get(flt.field))]
     sort = query.get("sort")
     if sort:
         direction, name = sort[0], sort[1:]
@@ -429,11 +445,22 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
             raise SandboxError(
                 400, f"Sort by '{sort}' is not supported; allowed: {allowed}.", {"sort": [sort]}
             )
-        key = resource.sorts[name]
-        chosen.sort(
-            key=lambda r: (_text(_value(r, key)), _text(r.get(resource.id_field))), reverse=direction == "-"
-        )
+        key, id_field = resource.sorts[name], resource.id_field
+        read: Callable[[Record], Any] = (lambda r: _value(r, key)) if "." in key else (lambda r: r.get(key))
+        chosen.sort(key=lambda r: (_text(read(r)), _text(r.get(id_field))), reverse=direction == "-")
     return chosen
+
+
+def candidates(context: Context, resource: Resource) -> list[Record]:
+    """The records a list filters: those an ``index`` filter names, else the whole collection."""
+    collection = context[resource.name]
+    for param, flt in resource.filters.items():
+        raw = context.query.get(param)
+        if flt.index and raw and resource.id_base is not None:
+            keys = {int(part) for part in raw.split(",") if part.strip().lstrip("-").isdigit()}
+            found = (collection.get(key) for key in sorted(keys))  # integer ids: the collection's order
+            return [record for record in found if record is not None]
+    return collection.all()
 
 
 # --- the application ------------------------------------------------------------------------------------
@@ -449,11 +476,11 @@ def crud_operations(resource: Resource) -> list[Operation]:
         return collection, collection.require(key)
 
     def list_records(context: Context) -> Reply:
-        records = select(context, resource, context[name].all())
+        records = select(context, resource, candidates(context, resource))
         return Reply(context.partition.sandbox.vendor.dialect.page(context, resource, records))
 
     def get_record(context: Context) -> Reply:
-        return Reply(one(context)[1])
+        return Reply(resource.detail(one(context)[1]))
 
     def create_record(context: Context) -> Reply:
         body = _object_body(context)
@@ -577,9 +604,17 @@ class VendorApp:
         await self.app(scope, receive, send)
 
 
+def _internal(record: dict[Any, Any]) -> bool:
+    """Whether a record has internal fields (``_``-prefixed keys): one C-level scan of its keys."""
+    try:
+        return "\0_" in "\0" + "\0".join(record)
+    except TypeError:  # a key that is not text: not a record
+        return any(isinstance(key, str) and key[:1] == "_" for key in record)
+
+
 def _strip(record: Any) -> Any:
-    if isinstance(record, dict) and any(key[:1] == "_" for key in record):
-        return {k: v for k, v in record.items() if k[:1] != "_"}
+    if isinstance(record, dict) and _internal(record):
+        return {k: v for k, v in record.items() if not (isinstance(k, str) and k[:1] == "_")}
     return record
 
 
@@ -617,6 +652,7 @@ __all__ = [
     "SandboxState",
     "Vendor",
     "VendorApp",
+    "candidates",
     "public",
     "select",
 ]

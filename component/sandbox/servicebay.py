@@ -21,6 +21,8 @@ ORG = "sandbox-org"
 OTHER_ORG = "other-org"
 API_KEYS = {"sandbox-servicebay-key": ORG, "sandbox-servicebay-key-other": OTHER_ORG}
 BASE = "/api/v1/organisations/{orgId}"
+# The first seeded customer, fixed so examples and flows can find them by phone or email.
+CALLER = {"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com", "phone": "+13038286690"}
 MAX_LIMIT = 100
 
 
@@ -165,6 +167,7 @@ RESOURCES = (
         created_status=201,
         timestamps=STAMPS,
         list_key="customers",
+        fixtures=(CALLER,),
     ),
     Resource(
         "tickets",

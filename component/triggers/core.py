@@ -241,7 +241,7 @@ async def poll(
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
         _check_state(state, "seen", p.variant)
-        events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor)
+        events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
     else:
         assert trigger.watermark is not None
         _check_state(state, "watermark", p.variant)
@@ -256,25 +256,36 @@ def _by_ids(
     records: list[dict[str, Any]],
     emit: Mapping[str, bool],
     vendor: str,
+    now_ns: int,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    assert trigger.seen is not None
+    spec = trigger.seen
+    assert spec is not None
     first = "seen" not in state
+    floor = str(state.get("floor") or markers.to_iso(now_ns))
     known = set(state.get("seen", []))
     listed: dict[str, dict[str, Any]] = {}
     for record in records:
-        value = templates.get_path(record, trigger.seen.id, None)
+        value = templates.get_path(record, spec.id, None)
         if value is not None and value != "":
             listed.setdefault(str(value), record)
-    if len(listed) > trigger.seen.max:
+    if len(listed) > spec.max:
         raise TriggerError(
-            f"the list has {len(listed)} records, more than this trigger remembers ({trigger.seen.max}); "
+            f"the list has {len(listed)} records, more than this trigger remembers ({spec.max}); "
             "narrow it with the trigger's inputs",
             vendor=vendor,
         )
     events = []
     if not first and emit.get("created", True):
-        events = [_event("created", rid, None, record) for rid, record in listed.items() if rid not in known]
-    return events, {"mode": "seen", "seen": sorted(listed)}
+        floor_ns = markers.to_ns(floor) or 0
+        for rid, record in listed.items():
+            if rid in known:
+                continue
+            created = templates.get_path(record, spec.createdField, None) if spec.createdField else None
+            created_ns = markers.to_ns(created)
+            if created_ns is not None and created_ns < floor_ns:
+                continue  # it existed before the instance started; it only entered the list now
+            events.append(_event("created", rid, created, record))
+    return events, {"mode": "seen", "floor": floor, "seen": sorted(listed)}
 
 
 async def _by_watermark(

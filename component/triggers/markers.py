@@ -55,9 +55,9 @@ def to_ns(value: Any) -> int | None:
 
 
 def to_iso(ns: int) -> str:
-    """ISO 8601 in UTC with microseconds, rounded down (safe as an inclusive lower bound)."""
+    """ISO 8601 in UTC, to the microsecond, rounded down (safe as an inclusive lower bound)."""
     moment = datetime.fromtimestamp(ns // NS, tz=UTC).replace(microsecond=ns % NS // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_date(ns: int) -> str:

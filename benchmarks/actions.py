@@ -1,0 +1,133 @@
+"""Action overhead (issue item 1): 2,000 getJob/createJob actions through ``async with Runtime()`` vs
+the same 2,000 requests from one bare ``httpx.AsyncClient`` (same keep-alive, same concurrency)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from component.auth import TokenCache
+from component.policy import BudgetRegistry
+from component.runtime import Runtime
+from component.version import USER_AGENT
+
+from .core import Report, Row, Sample, interleaved, timed_async
+from .fixtures import ST_API, ST_CONNECTION, TOKEN, job_actions, st_handler, unthrottled
+from .served import sandbox
+
+ACTIONS = 2000
+
+
+async def spread(count: int, concurrency: int, work: Callable[[int], Awaitable[Any]]) -> None:
+    """``count`` calls of ``work(i)`` by ``concurrency`` workers."""
+
+    async def worker(start: int) -> None:
+        for index in range(start, count, concurrency):
+            await work(index)
+
+    await asyncio.gather(*(worker(start) for start in range(concurrency)))
+
+
+class ActionBench:
+    """Our runtime and the bare client against one target: in process (MockTransport) or a served URL."""
+
+    def __init__(self, base_url: str | None = None, connection: dict[str, Any] | None = None) -> None:
+        self.catalog = unthrottled()
+        self.connection = dict(connection or ST_CONNECTION)
+        self.base_url = base_url or ST_API
+        self.in_process = base_url is None
+        get, create = job_actions(self.catalog)
+        self.calls = [get, create]
+        runtime = Runtime(self.catalog, env={})
+        # the exact requests the runtime sends, for the bare client to send too
+        self.requests = [
+            runtime.run_sync(ref, inputs, self.connection, dry_run=True) for ref, inputs in self.calls
+        ]
+        self.token_url = self.base_url + "/connect/token"
+
+    def transport(self) -> httpx.AsyncBaseTransport | None:
+        return httpx.MockTransport(st_handler) if self.in_process else None
+
+    async def ours(self, count: int, concurrency: int) -> None:
+        runtime = Runtime(
+            self.catalog, transport=self.transport(), tokens=TokenCache(), budgets=BudgetRegistry(), env={}
+        )
+        async with runtime:
+
+            async def one(index: int) -> None:
+                ref, inputs = self.calls[index % 2]
+                await runtime.run(ref, inputs, self.connection)
+
+            await spread(count, concurrency, one)
+
+    async def bare(self, count: int, concurrency: int) -> None:
+        async with httpx.AsyncClient(transport=self.transport(), follow_redirects=False) as client:
+            token = await self._token(client)
+            headers = {
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+                "ST-App-Key": self.connection["applicationKey"],
+                "Authorization": f"Bearer {token}",
+            }
+            urls = [self._url(r["url"]) for r in self.requests]
+
+            async def one(index: int) -> None:
+                request = self.requests[index % 2]
+                body = {"json": request["json"]} if "json" in request else {}
+                method, url, query = request["method"], urls[index % 2], request["query"] or None
+                response = await client.request(method, url, params=query, headers=headers, **body)
+                response.raise_for_status()
+                response.json()
+
+            await spread(count, concurrency, one)
+
+    async def _token(self, client: httpx.AsyncClient) -> str:
+        if self.in_process:
+            response = await client.post(self.token_url, data={"grant_type": "client_credentials"})
+            return TOKEN if response.is_success else ""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.connection["clientId"],
+            "client_secret": self.connection["clientSecret"],
+        }
+        response = await client.post(self.connection.get("tokenUrl") or self.token_url, data=form)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def _url(self, url: str) -> str:
+        return url
+
+
+def measure(report: Report, runs: int, target: str, bench: ActionBench, where: str, limit: float) -> None:
+    for concurrency in (1, 32):
+        samples = interleaved(
+            runs,
+            {
+                "ours": lambda c=concurrency: timed_async(lambda: bench.ours(ACTIONS, c)),
+                "bare": lambda c=concurrency: timed_async(lambda: bench.bare(ACTIONS, c)),
+            },
+        )
+        ours = Sample([v / ACTIONS * 1e6 for v in samples["ours"]], "µs/action")
+        bare = Sample([v / ACTIONS * 1e6 for v in samples["bare"]], "µs/action")
+        row = Row(
+            "action overhead",
+            f"{ACTIONS:,} getJob/createJob, {where}, {'sequential' if concurrency == 1 else '32 at once'}",
+            ours,
+            bare,
+            "bare httpx",
+            target,
+        )
+        row.met = row.ratio is not None and row.ratio <= limit
+        row.note = f"+{ours.median - bare.median:.0f} µs/action"
+        report.add(row)
+
+
+def run(report: Report, runs: int) -> None:
+    measure(report, runs, "<= 1.5x", ActionBench(), "in process (MockTransport)", 1.5)
+    with sandbox() as served:
+        connection = served["connections"]["servicetitan"]
+        bench = ActionBench(base_url=connection["baseUrl"], connection=connection)
+        measure(report, runs, "<= 1.15x", bench, "loopback (served sandbox)", 1.15)

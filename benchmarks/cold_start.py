@@ -1,0 +1,98 @@
+"""Cold start (issue item 3): whole-process wall time of the CLI vs ``python -c "import httpx"``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from .core import Report, Row, Sample, interleaved, timed_process
+
+PYTHON = sys.executable
+LOAD_PROBE = (
+    "import time, component.catalog as c, component.catalog_cache as cc\n"
+    "root = c.default_root()\n"
+    "started = time.perf_counter()\n"
+    "c.load(root)\n"
+    "print(time.perf_counter() - started, len(cc.definition_files(root)))\n"
+)
+
+
+def _load_seconds(env: dict[str, str]) -> tuple[float, int]:
+    import subprocess
+
+    from .core import ROOT
+
+    done = subprocess.run(
+        [PYTHON, "-c", LOAD_PROBE], capture_output=True, text=True, env=env, cwd=ROOT, check=True
+    )
+    seconds, files = done.stdout.split()
+    return float(seconds), int(files)
+
+
+def run(report: Report, runs: int) -> None:
+    import os
+
+    from component.catalog import load
+
+    catalog = load()
+    job = catalog.find("actions", "servicetitan.createJob").model.examples[0]
+    work = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    inputs, connection = work / "inputs.json", work / "st.json"
+    inputs.write_text(json.dumps(job))
+    connection.write_text(
+        json.dumps(
+            {
+                "clientId": "bench",
+                "clientSecret": "bench-secret",
+                "tenant": "1000001",
+                "applicationKey": "bench-key",
+                "environment": "integration",
+            }
+        )
+    )
+    warm = {"COMPONENT_CACHE_DIR": str(work / "cache")}
+    cold = {"COMPONENT_CACHE_DIR": "off"}
+    component = [PYTHON, "-m", "component"]
+    dry_run = ["servicetitan.createJob", f"--inputs=@{inputs}", f"--connection={connection}", "--dry-run"]
+    timed_process([*component, "catalog", "--json"], warm)  # fill the cache once
+    commands = {
+        "import httpx": ([PYTHON, "-c", "import httpx"], {}),
+        "--version": ([*component, "--version"], warm),
+        "--help": ([*component, "--help"], warm),
+        "catalog --json (cache warm)": ([*component, "catalog", "--json"], warm),
+        "catalog --json (no cache)": ([*component, "catalog", "--json"], cold),
+        "run createJob --dry-run (cache warm)": ([*component, "run", *dry_run], warm),
+    }
+    samples = interleaved(
+        runs, {name: (lambda a=args, e=env: timed_process(a, e)) for name, (args, env) in commands.items()}
+    )
+    base = Sample([v * 1000 for v in samples.pop("import httpx")], "ms")
+    targets = {
+        "--version": ("< 1.5x", 1.5),
+        "--help": ("< 1.5x", 1.5),
+        "catalog --json (cache warm)": ("< 2x", 2.0),
+        "catalog --json (no cache)": ("< 2x", 2.0),
+    }
+    for name, values in samples.items():
+        target, limit = targets.get(name, ("", 0.0))
+        row = Row("cold start", f"component {name}", Sample([v * 1000 for v in values], "ms"), base)
+        row.baseline_name, row.target = 'python -c "import httpx"', target
+        if limit:
+            row.met = row.ratio is not None and row.ratio < limit
+        if "dry-run" in name:
+            row.note = "opens no HTTP client (tests/test_cold_start.py)"
+        report.add(row)
+    env = dict(os.environ)
+    for label, extra in (("cache warm", warm), ("no cache", cold)):
+        results = [_load_seconds({**env, **extra}) for _ in range(runs)]
+        files = results[0][1]
+        row = Row(
+            "cold start",
+            f"load manifest + {files} definition files ({label})",
+            Sample([seconds * 1000 for seconds, _ in results], "ms"),
+            target="< 150 ms",
+        )
+        row.met = row.ours.median < 150
+        report.add(row)

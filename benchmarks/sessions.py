@@ -1,0 +1,84 @@
+"""Open sessions: memory and time to open 1,000 sessions (one HTTP client each) in a fresh process.
+
+Ours share one TLS context; the baseline is httpx's default, a context (and certificate store) per
+client. Each measure runs ``python -m benchmarks.sessions MODE N`` so the RSS is the process's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .core import ROOT, Report, Row, Sample, rss_kb
+
+SESSIONS = 1000
+
+
+async def _open(mode: str, count: int) -> dict[str, Any]:
+    import httpx
+
+    from component.runtime import Runtime
+
+    from .fixtures import ST_CONNECTION
+
+    runtime = Runtime(env={})
+    connections = [
+        runtime.connection("servicetitan", {**ST_CONNECTION, "tenant": str(1000 + n)}) for n in range(count)
+    ]
+    opened: list[Any] = []
+    before = rss_kb()
+    started = time.perf_counter()
+    for connection in connections:
+        if mode == "ours":
+            opened.append(await runtime.session(connection).__aenter__())
+        else:
+            opened.append(await httpx.AsyncClient().__aenter__())
+    seconds = time.perf_counter() - started
+    after = rss_kb()
+    for item in opened:
+        await item.__aexit__(None, None, None)
+    return {"seconds": seconds, "kb": after - before}
+
+
+def probe(mode: str, count: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sessions", mode, str(count)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def run(report: Report, runs: int) -> None:
+    ours = [probe("ours", SESSIONS) for _ in range(runs)]
+    bare = [probe("httpx-default", SESSIONS) for _ in range(runs)]
+    per = Row(
+        "open sessions",
+        f"memory per open session ({SESSIONS:,} sessions)",
+        Sample([r["kb"] / SESSIONS for r in ours], "KB"),
+        Sample([r["kb"] / SESSIONS for r in bare], "KB"),
+        "httpx.AsyncClient() each (own TLS context)",
+        "< 100 KB",
+    )
+    per.met = per.ours.median < 100
+    report.add(per)
+    report.add(
+        Row(
+            "open sessions",
+            f"time to open {SESSIONS:,} sessions",
+            Sample([r["seconds"] for r in ours], "s"),
+            Sample([r["seconds"] for r in bare], "s"),
+            "httpx.AsyncClient() each (own TLS context)",
+        )
+    )
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(_open(sys.argv[1], int(sys.argv[2])))))

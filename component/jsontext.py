@@ -1,0 +1,99 @@
+"""Untrusted JSON text (inputs, connection files, vendor bodies) parsed with limits.
+
+Strict UTF-8, no duplicate object keys, no ``NaN``/``Infinity``, at most :data:`MAX_DEPTH` levels
+of nesting and :data:`MAX_BYTES` bytes; files and streams are read in bounded chunks so a huge or
+endless source (``/dev/zero``) is refused without being read whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 100
+_CHUNK = 1024 * 1024
+
+
+class JsonTextError(ValueError):
+    """The text is not acceptable JSON; the message says why, without echoing the text."""
+
+
+class DuplicateKeyError(JsonTextError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"has a duplicate key {key!r}")
+        self.key = key
+
+
+def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing duplicate keys (json would silently keep the last)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonTextError(f"holds {name}, which is not a JSON number")
+
+
+def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, Any, int]]:
+    stack = [(path, value, depth)]
+    while stack:
+        path, value, depth = stack.pop()
+        yield path, value, depth
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}", v, depth + 1) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value))
+
+
+def value_problem(value: Any) -> tuple[str, str] | None:
+    """``(json path, message)`` of the first part of ``value`` no JSON document may hold, if any."""
+    for path, item, depth in _walk(value):
+        if depth > MAX_DEPTH:
+            return path, f"is nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, "is not a finite number (NaN and Infinity are not JSON)"
+    return None
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse ``data`` as strict JSON; raises :class:`JsonTextError` with a reason."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_BYTES:
+            raise JsonTextError(f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonTextError(f"is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(data, object_pairs_hook=no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise JsonTextError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise JsonTextError(f"is nested deeper than {MAX_DEPTH} levels") from None
+    problem = value_problem(value)
+    if problem:
+        raise JsonTextError(f"has a value at {problem[0]} that {problem[1]}")
+    return value
+
+
+def read_bounded(source: Path | IO[bytes]) -> bytes:
+    """At most :data:`MAX_BYTES` bytes of a file or binary stream; refuses anything longer."""
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            return read_bounded(stream)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := source.read(min(_CHUNK, MAX_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise JsonTextError(f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+    return b"".join(chunks)

@@ -1,0 +1,85 @@
+"""A flow that starts from a trigger: one durable poll, then the flow's steps once per event.
+
+The trigger's state is committed only after every event's run succeeded. If a run fails, nothing
+is committed and the next poll hands the same events on again, so no event is lost; steps of
+events before the failing one then run a second time (make such steps idempotent, or key them on
+the event's ``id`` and ``changedAt``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ComponentError
+from .runner import poll_once
+from .store import StateStore
+
+if TYPE_CHECKING:
+    from ..flows import StepCallback
+    from ..models import Flow
+    from ..runtime import Runtime
+
+
+class FlowRunFailedError(ComponentError):
+    """A flow run for one event failed; the trigger's state was not committed."""
+
+    kind = "flow_failed"
+
+
+async def run_triggered_flow(
+    runtime: Runtime,
+    flow: Flow,
+    connections: Mapping[str, Mapping[str, Any]],
+    store: StateStore,
+    instance: str,
+    *,
+    dry_run: bool = False,
+    on_step: StepCallback | None = None,
+    ttl: float = 300.0,
+) -> dict[str, Any]:
+    """Poll ``flow.trigger`` for ``instance`` and run the steps once per event, oldest first.
+
+    ``{"flow", "instance", "status", "events", "ok", "committed", "runs": [run summaries]}``.
+    """
+    from ..flows import run_flow
+
+    assert flow.trigger is not None
+    ref = flow.trigger.trigger
+    runs: list[dict[str, Any]] = []
+
+    async def deliver(events: list[dict[str, Any]]) -> None:
+        for event in events:
+            summary = await run_flow(runtime, flow, connections, trigger=event, on_step=on_step)
+            runs.append(summary)
+            if not summary["ok"]:
+                raise FlowRunFailedError(
+                    f"the run for event {event.get('id')!r} failed at step {summary.get('failed')!r}; "
+                    "the trigger's state was not committed, so the next poll repeats these events"
+                )
+
+    connection = connections.get(ref.split(".")[0])
+    status, committed, count = "polled", False, 0
+    try:
+        outcome = await poll_once(
+            runtime, ref, flow.trigger.inputs, connection, store, instance,
+            deliver=deliver, dry_run=dry_run, ttl=ttl,
+        )  # fmt: skip
+        status, committed, count = outcome.status, outcome.committed, len(outcome.events)
+        if dry_run:
+            for event in outcome.events:
+                runs.append(
+                    await run_flow(runtime, flow, connections, trigger=event, dry_run=True, on_step=on_step)
+                )
+    except FlowRunFailedError:
+        status = "failed"
+        count = len(runs)
+    return {
+        "flow": flow.name,
+        "instance": instance,
+        "status": status,
+        "events": count,
+        "ok": status != "failed" and all(run["ok"] for run in runs),
+        "committed": committed,
+        "runs": runs,
+    }

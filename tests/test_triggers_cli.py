@@ -1,0 +1,196 @@
+"""``component poll``: JSON lines out, state committed, --dry-run commits nothing, Ctrl-C stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner, Result
+
+from component.cli import cli
+from component.runtime import Runtime
+from component.triggers import SQLiteStateStore
+from component.triggers.watch import watch
+from tests.conftest import CANARIES, HB_API, HB_CONNECTION, ROOT, ST_API, ST_CONNECTION, ST_TOKEN_URL
+
+JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
+LOOK_BACK = '{"resourceType": "jobs", "lookBack": "2026-01-01"}'
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["--root", str(ROOT), *args], catch_exceptions=False)
+
+
+def lines(result: Result) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def st_file(tmp_path: Path) -> Path:
+    path = tmp_path / "st.json"
+    path.write_text(json.dumps(ST_CONNECTION))
+    return path
+
+
+@pytest.fixture
+def st_vendor() -> Iterator[respx.MockRouter]:
+    jobs = [
+        {"id": 1, "createdOn": "2026-02-01T00:00:00Z", "modifiedOn": "2026-02-01T00:00:00Z"},
+        {"id": 2, "createdOn": "2025-06-01T00:00:00Z", "modifiedOn": "2026-02-02T00:00:00Z"},
+    ]
+    with respx.mock(assert_all_called=False) as router:
+        router.post(ST_TOKEN_URL).mock(
+            return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 900})
+        )
+        router.get(JOBS).mock(
+            side_effect=lambda request: httpx.Response(
+                200,
+                json={
+                    "page": 1,
+                    "pageSize": 1000,
+                    "hasMore": False,
+                    "data": [j for j in jobs if j["modifiedOn"] >= request.url.params["modifiedOnOrAfter"]],
+                },
+            )
+        )
+        yield router
+
+
+def test_poll_prints_json_lines_and_commits_state(
+    st_file: Path, st_vendor: respx.MockRouter, tmp_path: Path
+) -> None:
+    db = tmp_path / "state.db"
+    args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
+    first = invoke(*args, "--state", str(db), "--connection", str(st_file))
+    assert first.exit_code == 0, first.stderr
+    assert [(e["type"], e["id"]) for e in lines(first)] == [("created", "1"), ("updated", "2")]
+    assert "poll 1: 2 event(s), 1 request(s); state committed" in first.stderr
+    second = invoke(*args, "--state", str(db), "--connection", str(st_file))
+    assert lines(second) == []
+    assert (
+        st_vendor.calls.last.request.url.params["modifiedOnOrAfter"] == "2026-02-01T23:59:00Z"
+    )  # the watermark less the 60 s overlap
+    output = first.stdout + first.stderr + second.stdout + second.stderr
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*")).decode("latin-1")
+    for canary in CANARIES:
+        assert canary not in output and canary not in stored
+
+
+def test_dry_run_shows_what_would_fire_and_commits_nothing(
+    st_file: Path, st_vendor: respx.MockRouter, tmp_path: Path
+) -> None:
+    args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
+    common = ["--state", str(tmp_path / "s.db"), "--connection", str(st_file)]
+    for _ in range(2):
+        dry = invoke(*args, *common, "--dry-run")
+        assert [e["id"] for e in lines(dry)] == ["1", "2"]
+        assert "dry run, nothing committed" in dry.stderr
+    assert [e["id"] for e in lines(invoke(*args, *common))] == ["1", "2"]
+    assert lines(invoke(*args, *common)) == []
+
+
+def test_user_mistakes_are_clear_errors_and_send_nothing(st_file: Path, tmp_path: Path) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        missing = CliRunner().invoke(cli, ["--root", str(ROOT), "poll", "servicetitan.pollChangesTrigger"])
+        assert missing.exit_code == 2 and "--instance" in missing.output
+        bad = invoke(
+            "poll", "servicetitan.pollChangesTrigger", "--inputs", '{"resourceType": "widgets"}',
+            "--instance", "x", "--state", str(tmp_path / "s.db"), "--connection", str(st_file),
+        )  # fmt: skip
+        assert bad.exit_code == 2
+        assert json.loads(bad.stderr)["error"]["type"] == "invalid_input"
+        unknown = invoke(
+            "poll", "servicetitan.pollChanges", "--instance", "x", "--state", str(tmp_path / "s.db")
+        )
+        assert (
+            unknown.exit_code == 2 and "pollChangesTrigger" in json.loads(unknown.stderr)["error"]["message"]
+        )
+        assert not router.calls
+
+
+def test_watch_keeps_polling_until_stopped_and_commits_each_poll(tmp_path: Path) -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json={"success": True, "data": []})
+
+    runtime = Runtime(transport=httpx.MockTransport(answer), env={})
+    stop = asyncio.Event()
+    store = SQLiteStateStore(tmp_path / "w.db")
+
+    def on_poll(number: int, outcome: Any) -> None:
+        assert outcome.status == "polled"
+        if number == 3:
+            stop.set()
+
+    polls = asyncio.run(
+        watch(
+            runtime, "homebase360.newJob", {}, HB_CONNECTION, store, "w",
+            deliver=lambda events: None, every=0.01, on_poll=on_poll, stop=stop,
+        )
+    )  # fmt: skip
+    assert polls == 3
+    assert len(calls) == 2  # the first poll records where the instance starts
+    state = store.load("w")
+    assert state is not None and state["mode"] == "watermark"
+
+
+class _Jobs(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"success": True, "data": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_ctrl_c_stops_every_cleanly_after_committing(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Jobs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connection = tmp_path / "hb.json"
+    connection.write_text(
+        json.dumps({**HB_CONNECTION, "baseUrl": f"http://127.0.0.1:{server.server_port}/api/v1"})
+    )
+    db = tmp_path / "s.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "component", "--root", str(ROOT), "poll", "homebase360.newJob",
+         "--instance", "hb-1", "--state", str(db), "--connection", str(connection), "--every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:
+            seen.append(line)
+            if line.startswith("poll 2:"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        server.shutdown()
+    assert process.returncode == 0, "".join(seen) + rest
+    assert "stopped; the last poll's state is committed" in rest
+    with SQLiteStateStore(db) as store:
+        state = store.load("hb-1")
+    assert state is not None and state["floor"]
+    assert HB_API not in rest

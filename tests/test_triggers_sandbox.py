@@ -1,0 +1,210 @@
+"""End to end on the in-process sandbox: records created through actions fire exactly once.
+
+The sandbox and the runtime share one fake clock, so record timestamps, trigger starting points,
+lease expiry and the Servicebay rate budget all move together, without real waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from component.auth import TokenCache
+from component.catalog import Catalog
+from component.cli import cli
+from component.models import Flow
+from component.policy import BudgetRegistry
+from component.runtime import Runtime
+from component.sandbox import Sandbox
+from component.triggers import SQLiteStateStore, poll_once
+from component.triggers.flow import run_triggered_flow
+from tests.conftest import ROOT, FakeClock
+
+
+class World:
+    def __init__(self, catalog: Catalog, tmp_path: Path) -> None:
+        # The sandbox seeds ServiceTitan modifiedOn up to 60 days after its "today"; the clock starts
+        # beyond that, so only records created by the tests are new.
+        self.clock = FakeClock(wall=datetime(2027, 1, 25, 9, tzinfo=UTC).timestamp())
+        self.sandbox = Sandbox(
+            today=date(2026, 11, 22),
+            clock=lambda: datetime.fromtimestamp(self.clock.wall(), tz=UTC),
+            rate_limits={"servicebay": None},
+        )
+        self.runtime = Runtime(
+            catalog,
+            transport=self.sandbox.transport(),
+            clock=self.clock,
+            tokens=TokenCache(),
+            budgets=BudgetRegistry(),
+            env={},
+        )
+        self.store = SQLiteStateStore(tmp_path / "state.db", clock=self.clock.wall)
+
+    def run(self, ref: str, inputs: dict[str, Any]) -> Any:
+        connector = ref.split(".")[0]
+        return asyncio.run(self.runtime.run(ref, inputs, self.sandbox.connection(connector)))["data"]
+
+    def poll(self, ref: str, inputs: dict[str, Any], instance: str = "e2e") -> list[dict[str, Any]]:
+        delivered: list[dict[str, Any]] = []
+        connector = ref.split(".")[0]
+        outcome = asyncio.run(
+            poll_once(
+                self.runtime, ref, inputs, self.sandbox.connection(connector), self.store, instance,
+                deliver=delivered.extend,
+            )
+        )  # fmt: skip
+        assert outcome.status == "polled"
+        return delivered
+
+
+@pytest.fixture
+def world(catalog: Catalog, tmp_path: Path) -> World:
+    return World(catalog, tmp_path)
+
+
+def example(catalog: Catalog, ref: str) -> dict[str, Any]:
+    return dict(catalog.find("actions", ref).model.examples[0])
+
+
+def test_servicetitan_jobs_created_through_actions_fire_once(world: World, catalog: Catalog) -> None:
+    inputs = {"resourceType": "jobs"}
+    assert world.poll("servicetitan.pollChangesTrigger", inputs) == []  # the starting point
+    world.clock.t += 5
+    created = [
+        world.run("servicetitan.createJob", example(catalog, "servicetitan.createJob"))["id"]
+        for _ in range(3)
+    ]
+    world.clock.t += 5
+    events = world.poll("servicetitan.pollChangesTrigger", inputs)
+    assert [(e["type"], e["id"]) for e in events] == [("created", str(i)) for i in created]
+    world.clock.t += 5
+    assert world.poll("servicetitan.pollChangesTrigger", inputs) == []
+    world.clock.t += 5
+    more = world.run("servicetitan.createJob", example(catalog, "servicetitan.createJob"))["id"]
+    world.clock.t += 5
+    assert [e["id"] for e in world.poll("servicetitan.pollChangesTrigger", inputs)] == [str(more)]
+
+
+def test_servicetitan_look_back_reads_the_seeded_records_once(world: World) -> None:
+    inputs = {"resourceType": "technicians", "lookBack": "2000-01-01"}
+    first = world.poll("servicetitan.pollChangesTrigger", inputs)
+    assert first and len({e["id"] for e in first}) == len(first)
+    assert {e["type"] for e in first} == {"created"}
+    world.clock.t += 60
+    assert world.poll("servicetitan.pollChangesTrigger", inputs) == []
+
+
+def test_servicebay_customers_and_jobs_created_through_actions_fire_once(
+    world: World, catalog: Catalog
+) -> None:
+    assert world.poll("servicebay.newCustomer", {}, "customers") == []
+    assert world.poll("servicebay.newJob", {}, "jobs") == []
+    world.clock.t += 5
+    customer = world.run("servicebay.createCustomer", example(catalog, "servicebay.createCustomer"))
+    customer_id = customer["id"] if isinstance(customer, dict) and "id" in customer else None
+    job = world.run("servicebay.createJob", example(catalog, "servicebay.createJob"))
+    world.clock.t += 5
+    customers = world.poll("servicebay.newCustomer", {}, "customers")
+    jobs = world.poll("servicebay.newJob", {}, "jobs")
+    assert len(customers) == 1 and len(jobs) == 1
+    if customer_id is not None:
+        assert customers[0]["id"] == customer_id
+    if isinstance(job, dict) and "id" in job:
+        assert jobs[0]["id"] == job["id"]
+    world.clock.t += 5
+    assert world.poll("servicebay.newJob", {}, "jobs") == []  # (a customer scan is 120 requests)
+
+
+def test_homebase360_new_job_polls_the_window(world: World) -> None:
+    assert world.poll("homebase360.newJob", {"daysBack": 0, "daysAhead": 0}) == []
+    world.clock.t += 5
+    assert world.poll("homebase360.newJob", {"daysBack": 0, "daysAhead": 0}) == []
+
+
+FLOW = {
+    "name": "New ServiceTitan jobs are dispatched",
+    "trigger": {
+        "trigger": "servicetitan.pollChangesTrigger",
+        "inputs": {"resourceType": "jobs", "showUpdated": False},
+    },
+    "steps": [
+        {"name": "technicians", "picklist": "servicetitan.selectTechnician", "inputs": {}},
+        {
+            "name": "list",
+            "action": "servicetitan.listTechnicians",
+            "inputs": {"ids": ["$steps.technicians.result.0.key|int"], "pageSize": 1},
+        },
+    ],
+}
+
+
+def test_a_flow_runs_its_steps_once_per_event(world: World, catalog: Catalog) -> None:
+    flow = Flow.model_validate(FLOW)
+    connections = world.sandbox.connections()
+
+    def once() -> dict[str, Any]:
+        async def go() -> dict[str, Any]:
+            async with world.runtime:
+                return await run_triggered_flow(world.runtime, flow, connections, world.store, "flow-1")
+
+        return asyncio.run(go())
+
+    assert once()["events"] == 0
+    world.clock.t += 5
+    for _ in range(2):
+        world.run("servicetitan.createJob", example(catalog, "servicetitan.createJob"))
+    world.clock.t += 5
+    summary = once()
+    assert summary["ok"] and summary["committed"] and summary["events"] == 2
+    assert len(summary["runs"]) == 2 and all(run["ok"] for run in summary["runs"])
+    world.clock.t += 5
+    assert once()["events"] == 0
+
+
+def test_flow_run_cli_needs_an_instance_for_a_triggered_flow(tmp_path: Path) -> None:
+    path = tmp_path / "flow.json"
+    flow = {
+        **FLOW,
+        "trigger": {**FLOW["trigger"], "inputs": {"resourceType": "technicians", "lookBack": "2000-01-01"}},
+    }  # type: ignore[dict-item]
+    path.write_text(json.dumps(flow))
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["--root", str(ROOT), "flow", "run", str(path), "--sandbox"])
+    assert missing.exit_code == 2 and "--instance" in json.loads(missing.stderr)["error"]["message"]
+    args = [
+        "--root",
+        str(ROOT),
+        "flow",
+        "run",
+        str(path),
+        "--sandbox",
+        "--instance",
+        "f",
+        "--state",
+        str(tmp_path / "s.db"),
+    ]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["committed"] and summary["events"] == len(summary["runs"]) > 0
+    second = json.loads(runner.invoke(cli, args).stdout)
+    assert second["events"] == 0
+
+
+def test_poll_cli_on_the_sandbox(tmp_path: Path) -> None:
+    args = ["--root", str(ROOT), "poll", "servicetitan.pollChangesTrigger", "--sandbox", "--instance", "t"]
+    inputs = '{"resourceType": "technicians", "lookBack": "2000-01-01"}'
+    result = CliRunner().invoke(
+        cli, [*args, "--inputs", inputs, "--state", str(tmp_path / "s.db"), "--dry-run"]
+    )
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events and all(e["type"] == "created" for e in events)
+    assert "dry run, nothing committed" in result.stderr
