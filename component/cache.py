@@ -22,6 +22,16 @@ ALL = "*"
 Result = dict[str, Any]
 
 
+def _copy(value: Result) -> Result:
+    """A copy the caller may change freely: picklist entries are flat, so one level of dict copies."""
+    entries = value.get("result")
+    if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
+        flat = all(not isinstance(v, dict | list) for e in entries for v in e.values())
+        if flat:
+            return {**value, "result": [dict(e) for e in entries]}
+    return copy.deepcopy(value)
+
+
 @dataclass(frozen=True)
 class CacheKey:
     connection: str  # Connection.key(): a digest, never the secret itself
@@ -70,10 +80,10 @@ class PicklistCache:
             return await load()
         cached = self._current(key)
         if cached is not None:
-            return copy.deepcopy(cached)
+            return _copy(cached)
         pending = self._loading.get(key)
         if pending is not None and not pending.done():
-            return copy.deepcopy(await asyncio.shield(pending))
+            return _copy(await asyncio.shield(pending))
         generation = self._generation_of(key)
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
@@ -89,7 +99,7 @@ class PicklistCache:
         future.set_result(value)
         if self._generation_of(key) == generation:
             self._store(key, value)
-        return copy.deepcopy(value)
+        return _copy(value)
 
     def _store(self, key: CacheKey, value: Result) -> None:
         now = self.clock.now()
@@ -97,7 +107,7 @@ class PicklistCache:
             del self._entries[old]
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = _Entry(now + self.ttl, copy.deepcopy(value))
+        self._entries[key] = _Entry(now + self.ttl, _copy(value))
 
     def invalidate(self, connection: str, resources: Iterable[str | None]) -> int:
         """Drop ``connection``'s entries of ``resources`` (``"*"``: all of them); returns how many."""

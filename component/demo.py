@@ -15,7 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
-from .flows import StepResult, describe, flow_files, load_flow, run_flow
+from .flows import FlowError, StepResult, describe, flow_files, load_flow, run_flow, step_kind
+from .models import Flow
 from .runtime import Runtime
 from .sandbox import Sandbox
 
@@ -25,6 +26,20 @@ def demo_flows(root: Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"no example flows under {root / 'flows'}")
     return files
+
+
+def unsound(flow: Flow, error: FlowError) -> dict[str, Any]:
+    """The summary of a flow that was not run: each step listed, with the problems found in it."""
+    steps = []
+    for index, step in enumerate(flow.steps):
+        kind, ref = step_kind(step)
+        found = [p for p in error.problems if p["path"].startswith(f"$.steps[{index}]")]
+        entry: dict[str, Any] = {"name": step.name, kind: ref, "status": "not run"}
+        if found:
+            entry["error"] = {"type": error.kind, "problems": found}
+        steps.append(entry)
+    failed = next((s["name"] for s in steps if "error" in s), steps[0]["name"] if steps else None)
+    return {"flow": flow.name, "ok": False, "dryRun": False, "steps": steps, "failed": failed}
 
 
 async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) -> dict[str, Any]:
@@ -50,7 +65,12 @@ async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) 
             flow = load_flow(path)
             if console is not None:
                 console.print(f"[bold]{flow.name}[/bold] — {flow.description}", highlight=False)
-            summary = await run_flow(runtime, flow, connections, on_step=show)
+            try:
+                summary = await run_flow(runtime, flow, connections, on_step=show)
+            except FlowError as error:  # an unsound flow is a failed flow: reported, not a crash
+                summary = unsound(flow, error)
+                if console is not None:
+                    console.print(f"  [red]✗[/red] not run: {error}", soft_wrap=True, highlight=False)
             summaries.append(summary)
             if not summary["ok"]:
                 break

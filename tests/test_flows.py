@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from component import catalog as catalog_module
 from component.auth import TokenCache
 from component.cli import cli
-from component.demo import run_demo
+from component.demo import run_demo, unsound
 from component.flows import FlowError, check_flow, load_flow, run_flow
 from component.models import Flow
 from component.policy import BudgetRegistry
@@ -51,7 +51,6 @@ FLOW: dict[str, Any] = {
 # Example flows that need definitions or sandbox endpoints still being built.
 PENDING_FLOWS = {
     "servicetitan-booking-to-job",
-    "servicebay-lookup-and-book",
     "homebase360-customer-and-job",
     "cross-vendor-intake",
 }
@@ -230,3 +229,21 @@ def test_the_demo_runs_every_example_flow() -> None:
     runtime = Runtime(CATALOG, transport=sandbox.transport(), tokens=TokenCache(), budgets=BudgetRegistry())
     summary = asyncio.run(run_demo(runtime, sandbox, None))
     assert summary["ok"] is True and len(summary["flows"]) == len(FLOWS)
+
+
+def test_an_unsound_flow_is_reported_as_failed_not_raised() -> None:
+    bad = flow(
+        {
+            "name": "bad",
+            "steps": [
+                {"name": "a", "action": "servicebay.getOrganisation", "inputs": {}},
+                {"name": "b", "action": "servicebay.noSuchAction", "inputs": {}},
+            ],
+        }
+    )
+    problems = check_flow(bad, CATALOG)
+    summary = unsound(bad, FlowError("not sound", problems=problems))
+    assert summary["ok"] is False and summary["failed"] == "b"
+    assert [s["status"] for s in summary["steps"]] == ["not run", "not run"]
+    assert "error" not in summary["steps"][0]
+    assert summary["steps"][1]["error"]["problems"][0]["message"].startswith("unknown action")

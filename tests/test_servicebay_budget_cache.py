@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from component.cache import CacheKey, PicklistCache
 from component.catalog import Catalog
-from component.cli import ProgressLine
+from component.cli import ProgressLine, cli
 from component.runtime import Runtime
 from tests.conftest import SB_API, SB_CONNECTION, SB_KEY, FakeClock, FakeVendor, make_runtime
 
@@ -339,3 +341,12 @@ def test_progress_line_on_a_terminal_and_in_a_log() -> None:
     line.emit(record("pages", "p2"))
     line.finish()
     assert plain.getvalue() == "p1\np2\n"
+
+
+def test_cli_shows_picklist_progress_on_stderr_only() -> None:
+    result = CliRunner().invoke(
+        cli, ["picklist", "servicebay.selectCustomer", "--sandbox", "--inputs", '{"search": "smith"}']
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["result"]  # stdout stays pure JSON
+    assert "servicebay.selectCustomer: 1 page(s), 100 item(s) so far" in result.stderr

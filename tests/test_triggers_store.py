@@ -119,3 +119,36 @@ def test_no_secret_reaches_the_state_file(tmp_path: Path) -> None:
     for canary in CANARIES:
         assert canary.encode() not in stored
         assert canary not in text
+
+
+def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
+    """The lease is renewed while a slow poll runs, so the poll still commits; none else gets in."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from component.runtime import Runtime
+    from component.triggers import poll_once
+    from tests.conftest import HB_CONNECTION
+
+    store = SQLiteStateStore(tmp_path / "slow.db", clock=time.time)
+    rivals: list[object] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        for _ in range(4):
+            await asyncio.sleep(0.05)
+            rivals.append(store.lease("slow", "rival", 0.06))
+        return httpx.Response(200, json={"success": True, "data": []})
+
+    runtime = Runtime(transport=httpx.MockTransport(answer), env={})
+    inputs: dict[str, object] = {}
+    first = asyncio.run(
+        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=0.06)
+    )
+    assert first.status == "polled"  # records the start: no request
+    second = asyncio.run(
+        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=0.06)
+    )
+    assert second.status == "polled" and second.requests == 1
+    assert rivals and all(rival is None for rival in rivals)

@@ -1,20 +1,28 @@
 """Servicebay emulation: ``X-API-Key`` per organisation, ``{success, data}``, cursor pagination.
 
-Everything lives under ``/api/v1/organisations/{orgId}/…``. Lists take ``limit`` (1 to 100, default 50)
-and ``startAfter`` (the id of the previous page's last record) and answer
-``data: {<list key>: [...], pagination: {limit, hasMore, nextCursor}}``. 100 requests per minute per
-key, with ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (Unix time) on every response.
-Ids are 20-character document ids (:func:`component.sandbox.data.doc_id`).
+Everything lives under ``/api/v1/organisations/{orgId}/…``: the organisation itself (get, update)
+and seven resources with list, get, create, update (PUT, partial) and delete: customers (plus
+``/customers/lookup``, an exact phone or email match, 404 when nothing matches), tickets (jobs),
+services, inventory, quotes, invoices and calendar events. Lists take ``limit`` (1 to 100, default
+50) and ``startAfter`` (the id of the previous page's last record) and answer
+``data: {<list key>: [...], pagination: {limit, hasMore, nextCursor}}``, with each resource's
+documented filters. Quotes and invoices get the next ``index`` (1, 2, …) unless the body sets one.
+100 requests per minute per key, with ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (Unix
+time) on every response and a 429 beyond. Ids are 20-character document ids
+(:func:`component.sandbox.data.doc_id`); seeded record ``n`` of a ticket, quote or invoice belongs
+to seeded customer ``n``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .data import Faker, iso
+from .data import Faker, iso, parse_time
 from .engine import Context, Filter, Operation, Record, Reply, Resource, SandboxError, SandboxState, Vendor
 
 ORG = "sandbox-org"
@@ -24,6 +32,8 @@ BASE = "/api/v1/organisations/{orgId}"
 # The first seeded customer, fixed so examples and flows can find them by phone or email.
 CALLER = {"firstName": "Jane", "lastName": "Doe", "email": "jane.doe@example.com", "phone": "+13038286690"}
 MAX_LIMIT = 100
+DELETED = {"message": "Operation completed successfully"}
+TECHNICIANS = tuple(f"user-tech-{n:02d}" for n in range(1, 9))
 
 
 class ServicebayDialect:
@@ -52,10 +62,10 @@ class ServicebayDialect:
         start = 0
         cursor = context.query.get("startAfter")
         if cursor:
-            positions = {r[resource.id_field]: i for i, r in enumerate(records)}
-            if cursor not in positions:
+            found = next((i for i, r in enumerate(records) if r[resource.id_field] == cursor), None)
+            if found is None:
                 raise SandboxError(400, f"Invalid cursor: {cursor}")
-            start = positions[cursor] + 1
+            start = found + 1
         chunk = records[start : start + limit]
         more = start + limit < len(records)
         return {
@@ -86,6 +96,62 @@ class ServicebayDialect:
         }
 
 
+# --- validation shared by the resources ------------------------------------------------------------
+
+
+def _require(body: Record, *names: str) -> None:
+    missing = [name for name in names if body.get(name) in (None, "")]
+    if missing:
+        raise SandboxError(400, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+
+
+def _times_in_order(record: Record, start: str, end: str) -> None:
+    first, last = parse_time(str(record.get(start) or "")), parse_time(str(record.get(end) or ""))
+    if record.get(start) is not None and first is None:
+        raise SandboxError(400, f"{start} must be an ISO 8601 date-time")
+    if record.get(end) is not None and last is None:
+        raise SandboxError(400, f"{end} must be an ISO 8601 date-time")
+    if first and last and last <= first:
+        raise SandboxError(400, f"{end} must be after {start}")
+
+
+def _one_of(record: Record, name: str, allowed: tuple[str, ...]) -> None:
+    if record.get(name) is not None and record[name] not in allowed:
+        raise SandboxError(400, f"{name} must be one of {', '.join(allowed)}")
+
+
+def _linked(context: Context, record: Record) -> None:
+    """The customer and job a record names must exist in the organisation."""
+    if record.get("customerId"):
+        context["customers"].require(record["customerId"], "Customer")
+    if record.get("ticketId"):
+        context["tickets"].require(record["ticketId"], "Ticket")
+
+
+def _merge(check: Callable[[Context, Record], None]) -> Callable[[Context, Record, Record], None]:
+    """A partial update (PUT sends only what changes) that is checked as a whole before it applies."""
+
+    def update(context: Context, record: Record, body: Record) -> None:
+        merged = {**record, **{k: v for k, v in body.items() if k != "id"}}
+        check(context, merged)
+        record.update(merged)
+
+    return update
+
+
+def _created(check: Callable[[Context, Record], None], *required: str) -> Callable[[Context, Record], Record]:
+    def create(context: Context, body: Record) -> Record:
+        _require(body, *required)
+        record = {k: v for k, v in body.items() if k != "id"}
+        check(context, record)
+        return record
+
+    return create
+
+
+# --- customers ------------------------------------------------------------------------------------------
+
+
 def customer(f: Faker, n: int, context: Context) -> Record:
     p = f.person()
     created = iso(f.past())
@@ -108,83 +174,459 @@ def customer(f: Faker, n: int, context: Context) -> Record:
     }
 
 
-def create_customer(context: Context, body: Record) -> Record:
-    missing = [name for name in ("firstName", "lastName", "email") if not body.get(name)]
-    if missing:
-        raise SandboxError(400, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
-    return dict(body)
+def check_customer(context: Context, record: Record) -> None:
+    if "@" not in str(record.get("email") or "@"):
+        raise SandboxError(400, "email must be a valid email address")
 
 
 def lookup_customer(context: Context) -> Reply:
-    """Exact phone or email match; 404 when nothing matches."""
+    """Exact phone or email match: the customer (a phone match first); 404 when nothing matches."""
     phone, email = context.query.get("phone"), context.query.get("email")
     if not phone and not email:
         raise SandboxError(400, "phone or email is required")
-    for record in context["customers"].all():
-        if (phone and record.get("phone") == phone) or (
-            email and (record.get("email") or "").lower() == email.lower()
-        ):
-            return Reply(record)
-    raise SandboxError(404, "Customer not found")
+    records = context["customers"].all()
+    by_phone = [r for r in records if phone and r.get("phone") == phone]
+    by_email = [r for r in records if email and (r.get("email") or "").lower() == email.lower()]
+    found = [*by_phone, *by_email]
+    if not found:
+        raise SandboxError(404, "Customer not found")
+    return Reply(found[0])
+
+
+# --- jobs (tickets) -----------------------------------------------------------------------------------
+
+
+def _customer_of(context: Context, n: int) -> Record:
+    customers = context["customers"]
+    return customers.get(customers.seeded_id(n % max(1, customers.seeded))) or {}
+
+
+def _name(record: Record) -> str:
+    return " ".join(record[part] for part in ("firstName", "lastName") if record.get(part))
 
 
 def ticket(f: Faker, n: int, context: Context) -> Record:
     start = f.around(30)
-    customer_record = context["customers"].get(context["customers"].seeded_id(n)) or {}
+    owner = _customer_of(context, n)
     return {
-        "customerId": customer_record.get("id"),
-        "customerName": " ".join(
-            customer_record[part] for part in ("firstName", "lastName") if customer_record.get(part)
-        ),
+        "customerId": owner.get("id"),
+        "customerName": _name(owner),
         "serviceTime": iso(start),
-        "endTime": iso(start.replace(hour=min(start.hour + 1, 23))),
+        "endTime": iso(start + timedelta(minutes=f.random.choice((60, 90, 120, 180)))),
         "serviceLocation": ("instore", "offsite", "remote")[n % 3],
         "status": ("Open", "In Progress", "Closed")[n % 3],
+        "assignedTechnician": TECHNICIANS[n % len(TECHNICIANS)],
         "createdAt": iso(f.past(60)),
         "updatedAt": iso(f.past(30)),
     }
 
 
+def check_ticket(context: Context, record: Record) -> None:
+    _one_of(record, "serviceLocation", ("instore", "offsite", "remote"))
+    _times_in_order(record, "serviceTime", "endTime")
+    _linked(context, record)
+
+
 def create_ticket(context: Context, body: Record) -> Record:
-    if not body.get("customerId"):
-        raise SandboxError(400, "customerId is required")
-    context["customers"].require(body["customerId"], "Customer")
-    return {"status": "Open", **body}
+    return {"status": "Open", **_created(check_ticket, "customerId", "serviceTime", "endTime")(context, body)}
 
 
-STAMPS = ("createdAt", "updatedAt")
-RESOURCES = (
-    Resource(
-        "customers",
-        f"{BASE}/customers",
-        seed=12_000,
-        factory=customer,
+# --- services and inventory ---------------------------------------------------------------------------
+
+
+def service(f: Faker, n: int, context: Context) -> Record:
+    title, price = f.service()
+    kind = ("fixed", "rate", "variable")[n % 3]
+    warranty = f.chance(0.5)
+    return {
+        "title": f"{title} ({n + 1})",
+        "description": f"{title}, standard scope.",
+        "priceType": kind,
+        "price": price if kind != "rate" else round(price / 3, 2),
+        "priceTimeRate": "hour" if kind == "rate" else None,
+        "taxRateId": "tax-standard",
+        "warranty": warranty,
+        "warrantyDuration": f.random.choice((30, 90, 365)) if warranty else None,
+        "warrantyPeriod": "day" if warranty else None,
+        "createdAt": iso(f.past(365)),
+    }
+
+
+def check_service(context: Context, record: Record) -> None:
+    _one_of(record, "priceType", ("fixed", "rate", "variable"))
+    _one_of(record, "priceTimeRate", ("hour", "day", "week", "month"))
+
+
+PARTS = ("Capacitor", "Contactor", "Thermocouple", "Igniter", "Filter", "Flex hose", "Ball valve", "Fuse")
+
+
+def inventory_item(f: Faker, n: int, context: Context) -> Record:
+    part = PARTS[n % len(PARTS)]
+    tracks = n % 4 != 0
+    return {
+        "itemName": f"{part} {n + 1:03d}",
+        "description": f"{part}, contractor grade.",
+        "categoryId": f"cat-{part.lower().replace(' ', '-')}",
+        "sku": f"SB-{n + 1:05d}",
+        "gtin": f"{7_350_000_000_000 + n * 7:014d}",
+        "price": f.money(4, 240),
+        "weight": round(f.random.uniform(0.05, 12), 2),
+        "weightUnit": "lb",
+        "stockCount": f.random.randrange(0, 80) if tracks else None,
+        "tracksStock": tracks,
+        "quantity": 1,
+        "taxRateId": "tax-standard",
+        "warranty": False,
+        "index": n + 1,
+        "createdAt": iso(f.past(365)),
+    }
+
+
+def check_inventory(context: Context, record: Record) -> None:
+    stock = record.get("stockCount")
+    if stock is not None and (not isinstance(stock, int) or stock < 0):
+        raise SandboxError(400, "stockCount must be a whole number, 0 or more")
+
+
+# --- quotes and invoices ----------------------------------------------------------------------------------
+
+
+def _lines(f: Faker, count: int, prefix: str) -> list[Record]:
+    out = []
+    for k in range(count):
+        title, price = f.service()
+        out.append(
+            {
+                "id": f"{prefix}-{k + 1}",
+                "title": title,
+                "description": "",
+                "price": price,
+                "quantity": f.random.choice((1, 1, 2)),
+                "taxRateId": "tax-standard",
+            }
+        )
+    return out
+
+
+def _total(record: Record) -> float:
+    lines = [*(record.get("services") or []), *(record.get("inventoryItems") or [])]
+    gross = sum(float(line.get("price") or 0) * float(line.get("quantity") or 0) for line in lines)
+    discount = record.get("discount") or {}
+    value = float(discount.get("value") or 0)
+    off = gross * value / 100 if discount.get("type") == "percentage" else value
+    return round(max(0.0, gross - off), 2)
+
+
+def _check_lines(record: Record) -> None:
+    for name in ("services", "inventoryItems"):
+        for k, line in enumerate(record.get(name) or []):
+            if not isinstance(line, dict) or not line.get("title"):
+                raise SandboxError(400, f"{name}[{k}].title is required")
+    discount = record.get("discount")
+    if discount is not None:
+        if not isinstance(discount, dict) or discount.get("type") not in ("percentage", "fixed"):
+            raise SandboxError(400, "discount.type must be percentage or fixed")
+        if discount["type"] == "percentage" and not 0 <= float(discount.get("value") or 0) <= 100:
+            raise SandboxError(400, "a percentage discount must be between 0 and 100")
+
+
+def _next_index(context: Context, name: str) -> int:
+    """The next number of the organisation's sequence: one past the highest, so it stays contiguous."""
+    return max((int(r.get("index") or 0) for r in context[name].all()), default=0) + 1
+
+
+def _numbered(name: str, check: Callable[[Context, Record], None]) -> Callable[[Context, Record], Record]:
+    def create(context: Context, body: Record) -> Record:
+        _require(body, "customerId")
+        record = {k: v for k, v in body.items() if k != "id"}
+        check(context, record)
+        if record.get("index") is None:
+            record["index"] = _next_index(context, name)
+        for name_ in ("services", "inventoryItems"):
+            for k, line in enumerate(record.get(name_) or []):
+                line.setdefault("id", f"{name_[:3]}-{k + 1}")
+        if record.get("totalPrice") is None:
+            record["totalPrice"] = _total(record)
+        if not record.get("customerName"):
+            record["customerName"] = _name(context["customers"].get(record["customerId"]) or {})
+        return record
+
+    return create
+
+
+def _repriced(check: Callable[[Context, Record], None]) -> Callable[[Context, Record, Record], None]:
+    """A partial update; new line items or a new discount recompute the total unless it is given."""
+    merge = _merge(check)
+
+    def update(context: Context, record: Record, body: Record) -> None:
+        merge(context, record, body)
+        if "totalPrice" not in body and {"services", "inventoryItems", "discount"} & set(body):
+            record["totalPrice"] = _total(record)
+
+    return update
+
+
+def quote(f: Faker, n: int, context: Context) -> Record:
+    owner = _customer_of(context, n)
+    created = f.past(120)
+    sent = created + timedelta(hours=f.random.randrange(1, 48))
+    accepted = n % 3 == 0
+    record: Record = {
+        "index": n + 1,
+        "ticketId": context["tickets"].seeded_id(n) if n < context["tickets"].seeded and n % 2 == 0 else None,
+        "customerId": owner.get("id"),
+        "customerName": _name(owner),
+        "title": f"Quote for {_name(owner) or 'customer'}",
+        "message": "Thanks for the opportunity. This quote is valid for 30 days.",
+        "terms": "50% deposit to schedule; balance on completion.",
+        "depositRequest": n % 2 == 0,
+        "depositDueDays": 7,
+        "balanceDueDays": 30,
+        "dueDays": 30,
+        "expirationDays": 30,
+        "expirationDate": iso(created + timedelta(days=30)),
+        "neverExpires": False,
+        "accepted": accepted,
+        "invoiced": accepted and n % 2 == 0,
+        "viewedByCustomer": accepted or f.chance(0.5),
+        "viewedDate": iso(sent + timedelta(hours=3)),
+        "acceptedDate": iso(sent + timedelta(days=1)) if accepted else None,
+        "invoicedDate": iso(sent + timedelta(days=5)) if accepted and n % 2 == 0 else None,
+        "sentDate": iso(sent),
+        "createdOn": iso(created),
+        "services": _lines(f, 1 + n % 3, "svc"),
+        "inventoryItems": _lines(f, n % 2, "inv"),
+        "discount": {"type": "percentage", "value": 10, "reason": "Returning customer"}
+        if n % 5 == 0
+        else None,
+    }
+    record["totalPrice"] = _total(record)
+    record["depositAmount"] = round(record["totalPrice"] / 2, 2) if record["depositRequest"] else 0
+    record["balanceAmount"] = round(record["totalPrice"] - record["depositAmount"], 2)
+    return record
+
+
+def check_quote(context: Context, record: Record) -> None:
+    _check_lines(record)
+    _linked(context, record)
+
+
+def invoice(f: Faker, n: int, context: Context) -> Record:
+    owner = _customer_of(context, n)
+    created = f.past(120)
+    paid = n % 2 == 1
+    record: Record = {
+        "index": n + 1,
+        "ticketId": context["tickets"].seeded_id(n) if n < context["tickets"].seeded else None,
+        "customerId": owner.get("id"),
+        "customerName": _name(owner),
+        "title": f"Invoice for {_name(owner) or 'customer'}",
+        "message": "Thank you for your business.",
+        "terms": "Due within 30 days.",
+        "paymentAdvice": "Pay by card online or by bank transfer.",
+        "depositRequested": n % 4 == 0,
+        "depositPaid": n % 4 == 0,
+        "balancePaid": paid,
+        "paid": paid,
+        "invoiceDate": iso(created),
+        "dueDate": iso(created + timedelta(days=30)),
+        "depositDueDate": iso(created + timedelta(days=7)) if n % 4 == 0 else None,
+        "balanceDueDate": iso(created + timedelta(days=30)),
+        "createdOn": iso(created),
+        "sentDate": iso(created + timedelta(hours=2)),
+        "paidDate": iso(created + timedelta(days=f.random.randrange(1, 30))) if paid else None,
+        "viewedByCustomer": paid or f.chance(0.6),
+        "viewedDate": iso(created + timedelta(hours=6)),
+        "services": _lines(f, 1 + n % 2, "svc"),
+        "inventoryItems": _lines(f, n % 3, "inv"),
+        "discount": {"type": "fixed", "value": 25, "reason": "Coupon"} if n % 7 == 0 else None,
+    }
+    record["totalPrice"] = _total(record)
+    record["depositAmount"] = round(record["totalPrice"] / 4, 2) if record["depositRequested"] else 0
+    record["balanceAmount"] = round(record["totalPrice"] - record["depositAmount"], 2)
+    return record
+
+
+def check_invoice(context: Context, record: Record) -> None:
+    _check_lines(record)
+    _linked(context, record)
+    if record.get("paid") and not record.get("paidDate"):
+        record["paidDate"] = context.now
+
+
+# --- calendar events --------------------------------------------------------------------------------
+
+
+def calendar_event(f: Faker, n: int, context: Context) -> Record:
+    linked = n % 2 == 0 and n < context["tickets"].seeded
+    start = f.around(30)
+    job = context["tickets"].get(context["tickets"].seeded_id(n)) if linked else None
+    return {
+        "title": f"Job: {job.get('customerName')}"
+        if job
+        else ("Team meeting", "Van service", "Training")[n % 3],
+        "description": "",
+        "startTime": job["serviceTime"] if job else iso(start),
+        "endTime": job["endTime"] if job else iso(start + timedelta(minutes=60)),
+        "allDay": False,
+        "assignedToId": job.get("assignedTechnician") if job else TECHNICIANS[n % len(TECHNICIANS)],
+        "ticketId": job.get("id") if job else None,
+        "customerId": job.get("customerId") if job else None,
+        "createdAt": iso(f.past(60)),
+    }
+
+
+def check_event(context: Context, record: Record) -> None:
+    _times_in_order(record, "startTime", "endTime")
+    _linked(context, record)
+
+
+# --- the organisation ---------------------------------------------------------------------------------
+
+
+def _organisation(context: Context) -> Record:
+    extra = context.partition.sandbox.extra
+    key = f"organisation:{context.partition.key}"
+    if key not in extra:
+        name = "Sandbox Heating & Plumbing" if context.partition.key == ORG else "Other Org Services"
+        extra[key] = {
+            "id": context.partition.key,
+            "name": name,
+            "email": "office@sandbox-heating.example.com",
+            "phone": "+13035550100",
+            "website": "https://sandbox-heating.example.com",
+            "address": "1200 Larimer St, Denver, CO 80204",
+            "timezone": "America/Denver",
+            "currency": "USD",
+        }
+    record: Record = extra[key]
+    return record
+
+
+def get_organisation(context: Context) -> Reply:
+    return Reply(_organisation(context))
+
+
+def update_organisation(context: Context) -> Reply:
+    if not isinstance(context.body, dict):
+        raise SandboxError(400, "The request body must be a JSON object.")
+    record = _organisation(context)
+    record.update({k: v for k, v in context.body.items() if k != "id"})
+    return Reply(record)
+
+
+# --- the table -----------------------------------------------------------------------------------------
+
+
+def _resource(name: str, list_key: str, seed: int, factory: Any, check: Any, **options: Any) -> Resource:
+    stamps = options.pop("timestamps", ("createdAt", "updatedAt"))
+    return Resource(
+        name,
+        f"{BASE}/{name}",
+        seed=seed,
+        factory=factory,
         id_base=None,
         id_field="id",
-        filters={"search": Filter("firstName|lastName|email|businessName", "contains")},
-        create=create_customer,
+        create=options.pop("create", None) or _created(check),
+        update=options.pop("update", None) or _merge(check),
         update_method="PUT",
         created_status=201,
-        timestamps=STAMPS,
-        list_key="customers",
+        deleted=lambda record: dict(DELETED),
+        timestamps=stamps,
+        list_key=list_key,
+        **options,
+    )
+
+
+RESOURCES = (
+    _resource(
+        "customers",
+        "customers",
+        12_000,
+        customer,
+        check_customer,
+        create=_created(check_customer, "firstName", "lastName", "email"),
+        filters={"search": Filter("firstName|lastName|email|businessName", "contains")},
         fixtures=(CALLER,),
     ),
-    Resource(
+    _resource(
         "tickets",
-        f"{BASE}/tickets",
-        seed=300,
-        factory=ticket,
-        id_base=None,
+        "tickets",
+        300,
+        ticket,
+        check_ticket,
+        create=create_ticket,
         filters={
             "status": Filter("status"),
             "customerId": Filter("customerId"),
             "assignedTechnician": Filter("assignedTechnician"),
         },
-        create=create_ticket,
-        update_method="PUT",
-        created_status=201,
-        timestamps=STAMPS,
-        list_key="tickets",
+    ),
+    _resource(
+        "services",
+        "services",
+        200,
+        service,
+        check_service,
+        create=_created(check_service, "title"),
+        filters={"search": Filter("title|description", "contains")},
+    ),
+    _resource(
+        "inventory",
+        "items",
+        300,
+        inventory_item,
+        check_inventory,
+        create=_created(check_inventory, "itemName"),
+        filters={
+            "search": Filter("itemName|description|sku", "contains"),
+            "sku": Filter("sku"),
+            "categoryId": Filter("categoryId"),
+        },
+    ),
+    _resource(
+        "quotes",
+        "quotes",
+        300,
+        quote,
+        check_quote,
+        create=_numbered("quotes", check_quote),
+        update=_repriced(check_quote),
+        timestamps=("createdOn", None),
+        filters={
+            "customerId": Filter("customerId"),
+            "ticketId": Filter("ticketId"),
+            "accepted": Filter("accepted", "bool"),
+        },
+    ),
+    _resource(
+        "invoices",
+        "invoices",
+        300,
+        invoice,
+        check_invoice,
+        create=_numbered("invoices", check_invoice),
+        update=_repriced(check_invoice),
+        timestamps=("createdOn", None),
+        filters={
+            "customerId": Filter("customerId"),
+            "ticketId": Filter("ticketId"),
+            "paid": Filter("paid", "bool"),
+        },
+    ),
+    _resource(
+        "calendar-events",
+        "events",
+        300,
+        calendar_event,
+        check_event,
+        create=_created(check_event, "title", "startTime", "endTime"),
+        filters={
+            "from": Filter("endTime", "gte"),
+            "to": Filter("startTime", "lte"),
+            "assignedToId": Filter("assignedToId"),
+            "ticketId": Filter("ticketId"),
+        },
     ),
 )
 
@@ -192,7 +634,11 @@ VENDOR = Vendor(
     name="servicebay",
     dialect=ServicebayDialect(),
     resources=RESOURCES,
-    operations=(Operation("GET", f"{BASE}/customers/lookup", lookup_customer),),
+    operations=(
+        Operation("GET", f"{BASE}/customers/lookup", lookup_customer),
+        Operation("GET", BASE, get_organisation),
+        Operation("PUT", BASE, update_organisation),
+    ),
     partitions={ORG: 1.0, OTHER_ORG: 0.01},
     rate_limit=(100, 60.0),
 )

@@ -3,17 +3,20 @@
 The new state is written only after ``deliver`` returned, and only while the lease is still
 held, so events are neither lost (a failed delivery commits nothing; the next poll repeats it)
 nor emitted by two pollers at once (the second finds the lease taken). A poller that dies keeps
-nothing: its lease runs out after ``ttl`` seconds.
+nothing: its lease runs out after ``ttl`` seconds. While a poll runs longer than that, the lease
+is renewed every third of ``ttl``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .store import Lease, StateStore, new_owner
+from .store import Lease, LeaseLostError, StateStore, new_owner
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -54,7 +57,11 @@ async def poll_once(
     if lease is None:
         return PollOutcome("busy")
     try:
-        result = await runtime.poll(ref, inputs, connection, store.load(instance))
+        heartbeat = asyncio.create_task(_keep_alive(store, lease, ttl))
+        try:
+            result = await runtime.poll(ref, inputs, connection, store.load(instance))
+        finally:
+            heartbeat.cancel()
         if dry_run:
             return PollOutcome("dry-run", result.events, result.requests)
         lease = store.renew(lease, ttl)  # still ours, so no other poller has emitted these
@@ -66,3 +73,14 @@ async def poll_once(
         return PollOutcome("polled", result.events, result.requests)
     finally:
         store.release(lease)
+
+
+async def _keep_alive(store: StateStore, lease: Lease, ttl: float) -> None:
+    """Renew the lease every third of its time while a long poll runs (a big list at 100 a minute).
+
+    A poller that dies stops renewing, so its lease still runs out.
+    """
+    with contextlib.suppress(LeaseLostError):
+        while True:
+            await asyncio.sleep(ttl / 3)
+            store.renew(lease, ttl)
