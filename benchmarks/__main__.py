@@ -88,6 +88,9 @@ def main() -> None:
         except Unavailable as exc:
             skipped = str(exc)
             print(f"  skipped: {skipped}")
+        except Exception as exc:  # one broken benchmark must not lose the others' results
+            skipped = f"failed: {type(exc).__name__}: {exc}"[:500]
+            print(f"  {skipped}")
         results[name] = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "runs": options.runs,
@@ -96,9 +99,11 @@ def main() -> None:
             "rows": [row.as_dict() for row in report.rows],
             "skipped": skipped,
         }
+        if not options.no_write:  # after each benchmark, so an interrupted run keeps what it measured
+            store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+            write_results(results)
     if not options.no_write:
-        store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-        print(f"\nwrote {write_results(results)}")
+        print(f"\nwrote {HERE / 'RESULTS.md'}")
 
 
 if __name__ == "__main__":

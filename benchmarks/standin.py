@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import sys
+from urllib.parse import parse_qs
 
 import uvicorn
 from starlette.applications import Starlette
@@ -31,9 +32,9 @@ def app(latency_ms: float) -> Starlette:
             await asyncio.sleep(latency_ms / 1000)
 
     async def token(request: Request) -> JSONResponse:
-        form = await request.form()
+        form = parse_qs((await request.body()).decode())
         await pause()
-        return JSONResponse({"access_token": f"token-{form.get('client_id')}", "expires_in": 900})
+        return JSONResponse({"access_token": f"token-{form['client_id'][0]}", "expires_in": 900})
 
     async def jobs(request: Request) -> JSONResponse:
         tenant = request.path_params["tenant"]
@@ -67,7 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=0)
     options = parser.parse_args()
-    listener = socket.socket()
+    # IPPROTO_TCP named, so asyncio sets TCP_NODELAY (no ~40 ms delayed-ACK stall per response)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     print(json.dumps({"url": f"http://127.0.0.1:{listener.getsockname()[1]}"}), flush=True)

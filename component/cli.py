@@ -604,7 +604,10 @@ def serve(
     }
     limits = None if rate_limits else dict.fromkeys(VENDORS)
     served = Sandbox(seed=seed, faults=faults, rate_limits=limits)
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
+    # it every response waits ~40 ms for a delayed ACK (Nagle) on loopback.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))

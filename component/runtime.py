@@ -225,12 +225,14 @@ def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> di
     """``{"result": [{"key", "label"}], "truncated"}``: unique keys, first occurrence kept, in order."""
     entries: list[dict[str, str]] = []
     seen: set[str] = set()
+    key_of = templates.item_formatter(model.result.key)
+    label_of = templates.item_formatter(model.result.label)
     for item in items:
-        key = templates.format_item(model.result.key, item)
+        key = key_of(item)
         if not key or key in seen:
             continue
         seen.add(key)
-        entries.append({"key": key, "label": templates.format_item(model.result.label, item).strip() or key})
+        entries.append({"key": key, "label": label_of(item).strip() or key})
     return {"result": entries, "truncated": truncated}
 
 

@@ -96,7 +96,7 @@ def _compiled(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
         check: Callable[[Any], Any] = fastjsonschema.compile(
             _with_strict_patterns(schema), formats=format_functions(), use_default=False
         )
-    except fastjsonschema.JsonSchemaDefinitionException:
+    except Exception:  # a schema it cannot compile (JsonSchemaDefinitionException, re.error): jsonschema only
         return None
     return check
 
@@ -177,6 +177,12 @@ class SchemaValidator:
         self._validator = _validator_class()(schema, format_checker=format_checker())
         self._fast: Callable[[Any], Any] | None = None
         self._uses = 0
+        properties = schema.get("properties", {})
+        self._defaults = [
+            (name, prop["default"])
+            for name, prop in (properties.items() if isinstance(properties, dict) else [])
+            if isinstance(prop, dict) and "default" in prop
+        ]
 
     def is_valid_fast(self, instance: Any) -> bool:
         """True when the compiled check accepts ``instance`` (False means: ask jsonschema).
@@ -210,9 +216,9 @@ class SchemaValidator:
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
         filled = dict(instance)
-        for name, prop in self.schema.get("properties", {}).items():
-            if name not in filled and isinstance(prop, dict) and "default" in prop:
-                filled[name] = copy.deepcopy(prop["default"])
+        for name, default in self._defaults:
+            if name not in filled:
+                filled[name] = copy.deepcopy(default)
         return filled
 
 

@@ -26,6 +26,7 @@ SCALARS = (
     | st.integers(min_value=-3, max_value=10**6)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from(["", "x", "Normal", "2026-12-01T15:00:00Z", "2026-13-01T15:00:00Z", "a@b.example"])
+    | st.sampled_from(["x\n", "+13038286690\n", "2026-12-01T15:00:00Z\n", "USD\n", "1\n"])  # "$" is the end
     | st.text(max_size=8)
 )
 JSON = st.recursive(
@@ -133,6 +134,15 @@ def test_only_schemas_meaning_the_same_in_both_drafts_are_compiled(
     schema: dict[str, Any], portable: bool
 ) -> None:
     assert _portable(schema) is portable
+
+
+def test_a_final_newline_does_not_satisfy_an_end_anchor_on_either_path() -> None:
+    digits = {"type": "string", "pattern": "^[0-9]+$"}
+    validator = validator_for({"type": "object", "properties": {"p": digits}})
+    for _ in range(3):  # jsonschema, then compiled
+        assert validator.problems({"p": "12"}) == []
+        assert validator.problems({"p": "12\n"})
+    assert validator_for({"type": "string", "pattern": "[$]"}).problems("$", compiled=True) == []
 
 
 def test_booleans_are_not_numbers_on_either_path() -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from component.catalog import Catalog
 from component.errors import ConnectionConfigError
 from component.redact import Redactor
 from component.runtime import Runtime
+from component.templates import ITEM_FIELD, as_text, format_item, get_path, item_formatter
 from tests.conftest import ST_CONNECTION, ST_SECRET
 
 
@@ -41,3 +47,43 @@ def test_a_secret_added_twice_is_redacted_once_in_every_form() -> None:
     redactor.add("s3cret/value")
     redactor.add("s3cret/value")
     assert redactor.text("a s3cret/value s3cret%2Fvalue") == "a *** ***"
+
+
+def reference_format(template: str, item: Any) -> str:
+    """The definition of item formatting: a regex substitution of get_path per placeholder."""
+
+    def fill(match: re.Match[str]) -> str:
+        texts = (as_text(get_path(item, path, None)) for path in match[1].split("|"))
+        return next((text for text in texts if text), "")
+
+    return ITEM_FIELD.sub(fill, template)
+
+
+TEMPLATES = [
+    "{id}",
+    "{name} - {address.street}, {address.city}",
+    "{phone.mobile|email.0} ({id})",
+    "{a.0.b}{a.1}",
+    "}{id}{",
+    "no fields",
+    "",
+    "{a}{b}{c}{d}",
+    "{a.b.c}",
+]
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["a", "b", "c", "0", "1", "id", "name", "address", "street"]), inner
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(template=st.sampled_from(TEMPLATES), item=VALUES)
+def test_compiled_item_formats_match_the_definition(template: str, item: Any) -> None:
+    assert format_item(template, item) == reference_format(template, item)
+    assert item_formatter(template) is item_formatter(template)  # compiled once per template

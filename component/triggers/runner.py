@@ -4,7 +4,7 @@ The new state is written only after ``deliver`` returned, and only while the lea
 held, so events are neither lost (a failed delivery commits nothing; the next poll repeats it)
 nor emitted by two pollers at once (the second finds the lease taken). A poller that dies keeps
 nothing: its lease runs out after ``ttl`` seconds. While a poll runs longer than that, the lease
-is renewed every third of ``ttl``.
+is renewed every third of ``ttl`` until the commit (through a slow delivery too).
 """
 
 from __future__ import annotations
@@ -56,22 +56,21 @@ async def poll_once(
     lease: Lease | None = store.lease(instance, owner or new_owner(), ttl)
     if lease is None:
         return PollOutcome("busy")
+    heartbeat = asyncio.create_task(_keep_alive(store, lease, ttl))
     try:
-        heartbeat = asyncio.create_task(_keep_alive(store, lease, ttl))
-        try:
-            result = await runtime.poll(ref, inputs, connection, store.load(instance))
-        finally:
-            heartbeat.cancel()
+        result = await runtime.poll(ref, inputs, connection, store.load(instance))
         if dry_run:
             return PollOutcome("dry-run", result.events, result.requests)
-        lease = store.renew(lease, ttl)  # still ours, so no other poller has emitted these
+        store.renew(lease, ttl)  # still ours, so no other poller has emitted these
         if deliver is not None and result.events:
             outcome = deliver(result.events)
             if inspect.isawaitable(outcome):
                 await outcome
+        heartbeat.cancel()
         store.commit(lease, result.state)
         return PollOutcome("polled", result.events, result.requests)
     finally:
+        heartbeat.cancel()
         store.release(lease)
 
 
