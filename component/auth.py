@@ -39,6 +39,7 @@ class AuthStrategy(Protocol):
 class _Token:
     value: str
     expires_at: float
+    lifetime: float = 900.0
 
 
 class TokenCache:
@@ -127,7 +128,11 @@ class OAuth2ClientCredentialsAuth:
         return f"OAuth2ClientCredentialsAuth(token_url={self.token_url!r}, client_id={self.client_id!r})"
 
     def _fresh(self, token: _Token | None) -> bool:
-        return token is not None and token.expires_at - self.spec.refreshMargin > self.clock.now()
+        if token is None:
+            return False
+        # A token living shorter than twice the margin is renewed after half its life, not at once.
+        margin = min(self.spec.refreshMargin, token.lifetime / 2)
+        return token.expires_at - margin > self.clock.now()
 
     async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
         token = self.cache.get(self._key)
@@ -239,7 +244,7 @@ class OAuth2ClientCredentialsAuth:
             lifetime = float(body.get("expires_in") or self.spec.defaultExpiresIn)
         except (TypeError, ValueError):
             lifetime = self.spec.defaultExpiresIn
-        token = _Token(value, self.clock.now() + lifetime)
+        token = _Token(value, self.clock.now() + lifetime, lifetime)
         self.cache.put(self._key, token)
         return token
 

@@ -30,7 +30,14 @@ T = TypeVar("T")
 
 
 def emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print a result as JSON, with every secret of this invocation redacted (a vendor may echo one)."""
+    ctx = click.get_current_context(silent=True)
+    redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
+    try:
+        text = json.dumps(redactor.data(data) if redactor else data, indent=2, ensure_ascii=False)
+    except RecursionError:
+        raise ComponentError("the result is nested too deeply to print as JSON") from None
+    click.echo(text)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:

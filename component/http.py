@@ -355,14 +355,15 @@ class Session:
                 raise TransportError(
                     f"{method} {url}: {reason}", vendor=self.vendor, maybe_applied=sent
                 ) from None
-            log.debug(
-                "%s %s -> %s (attempt %d, %.0f ms)",
-                method,
-                url,
-                response.status_code,
-                attempts.count,
-                (self.clock.now() - started) * 1000,
-            )
+            if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
+                log.debug(
+                    "%s %s -> %s (attempt %d, %.0f ms)",
+                    method,
+                    self.redactor.text(str(url)),
+                    response.status_code,
+                    attempts.count,
+                    (self.clock.now() - started) * 1000,
+                )
             if response.status_code == 401 and self.auth.refreshable and not refreshed:
                 refreshed = True
                 await self.auth.refresh(self.client, auth_headers)

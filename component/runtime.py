@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import importlib
 import json
 import random
@@ -88,7 +87,7 @@ def _file_parts(value: Any) -> dict[str, FilePart]:
             )
         try:
             content = base64.b64decode(str(part.get("content", "")), validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             raise InputValidationError(
                 f"file part {name!r}: content is not valid base64",
                 problems=[{"path": f"{where}.content", "message": "is not valid base64"}],

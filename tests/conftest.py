@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import json
 import logging
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, quote_plus
 
 import httpx
 import pytest
@@ -38,6 +39,22 @@ ST_APP_KEY = "CANARY-st-app-key-91bd"
 SB_KEY = "CANARY-servicebay-key-55e1"
 HB_KEY = "CANARY-homebase-key-a0c4"
 CANARIES = (ST_SECRET, ST_APP_KEY, SB_KEY, HB_KEY)
+
+
+def canary_forms(canary: str) -> set[str]:
+    """How a canary can show up: raw, URL-encoded, and base64-encoded at any offset in a longer value."""
+    forms = {canary, quote(canary, safe=""), quote_plus(canary)}
+    for prefix in ("", "a", "ab"):
+        encoded = base64.b64encode((prefix + canary).encode()).decode().rstrip("=")
+        core = encoded[len(prefix) + 2 : -2]  # clear of the bytes around the canary
+        forms.update({core, core.replace("+", "-").replace("/", "_")})
+    return forms
+
+
+def leaks(text: str) -> list[str]:
+    """The canaries found in ``text`` in any of their forms."""
+    return [canary for canary in CANARIES if any(form in text for form in canary_forms(canary))]
+
 
 ST_CONNECTION = {
     "clientId": "cid.canary-client",

@@ -7,7 +7,6 @@ clock, except the drip-fed response, which needs the event loop's own time for i
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -34,7 +33,6 @@ from component.jsontext import MAX_DEPTH
 from component.models import HttpPolicy
 from component.runtime import Runtime
 from tests.conftest import (
-    CANARIES,
     CONNECTIONS,
     HB_API,
     HB_CONNECTION,
@@ -49,6 +47,7 @@ from tests.conftest import (
     FakeClock,
     FakeVendor,
     json_body,
+    leaks,
     make_runtime,
 )
 from tests.virtual_clock import VirtualClock
@@ -65,18 +64,6 @@ def deep(levels: int) -> Any:
     for _ in range(levels - 1):
         value = [value]
     return value
-
-
-def leaks(text: str) -> list[str]:
-    """Canaries in ``text``: raw, URL-encoded, or base64-encoded at any offset."""
-    found = []
-    for canary in CANARIES:
-        forms = {canary, canary.replace("-", "%2D")}
-        for prefix in ("", "a", "ab"):
-            encoded = base64.b64encode((prefix + canary).encode()).decode().rstrip("=")
-            forms.add(encoded[len(prefix) + 2 : -2])
-        found += [canary for form in forms if form in text]
-    return found
 
 
 def raw(runtime: Runtime, name: str, path: str = "/ping", method: str = "GET", **inputs: Any) -> Any:

@@ -404,5 +404,6 @@ def test_a_resource_may_answer_a_get_with_its_own_detail_shape(sandbox: Sandbox)
         "servicetitan",
     )["data"]
     assert "customFields" not in listed and "attachments" not in listed
-    assert got["customFields"] == [] and got["attachments"] == [] and got["id"] == listed["id"]
+    assert got["customFields"] == [] and got["id"] == listed["id"]
+    assert [a["url"] for a in got["attachments"]] == ["installed-equipment/attachments/sample.txt"]
     assert not any(key.startswith("_") for key in (*listed, *got))

@@ -347,6 +347,9 @@ def test_attachments_round_trip(st: Client) -> None:
     download = st("GET", "equipmentsystems", "/installed-equipment/attachments", params={"path": path})
     assert download.content == b"\xff\xd8jpeg bytes" and download.headers["content-type"] == "image/jpeg"
     st("GET", "equipmentsystems", "/installed-equipment/attachments", 404, params={"path": "nope"})
+    sample = st("GET", "equipmentsystems", "/installed-equipment/1000001")["attachments"][0]["url"]
+    seeded = st("GET", "equipmentsystems", "/installed-equipment/attachments", params={"path": sample})
+    assert seeded.content.startswith(b"Carrier") and seeded.headers["content-type"].startswith("text/plain")
     error = st("POST", "equipmentsystems", "/installed-equipment/attachments", 400, json={"file": "x"})
     assert "file" in error["errors"]
 

@@ -85,6 +85,15 @@ EQUIPMENT_TYPES = (
     (7, "Thermostat", "Honeywell", "T6 Pro"),
 )
 BOOKING_SOURCES = ("Website", "Google Local Services", "Angi", "Phone")
+ATTACHMENTS = "installed-equipment/attachments"  # where uploaded files are kept (their ``path``)
+SAMPLE_FILE = f"{ATTACHMENTS}/sample.txt"  # a file every tenant has, attached to equipment 1000001
+SAMPLE_FILES: dict[str, Record] = {
+    SAMPLE_FILE: {
+        "path": SAMPLE_FILE,
+        "_content": b"Carrier 59SC5A080S17 furnace nameplate, serial CA48213377\n",
+        "_type": "text/plain",
+    }
+}
 
 
 def faker(context: Context, resource: str, n: int) -> Faker:
@@ -676,6 +685,10 @@ def installed_equipment(f: Faker, n: int, context: Context) -> Record:
     owner = {"id": LOCATION + n, "customerId": CUSTOMER + n}
     record = equipment_record(EQUIPMENT + n, owner, body, iso(created))
     record["modifiedOn"] = iso(f.later(created, 400))
+    if n == 0:
+        record["_attachments"] = [
+            {"alias": "Nameplate", "fileName": "sample.txt", "type": "Document", "url": SAMPLE_FILE}
+        ]
     return record
 
 

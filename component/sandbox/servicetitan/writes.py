@@ -611,7 +611,7 @@ def _upload(context: Context) -> tuple[bytes, str, str]:
 
 def post_attachment(context: Context) -> Reply:
     content, name, kind = _upload(context)
-    path = f"installed-equipment/{context.partition.key}/{secrets.token_hex(8)}/{name}"
+    path = f"{r.ATTACHMENTS}/{secrets.token_hex(6)}-{name}"
     context.insert("attachments", {"path": path, "_content": content, "_type": kind})
     return Reply({"path": path})
 
@@ -620,7 +620,7 @@ def get_attachment(context: Context) -> Reply:
     path = context.query.get("path")
     if not path:
         raise invalid("path", "The path field is required.")
-    stored = context["attachments"].get(path)
+    stored = context["attachments"].get(path) or r.SAMPLE_FILES.get(path)
     if stored is None:
         raise SandboxError(404, f"Attachment {path} was not found")
     download = Download(stored["_content"])
