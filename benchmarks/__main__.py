@@ -100,6 +100,8 @@ def main() -> None:
             "skipped": skipped,
         }
         if not options.no_write:  # after each benchmark, so an interrupted run keeps what it measured
+            latest = json.loads(store.read_text()) if store.exists() else {}
+            results = {**latest, name: results[name]}  # keep what another run wrote meanwhile
             store.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
             write_results(results)
     if not options.no_write:

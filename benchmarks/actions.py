@@ -121,7 +121,7 @@ def measure(report: Report, runs: int, target: str, bench: ActionBench, where: s
             target,
         )
         row.met = row.ratio is not None and row.ratio <= limit
-        row.note = f"+{ours.median - bare.median:.0f} µs/action"
+        row.note = f"{ours.median - bare.median:+.0f} µs/action"
         report.add(row)
 
 

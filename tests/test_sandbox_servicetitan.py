@@ -144,6 +144,16 @@ def test_active_filters_and_their_defaults(small: Client) -> None:
     assert late["errors"] == {"modifiedOnOrAfter": ["not a date-time"]}
 
 
+def test_list_filters_on_lists_and_amounts(small: Client) -> None:
+    paying = small.page("accounting", "/payments", appliedToInvoiceIds="700002,700004")
+    assert [p["id"] for p in paying] == [900002, 900004]
+    managed = small.page("jpm", "/projects", projectManagerIds="4002", pageSize=200)
+    assert managed and all(4002 in p["projectManagerIds"] for p in managed)
+    big = small.page("accounting", "/invoices", totalGreater="1000", pageSize=200)
+    assert big and all(float(i["total"]) > 1000 for i in big)
+    assert "totalLess" in small("GET", "accounting", "/invoices", 400, params={"totalLess": "lots"})["errors"]
+
+
 def test_related_seeded_records_agree(st: Client) -> None:
     job = st("GET", "jpm", "/jobs/400002")
     assert (job["customerId"], job["locationId"], job["invoiceId"]) == (100002, 200002, 700002)

@@ -29,6 +29,8 @@ from .dialect import (
     TENANT,
     ServiceTitanDialect,
     active_state_filter,
+    amount_filter,
+    any_id_filter,
     ids_filter,
     token,
 )
@@ -48,6 +50,10 @@ STAMPS = {**CREATED, **MODIFIED}
 ACTIVE = {"active": Filter("active", "active", default="True")}
 ACTIVE_STATE = {"activeState": Filter("active", custom=active_state_filter, default="ActiveOnly")}
 SORTS = {"Id": "id", "ModifiedOn": "modifiedOn", "CreatedOn": "createdOn"}
+TOTALS = {
+    "totalGreater": Filter("total", custom=amount_filter(True)),
+    "totalLess": Filter("total", custom=amount_filter(False)),
+}
 ADDRESS = {name: Filter(f"address.{name}", "contains") for name in ("street", "unit", "city", "state", "zip")}
 NONE: frozenset[str] = frozenset()
 READ = frozenset({"list", "get"})
@@ -168,6 +174,8 @@ RESOURCES = (
             **IDS,
             **{name: Filter(name) for name in ("customerId", "locationId", "projectTypeId")},
             "jobId": Filter("jobIds", "has"),
+            "projectManagerIds": Filter("projectManagerIds", custom=any_id_filter()),
+            "businessUnitIds": Filter("businessUnitIds", custom=any_id_filter()),
             "status": Filter("status", "ieq"),
             "startsOnOrAfter": Filter("startDate", "gte"),
             "startsBefore": Filter("startDate", "lt"),
@@ -287,6 +295,7 @@ RESOURCES = (
             "invoicedOnBefore": Filter("invoiceDate", "lt"),
             "dueDateOnOrAfter": Filter("dueDate", "gte"),
             "dueDateBefore": Filter("dueDate", "lt"),
+            **TOTALS,
             **STAMPS,
         },
         sorts=SORTS,
@@ -315,6 +324,9 @@ RESOURCES = (
             "customerId": Filter("customer.id"),
             "paidOnAfter": Filter("date", "gte"),
             "paidOnBefore": Filter("date", "lt"),
+            "appliedToInvoiceIds": Filter("appliedTo", custom=any_id_filter("appliedTo")),
+            "businessUnitIds": Filter("businessUnit.id", "in"),
+            **TOTALS,
             **STAMPS,
         },
         sorts=SORTS,

@@ -167,6 +167,35 @@ def ids_filter(raw: str, param: str) -> Callable[[Any], bool]:
     return lambda value: str(value) in wanted
 
 
+def any_id_filter(key: str | None = None) -> Callable[[str, str], Callable[[Any], bool]]:
+    """A comma list matched against a record's list of ids (or of objects' ``key``): any in common."""
+
+    def compile_filter(raw: str, param: str) -> Callable[[Any], bool]:
+        wanted = {part.strip() for part in raw.split(",") if part.strip()}
+
+        def test(value: Any) -> bool:
+            items = value if isinstance(value, list) else []
+            found = (item.get(key) if key and isinstance(item, dict) else item for item in items)
+            return any(str(item) in wanted for item in found)
+
+        return test
+
+    return compile_filter
+
+
+def amount_filter(greater: bool) -> Callable[[str, str], Callable[[Any], bool]]:
+    """``totalGreater``/``totalLess`` on accounting's text amounts."""
+
+    def compile_filter(raw: str, param: str) -> Callable[[Any], bool]:
+        try:
+            bound = float(raw)
+        except ValueError:
+            raise invalid(param, f"'{raw}' is not a number") from None
+        return lambda value: value is not None and (float(value) > bound if greater else float(value) < bound)
+
+    return compile_filter
+
+
 def active_state_filter(raw: str, param: str) -> Callable[[Any], bool]:
     """Accounting's ``activeState``: ActiveOnly (the default), InactiveOnly or All."""
     states = {"activeonly": True, "inactiveonly": False, "all": None}
