@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import importlib
 import json
 import random
@@ -156,16 +157,17 @@ def prefetch_request(model: Definition, scope: Scope) -> OutgoingRequest | None:
     return render_request(spec.request, scope) if any(given) and not all(given) else None
 
 
-async def complete_and_check(model: Definition, scope: Scope, session: Session) -> None:
+async def complete_and_check(definition: LoadedDefinition, scope: Scope, session: Session) -> None:
     """Run the prefetch, fill the unset inputs from its record and check the rules again.
 
     The filled inputs serve the checks only; the request was rendered from the caller's inputs.
     """
+    model = definition.model
     request = prefetch_request(model, scope)
     if request is None or model.prefetch is None:
         return
     record = templates.get_path(await session.send(request), model.prefetch.select, None)
-    inputs = dict(scope["inputs"])
+    inputs = copy.deepcopy(dict(scope["inputs"]))
     known: dict[str, Any] = {}
     for name, field in model.prefetch.into.items():
         value = templates.get_path(record, field, None)
@@ -175,7 +177,7 @@ async def complete_and_check(model: Definition, scope: Scope, session: Session) 
     problems = checks.problems(model.checks, inputs, known=known)
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
-        raise InputValidationError(f"invalid inputs for {model.key}: {listed}", problems=problems)
+        raise InputValidationError(f"invalid inputs for {definition.ref}: {listed}", problems=problems)
 
 
 def active_pagination(model: Definition, scope: Scope) -> paging.Paged | None:
@@ -344,7 +346,7 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            await complete_and_check(model, scope, session)
+            await complete_and_check(definition, scope, session)
             try:
                 if pagination:
                     first, items, truncated = await paging.collect(
@@ -393,7 +395,7 @@ class Runtime:
 
         async def load() -> dict[str, Any]:
             async with self._using(connection) as session:
-                await complete_and_check(model, scope, session)
+                await complete_and_check(definition, scope, session)
                 if pagination:
                     limit = min(model.cap, pagination.maxItems or model.cap)
                     _, items, truncated = await paging.collect(

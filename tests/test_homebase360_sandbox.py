@@ -326,3 +326,10 @@ def test_answers_fit_the_output_schema(runtime: Runtime, sandbox: Sandbox, defin
         assert validator_for(definition.model.output).problems(data) == [], definition.ref
         if isinstance(data, list):
             assert data, f"{definition.ref}: the example found nothing"
+
+
+def test_a_lone_start_date_runs_to_the_end_of_its_day(runtime: Runtime, sandbox: Sandbox) -> None:
+    jobs = run(runtime, sandbox, "getJobs", {"startDate": "2026-03-03T20:00:00Z", "limit": 100})
+    assert jobs and all(
+        "2026-03-03T20:00:00" <= job["start"] <= "2026-03-03T23:59:59.999999Z" for job in jobs
+    )

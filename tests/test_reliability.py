@@ -378,6 +378,11 @@ def _st_job(marker: str) -> dict[str, Any]:
     }
 
 
+def _hb_customer(marker: str) -> dict[str, Any]:
+    example = CATALOG.find("actions", "homebase360.createCustomer").model.examples[0]
+    return {**example, "lastName": marker}
+
+
 MIXES: dict[str, Callable[[], Mix]] = {
     "servicetitan": lambda: Mix(
         reads=[
@@ -403,13 +408,14 @@ MIXES: dict[str, Callable[[], Mix]] = {
         ],
         partition=ORG,
     ),
-    "homebase360": lambda: Mix(  # the sandbox has no Homebase360 write endpoint yet: reads only
+    "homebase360": lambda: Mix(
         reads=[
             ("homebase360.ping", {}),
             ("homebase360.searchCustomers", {"phone": "+13038286690"}),
             ("homebase360.getJobs", {}),
         ],
-        writes=[],
+        writes=[("homebase360.createCustomer", _hb_customer, "customers", "lastName")],
+        partition="sandbox-business",
     ),
 }
 

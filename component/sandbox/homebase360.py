@@ -3,10 +3,11 @@
 Everything lives under ``/api/v1``. ``GET /ping`` checks the key. ``GET /customers`` ORs its criteria
 (``phone`` matches the mobile number, ``email`` any address, ``identifiers`` ids, phones or emails),
 ``customerId`` overrides the rest, and no criterion answers an empty list. ``GET /jobs`` answers one
-job by ``jobId``, or the jobs whose start falls in ``[startDate, endDate]`` (today by default), in
-start order. ``limit`` is 1 to 100 (25 customers, 50 jobs by default). Writes (``POST /customers``,
-``PATCH /customers/{customerId}``, ``POST /jobs``, ``PATCH /jobs/{jobId}``) enforce the vendor's rules
-and answer ``400 {success: false, error}`` naming the field; they keep ``dateAdded``/``lastUpdated``.
+job by ``jobId``, or the jobs whose start falls in ``[startDate, endDate]`` (today by default; a
+lone startDate runs to the end of its day), in start order. ``limit`` is 1 to 100 (25 customers,
+50 jobs by default). Writes (``POST /customers``, ``PATCH /customers/{customerId}``, ``POST /jobs``,
+``PATCH /jobs/{jobId}``) enforce the vendor's rules and answer ``400 {success: false, error}``
+naming the field; they keep ``dateAdded``/``lastUpdated``.
 
 Seeded: 3,000 customers (customer 0 is John Smith, mobile +13038286690) and 12,000 jobs starting
 within 15 days either side of today, job ``n`` belonging to customer ``n % 3000``. Ids are
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -357,7 +358,8 @@ def get_jobs(context: Context) -> Reply:
     today = context.partition.sandbox.today
     start = _window_end(query.get("startDate"), "startDate") or parse_time(today.isoformat())
     assert start is not None
-    end = _window_end(query.get("endDate"), "endDate") or start + timedelta(days=1, microseconds=-1)
+    day_end = datetime.combine(start.date(), time.max, tzinfo=start.tzinfo)  # the end of the start's day
+    end = _window_end(query.get("endDate"), "endDate") or day_end
     low, high = iso(start), iso(end)
     window = sorted(
         (r for r in jobs.all() if low <= r["start"] <= high), key=lambda r: (r["start"], r["jobId"])
