@@ -85,6 +85,14 @@ class PagePagination(Strict):
     total: str | None = Field(
         None, description="Dotted path of the total count, rewritten on merged results."
     )
+    totalParam: str | None = Field(
+        None,
+        description="Query parameter set to true on the first page to ask for the total count; when the "
+        "total comes back, the remaining pages are fetched concurrently.",
+    )
+    concurrency: int = Field(
+        4, ge=1, le=16, description="Most pages in flight at once when the total is known."
+    )
     when: Template = Field(
         True, description='Whether to fetch every page: true, or a reference like "$inputs.fetchAll".'
     )

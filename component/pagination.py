@@ -1,11 +1,14 @@
 """Pagination strategies: page number with ``hasMore``, cursor, none.
 
 A strategy knows how to ask for the first page, how to ask for the next one from the last
-response, where the items are, and how to fold every page back into one response.
+response, where the items are, and how to fold every page back into one response. When a page
+strategy learns the total from the first page, the pages after it are fetched a few at a time
+concurrently (every send still waits for the rate budget) and handed on in page order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -19,6 +22,7 @@ from .templates import MISSING, get_path, set_path
 
 Paged = PagePagination | CursorPagination
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
+Key = Callable[[Any], str]
 DEFAULT_MAX_ITEMS = 100_000  # an action's fetch-all cap when its definition sets no maxItems
 
 
@@ -37,11 +41,14 @@ def items_of(pagination: Paged, payload: Any) -> list[Any]:
 
 def first_query(pagination: Paged, query: dict[str, Any]) -> dict[str, Any]:
     if isinstance(pagination, PagePagination):
-        return {
+        first = {
             **query,
             pagination.pageParam: pagination.firstPage,
             pagination.sizeParam: pagination.pageSize,
         }
+        if pagination.totalParam:
+            first[pagination.totalParam] = True
+        return first
     return {**query, pagination.limitParam: pagination.limit}
 
 
@@ -59,11 +66,60 @@ def next_query(pagination: Paged, query: dict[str, Any], payload: Any, vendor: s
     if not has_more(pagination, payload):
         return None
     if isinstance(pagination, PagePagination):
-        return {**query, pagination.pageParam: int(query[pagination.pageParam]) + 1}
+        return page_query(pagination, query, int(query[pagination.pageParam]) + 1)
     cursor = get_path(payload, pagination.nextCursor)
     if cursor == query.get(pagination.cursorParam):
         raise VendorError(f"pagination cursor {cursor!r} did not advance", status=502, vendor=vendor)
     return {**query, pagination.cursorParam: cursor}
+
+
+def page_query(pagination: PagePagination, query: dict[str, Any], number: int) -> dict[str, Any]:
+    """The query of page ``number``: the first page's, without the ask for a total."""
+    later = {**query, pagination.pageParam: number}
+    if pagination.totalParam:
+        later.pop(pagination.totalParam, None)
+    return later
+
+
+def planned_pages(pagination: Paged, query: dict[str, Any], payload: Any) -> range:
+    """The page numbers after the first when the first page reports the total, else an empty range."""
+    if (
+        not isinstance(pagination, PagePagination)
+        or not pagination.total
+        or not has_more(pagination, payload)
+    ):
+        return range(0)
+    total = get_path(payload, pagination.total, None)
+    size = query[pagination.sizeParam]
+    if isinstance(total, bool) or not isinstance(total, int) or not isinstance(size, int) or size < 1:
+        return range(0)
+    first = int(query[pagination.pageParam])
+    return range(first + 1, first + -(-total // size))
+
+
+class _Ahead:
+    """Pages fetched ahead, ``concurrency`` at a time, over the page numbers the total announced."""
+
+    def __init__(self, request: OutgoingRequest, send: Send) -> None:
+        self.request = request
+        self.send = send
+        self.planned: range = range(0)
+        self.fetched: dict[int, Any] = {}
+
+    async def _fetch(self, query: dict[str, Any]) -> Any:
+        return await self.send(replace(self.request, query=query))
+
+    async def take(self, pagination: Paged, query: dict[str, Any]) -> Any:
+        """The payload for ``query``: fetched ahead when planned, else sent now."""
+        if not isinstance(pagination, PagePagination) or query[pagination.pageParam] not in self.planned:
+            return await self._fetch(query)
+        number = int(query[pagination.pageParam])
+        if number not in self.fetched:
+            numbers = [n for n in self.planned[self.planned.index(number) :][: pagination.concurrency]]
+            async with asyncio.TaskGroup() as group:
+                tasks = {n: group.create_task(self._fetch(page_query(pagination, query, n))) for n in numbers}
+            self.fetched = {n: task.result() for n, task in tasks.items()}
+        return self.fetched.pop(number)
 
 
 async def pages(
@@ -72,9 +128,12 @@ async def pages(
     """Yield ``(payload, items)`` for each page, in order.
 
     A cursor seen before, or a page repeating the previous page's items, is a vendor error rather
-    than a loop; with ``bounds`` no page is asked for once the deadline has passed.
+    than a loop; with ``bounds`` no page is asked for once the deadline has passed. Once the first
+    page reports the total, later pages are fetched ``concurrency`` at a time (at most that many
+    are fetched beyond the page where the consumer stops).
     """
     query: dict[str, Any] | None = first_query(pagination, request.query)
+    ahead = _Ahead(request, send)
     cursors: set[str] = set()
     previous: list[Any] | None = None
     count = 0
@@ -86,10 +145,12 @@ async def pages(
                 vendor=vendor,
                 maybe_applied=request.method.upper() != "GET",
             )
-        payload = await send(replace(request, query=query))
+        payload = await ahead.take(pagination, query)
         count += 1
         items = items_of(pagination, payload)
         yield payload, items
+        if count == 1:
+            ahead.planned = planned_pages(pagination, query, payload)
         query = next_query(pagination, query, payload, vendor)
         if query is not None and items and items == previous:
             raise VendorError(
@@ -113,27 +174,58 @@ async def collect(
     limit: int | None = None,
     bounds: Bounds | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    key: Key | None = None,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
 
-    ``on_page(pages, items)`` is called after each page, for progress output.
+    With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
+    counts unique keys. ``on_page(pages, items)`` is called after each page, for progress output.
     """
     first: Any = MISSING
-    items: list[Any] = []
-    truncated = False
+    collector = _Collector(limit, key)
     count = 0
     async for payload, page_items in pages(pagination, request, send, vendor, bounds):
         if first is MISSING:
             first = payload
-        items.extend(page_items)
+        full = collector.add(page_items)
         count += 1
         if on_page is not None:
-            on_page(count, min(len(items), limit) if limit is not None else len(items))
-        if limit is not None and len(items) >= limit:
-            truncated = len(items) > limit or has_more(pagination, payload)
-            items = items[:limit]
-            break
-    return (None if first is MISSING else first), items, truncated
+            on_page(count, len(collector.items))
+        if full:
+            return first, collector.items, collector.truncated or has_more(pagination, payload)
+    return (None if first is MISSING else first), collector.items, False
+
+
+class _Collector:
+    """Items in page order, de-duplicated by ``key`` when given, up to ``limit`` unique items."""
+
+    def __init__(self, limit: int | None, key: Key | None) -> None:
+        self.limit = limit
+        self.key = key
+        self.items: list[Any] = []
+        self.seen: set[str] = set()
+        self.truncated = False
+
+    def add(self, page_items: list[Any]) -> bool:
+        """Take a page; True once the limit is reached (``truncated`` says whether more were left)."""
+        for item in page_items:
+            found = self.key(item) if self.key is not None else None
+            if self.key is not None and (not found or found in self.seen):
+                continue
+            if self.limit is not None and len(self.items) >= self.limit:
+                self.truncated = True
+                return True
+            if found is not None:
+                self.seen.add(found)
+            self.items.append(item)
+        return self.limit is not None and len(self.items) >= self.limit
+
+
+def unique(items: list[Any], key: Key, limit: int) -> tuple[list[Any], bool]:
+    """Items with a new, non-empty key, at most ``limit``; and whether more were left."""
+    collector = _Collector(limit, key)
+    collector.add(items)
+    return collector.items, collector.truncated
 
 
 def merged(pagination: Paged, first: Any, items: list[Any], truncated: bool = False) -> Any:

@@ -390,6 +390,9 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
 
+        def item_key(item: Any) -> str:
+            return templates.format_item(model.result.key, item)
+
         async def load() -> dict[str, Any]:
             async with self._using(connection) as session:
                 await complete_and_check(definition, scope, session)
@@ -403,13 +406,14 @@ class Runtime:
                         limit,
                         _bounds(session),
                         _page_reporter(definition.ref),
+                        key=item_key,
                     )
                 else:
                     payload = await session.send(request)
                     found = templates.get_path(payload, items_path, [])
-                    items = found if isinstance(found, list) else []
-                    truncated = len(items) > model.cap or _full(model, request, len(items))
-                    items = items[: model.cap]
+                    listed = found if isinstance(found, list) else []
+                    items, truncated = paging.unique(listed, item_key, model.cap)
+                    truncated = truncated or _full(model, request, len(listed))
             return _picklist_result(model, items, truncated)
 
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)

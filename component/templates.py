@@ -7,6 +7,8 @@
 * ``"/jobs/{inputs.id}"`` — placeholders inside a path are percent-encoded single segments.
 * ``"{+inputs.path}"`` — reserved expansion (RFC 6570 style): a relative path inserted as is; the
   URL builder then checks it stays under the connector's base URL.
+* ``{"$inputs.extra": "...", "a": ...}`` — spread: a reference as a key with the value ``"..."``
+  merges the referenced object into the object at that place (later keys win); unset, it adds nothing.
 
 Dotted paths (``"pagination.nextCursor"``, ``"items.0.id"``) read nested values everywhere else.
 """
@@ -26,11 +28,14 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+SPREAD: Final = "..."
 SCOPES: Final = ("inputs", "connection", "state", "steps", "trigger")
 _NAME = r"[A-Za-z0-9_\-]+"
 REFERENCE = re.compile(rf"^\$(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})*)(?:\|(?P<filter>\w+))?$")
 PLACEHOLDER = re.compile(rf"\{{(?P<reserved>\+?)(?P<scope>{'|'.join(SCOPES)})(?P<path>(?:\.{_NAME})+)\}}")
-ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)\}")
+ITEM_FIELD = re.compile(r"\{([A-Za-z0-9_.\-]+(?:\|[A-Za-z0-9_.\-]+)*)(?::(date))?\}")
+ITEM_SECTION = re.compile(r"\[([^\[\]]*\{[^\[\]]*)\]")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 # C0 and C1 controls, DEL and the Unicode line separators: never part of an identifier or a URL.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -105,8 +110,19 @@ def render(template: Any, scope: Mapping[str, Any]) -> Any:
             return value
         return FILTERS[match["filter"]](value)
     if isinstance(template, dict):
-        rendered = {key: render(value, scope) for key, value in template.items()}
-        return {key: value for key, value in rendered.items() if value is not MISSING}
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            if value == SPREAD and REFERENCE.match(key):
+                spread = render(key, scope)
+                if isinstance(spread, Mapping):
+                    out.update(spread)
+                elif spread is not MISSING and spread is not None:
+                    raise TemplateError(f"{key} must be an object to spread", key.partition(".")[2])
+                continue
+            rendered = render(value, scope)
+            if rendered is not MISSING:
+                out[key] = rendered
+        return out
     if isinstance(template, list):
         return [value for value in (render(item, scope) for item in template) if value is not MISSING]
     return template
@@ -142,7 +158,9 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
 def format_item(template: str, item: Any) -> str:
     """Fill ``{field.path}`` placeholders from one record (picklist keys and labels).
 
-    ``{phone.mobile|email.0}`` takes the first of the paths with a non-empty value.
+    ``{phone.mobile|email.0}`` takes the first of the paths with a non-empty value; ``{start:date}``
+    keeps the date of an ISO date-time. A ``[section]`` holding placeholders is left out when any
+    of them is empty: ``"{name}[, {address.city}]"``.
     """
     return item_formatter(template)(item)
 
@@ -205,18 +223,51 @@ def _field(choices: tuple[tuple[str, ...], ...]) -> Callable[[Any], str]:
     return deep
 
 
+def _dated(field: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``{field:date}``: the date of an ISO date-time, other text as it is."""
+
+    def date(item: Any) -> str:
+        text = field(item)
+        return text[:10] if ISO_DATE.match(text) else text
+
+    return date
+
+
+def _section(inner: str) -> Callable[[Any], str]:
+    """``[inner]``: the filled text, or nothing when one of its fields is empty."""
+    fill = item_formatter(inner)
+    fields = [_getter(match) for match in ITEM_FIELD.finditer(inner)]
+    return lambda item: fill(item) if all(field(item) for field in fields) else ""
+
+
+def _getter(match: re.Match[str]) -> Callable[[Any], str]:
+    field = _field(tuple(tuple(path.split(".")) for path in match[1].split("|")))
+    return _dated(field) if match[2] == "date" else field
+
+
 @lru_cache(maxsize=1024)
 def item_formatter(template: str) -> Callable[[Any], str]:
     """``template`` compiled once: a format string and one text getter per field.
 
     10,000 keys and labels cost a few milliseconds, not a regex substitution and ABC checks per item.
     """
+    if ITEM_SECTION.search(template):
+        parts: list[Callable[[Any], str]] = []
+        end = 0
+        for match in ITEM_SECTION.finditer(template):
+            if match.start() > end:
+                parts.append(item_formatter(template[end : match.start()]))
+            parts.append(_section(match[1]))
+            end = match.end()
+        if end < len(template):
+            parts.append(item_formatter(template[end:]))
+        return lambda item: "".join(part(item) for part in parts)
     literals: list[str] = []
     fields: list[Callable[[Any], str]] = []
     end = 0
     for match in ITEM_FIELD.finditer(template):
         literals.append(template[end : match.start()].replace("{", "{{").replace("}", "}}"))
-        fields.append(_field(tuple(tuple(path.split(".")) for path in match[1].split("|"))))
+        fields.append(_getter(match))
         end = match.end()
     fill = "{}".join([*literals, template[end:].replace("{", "{{").replace("}", "}}")]).format
     if not fields:
@@ -242,7 +293,9 @@ def references(template: Any) -> Iterator[tuple[str, str, str | None]]:
         for placeholder in PLACEHOLDER.finditer(template):
             yield placeholder["scope"], placeholder["path"].lstrip("."), None
     elif isinstance(template, dict):
-        for value in template.values():
+        for key, value in template.items():
+            if value == SPREAD:
+                yield from references(key)
             yield from references(value)
     elif isinstance(template, list):
         for value in template:

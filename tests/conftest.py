@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus
 
@@ -27,7 +30,8 @@ from component.runtime import Runtime
 ROOT = Path(__file__).resolve().parents[1]
 # The precompiled catalog cache of this run (and of the CLI subprocesses it starts) stays out of $HOME.
 os.environ[catalog_cache.CACHE_ENV] = tempfile.mkdtemp(prefix="component-test-cache-")
-REFERENCE = ROOT.parent / "shared" / "reference"
+# The vendor reference beside the checkout; COMPONENT_REFERENCE points elsewhere (a checkout kept apart).
+REFERENCE = Path(os.environ.get("COMPONENT_REFERENCE") or ROOT.parent / "shared" / "reference")
 
 # Canary secrets: tests assert these never appear in output, errors, logs, reprs or cassettes.
 ST_SECRET = "CANARY-st-client-secret-7f3a"
@@ -152,6 +156,16 @@ class FakeVendor:
     @property
     def token_requests(self) -> list[httpx.Request]:
         return [r for r in self.requests if str(r.url) == ST_TOKEN_URL]
+
+
+def load_tool(name: str) -> ModuleType:
+    """A script of tools/ (not a package) imported as a module, for tests of the generators."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def json_body(request: httpx.Request) -> Any:

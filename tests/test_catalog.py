@@ -79,7 +79,8 @@ def test_catalog_json_has_the_documented_shape(catalog: Catalog) -> None:
     st = out["servicetitan"]
     assert {"label", "connection", "actions", "dataSources", "triggers"} <= set(st)
     assert st["connection"]["properties"]["clientSecret"]["x-secret"] is True
-    assert set(st["actions"]["createJob"]) == {"label", "description", "inputs"}
+    assert set(st["actions"]["createJob"]) == {"label", "description", "inputs", "output"}
+    assert st["actions"]["createJob"]["output"]["properties"]["jobNumber"]["type"] == "string"
     assert st["dataSources"]["selectTechnician"]["label"] == "Select Technician"
 
 
@@ -175,7 +176,7 @@ def test_key_must_match_file_name(tree: Path) -> None:
 
 def test_reference_to_unknown_input(tree: Path) -> None:
     edit(
-        tree / "actions/servicetitan/assignTechnicians.json",
+        tree / "actions/servicetitan/cancelJob.json",
         lambda d: d["request"]["json"].update(x="$inputs.nope"),
     )
     found = only(problems(tree))

@@ -85,7 +85,7 @@ def test_inputs_from_a_file_and_from_stdin(st_file: Path, tmp_path: Path) -> Non
 
 def test_picklist_dry_run(st_file: Path) -> None:
     result = invoke("picklist", "servicetitan.selectTechnician", "--connection", str(st_file), "--dry-run")
-    assert json.loads(result.stdout)["query"] == {"active": "True", "page": 1, "pageSize": 1000}
+    assert json.loads(result.stdout)["query"] == {"page": 1, "pageSize": 1000, "includeTotal": "true"}
 
 
 def test_connection_from_environment_variables() -> None:
@@ -134,7 +134,7 @@ def test_connection_from_environment_variables() -> None:
             "usage",
             "does not exist",
         ),
-        (["picklist", "servicetitan.selectJob"], "usage", "unknown data source"),
+        (["picklist", "servicetitan.selectNothing"], "usage", "unknown data source"),
     ],
 )
 def test_user_mistakes_give_a_json_error_and_exit_2(args: list[str], kind: str, fragment: str) -> None:

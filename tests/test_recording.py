@@ -40,7 +40,7 @@ def test_servicebay_lookup_replays(runtime: Runtime, vendor: FakeVendor) -> None
 def test_servicetitan_token_and_action_replay(runtime: Runtime, vendor: FakeVendor, catalog: Catalog) -> None:
     url = f"{ST_API}/dispatch/v2/tenant/{TENANT}/appointment-assignments/assign-technicians"
     vendor.route("POST", url, httpx.Response(200, json={"id": 4401, "jobId": 7}))
-    inputs = catalog.find("actions", "servicetitan.assignTechnicians").model.examples[0]
+    inputs = {"jobAppointmentId": 500001, "technicianIds": [4001, 4002]}
     assert runtime.run_sync("servicetitan.assignTechnicians", inputs, ST_CONNECTION) == {
         "data": {"id": 4401, "jobId": 7}
     }

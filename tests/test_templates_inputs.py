@@ -126,7 +126,7 @@ def test_inputs_must_be_an_object(catalog: Catalog) -> None:
     ("ref", "inputs"),
     [
         ("servicetitan.createJob", {"customerId": 1}),
-        ("servicetitan.assignTechnicians", {"jobAppointmentId": 1, "technicianIds": []}),
+        ("servicetitan.assignTechnicians", {"jobAppointmentId": 1, "technicianIds": ["501"]}),
         ("servicetitan.createPayment", {"typeId": 1, "status": "Paid"}),
         ("servicetitan.rawRequest", {"urlType": "jpm", "path": "/jobs", "json": {}, "form": {"a": "b"}}),
         ("servicebay.lookupCustomer", {"email": "not-an-email"}),

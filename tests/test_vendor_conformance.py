@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from component.catalog import Catalog, LoadedDefinition
 from component.http import NO_BODY
 from component.runtime import build_request, check_inputs
+from component.templates import SPREAD
 from tests.conftest import ST_CONNECTION
 from tests.vendor_spec import Operation, operations, resolve, types_of
 
@@ -55,7 +56,7 @@ def test_method_and_path_match_the_spec(reference: Path, catalog: Catalog) -> No
 def test_query_parameters_exist_in_the_spec(reference: Path, catalog: Catalog) -> None:
     for definition in _st_definitions(catalog):
         operation = _operation(reference, definition)
-        query = definition.model.request.query or {}
+        query = {k: v for k, v in (definition.model.request.query or {}).items() if v != SPREAD}
         spec_query = {name for name, p in operation.parameters.items() if p["in"] == "query"}
         assert set(query) <= spec_query, (
             f"{definition.ref}: unknown query parameters {set(query) - spec_query}"
@@ -75,6 +76,11 @@ def test_rendered_bodies_validate_against_the_spec(reference: Path, catalog: Cat
             request = build_request(definition.model, {"inputs": inputs, "connection": ST_CONNECTION})
             if operation.body_schema is None:
                 assert request.json is NO_BODY, f"{definition.ref} sends a body the spec does not take"
+                continue
+            if request.files:  # a file upload: multipart parts named as the spec's body fields
+                fields = resolve(operation.body_schema, operation.body_schema)["properties"]
+                assert request.json is NO_BODY and set(request.files) <= set(fields), definition.ref
+                checked += 1
                 continue
             validator = Draft202012Validator(
                 operation.body_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -106,24 +112,42 @@ def _compare(ours: dict[str, Any], theirs: dict[str, Any], root: dict[str, Any],
     return problems
 
 
-def test_pass_through_inputs_agree_with_the_spec_body(reference: Path, catalog: Catalog) -> None:
+def _body_inputs(definition: LoadedDefinition) -> dict[str, Any] | None:
+    """The part of the input schema that becomes the JSON body, named as the body's fields."""
+    body = definition.model.request.json_body
+    inputs = definition.model.inputs
+    if body == "$inputs":
+        return inputs
+    if not isinstance(body, dict):
+        return None
+    properties = {}
+    for field, template in body.items():
+        assert isinstance(template, str) and template.startswith("$inputs."), (definition.ref, field)
+        properties[field] = inputs["properties"][template.removeprefix("$inputs.")]
+    required = [f for f, t in body.items() if t.removeprefix("$inputs.") in inputs.get("required", [])]
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def test_body_inputs_agree_with_the_spec_body(reference: Path, catalog: Catalog) -> None:
     compared = 0
     for definition in _st_definitions(catalog):
         operation = _operation(reference, definition)
-        if definition.model.request.json_body != "$inputs" or operation.body_schema is None:
+        ours = _body_inputs(definition)
+        if ours is None or operation.body_schema is None:
             continue
-        problems = _compare(definition.model.inputs, operation.body_schema, operation.body_schema, "$")
+        problems = _compare(ours, operation.body_schema, operation.body_schema, "$")
         assert not problems, f"{definition.ref} vs {operation.operation_id}: {problems}"
         compared += 1
-    assert compared >= 2
+    assert compared >= 25
 
 
 def test_assign_technicians_body_fields_match_the_spec(reference: Path, catalog: Catalog) -> None:
     definition = catalog.find("actions", "servicetitan.assignTechnicians")
     operation = _operation(reference, definition)
     body = resolve(operation.body_schema or {}, operation.body_schema or {})
-    assert set(definition.model.request.json_body) == set(body["properties"])
-    assert set(definition.model.inputs["required"]) >= set(body["required"])
+    ours = _body_inputs(definition) or {}
+    assert set(ours["properties"]) == set(body["properties"])
+    assert set(ours["required"]) >= set(body["required"])
 
 
 def test_a_misspelt_body_field_would_be_caught(reference: Path, catalog: Catalog) -> None:
@@ -133,3 +157,187 @@ def test_a_misspelt_body_field_would_be_caught(reference: Path, catalog: Catalog
     example["customerID"] = example.pop("customerId")
     validator = Draft202012Validator(operation.body_schema or {})
     assert not validator.is_valid(example)
+
+
+# --- the complete connector ---------------------------------------------------------------------
+
+SEED_ACTIONS = [
+    "assignTechnicians",
+    "cancelJob",
+    "createAppointment",
+    "createBookingByProvider",
+    "createCustomer",
+    "createCustomerContact",
+    "createInstalledEquipment",
+    "createInstalledEquipmentAttachment",
+    "createInvoices",
+    "createJob",
+    "createLocation",
+    "createPayment",
+    "createProject",
+    "createTechnician",
+    "deleteAppointment",
+    "deletCustomersContact",
+    "deleteInvoiceItem",
+    "getAppointment",
+    "getBookingByProvider",
+    "getBookingByTenant",
+    "getCustomer",
+    "getInstalledEquipment",
+    "getJob",
+    "getLocation",
+    "getProject",
+    "getTechnician",
+    "listAppointmentsAssignment",
+    "listAppointments",
+    "listBookingByProvider",
+    "listBookingByTenant",
+    "listBusinessUnits",
+    "listCustomersContact",
+    "listCustomers",
+    "listInstalledEquipment",
+    "listInstalledEquipmentAttachments",
+    "listInvoices",
+    "listJobCancelReasons",
+    "listJobs",
+    "listLocations",
+    "listPayments",
+    "listProjects",
+    "listTechnicians",
+    "listUserRoles",
+    "rawRequest",
+    "unassignTechnicians",
+    "updateBooking",
+    "updateCustomer",
+    "updateCustomerContact",
+    "updateInstalledEquipment",
+    "updateInvoice",
+    "updateInvoiceCustomFields",
+    "updateInvoiceItems",
+    "updateJob",
+    "updateLocation",
+    "updatePayment",
+    "updatePaymentCustomFields",
+    "updateProject",
+    "updateTechnician",
+]
+SEED_PICKLISTS = [
+    "selectAppointment",
+    "selectBooking",
+    "selectBusinessUnit",
+    "selectCustomerContact",
+    "selectCustomers",
+    "selectInstalledEquipment",
+    "selectInvoice",
+    "selectJob",
+    "selectJobCancelReason",
+    "selectLocation",
+    "selectPayment",
+    "selectProject",
+    "selectTechnician",
+    "selectUserRole",
+]
+# Inputs naming these resources must offer the resource's picklist.
+PICKLIST_OF = {
+    "customerId": "selectCustomers",
+    "locationId": "selectLocation",
+    "technicianId": "selectTechnician",
+    "technicianIds": "selectTechnician",
+    "businessUnitId": "selectBusinessUnit",
+    "jobId": "selectJob",
+    "appointmentId": "selectAppointment",
+    "jobAppointmentId": "selectAppointment",
+    "projectId": "selectProject",
+    "invoiceId": "selectInvoice",
+    "bookingId": "selectBooking",
+    "roleId": "selectUserRole",
+    "reasonId": "selectJobCancelReason",
+    "contactId": "selectCustomerContact",
+}
+
+
+def test_every_seed_action_and_picklist_exists_with_its_key(catalog: Catalog) -> None:
+    connector = catalog.connectors["servicetitan"]
+    assert sorted(connector.definitions["actions"]) == sorted(SEED_ACTIONS)
+    assert sorted(connector.definitions["dataSources"]) == sorted(SEED_PICKLISTS)
+    assert catalog.find("actions", "servicetitan.deleteCustomersContact").key == "deletCustomersContact"
+    unnamed = [k for k, d in connector.definitions["actions"].items() if not d.model.request.operationId]
+    assert unnamed == ["rawRequest"]
+
+
+def _input_type(schema: dict[str, Any]) -> set[str]:
+    return types_of(schema) or ({"string"} if "enum" in schema else set())
+
+
+def test_path_and_query_parameters_are_typed_inputs(reference: Path, catalog: Catalog) -> None:
+    for definition in _st_definitions(catalog):
+        operation = _operation(reference, definition)
+        properties = definition.model.inputs["properties"]
+        required = set(definition.model.inputs.get("required", []))
+        query = definition.model.request.query or {}
+        for name, param in operation.parameters.items():
+            where = f"{definition.ref}: {param['in']} parameter {name}"
+            spec = param.get("schema", {})
+            if param["in"] == "path" and name != "tenant":
+                assert name in properties and name in required, where
+                assert _input_type(properties[name]) <= types_of(spec) | {"null"}, where
+            if param["in"] != "query" or not str(query.get(name, "")).startswith("$inputs."):
+                continue
+            input_name = query[name].removeprefix("$inputs.").split("|")[0]
+            ours = properties[input_name]
+            if param.get("required"):
+                assert input_name in required, where
+            if "integer" in types_of(spec):
+                assert _input_type(ours) == {"integer"}, where
+            if spec.get("format") == "date-time":
+                assert ours.get("format") == "date-time", where
+            if spec.get("type") == "string" and name.endswith(("ids", "Ids")):
+                assert ours["type"] == "array" and query[name].endswith("|join"), where
+
+
+def _walk(schema: Any, path: str) -> Any:
+    if isinstance(schema, dict):
+        for name, sub in schema.get("properties", {}).items():
+            yield f"{path}.{name}", name, sub
+            yield from _walk(sub, f"{path}.{name}")
+        if isinstance(schema.get("items"), dict):
+            yield from _walk(schema["items"], f"{path}[]")
+
+
+def test_id_inputs_name_their_picklist(catalog: Catalog) -> None:
+    checked = 0
+    for definition in catalog.connectors["servicetitan"].definitions["actions"].values():
+        for where, name, schema in _walk(definition.model.inputs, definition.ref):
+            if name not in PICKLIST_OF:
+                continue
+            target = schema["items"] if "array" in types_of(schema) else schema
+            if "integer" in types_of(target):
+                assert target.get("x-datasource") == PICKLIST_OF[name], where
+                checked += 1
+    assert checked >= 60
+
+
+def _top(schema: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    return types_of(schema), set(schema.get("properties", {})), set(schema.get("required", []))
+
+
+def test_outputs_are_the_spec_responses(reference: Path, catalog: Catalog) -> None:
+    specs = operations(reference, closed=False)  # responses may carry more fields than the spec lists
+    for definition in catalog.connectors["servicetitan"].definitions["actions"].values():
+        operation_id = definition.model.request.operationId
+        if operation_id is None:
+            continue
+        output = definition.model.output
+        assert output is not None, definition.ref
+        answers = specs[operation_id].responses
+        found = answers[200] if 200 in answers else answers.get(201)
+        if found is None:
+            assert output["type"] == "null", definition.ref
+            continue
+        response = resolve(found, found)
+        assert _top(output) == _top(response), definition.ref
+        Draft202012Validator.check_schema(output)
+        if "data" in output.get("properties", {}):
+            data = output["properties"]["data"]["items"]
+            record = resolve(response["properties"]["data"]["items"], found)
+            assert set(data["properties"]) == set(record["properties"]), definition.ref

@@ -115,7 +115,7 @@ def test_select_technician(runtime: Runtime, vendor: FakeVendor) -> None:
         "truncated": False,
     }
     params = vendor.api_requests[0].url.params
-    assert dict(params) == {"active": "True", "page": "1", "pageSize": "1000"}
+    assert dict(params) == {"page": "1", "pageSize": "1000", "includeTotal": "true"}
 
 
 # --- Servicebay ------------------------------------------------------------------------------------
