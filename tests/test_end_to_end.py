@@ -42,19 +42,13 @@ ADDRESSED = [  # definitions that name a record by id in their path: {inputs.id}
         for p in PLACEHOLDER.finditer(d.model.request.path)
     )
 ]
-# Definitions whose sandbox endpoints (or sandbox-valid examples) are still being built. Each
-# connector's sandbox module removes its entries as it serves them; the list must end empty.
-PENDING = frozenset({"servicetitan.listInstalledEquipmentAttachments"})
 
 
 def cases(definitions: list[LoadedDefinition], *, record: bool = False) -> list[Any]:
-    """One case per definition; ``record`` keeps a cassette (never for a pending one, nor for a
-    file upload: its multipart boundary is random, so a recorded body could never match again)."""
-    pending = pytest.mark.xfail(reason="sandbox endpoint pending", strict=False)
+    """One case per definition; ``record`` keeps a cassette (never for a file upload: its multipart
+    boundary is random, so a recorded body could never match again)."""
 
     def marks(d: LoadedDefinition) -> list[Any]:
-        if d.ref in PENDING:
-            return [pending]
         return [pytest.mark.vcr] if record and d.model.request.files is None else []
 
     return [pytest.param(d, id=d.ref, marks=marks(d)) for d in definitions]

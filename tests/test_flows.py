@@ -48,12 +48,6 @@ FLOW: dict[str, Any] = {
         },
     ],
 }
-# Example flows that need definitions or sandbox endpoints still being built.
-PENDING_FLOWS = {
-    "servicetitan-booking-to-job",
-    "homebase360-customer-and-job",
-    "cross-vendor-intake",
-}
 
 
 def flow(data: dict[str, Any]) -> Flow:
@@ -193,19 +187,7 @@ def test_cli_flow_run_prints_steps_and_exits_non_zero_on_failure(tmp_path: Path)
     assert result.exit_code == 2 and "does not run before" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            id=p.stem,
-            marks=[pytest.mark.xfail(reason="pending definitions", strict=False)]
-            if p.stem in PENDING_FLOWS
-            else [],
-        )
-        for p in FLOWS
-    ],
-)
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.stem)
 def test_example_flows_run_against_the_sandbox(path: Path) -> None:
     summary = go(Sandbox(), load_flow(path))
     assert summary["ok"] is True, summary.get("failed")
@@ -217,13 +199,12 @@ def test_there_are_example_flows_for_each_vendor_and_across_them() -> None:
         model = load_flow(path)
         used = {(step.action or step.picklist or "").split(".")[0] for step in model.steps}
         connectors.append(used)
-        assert check_flow(model, CATALOG) == [] or path.stem in PENDING_FLOWS, path.name
+        assert check_flow(model, CATALOG) == [], path.name
     assert len(FLOWS) >= 4
     assert {"servicetitan"} in connectors and {"servicebay"} in connectors and {"homebase360"} in connectors
     assert {"servicetitan", "servicebay", "homebase360"} in connectors
 
 
-@pytest.mark.xfail(reason="pending definitions", strict=False)
 def test_the_demo_runs_every_example_flow() -> None:
     sandbox = Sandbox()
     runtime = Runtime(CATALOG, transport=sandbox.transport(), tokens=TokenCache(), budgets=BudgetRegistry())

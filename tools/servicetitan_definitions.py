@@ -330,6 +330,8 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["pagination"] = {"style": "page", "items": "data", "when": "$inputs.fetchAll"}
     if spec.get("aliases"):
         definition["aliases"] = spec["aliases"]
+    if spec.get("response"):
+        definition["response"] = spec["response"]
     definition["output"] = output_schema(op)
     definition["examples"] = spec["examples"]
     return definition
