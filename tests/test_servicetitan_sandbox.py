@@ -1,8 +1,4 @@
-"""ServiceTitan against the in-process sandbox: declared outputs match real responses; picklists at scale.
-
-Definitions whose sandbox endpoints are still pending (``tests/test_end_to_end.PENDING``) are
-expected to fail until the sandbox serves them; they turn green without a change here.
-"""
+"""ServiceTitan against the in-process sandbox: declared outputs match real responses; picklists at scale."""
 
 from __future__ import annotations
 
@@ -18,7 +14,7 @@ from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.sandbox import Sandbox
 from tests.conftest import FakeClock
-from tests.test_end_to_end import CATALOG, PENDING
+from tests.test_end_to_end import CATALOG
 
 ACTIONS = [
     d
@@ -28,12 +24,7 @@ ACTIONS = [
 
 
 def _cases(definitions: list[LoadedDefinition]) -> list[Any]:
-    def marks(d: LoadedDefinition) -> list[Any]:
-        if d.ref in PENDING:
-            return [pytest.mark.xfail(reason="sandbox endpoint pending", strict=False)]
-        return []
-
-    return [pytest.param(d, id=d.key, marks=marks(d)) for d in definitions]
+    return [pytest.param(d, id=d.key) for d in definitions]
 
 
 @pytest.fixture(scope="module")

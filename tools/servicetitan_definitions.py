@@ -332,7 +332,7 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["aliases"] = spec["aliases"]
     if spec.get("response"):
         definition["response"] = spec["response"]
-    definition["output"] = output_schema(op)
+    definition["output"] = spec.get("output") or output_schema(op)
     definition["examples"] = spec["examples"]
     return definition
 
