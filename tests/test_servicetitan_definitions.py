@@ -372,7 +372,7 @@ def test_picklist_search_narrows_on_the_server(runtime: Runtime) -> None:
     for key, (param, path) in cases.items():
         preview = runtime.picklist_sync(f"servicetitan.{key}", {"search": "ab"}, ST_CONNECTION, dry_run=True)
         assert preview["url"] == f"{ST_API}/{path.format(t=TENANT)}", key
-        assert preview["query"][param] == "ab" and preview["query"]["pageSize"] == 1000, key
+        assert preview["query"][param] == "ab" and preview["query"]["pageSize"] == 5000, key
 
 
 def test_picklist_labels_are_what_people_recognise(catalog: Catalog) -> None:
