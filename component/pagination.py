@@ -111,29 +111,49 @@ class _Ahead:
 
     async def take(self, pagination: Paged, query: dict[str, Any]) -> Any:
         """The payload for ``query``: fetched ahead when planned, else sent now."""
-        if not isinstance(pagination, PagePagination) or query[pagination.pageParam] not in self.planned:
+        if not isinstance(pagination, PagePagination):
             return await self._fetch(query)
         number = int(query[pagination.pageParam])
-        if number not in self.fetched:
-            numbers = [n for n in self.planned[self.planned.index(number) :][: pagination.concurrency]]
+        if number in self.fetched:
+            return self.fetched.pop(number)
+        if number not in self.planned:
+            return await self._fetch(query)
+        numbers = [n for n in self.planned[self.planned.index(number) :][: pagination.concurrency]]
+        first = number == pagination.firstPage  # the first page keeps its ask for the total
+        try:
             async with asyncio.TaskGroup() as group:
-                tasks = {n: group.create_task(self._fetch(page_query(pagination, query, n))) for n in numbers}
-            self.fetched = {n: task.result() for n, task in tasks.items()}
+                tasks = {
+                    n: group.create_task(
+                        self._fetch(query if first and n == number else page_query(pagination, query, n))
+                    )
+                    for n in numbers
+                }
+        except ExceptionGroup as failed:  # one page's error is the error, as it is for one request
+            raise failed.exceptions[0] from None
+        self.fetched = {n: task.result() for n, task in tasks.items()}
         return self.fetched.pop(number)
 
 
 async def pages(
-    pagination: Paged, request: OutgoingRequest, send: Send, vendor: str, bounds: Bounds | None = None
+    pagination: Paged,
+    request: OutgoingRequest,
+    send: Send,
+    vendor: str,
+    bounds: Bounds | None = None,
+    at_once: int = 1,
 ) -> AsyncIterator[tuple[Any, list[Any]]]:
     """Yield ``(payload, items)`` for each page, in order.
 
     A cursor seen before, or a page repeating the previous page's items, is a vendor error rather
     than a loop; with ``bounds`` no page is asked for once the deadline has passed. Once the first
     page reports the total, later pages are fetched ``concurrency`` at a time (at most that many
-    are fetched beyond the page where the consumer stops).
+    are fetched beyond the page where the consumer stops). ``at_once`` pages are asked for together
+    from the start, when the caller knows it needs that many (a picklist's cap over the page size).
     """
     query: dict[str, Any] | None = first_query(pagination, request.query)
     ahead = _Ahead(request, send)
+    if isinstance(pagination, PagePagination) and at_once > 1:
+        ahead.planned = range(pagination.firstPage, pagination.firstPage + at_once)
     cursors: set[str] = set()
     previous: list[Any] | None = None
     count = 0
@@ -150,7 +170,7 @@ async def pages(
         items = items_of(pagination, payload)
         yield payload, items
         if count == 1:
-            ahead.planned = planned_pages(pagination, query, payload)
+            ahead.planned = planned_pages(pagination, query, payload) or ahead.planned
         query = next_query(pagination, query, payload, vendor)
         if query is not None and items and items == previous:
             raise VendorError(
@@ -175,8 +195,12 @@ async def collect(
     bounds: Bounds | None = None,
     on_page: Callable[[int, int], None] | None = None,
     key: Key | None = None,
+    eager: bool = False,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
+
+    ``eager`` (a picklist, whose cap it will most likely fill) asks for the fewest pages that can
+    hold ``limit`` items all at once, instead of learning the total from the first page.
 
     With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
     counts unique keys. ``on_page(pages, items)`` is called after each page, for progress output.
@@ -184,7 +208,10 @@ async def collect(
     first: Any = MISSING
     collector = _Collector(limit, key)
     count = 0
-    async for payload, page_items in pages(pagination, request, send, vendor, bounds):
+    at_once = 1
+    if eager and isinstance(pagination, PagePagination) and limit:
+        at_once = min(pagination.concurrency, -(-limit // pagination.pageSize))  # the fewest pages, at once
+    async for payload, page_items in pages(pagination, request, send, vendor, bounds, at_once):
         if first is MISSING:
             first = payload
         full = collector.add(page_items)

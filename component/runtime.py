@@ -407,6 +407,7 @@ class Runtime:
                         _bounds(session),
                         _page_reporter(definition.ref),
                         key=item_key,
+                        eager=True,
                     )
                 else:
                     payload = await session.send(request)

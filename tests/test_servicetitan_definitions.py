@@ -428,3 +428,19 @@ def test_customer_contact_picklist_reads_the_customers_contacts(runtime: Runtime
     result = runtime.picklist_sync("servicetitan.selectCustomerContact", {"id": 100001}, ST_CONNECTION)
     assert result["result"] == [{"key": "300001", "label": "Email: a@example.com"}]
     assert vendor.api_requests[0].method == "GET" and json_body(vendor.api_requests[0]) is None
+
+
+def test_a_picklist_asks_for_the_pages_its_cap_needs_at_once() -> None:
+    send, sent, flight = _pages(12_000, size=5000)
+    pagination = PagePagination(
+        style="page", pageSize=5000, total="totalCount", totalParam="includeTotal", concurrency=4
+    )
+    request = OutgoingRequest("GET", "/x")
+    _, items, truncated = asyncio.run(
+        collect(
+            pagination, request, send, "servicetitan", 10_000, key=lambda item: str(item["id"]), eager=True
+        )
+    )
+    assert len(items) == 10_000 and truncated is True
+    assert [q["page"] for q in sent] == [1, 2] and flight["most"] == 2  # both pages in one round trip
+    assert sent[0].get("includeTotal") is True and "includeTotal" not in sent[1]
