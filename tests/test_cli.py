@@ -85,7 +85,7 @@ def test_inputs_from_a_file_and_from_stdin(st_file: Path, tmp_path: Path) -> Non
 
 def test_picklist_dry_run(st_file: Path) -> None:
     result = invoke("picklist", "servicetitan.selectTechnician", "--connection", str(st_file), "--dry-run")
-    assert json.loads(result.stdout)["query"] == {"page": 1, "pageSize": 1000, "includeTotal": "true"}
+    assert json.loads(result.stdout)["query"] == {"page": 1, "pageSize": 5000, "includeTotal": "true"}
 
 
 def test_connection_from_environment_variables() -> None:

@@ -655,8 +655,8 @@ def test_select_technician_keys_labels_and_duplicates(runtime, vendor):
         "truncated": False,
     }
     assert queries(vendor) == [
-        {"page": "1", "pageSize": "1000", "includeTotal": "true"},
-        {"page": "2", "pageSize": "1000"},
+        {"page": "1", "pageSize": "5000", "includeTotal": "true"},
+        {"page": "2", "pageSize": "5000"},
     ]
 
 

@@ -115,7 +115,7 @@ def test_select_technician(runtime: Runtime, vendor: FakeVendor) -> None:
         "truncated": False,
     }
     params = vendor.api_requests[0].url.params
-    assert dict(params) == {"page": "1", "pageSize": "1000", "includeTotal": "true"}
+    assert dict(params) == {"page": "1", "pageSize": "5000", "includeTotal": "true"}
 
 
 # --- Servicebay ------------------------------------------------------------------------------------
