@@ -192,9 +192,10 @@ def vendor() -> FakeVendor:
 
 
 def make_runtime(
-    catalog: catalog_module.Catalog, vendor: FakeVendor, clock: Any, env: dict[str, str] | None = None
+    catalog: catalog_module.Catalog, vendor: Responder, clock: Any, env: dict[str, str] | None = None
 ) -> Runtime:
-    """A runtime on ``vendor`` with its own token cache and budgets; ``env=None`` reads os.environ.
+    """A runtime on ``vendor`` (a FakeVendor or any request handler) with its own token cache and
+    budgets; ``env=None`` reads os.environ.
 
     Back-off jitter draws 0, so each retry waits the plain exponential step.
     """

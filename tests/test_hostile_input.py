@@ -29,13 +29,11 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from component import catalog as catalog_module
-from component.auth import TokenCache
 from component.catalog import LoadedDefinition
 from component.errors import InputValidationError, RequestRefusedError
-from component.policy import BudgetRegistry
 from component.runtime import Runtime, check_inputs
 from component.templates import PLACEHOLDER
-from tests.conftest import CONNECTIONS, ROOT, FakeClock
+from tests.conftest import CONNECTIONS, ROOT, FakeClock, make_runtime
 from tests.hypothesis_compat import install
 
 install()
@@ -72,15 +70,7 @@ def _refuse_to_send(request: httpx.Request) -> httpx.Response:
 
 
 def runtime() -> Runtime:
-    return Runtime(
-        CATALOG,
-        transport=httpx.MockTransport(_refuse_to_send),
-        clock=FakeClock(),
-        tokens=TokenCache(),
-        budgets=BudgetRegistry(),
-        env={},
-        random=lambda: 0.0,
-    )
+    return make_runtime(CATALOG, _refuse_to_send, FakeClock(), env={})
 
 
 RUNTIME = runtime()

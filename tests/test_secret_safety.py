@@ -25,14 +25,12 @@ import pytest
 from click.testing import Result
 
 from component import catalog as catalog_module
-from component.auth import TokenCache
 from component.catalog import LoadedDefinition
 from component.errors import ComponentError
-from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.triggers.runner import poll_once
 from component.triggers.store import SQLiteStateStore
-from tests.conftest import CANARIES, CONNECTIONS, ROOT, FakeClock, canary_forms, leaks
+from tests.conftest import CANARIES, CONNECTIONS, ROOT, FakeClock, canary_forms, leaks, make_runtime
 
 CATALOG = catalog_module.load(ROOT)
 DEFINITIONS = [
@@ -112,15 +110,7 @@ def captured() -> Iterator[Capture]:
 
 
 def echo_runtime(echo: EchoVendor) -> Runtime:
-    return Runtime(
-        CATALOG,
-        transport=httpx.MockTransport(echo),
-        clock=FakeClock(),
-        tokens=TokenCache(),
-        budgets=BudgetRegistry(),
-        env={},
-        random=lambda: 0.0,
-    )
+    return make_runtime(CATALOG, echo, FakeClock(), env={})
 
 
 def inputs_of(definition: LoadedDefinition) -> dict[str, Any]:
