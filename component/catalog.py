@@ -426,14 +426,17 @@ class _Loader:
 
 
 def _datasource_refs(schema: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Each ``x-datasource`` under ``schema`` with its JSON path (only objects and lists are walked)."""
     if isinstance(schema, dict):
         if isinstance(schema.get("x-datasource"), str):
             yield f"{path}.x-datasource", schema["x-datasource"]
         for key, value in schema.items():
-            yield from _datasource_refs(value, f"{path}.{key}")
+            if isinstance(value, dict | list):
+                yield from _datasource_refs(value, f"{path}.{key}")
     elif isinstance(schema, list):
         for index, value in enumerate(schema):
-            yield from _datasource_refs(value, f"{path}[{index}]")
+            if isinstance(value, dict | list):
+                yield from _datasource_refs(value, f"{path}[{index}]")
 
 
 def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:
