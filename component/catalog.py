@@ -9,7 +9,6 @@ passed every check before, unchanged (``catalog_cache``), is loaded without repe
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import json
 from collections.abc import Iterator
@@ -142,6 +141,8 @@ class Catalog:
 
 
 def _suggest(name: str, options: Any, prefix: str = "") -> str:
+    import difflib  # only a mistake needs it
+
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"; did you mean {prefix + close[0]!r}?" if close else ""
 
