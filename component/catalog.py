@@ -85,6 +85,16 @@ class LoadedConnector:
         props = self.model.connection.schema_.get("properties", {})
         return [name for name, prop in props.items() if isinstance(prop, dict) and prop.get("x-secret")]
 
+    @cached_property
+    def env_fields(self) -> list[tuple[str, str]]:
+        """``(field, environment variable)`` of each connection field with an ``x-env`` default."""
+        props = self.model.connection.schema_.get("properties", {})
+        return [
+            (name, prop["x-env"])
+            for name, prop in props.items()
+            if isinstance(prop, dict) and prop.get("x-env")
+        ]
+
 
 @dataclass
 class Catalog:

@@ -78,15 +78,13 @@ def connection_values(
 ) -> dict[str, Any]:
     """Merge environment defaults (``x-env``) under the given values and expand ``${VAR}`` references."""
     env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    for name, prop in connector.model.connection.schema_.get("properties", {}).items():
-        variable = prop.get("x-env") if isinstance(prop, dict) else None
-        if variable and variable in env:
-            values[name] = env[variable]
+    values = {name: env[variable] for name, variable in connector.env_fields if variable in env}
     if data and isinstance(data.get(connector.name), dict):
         data = data[connector.name]
     for name, value in (data or {}).items():
-        values[name] = _expand(name, value, env)
+        values[name] = (
+            _expand(name, value, env) if isinstance(value, str) and value.startswith("${") else value
+        )
     return values
 
 

@@ -39,6 +39,7 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
 _MEDIA_TYPE = re.compile(
     r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( ?; ?[\w!#$&^.+-]+=(\"[\x20-\x7e]*\"|[\w!#$&^.+-]+))*", re.ASCII
 )
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]+)+")  # segments of letters, digits, "_", "~" and "-"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as is; anything else (spaces, non-ASCII) is percent-encoded
 # What an exception means for the request: (reason, whether it may have reached the vendor).
 # Nothing is sent before a connection is made, so connect errors may be retried on any method.
@@ -138,6 +139,7 @@ class Session:
         self.base_url = httpx.URL(base_url or environment.baseUrl)
         base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
         self._base_text = str(self.base_url.copy_with(raw_path=base_path.encode(), query=None))
+        self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
         token_url = connection.values.get("tokenUrl") or environment.tokenUrl
         if base_url and token_url and not connection.values.get("tokenUrl"):
             token_url = str(self.base_url.join(httpx.URL(token_url).path))
@@ -199,6 +201,17 @@ class Session:
 
         Spaces and non-ASCII characters are percent-encoded; control characters are refused.
         """
+        if not _PLAIN_PATH.fullmatch(path):  # a path of plain segments needs no check and no encoding
+            path = self._checked_path(path)
+        try:
+            url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
+        except httpx.InvalidURL as exc:
+            raise RequestRefusedError(f"path {path!r} is not a valid URL path: {exc}") from None
+        if (url.scheme, url.host, url.port) != self._origin:
+            raise RequestRefusedError(f"path {path!r} leaves the {self.vendor} host")
+        return url
+
+    def _checked_path(self, path: str) -> str:
         if templates.CONTROL_CHARACTERS.search(path):
             raise RequestRefusedError(
                 f"path {path!r} may not contain control characters (line breaks, NUL, tabs)"
@@ -215,14 +228,7 @@ class Session:
             )
         if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
             raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
-        path = quote(path, safe=_PATH_SAFE)
-        try:
-            url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
-        except httpx.InvalidURL as exc:
-            raise RequestRefusedError(f"path {path!r} is not a valid URL path: {exc}") from None
-        if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
-            raise RequestRefusedError(f"path {path!r} leaves the {self.vendor} host")
-        return url
+        return quote(path, safe=_PATH_SAFE)
 
     def _headers(self, request: OutgoingRequest) -> dict[str, str]:
         """Default, request and content headers, merged case-insensitively (auth comes on top)."""
@@ -340,7 +346,10 @@ class Session:
                         url,
                         params=query or None,  # an empty mapping would make httpx parse the URL again
                         headers={**base_headers, **auth_headers},
-                        timeout=max(0.001, min(self.policy.timeout, remaining)),
+                        # the client's own timeout, unless the deadline is nearer
+                        timeout=httpx.USE_CLIENT_DEFAULT
+                        if remaining > self.policy.timeout
+                        else max(0.001, remaining),
                         **content,
                     )
             except TimeoutError:

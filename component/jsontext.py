@@ -53,8 +53,31 @@ def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, An
             stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value))
 
 
+def _clean(value: Any, depth: int) -> bool:
+    """Whether ``value`` is free of what :func:`value_problem` refuses (the common case, without paths)."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list | tuple):
+        children = value
+    elif isinstance(value, float):
+        return math.isfinite(value)
+    else:
+        return True
+    for item in children:
+        kind = type(item)
+        if (kind is str or kind is int or kind is bool or item is None) and depth < MAX_DEPTH:
+            continue  # a plain leaf, checked here without a call
+        if not _clean(item, depth + 1):
+            return False
+    return True
+
+
 def value_problem(value: Any) -> tuple[str, str] | None:
     """``(json path, message)`` of the first part of ``value`` no JSON document may hold, if any."""
+    if _clean(value, 1):
+        return None
     for path, item, depth in _walk(value):
         if depth > MAX_DEPTH:
             return path, f"is nested deeper than {MAX_DEPTH} levels"

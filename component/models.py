@@ -11,10 +11,13 @@ fills a path segment (percent-encoded) and ``{+inputs.path}`` inserts a relative
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .templates import Renderer, compile_template
 
 JsonSchema = dict[str, Any]
 Template = Any
@@ -54,6 +57,13 @@ class RequestTemplate(Strict):
         None,
         description="The vendor's OpenAPI operationId this request implements, where the vendor has a spec.",
     )
+
+    @cached_property
+    def compiled(self) -> dict[str, Renderer | None]:
+        """Each template part compiled once (None where the part is absent): requests only fill them in."""
+        parts = {"method": self.method, "headers": self.headers, "query": self.query}
+        parts.update({"json": self.json_body, "form": self.form, "files": self.files})
+        return {name: None if part is None else compile_template(part) for name, part in parts.items()}
 
 
 class ResponseSpec(Strict):

@@ -15,8 +15,7 @@ import copy
 import importlib
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -112,39 +111,44 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
 
 def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     """Render one request template (a definition's request, or its prefetch)."""
-    method = templates.as_text(templates.render(spec.method, scope)).upper()
-    if method not in METHODS:
-        raise InputValidationError(
-            f"method {method or '(none)'!r} is not one of {sorted(METHODS)}",
-            problems=[{"path": "$.method", "message": f"must be one of {sorted(METHODS)}"}],
-        )
+    compiled = spec.compiled
+    method = spec.method if spec.method in METHODS else _method(compiled["method"], scope)
     try:
         path = templates.render_path(spec.path, scope)
     except templates.TemplateError as exc:
         raise InputValidationError(
             str(exc), problems=[{"path": f"$.{exc.field}", "message": str(exc)}]
         ) from None
-    headers = {
-        str(k): templates.as_text(v)
-        for k, v in _as_object(templates.render(spec.headers, scope), "headers").items()
-    }
-    body = NO_BODY if spec.json_body is None else templates.render(spec.json_body, scope)
-    form = None if spec.form is None else _as_object(templates.render(spec.form, scope), "form") or None
-    files = None if spec.files is None else _file_parts(templates.render(spec.files, scope)) or None
+    headers, query, body, form, files = {}, {}, NO_BODY, None, None
+    if compiled["headers"]:
+        rendered = _as_object(compiled["headers"](scope), "headers")
+        headers = {str(k): templates.as_text(v) for k, v in rendered.items()}
+    if compiled["query"]:
+        query = _as_object(compiled["query"](scope), "query")
+    if compiled["json"]:
+        body = compiled["json"](scope)
+    if compiled["form"]:
+        form = _as_object(compiled["form"](scope), "form") or None
+    if compiled["files"]:
+        files = _file_parts(compiled["files"](scope)) or None
     if files and body is not NO_BODY:
         raise InputValidationError(
             "a request cannot carry both a JSON body and files",
             problems=[{"path": "$.files", "message": "give json or files, not both"}],
         )
     return OutgoingRequest(
-        method=method,
-        path=path,
-        query=_as_object(templates.render(spec.query, scope), "query"),
-        headers=headers,
-        json=body,
-        form=form,
-        files=files,
+        method=method, path=path, query=query, headers=headers, json=body, form=form, files=files
     )
+
+
+def _method(render: templates.Renderer | None, scope: Scope) -> str:
+    method = templates.as_text(render(scope) if render else None).upper()
+    if method not in METHODS:
+        raise InputValidationError(
+            f"method {method or '(none)'!r} is not one of {sorted(METHODS)}",
+            problems=[{"path": "$.method", "message": f"must be one of {sorted(METHODS)}"}],
+        )
+    return method
 
 
 def prefetch_request(model: Definition, scope: Scope) -> OutgoingRequest | None:
@@ -242,6 +246,32 @@ def _bounds(session: Session) -> paging.Bounds:
     return paging.Bounds(session.clock, session.clock.now() + session.policy.deadline)
 
 
+class _Using:
+    """``async with runtime._using(connection) as session``: a plain class, cheaper than a generator."""
+
+    __slots__ = ("connection", "one_off", "runtime")
+
+    def __init__(self, runtime: Runtime, connection: Connection) -> None:
+        self.runtime = runtime
+        self.connection = connection
+        self.one_off: Session | None = None
+
+    async def __aenter__(self) -> Session:
+        sessions = self.runtime._open
+        if sessions is None:
+            self.one_off = await self.runtime.session(self.connection).__aenter__()
+            return self.one_off
+        key = self.connection.key()
+        session = sessions.get(key)
+        if session is None:
+            session = sessions[key] = await self.runtime.session(self.connection).__aenter__()
+        return session
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.one_off is not None:
+            await self.one_off.__aexit__()
+
+
 class Runtime:
     """Runs definitions from a catalog. Inject ``transport``/``clock`` for tests and the sandbox;
     ``random`` draws the back-off jitter (inject a seeded one for repeatable retries)."""
@@ -271,14 +301,15 @@ class Runtime:
         self.base_urls = dict(base_urls or {})
         self.env = env
         self._open: dict[str, Session] | None = None
-        self._connections: dict[str, Connection] = {}
+        self._connections: dict[tuple[Any, ...], Connection] = {}
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
         """A validated connection; each distinct one is validated once per runtime."""
         loaded = self.catalog.connector(connector)
         values = connection_values(loaded, data, self.env)
-        try:
-            key = f"{connector}\0{json.dumps(values, sort_keys=True)}"
+        try:  # plain text values (the usual connection) need no encoding to be told apart
+            plain = all(type(value) is str for value in values.values())
+            key = (connector, *values.items()) if plain else (connector, json.dumps(values, sort_keys=True))
         except (TypeError, ValueError):  # not JSON: validation will say why
             return make_connection(loaded, data, self.env)
         if key not in self._connections:
@@ -309,17 +340,9 @@ class Runtime:
         for session in sessions.values():
             await session.__aexit__()
 
-    @asynccontextmanager
-    async def _using(self, connection: Connection) -> AsyncIterator[Session]:
+    def _using(self, connection: Connection) -> _Using:
         """The open session for ``connection`` inside ``async with runtime``; else a one-off session."""
-        if self._open is None:
-            async with self.session(connection) as session:
-                yield session
-            return
-        key = connection.key()
-        if key not in self._open:
-            self._open[key] = await self.session(connection).__aenter__()
-        yield self._open[key]
+        return _Using(self, connection)
 
     def _prepare(
         self, kind: str, ref: str, inputs: Any, connection: Connection | Mapping[str, Any] | None

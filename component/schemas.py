@@ -52,7 +52,7 @@ def _portable(schema: Any) -> bool:
     for keyword, value in schema.items():
         if keyword.startswith("x-"):
             continue
-        if keyword not in _PORTABLE or (keyword == "format" and value not in KNOWN_FORMATS):
+        if keyword not in _PORTABLE:
             return False
         if keyword in ("enum", "const") and not _strict_equality(schema):
             return False
@@ -94,25 +94,35 @@ def _compiled(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
 
     try:
         check: Callable[[Any], Any] = fastjsonschema.compile(
-            _with_strict_patterns(schema), formats=format_functions(), use_default=False
+            _for_compiling(schema), formats=format_functions(), use_default=False
         )
     except Exception:  # a schema it cannot compile (JsonSchemaDefinitionException, re.error): jsonschema only
         return None
     return check
 
 
-def _with_strict_patterns(schema: Any) -> Any:
-    """A copy of ``schema`` whose ``pattern`` strings mean what :func:`_pattern` checks (``$`` = the end)."""
-    if isinstance(schema, list):
-        return [_with_strict_patterns(item) for item in schema]
+def _for_compiling(schema: Any) -> Any:
+    """A copy of a portable ``schema`` as the compiled check must read it.
+
+    ``pattern`` strings mean what :func:`_pattern` checks (``$`` = the end), and a ``format`` jsonschema
+    does not assert (``html``, ``hostname``…) is dropped: it is an annotation on both paths. Only
+    subschema places are rewritten; ``const``, ``enum``, ``default`` and the like are data.
+    """
     if not isinstance(schema, dict):
         return schema
-    return {
-        key: _strict_pattern(value).pattern
-        if key == "pattern" and isinstance(value, str)
-        else _with_strict_patterns(value)
-        for key, value in schema.items()
-    }
+    copied: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "format" and isinstance(value, str) and value not in KNOWN_FORMATS:
+            continue
+        if key == "pattern" and isinstance(value, str):
+            copied[key] = _strict_pattern(value).pattern
+        elif key == "properties" and isinstance(value, dict):
+            copied[key] = {name: _for_compiling(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            copied[key] = [_for_compiling(sub) for sub in value]
+        else:
+            copied[key] = _for_compiling(value) if key in _SUBSCHEMA else value
+    return copied
 
 
 def _field_path(base: str, name: str) -> str:
@@ -218,7 +228,7 @@ class SchemaValidator:
         filled = dict(instance)
         for name, default in self._defaults:
             if name not in filled:
-                filled[name] = copy.deepcopy(default)
+                filled[name] = copy.deepcopy(default) if isinstance(default, dict | list) else default
         return filled
 
 

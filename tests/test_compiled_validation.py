@@ -122,7 +122,7 @@ def test_compiled_acceptance_implies_jsonschema_acceptance(catalog: Catalog, dat
         ({"enum": [0, 1]}, False),
         ({"type": ["integer", "boolean"], "enum": [1, True]}, False),
         ({"enum": [[1]]}, False),
-        ({"type": "string", "format": "hostname"}, False),  # a format only jsonschema knows (or not)
+        ({"type": "string", "format": "hostname"}, True),  # not asserted: an annotation on both paths
         ({"$ref": "#/$defs/a", "$defs": {"a": {}}}, False),
         ({"type": "array", "prefixItems": [{"type": "string"}]}, False),
         ({"type": "array", "items": [{"type": "string"}]}, False),
@@ -158,3 +158,22 @@ def test_a_schema_is_compiled_on_its_second_use_only() -> None:
     assert validator.problems({"a": "x"}) == [] and validator._fast is None  # one-shot: jsonschema only
     assert validator.problems({"a": "y"}) == [] and validator._fast is not None
     assert validator.problems({"a": 1}) == [{"path": "$.a", "message": "1 is not of type 'string'"}]
+
+
+def test_a_format_neither_path_asserts_is_an_annotation_on_both() -> None:
+    schema = {"type": "object", "properties": {"summary": {"type": ["string", "null"], "format": "html"}}}
+    validator = validator_for(schema)
+    for _ in range(3):  # jsonschema, then compiled
+        assert validator.problems({"summary": "<p>hi</p>"}) == []
+        assert validator.problems({"summary": 1})
+    assert validator.is_valid_fast({"summary": "<p>x</p>"}) and not validator.is_valid_fast({"summary": 2})
+
+
+def test_subschemas_under_property_names_that_are_keywords_are_rewritten_too() -> None:
+    digits = {"type": "string", "pattern": "^[0-9]+$"}
+    schema = {"type": "object", "properties": {"enum": digits, "pattern": digits, "format": digits}}
+    validator = validator_for(schema)
+    for name in ("enum", "pattern", "format"):
+        for _ in range(2):
+            assert validator.problems({name: "12\n"}), name
+            assert not validator.is_valid_fast({name: "12\n"}), name

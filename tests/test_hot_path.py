@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -9,11 +10,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from component import jsontext
 from component.catalog import Catalog
 from component.errors import ConnectionConfigError
 from component.redact import Redactor
 from component.runtime import Runtime
-from component.templates import ITEM_FIELD, as_text, format_item, get_path, item_formatter
+from component.templates import (
+    ITEM_FIELD,
+    TemplateError,
+    as_text,
+    compile_template,
+    format_item,
+    get_path,
+    item_formatter,
+    render,
+)
 from tests.conftest import ST_CONNECTION, ST_SECRET
 
 
@@ -87,3 +98,74 @@ VALUES = st.recursive(
 def test_compiled_item_formats_match_the_definition(template: str, item: Any) -> None:
     assert format_item(template, item) == reference_format(template, item)
     assert item_formatter(template) is item_formatter(template)  # compiled once per template
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=3)
+        | st.tuples(st.floats(), st.integers()),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children),
+        max_leaves=12,
+    ),
+    depth=st.integers(min_value=0, max_value=3),
+)
+def test_the_quick_value_check_agrees_with_the_path_walk(value: Any, depth: int) -> None:
+    """value_problem's quick check finds a problem exactly when the walk that names its path does."""
+    nested = value
+    for _ in range(depth * 50):  # up to 150 levels: past MAX_DEPTH
+        nested = [nested]
+    walked = next(
+        (
+            (path, item)
+            for path, item, level in jsontext._walk(nested)
+            if level > jsontext.MAX_DEPTH or (isinstance(item, float) and not math.isfinite(item))
+        ),
+        None,
+    )
+    assert (jsontext.value_problem(nested) is None) is (walked is None)
+
+
+NAMES = st.sampled_from(["id", "a", "b", "0", "1", "x-y"])
+REFERENCES = st.builds(
+    lambda scope, path, suffix: f"${scope}{''.join('.' + p for p in path)}{suffix}",
+    st.sampled_from(["inputs", "connection", "state"]),
+    st.lists(NAMES, max_size=3),
+    st.sampled_from(["", "|join", "|string", "|int"]),
+)
+TEMPLATE_STRINGS = REFERENCES | st.sampled_from(["$$inputs.id", "plain", "", "$", "$inputs.", "..."])
+TEMPLATES = st.recursive(
+    TEMPLATE_STRINGS | st.none() | st.booleans() | st.integers(-2, 2),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(NAMES | REFERENCES, children | st.just("..."), max_size=4)
+    ),
+    max_leaves=10,
+)
+SCOPE_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["", "7", "x", "-3"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(NAMES, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=TEMPLATES,
+    scope=st.dictionaries(st.sampled_from(["inputs", "connection", "state"]), SCOPE_VALUES),
+)
+def test_a_compiled_template_renders_exactly_like_the_template(template: Any, scope: dict[str, Any]) -> None:
+    compiled = compile_template(template)
+    try:
+        expected: Any = render(template, scope)
+    except TemplateError as error:
+        with pytest.raises(TemplateError) as caught:
+            compiled(scope)
+        assert (str(caught.value), caught.value.field) == (str(error), error.field)
+        return
+    assert compiled(scope) == expected
+    assert type(compiled(scope)) is type(expected)
