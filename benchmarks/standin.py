@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 EMPTY_PAGE = {"page": 1, "pageSize": 1000, "hasMore": False, "totalCount": 0, "data": []}
@@ -24,6 +24,16 @@ SLIM_CUSTOMERS = [
     for n in range(12_000)
 ]
 MAX_PAGE_SIZE = 5000
+
+
+def _encoded(value: object) -> bytes:
+    """Compact UTF-8 JSON, as Starlette's JSONResponse writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+# Each record is encoded once and a page joins the ones it holds, as a vendor serving from a
+# document store would: the page still costs work in proportion to its size, not a json.dumps walk.
+ENCODED_CUSTOMERS = [_encoded(customer) for customer in SLIM_CUSTOMERS]
 
 
 def app(latency_ms: float) -> Starlette:
@@ -43,17 +53,18 @@ def app(latency_ms: float) -> Starlette:
         await pause()
         return JSONResponse(EMPTY_PAGE)
 
-    async def customers(request: Request) -> JSONResponse:
+    async def customers(request: Request) -> Response:
         tenant = request.path_params["tenant"]
         if request.headers.get("authorization") != f"Bearer token-client-{tenant}":
             return JSONResponse({"title": "Unauthorized"}, status_code=401)
         page = int(request.query_params.get("page", 1))
         size = min(int(request.query_params.get("pageSize", 50)), MAX_PAGE_SIZE)
-        items = SLIM_CUSTOMERS[(page - 1) * size : page * size]
+        items = ENCODED_CUSTOMERS[(page - 1) * size : page * size]
         await pause()
         more = page * size < len(SLIM_CUSTOMERS)
-        body = {"page": page, "pageSize": size, "hasMore": more, "totalCount": None, "data": items}
-        return JSONResponse(body)
+        head = _encoded({"page": page, "pageSize": size, "hasMore": more, "totalCount": None})
+        body = b"".join([head[:-1], b',"data":[', b",".join(items), b"]}"])
+        return Response(body, media_type="application/json")
 
     return Starlette(
         routes=[

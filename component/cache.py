@@ -13,6 +13,7 @@ import asyncio
 import copy
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from .policy import SYSTEM_CLOCK, Clock
@@ -22,13 +23,18 @@ ALL = "*"
 Result = dict[str, Any]
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy(value: Result) -> Result:
     """A copy the caller may change freely: picklist entries are flat, so one level of dict copies."""
     entries = value.get("result")
-    if isinstance(entries, list) and all(isinstance(e, dict) for e in entries):
-        flat = all(not isinstance(v, dict | list) for e in entries for v in e.values())
-        if flat:
-            return {**value, "result": [dict(e) for e in entries]}
+    if (
+        isinstance(entries, list)
+        and set(map(type, entries)) <= {dict}
+        and set(map(type, chain.from_iterable(map(dict.values, entries)))) <= _SCALARS
+    ):
+        return {**value, "result": [entry.copy() for entry in entries]}
     return copy.deepcopy(value)
 
 
@@ -96,10 +102,11 @@ class PicklistCache:
         finally:
             if self._loading.get(key) is future:
                 del self._loading[key]
-        future.set_result(value)
+        kept = _copy(value)  # the cache's own: ``value`` goes to this caller, who may change it
+        future.set_result(kept)
         if self._generation_of(key) == generation:
-            self._store(key, value)
-        return _copy(value)
+            self._store(key, kept)
+        return value
 
     def _store(self, key: CacheKey, value: Result) -> None:
         now = self.clock.now()
@@ -107,7 +114,7 @@ class PicklistCache:
             del self._entries[old]
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = _Entry(now + self.ttl, _copy(value))
+        self._entries[key] = _Entry(now + self.ttl, value)
 
     def invalidate(self, connection: str, resources: Iterable[str | None]) -> int:
         """Drop ``connection``'s entries of ``resources`` (``"*"``: all of them); returns how many."""

@@ -23,6 +23,7 @@ from .templates import MISSING, get_path, set_path
 Paged = PagePagination | CursorPagination
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Key = Callable[[Any], str]
+Entry = Callable[[Any, str], Any]  # what is kept of an item, given its key
 DEFAULT_MAX_ITEMS = 100_000  # an action's fetch-all cap when its definition sets no maxItems
 
 
@@ -196,6 +197,7 @@ async def collect(
     on_page: Callable[[int, int], None] | None = None,
     key: Key | None = None,
     eager: bool = False,
+    entry: Entry | None = None,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
 
@@ -203,10 +205,11 @@ async def collect(
     hold ``limit`` items all at once, instead of learning the total from the first page.
 
     With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
-    counts unique keys. ``on_page(pages, items)`` is called after each page, for progress output.
+    counts unique keys; ``entry(item, key)`` is then what is kept of each (the item by default).
+    ``on_page(pages, items)`` is called after each page, for progress output.
     """
     first: Any = MISSING
-    collector = _Collector(limit, key)
+    collector = _Collector(limit, key, entry)
     count = 0
     at_once = 1
     if eager and isinstance(pagination, PagePagination) and limit:
@@ -226,31 +229,40 @@ async def collect(
 class _Collector:
     """Items in page order, de-duplicated by ``key`` when given, up to ``limit`` unique items."""
 
-    def __init__(self, limit: int | None, key: Key | None) -> None:
+    def __init__(self, limit: int | None, key: Key | None, entry: Entry | None = None) -> None:
         self.limit = limit
         self.key = key
+        self.entry = entry
         self.items: list[Any] = []
         self.seen: set[str] = set()
         self.truncated = False
 
     def add(self, page_items: list[Any]) -> bool:
         """Take a page; True once the limit is reached (``truncated`` says whether more were left)."""
-        for item in page_items:
-            found = self.key(item) if self.key is not None else None
-            if self.key is not None and (not found or found in self.seen):
-                continue
-            if self.limit is not None and len(self.items) >= self.limit:
-                self.truncated = True
-                return True
-            if found is not None:
-                self.seen.add(found)
-            self.items.append(item)
-        return self.limit is not None and len(self.items) >= self.limit
+        items, limit = self.items, self.limit
+        if self.key is None:
+            room = len(page_items) if limit is None else max(0, limit - len(items))
+            items += page_items[:room]
+            self.truncated = self.truncated or len(page_items) > room
+        else:
+            key, entry, seen = self.key, self.entry, self.seen
+            room = limit if limit is not None else len(items) + len(page_items)
+            for item in page_items:
+                found = key(item)
+                if not found or found in seen:
+                    continue
+                if len(items) >= room:
+                    self.truncated = True
+                    break
+                seen.add(found)
+                items.append(item if entry is None else entry(item, found))
+        return self.truncated or (limit is not None and len(items) >= limit)
 
 
-def unique(items: list[Any], key: Key, limit: int) -> tuple[list[Any], bool]:
-    """Items with a new, non-empty key, at most ``limit``; and whether more were left."""
-    collector = _Collector(limit, key)
+def unique(items: list[Any], key: Key, limit: int, entry: Entry | None = None) -> tuple[list[Any], bool]:
+    """Items with a new, non-empty key, at most ``limit`` (as ``entry(item, key)`` when given); and
+    whether more were left."""
+    collector = _Collector(limit, key, entry)
     collector.add(items)
     return collector.items, collector.truncated
 

@@ -226,19 +226,14 @@ def _page_reporter(ref: str) -> Callable[[int, int], None]:
     return on_page
 
 
-def _picklist_result(model: DataSource, items: list[Any], truncated: bool) -> dict[str, Any]:
-    """``{"result": [{"key", "label"}], "truncated"}``: unique keys, first occurrence kept, in order."""
-    entries: list[dict[str, str]] = []
-    seen: set[str] = set()
-    key_of = templates.item_formatter(model.result.key)
+def _picklist_entry(model: DataSource) -> Callable[[Any, str], dict[str, str]]:
+    """The ``{"key", "label"}`` entry of an item, given its key (the label falls back to the key)."""
     label_of = templates.item_formatter(model.result.label)
-    for item in items:
-        key = key_of(item)
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        entries.append({"key": key, "label": label_of(item).strip() or key})
-    return {"result": entries, "truncated": truncated}
+
+    def entry(item: Any, key: str) -> dict[str, str]:
+        return {"key": key, "label": label_of(item).strip() or key}
+
+    return entry
 
 
 def _bounds(session: Session) -> paging.Bounds:
@@ -413,8 +408,7 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
 
-        def item_key(item: Any) -> str:
-            return templates.format_item(model.result.key, item)
+        item_key, entry = templates.item_formatter(model.result.key), _picklist_entry(model)
 
         async def load() -> dict[str, Any]:
             async with self._using(connection) as session:
@@ -431,14 +425,16 @@ class Runtime:
                         _page_reporter(definition.ref),
                         key=item_key,
                         eager=True,
+                        entry=entry,
                     )
                 else:
                     payload = await session.send(request)
                     found = templates.get_path(payload, items_path, [])
                     listed = found if isinstance(found, list) else []
-                    items, truncated = paging.unique(listed, item_key, model.cap)
+                    items, truncated = paging.unique(listed, item_key, model.cap, entry)
                     truncated = truncated or _full(model, request, len(listed))
-            return _picklist_result(model, items, truncated)
+            # unique keys, first occurrence kept, in order
+            return {"result": items, "truncated": truncated}
 
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
         key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
