@@ -12,7 +12,14 @@ FASTJSONSCHEMA_VERSION = "2.22.3"
 VERSION = "2.22.3"
 from decimal import Decimal
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+
+
+class JsonSchemaValueException(ValueError):
+    """A refusal: the compiled code raises it, :func:`accepts` answers False."""
+
+
+JsonSchemaValuesException = JsonSchemaValueException
+
 
 
 REGEX_PATTERNS = {

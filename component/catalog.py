@@ -9,7 +9,6 @@ passed every check before, unchanged (``catalog_cache``), is loaded without repe
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import json
 from collections.abc import Iterator
@@ -152,6 +151,8 @@ class Catalog:
 
 
 def _suggest(name: str, options: Any, prefix: str = "") -> str:
+    import difflib  # only a mistake needs it
+
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"; did you mean {prefix + close[0]!r}?" if close else ""
 
@@ -436,14 +437,17 @@ class _Loader:
 
 
 def _datasource_refs(schema: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Each ``x-datasource`` under ``schema`` with its JSON path (only objects and lists are walked)."""
     if isinstance(schema, dict):
         if isinstance(schema.get("x-datasource"), str):
             yield f"{path}.x-datasource", schema["x-datasource"]
         for key, value in schema.items():
-            yield from _datasource_refs(value, f"{path}.{key}")
+            if isinstance(value, dict | list):
+                yield from _datasource_refs(value, f"{path}.{key}")
     elif isinstance(schema, list):
         for index, value in enumerate(schema):
-            yield from _datasource_refs(value, f"{path}[{index}]")
+            if isinstance(value, dict | list):
+                yield from _datasource_refs(value, f"{path}[{index}]")
 
 
 def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:

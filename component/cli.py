@@ -34,7 +34,8 @@ def emit(data: Any) -> None:
     ctx = click.get_current_context(silent=True)
     redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
     try:
-        text = json.dumps(redactor.data(data) if redactor else data, indent=2, ensure_ascii=False)
+        shown = data if redactor is None or redactor.empty else redactor.data(data)
+        text = json.dumps(shown, indent=2, ensure_ascii=False)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
     click.echo(text)

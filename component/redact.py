@@ -45,6 +45,11 @@ class Redactor:
         if isinstance(secret, str) and len(secret) >= _MIN_SECRET_LENGTH and secret not in self._secrets:
             self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret), *base64_forms(secret)})
 
+    @property
+    def empty(self) -> bool:
+        """Whether no secret is known, so that nothing can need redacting."""
+        return not self._secrets
+
     def text(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:

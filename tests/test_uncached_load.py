@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from component import catalog as catalog_module
+from component.redact import Redactor
 from tests.test_cold_start import loaded_by
 
 
@@ -15,3 +16,13 @@ def test_an_uncached_catalog_loads_no_http_client() -> None:
     assert "pydantic" in modules and "jsonschema" in modules  # every definition is checked
     assert not [m for m in modules if m.split(".")[0] in ("httpx", "rich", "starlette", "uvicorn")]
     assert "component.runtime" not in modules
+
+
+def test_output_is_copied_for_redaction_only_when_a_secret_is_known() -> None:
+    redactor = Redactor()
+    assert redactor.empty
+    redactor.add("abc")  # too short to be told from ordinary text: never redacted
+    assert redactor.empty
+    redactor.add("s3cret-value")
+    assert not redactor.empty
+    assert redactor.data({"a": ["s3cret-value"]}) == {"a": ["***"]}

@@ -139,7 +139,7 @@ def source() -> str:
         schema, use_default=False, use_formats=False, detailed_exceptions=False
     )
     header = _HEADER.format(version=fastjsonschema.VERSION, digest=digest(schema))
-    return header + _without_locals(code).strip() + "\n" + _FOOTER
+    return header + _standalone(_without_locals(code)).strip() + "\n" + _FOOTER
 
 
 _FORMAT_LOCALS = re.compile(r'"((?:[^"\\{}]|\\.|\{[A-Za-z_]\w*\})*)"\.format\(\*\*locals\(\)\)')
@@ -155,6 +155,25 @@ def _without_locals(code: str) -> str:
     if "locals()" in rewritten:
         raise ValueError("a .format(**locals()) this rewrite does not understand is left")
     return rewritten
+
+
+_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+_OWN_EXCEPTIONS = '''
+
+class JsonSchemaValueException(ValueError):
+    """A refusal: the compiled code raises it, :func:`accepts` answers False."""
+
+
+JsonSchemaValuesException = JsonSchemaValueException
+
+'''
+
+
+def _standalone(code: str) -> str:
+    """The code with its one exception defined in place of importing fastjsonschema at start-up."""
+    if code.count(_IMPORT) != 1 or "fastjsonschema" in code.replace(_IMPORT, ""):
+        raise ValueError("the generated code imports more of fastjsonschema than its exceptions")
+    return code.replace(_IMPORT, _OWN_EXCEPTIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
