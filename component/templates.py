@@ -295,8 +295,8 @@ class _FormatterSource:
         name = self.fields.get(match[0])
         if name is None:
             name = self.fields[match[0]] = f"{self.prefix}{len(self.fields)}"
-            indent = self.indent
             for number, path in enumerate(match[1].split("|")):
+                indent = self.indent
                 if number:  # ``{a|b}``: the next path only while the text is still empty
                     self.lines.append(f"{indent}if not {name}:")
                     indent += "    "
