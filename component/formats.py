@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,20 @@ def is_date_time(instance: object) -> bool:
     if not isinstance(instance, str):
         return True
     match = _DATE_TIME.fullmatch(instance)
-    if match is None or not _valid_time(match):
+    if match is None:
+        return False
+    if match["om"] is None or match["om"] < "60":
+        try:  # what fromisoformat accepts (in C, quickly) the full check accepts too
+            datetime.fromisoformat(instance)
+            return True
+        except ValueError:  # a leap second, a lowercase "t" or "z", or not a date-time
+            pass
+    return _valid_date_time(match)
+
+
+def _valid_date_time(match: re.Match[str]) -> bool:
+    """The full check of a date-time of the right shape: each range, and a real calendar date."""
+    if not _valid_time(match):
         return False
     try:
         date(int(match["year"]), int(match["month"]), int(match["day"]))

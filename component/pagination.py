@@ -18,12 +18,11 @@ from .errors import TransportError, VendorError
 from .http import OutgoingRequest
 from .models import CursorPagination, PagePagination
 from .policy import Clock
-from .templates import MISSING, get_path, set_path
+from .templates import MISSING, Take, get_path, set_path
 
 Paged = PagePagination | CursorPagination
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Key = Callable[[Any], str]
-Entry = Callable[[Any, str], Any]  # what is kept of an item, given its key
 DEFAULT_MAX_ITEMS = 100_000  # an action's fetch-all cap when its definition sets no maxItems
 
 
@@ -197,7 +196,7 @@ async def collect(
     on_page: Callable[[int, int], None] | None = None,
     key: Key | None = None,
     eager: bool = False,
-    entry: Entry | None = None,
+    take: Take | None = None,
 ) -> tuple[Any, list[Any], bool]:
     """Every item up to ``limit``; returns ``(first payload, items, truncated)``.
 
@@ -205,11 +204,12 @@ async def collect(
     hold ``limit`` items all at once, instead of learning the total from the first page.
 
     With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
-    counts unique keys; ``entry(item, key)`` is then what is kept of each (the item by default).
-    ``on_page(pages, items)`` is called after each page, for progress output.
+    counts unique keys; ``take`` does the same and chooses what is kept of each item (a picklist's
+    entries, :func:`templates.picklist_entries`). ``on_page(pages, items)`` is called after each
+    page, for progress output.
     """
     first: Any = MISSING
-    collector = _Collector(limit, key, entry)
+    collector = _Collector(limit, take or (keep_unique(key) if key else None))
     count = 0
     at_once = 1
     if eager and isinstance(pagination, PagePagination) and limit:
@@ -226,13 +226,29 @@ async def collect(
     return (None if first is MISSING else first), collector.items, False
 
 
-class _Collector:
-    """Items in page order, de-duplicated by ``key`` when given, up to ``limit`` unique items."""
+def keep_unique(key: Key) -> Take:
+    """A :data:`Take` keeping the items themselves, de-duplicated by ``key``."""
 
-    def __init__(self, limit: int | None, key: Key | None, entry: Entry | None = None) -> None:
+    def take(page: list[Any], seen: set[str], kept: list[Any], room: int) -> bool:
+        for item in page:
+            found = key(item)
+            if not found or found in seen:
+                continue
+            if len(kept) >= room:
+                return True
+            seen.add(found)
+            kept.append(item)
+        return False
+
+    return take
+
+
+class _Collector:
+    """Items in page order, as ``take`` keeps them when given (unique ones), up to ``limit``."""
+
+    def __init__(self, limit: int | None, take: Take | None) -> None:
         self.limit = limit
-        self.key = key
-        self.entry = entry
+        self.take = take
         self.items: list[Any] = []
         self.seen: set[str] = set()
         self.truncated = False
@@ -240,29 +256,20 @@ class _Collector:
     def add(self, page_items: list[Any]) -> bool:
         """Take a page; True once the limit is reached (``truncated`` says whether more were left)."""
         items, limit = self.items, self.limit
-        if self.key is None:
+        if self.take is None:
             room = len(page_items) if limit is None else max(0, limit - len(items))
             items += page_items[:room]
             self.truncated = self.truncated or len(page_items) > room
         else:
-            key, entry, seen = self.key, self.entry, self.seen
             room = limit if limit is not None else len(items) + len(page_items)
-            for item in page_items:
-                found = key(item)
-                if not found or found in seen:
-                    continue
-                if len(items) >= room:
-                    self.truncated = True
-                    break
-                seen.add(found)
-                items.append(item if entry is None else entry(item, found))
+            self.truncated = self.take(page_items, self.seen, items, room) or self.truncated
         return self.truncated or (limit is not None and len(items) >= limit)
 
 
-def unique(items: list[Any], key: Key, limit: int, entry: Entry | None = None) -> tuple[list[Any], bool]:
-    """Items with a new, non-empty key, at most ``limit`` (as ``entry(item, key)`` when given); and
-    whether more were left."""
-    collector = _Collector(limit, key, entry)
+def unique(items: list[Any], take: Take, limit: int) -> tuple[list[Any], bool]:
+    """What ``take`` keeps of ``items`` (new, non-empty keys), at most ``limit``; and whether more
+    were left."""
+    collector = _Collector(limit, take)
     collector.add(items)
     return collector.items, collector.truncated
 

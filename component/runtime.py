@@ -226,16 +226,6 @@ def _page_reporter(ref: str) -> Callable[[int, int], None]:
     return on_page
 
 
-def _picklist_entry(model: DataSource) -> Callable[[Any, str], dict[str, str]]:
-    """The ``{"key", "label"}`` entry of an item, given its key (the label falls back to the key)."""
-    label_of = templates.item_formatter(model.result.label)
-
-    def entry(item: Any, key: str) -> dict[str, str]:
-        return {"key": key, "label": label_of(item).strip() or key}
-
-    return entry
-
-
 def _bounds(session: Session) -> paging.Bounds:
     """A walk over pages ends by the connector's total deadline, like one request with its retries."""
     return paging.Bounds(session.clock, session.clock.now() + session.policy.deadline)
@@ -408,7 +398,7 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
 
-        item_key, entry = templates.item_formatter(model.result.key), _picklist_entry(model)
+        entries = templates.picklist_entries(model.result.key, model.result.label)
 
         async def load() -> dict[str, Any]:
             async with self._using(connection) as session:
@@ -423,17 +413,16 @@ class Runtime:
                         limit,
                         _bounds(session),
                         _page_reporter(definition.ref),
-                        key=item_key,
                         eager=True,
-                        entry=entry,
+                        take=entries,
                     )
                 else:
                     payload = await session.send(request)
                     found = templates.get_path(payload, items_path, [])
                     listed = found if isinstance(found, list) else []
-                    items, truncated = paging.unique(listed, item_key, model.cap, entry)
+                    items, truncated = paging.unique(listed, entries, model.cap)
                     truncated = truncated or _full(model, request, len(listed))
-            # unique keys, first occurrence kept, in order
+            # entries of unique keys, first occurrence kept, in order
             return {"result": items, "truncated": truncated}
 
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)

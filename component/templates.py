@@ -254,8 +254,8 @@ def _walk(data: Any, parts: tuple[str, ...]) -> Any:
 
 
 _READ_FAILS: Final = (KeyError, IndexError, TypeError)
-# What a generated formatter may name besides its own locals and literals: no builtins, nothing else.
-_FORMATTER_NAMES: Final[dict[str, Any]] = {
+# What generated code may name besides its own locals and literals: no builtins, nothing else.
+_GENERATED_NAMES: Final[dict[str, Any]] = {
     "__builtins__": {},
     "_walk": _walk,
     "_as_text": as_text,
@@ -264,40 +264,45 @@ _FORMATTER_NAMES: Final[dict[str, Any]] = {
     "_str": str,
     "_int": int,
     "_type": type,
+    "_len": len,
 }
 
 
 class _FormatterSource:
-    """The Python source of one item formatter: a few statements per distinct field, then a return.
+    """Python source filling one item template: a few statements per distinct field, then an
+    expression of the whole text (:meth:`text_of`), at any indent and with its own variable prefix so
+    that two templates can share one function.
 
     Template text never reaches the source: literal text is passed in as constants (``_L0``…) of
     the function's namespace, and field paths (``[A-Za-z0-9_-]`` names by :data:`ITEM_FIELD`) appear
     as ``repr`` of strings, which Python reads back as the same strings.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, constants: dict[str, str], prefix: str = "t", indent: str = "    ") -> None:
         self.lines: list[str] = []
         self.fields: dict[str, str] = {}
-        self.constants: dict[str, str] = {}
+        self.constants = constants
+        self.prefix = prefix
+        self.indent = indent
 
     def literal(self, text: str) -> str:
         name = f"_L{len(self.constants)}"
         self.constants[name] = text
         return name
 
-    def text(self, match: re.Match[str]) -> str:
+    def field(self, match: re.Match[str]) -> str:
         """The variable holding the text of the field ``match`` (each distinct field is read once)."""
         name = self.fields.get(match[0])
         if name is None:
-            name = self.fields[match[0]] = f"t{len(self.fields)}"
-            indent = "    "
+            name = self.fields[match[0]] = f"{self.prefix}{len(self.fields)}"
+            indent = self.indent
             for number, path in enumerate(match[1].split("|")):
                 if number:  # ``{a|b}``: the next path only while the text is still empty
                     self.lines.append(f"{indent}if not {name}:")
                     indent += "    "
                 self._read(name, tuple(path.split(".")), indent)
             if match[2] == "date":
-                self.lines += [f"    if _iso({name}):", f"        {name} = {name}[:10]"]
+                self.lines += [f"{self.indent}if _iso({name}):", f"{self.indent}    {name} = {name}[:10]"]
         return name
 
     def _read(self, name: str, parts: tuple[str, ...], indent: str) -> None:
@@ -321,7 +326,7 @@ class _FormatterSource:
         for match in ITEM_FIELD.finditer(text):
             if match.start() > end:
                 out.append(self.literal(text[end : match.start()]))
-            out.append(self.text(match))
+            out.append(self.field(match))
             end = match.end()
         if end < len(text):
             out.append(self.literal(text[end:]))
@@ -330,14 +335,15 @@ class _FormatterSource:
 
     def section(self, inner: str) -> list[str]:
         """``[inner]``: its text when every field in it has one, else nothing."""
-        fields = list(dict.fromkeys(self.text(match) for match in ITEM_FIELD.finditer(inner)))
+        fields = list(dict.fromkeys(self.field(match) for match in ITEM_FIELD.finditer(inner)))
         if len(fields) > 1:
-            needed = f"c{len(self.lines)}"
-            self.lines.append(f"    {needed} = {' and '.join(fields)}")
+            needed = f"{self.prefix}_{len(self.lines)}"
+            self.lines.append(f"{self.indent}{needed} = {' and '.join(fields)}")
             return self.pieces(inner, needed)
         return self.pieces(inner, fields[0] if fields else "")
 
-    def function(self, template: str) -> str:
+    def text_of(self, template: str) -> str:
+        """The expression of the filled template (after :attr:`lines` have run)."""
         parts: list[str] = []
         end = 0
         for match in ITEM_SECTION.finditer(template):
@@ -346,11 +352,14 @@ class _FormatterSource:
             end = match.end()
         parts += self.pieces(template[end:])
         if len(parts) == 1 and parts[0].isidentifier():
-            result = parts[0]  # ``{id}``: the field's text itself
-        else:  # one f-string builds the whole text at once
-            result = 'f"' + "".join(f"{{{part}}}" for part in parts) + '"'
-        body = "".join(f"{line}\n" for line in self.lines)
-        return f"def _format(item):\n{body}    return {result}\n"
+            return parts[0]  # ``{id}``: the field's text itself
+        return 'f"' + "".join(f"{{{part}}}" for part in parts) + '"'  # built at once
+
+
+def _generated(source: str, constants: dict[str, str], name: str) -> Any:
+    namespace = {**_GENERATED_NAMES, **constants}
+    exec(compile(source, "<item template>", "exec"), namespace)
+    return namespace[name]
 
 
 @lru_cache(maxsize=1024)
@@ -360,12 +369,49 @@ def item_formatter(template: str) -> Callable[[Any], str]:
     The function reads each field once with plain indexing, so 10,000 keys and labels cost a few
     milliseconds, not a regex substitution and a chain of calls per item.
     """
-    source = _FormatterSource()
-    code = compile(source.function(template), "<item template>", "exec")
-    namespace = {**_FORMATTER_NAMES, **source.constants}
-    exec(code, namespace)
-    formatter: Callable[[Any], str] = namespace["_format"]
+    constants: dict[str, str] = {}
+    body = _FormatterSource(constants)
+    text = body.text_of(template)
+    source = "def _format(item):\n" + "".join(f"{line}\n" for line in body.lines) + f"    return {text}\n"
+    formatter: Callable[[Any], str] = _generated(source, constants, "_format")
     return formatter
+
+
+Take = Callable[[list[Any], set[str], list[Any], int], bool]
+"""``take(page, seen, kept, room)`` appends to ``kept`` what it keeps of each item of ``page`` whose
+key is neither empty nor in ``seen`` (adding the key to ``seen``) until ``kept`` holds ``room``;
+True when it stopped there with items of the page left."""
+
+
+@lru_cache(maxsize=256)
+def picklist_entries(key: str, label: str) -> Take:
+    """A :data:`Take` keeping ``{"key", "label"}`` entries of the templates ``key`` and ``label``
+    (a blank label falls back to the key): one generated loop over a page, the two templates'
+    field reads inline, so a 10,000-item picklist makes no call per item."""
+    constants: dict[str, str] = {}
+    keys = _FormatterSource(constants, "k", " " * 8)
+    key_text = keys.text_of(key)
+    labels = _FormatterSource(constants, "l", " " * 8)
+    label_text = labels.text_of(label)
+    source = "\n".join(
+        [
+            "def _take(page, seen, kept, room):",
+            "    for item in page:",
+            *keys.lines,
+            f"        key = {key_text}",
+            "        if not key or key in seen:",
+            "            continue",
+            "        if _len(kept) >= room:",
+            "            return True",
+            "        seen.add(key)",
+            *labels.lines,
+            f"        kept.append({{'key': key, 'label': ({label_text}).strip() or key}})",
+            "    return False",
+            "",
+        ]
+    )
+    take: Take = _generated(source, constants, "_take")
+    return take
 
 
 def references(template: Any) -> Iterator[tuple[str, str, str | None]]:

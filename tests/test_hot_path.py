@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from component import jsontext
+from component import formats, jsontext
 from component.catalog import Catalog
 from component.errors import ConnectionConfigError
 from component.redact import Redactor
@@ -169,3 +169,36 @@ def test_a_compiled_template_renders_exactly_like_the_template(template: Any, sc
         return
     assert compiled(scope) == expected
     assert type(compiled(scope)) is type(expected)
+
+
+def rfc3339_date_time(text: str) -> bool:
+    """The definition of ``date-time``: the RFC 3339 shape, then each range and the calendar date."""
+    match = formats._DATE_TIME.fullmatch(text)
+    return match is not None and formats._valid_date_time(match)
+
+
+def two_digits(high: int) -> st.SearchStrategy[str]:
+    return st.integers(0, high).map(lambda n: f"{n:02d}")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    parts=st.tuples(
+        st.integers(0, 9999).map(lambda n: f"{n:04d}"),
+        two_digits(13),
+        two_digits(32),
+        two_digits(25),
+        two_digits(61),
+        two_digits(61),
+    ),
+    separator=st.sampled_from(["T", "t", " "]),
+    fraction=st.sampled_from(["", ".5", ".123456789"]),
+    offset=st.sampled_from(["Z", "z", ""])
+    | st.builds(lambda s, h, m: f"{s}{h}:{m}", st.sampled_from("+-"), two_digits(25), two_digits(61)),
+)
+def test_date_time_check_agrees_with_its_definition(
+    parts: tuple[str, ...], separator: str, fraction: str, offset: str
+) -> None:
+    year, month, day, hour, minute, second = parts
+    text = f"{year}-{month}-{day}{separator}{hour}:{minute}:{second}{fraction}{offset}"
+    assert formats.is_date_time(text) is rfc3339_date_time(text), text

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from component.templates import ITEM_FIELD, ITEM_SECTION, format_item, item_formatter
+from component.templates import ITEM_FIELD, ITEM_SECTION, format_item, item_formatter, picklist_entries
 
 SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
 EXAMPLES = 5000 if SLOW else 300
@@ -112,16 +112,69 @@ def test_the_generated_formatter_renders_what_the_rules_say(template: str, items
     _assert_confined(template, formatter)
 
 
-def _assert_confined(template: str, formatter: Any) -> None:
-    """The function names nothing but its helpers and the constants it was given: no builtins,
-    and every constant is a piece of the template's own text."""
+def reference_entries(key: str, label: str, pages: list[list[Any]], room: int) -> tuple[list[Any], bool]:
+    """Picklist entries, read literally: per item in order, its key; skipped when empty or seen;
+    the label stripped, or the key when blank; stop at ``room`` entries when an item is left."""
+    entries: list[dict[str, str]] = []
+    for page in pages:
+        for item in page:
+            found = reference(key, item)
+            if not found or found in [e["key"] for e in entries]:
+                continue
+            if len(entries) >= room:
+                return entries, True
+            entries.append({"key": found, "label": reference(label, item).strip() or found})
+    return entries, False
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(
+    key=TEMPLATES,
+    label=TEMPLATES,
+    pages=st.lists(st.lists(RECORDS | UNIFORM, max_size=5), min_size=1, max_size=3),
+    room=st.integers(0, 8),
+)
+def test_picklist_entries_are_the_rules_applied_item_by_item(
+    key: str, label: str, pages: list[list[Any]], room: int
+) -> None:
+    take = picklist_entries(key, label)
+    kept: list[Any] = []
+    seen: set[str] = set()
+    stopped = False
+    for page in pages:
+        if take(page, seen, kept, room):
+            stopped = True
+            break
+    assert (kept, stopped) == reference_entries(key, label, pages, room)
+    assert seen == {entry["key"] for entry in kept}
+    _assert_confined((key, label), take)
+
+
+def _assert_confined(template: str | tuple[str, str], formatter: Any) -> None:
+    """The function names nothing but its helpers, the constants it was given and the methods of a
+    set, a list and a str: no builtins, and every constant is a piece of a template's own text."""
+    texts = (template,) if isinstance(template, str) else template
     namespace = formatter.__globals__
     assert namespace["__builtins__"] == {}
-    helpers = {"__builtins__", "_format", "_walk", "_as_text", "_iso", "_fails", "_str", "_int", "_type"}
+    helpers = {
+        "__builtins__",
+        "_format",
+        "_take",
+        "_walk",
+        "_as_text",
+        "_iso",
+        "_fails",
+        "_str",
+        "_int",
+        "_type",
+        "_len",
+    }
     constants = {name: value for name, value in namespace.items() if name not in helpers}
     assert all(re.fullmatch(r"_L\d+", name) for name in constants), constants
-    assert all(isinstance(value, str) and value in template for value in constants.values())
-    assert set(formatter.__code__.co_names) <= set(namespace)
+    assert all(
+        isinstance(value, str) and any(value in text for text in texts) for value in constants.values()
+    )
+    assert set(formatter.__code__.co_names) <= set(namespace) | {"add", "append", "strip"}
 
 
 # --- known cases ---------------------------------------------------------------------------------
@@ -183,6 +236,10 @@ def test_hostile_template_text_stays_text(template: str) -> None:
     assert formatter(item) == reference(template, item)
     assert formatter({}) == reference(template, {})
     _assert_confined(template, formatter)
+    take, kept = picklist_entries(template, template), []
+    stopped = take([item, {}, item], set(), kept, 2)
+    assert (kept, stopped) == reference_entries(template, template, [[item, {}, item]], 2)
+    _assert_confined((template, template), take)
 
 
 def test_literal_text_comes_back_exactly() -> None:

@@ -6,27 +6,26 @@ import asyncio
 from typing import Any
 
 from component.cache import CacheKey, PicklistCache
-from component.pagination import unique
+from component.pagination import keep_unique, unique
+from component.templates import picklist_entries
 from tests.conftest import FakeClock
 
 KEY = CacheKey("conn", "customers", "servicetitan.selectCustomers", "{}")
 
 
 def test_unique_keeps_first_occurrences_as_entries_up_to_the_cap() -> None:
-    items = [{"id": i % 4, "name": f"n{i}"} for i in range(8)] + [{"name": "no key"}]
-
-    def key(item: dict[str, Any]) -> str:
-        return str(item.get("id", ""))
-
-    def entry(item: dict[str, Any], found: str) -> dict[str, str]:
-        return {"key": found, "label": item["name"]}
-
-    kept, truncated = unique(items, key, 10, entry)
-    assert kept == [{"key": str(i), "label": f"n{i}"} for i in range(4)] and truncated is False
-    kept, truncated = unique(items, key, 3, entry)
+    items = [{"id": i % 4, "name": f"n{i}"} for i in range(8)] + [{"name": "no key"}, {"id": 9, "name": " "}]
+    entries = picklist_entries("{id}", " {name} ")
+    kept, truncated = unique(items, entries, 10)
+    assert kept == [{"key": str(i), "label": f"n{i}"} for i in range(4)] + [{"key": "9", "label": "9"}]
+    assert truncated is False
+    kept, truncated = unique(items, entries, 3)
     assert [e["key"] for e in kept] == ["0", "1", "2"] and truncated is True
-    kept, truncated = unique(items[:4], key, 4)  # exactly full: nothing was left
+    by_id = keep_unique(lambda item: str(item.get("id", "")))
+    kept, truncated = unique(items[:4], by_id, 4)  # exactly full: nothing was left
     assert kept == items[:4] and truncated is False
+    kept, truncated = unique(items, by_id, 4)  # duplicates and key-less items are skipped, not left
+    assert kept == items[:4] and truncated is True
 
 
 def _result(n: int) -> dict[str, Any]:
