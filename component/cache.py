@@ -26,15 +26,18 @@ Result = dict[str, Any]
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _copy(value: Result) -> Result:
-    """A copy the caller may change freely: picklist entries are flat, so one level of dict copies."""
+def _copy(value: Result, flat: bool = False) -> Result:
+    """A copy the caller may change freely. Picklist entries are flat dicts of scalars, so one level
+    of dict copies does (checked, unless ``flat`` says the entries were built so); else a deep copy."""
     entries = value.get("result")
-    if (
-        isinstance(entries, list)
-        and set(map(type, entries)) <= {dict}
-        and set(map(type, chain.from_iterable(map(dict.values, entries)))) <= _SCALARS
+    if isinstance(entries, list) and (
+        flat
+        or (
+            set(map(type, entries)) <= {dict}
+            and set(map(type, chain.from_iterable(map(dict.values, entries)))) <= _SCALARS
+        )
     ):
-        return {**value, "result": [entry.copy() for entry in entries]}
+        return {**value, "result": list(map(dict.copy, entries))}
     return copy.deepcopy(value)
 
 
@@ -50,6 +53,7 @@ class CacheKey:
 class _Entry:
     expires: float
     value: Result
+    flat: bool
 
 
 class PicklistCache:
@@ -64,14 +68,14 @@ class PicklistCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _current(self, key: CacheKey) -> Result | None:
+    def _current(self, key: CacheKey) -> _Entry | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         if entry.expires <= self.clock.now():
             del self._entries[key]
             return None
-        return entry.value
+        return entry
 
     def _generation_of(self, key: CacheKey) -> tuple[int, int]:
         """Writes seen so far that concern ``key``: to all of its connection's resources, to its own."""
@@ -80,16 +84,22 @@ class PicklistCache:
             self._generation.get((key.connection, key.resource), 0),
         )
 
-    async def get_or_load(self, key: CacheKey, load: Callable[[], Awaitable[Result]]) -> Result:
-        """The cached result for ``key`` (a copy), or ``load()``'s, kept for ``ttl`` seconds."""
+    async def get_or_load(
+        self, key: CacheKey, load: Callable[[], Awaitable[Result]], *, flat: bool = False
+    ) -> Result:
+        """The cached result for ``key`` (a copy), or ``load()``'s, kept for ``ttl`` seconds.
+
+        ``flat``: ``load()`` builds entries that are flat dicts of scalars (a picklist's key and label),
+        so copies need not check them.
+        """
         if self.ttl <= 0:
             return await load()
         cached = self._current(key)
         if cached is not None:
-            return _copy(cached)
+            return _copy(cached.value, cached.flat)
         pending = self._loading.get(key)
         if pending is not None and not pending.done():
-            return _copy(await asyncio.shield(pending))
+            return _copy(await asyncio.shield(pending), flat)
         generation = self._generation_of(key)
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
@@ -102,19 +112,19 @@ class PicklistCache:
         finally:
             if self._loading.get(key) is future:
                 del self._loading[key]
-        kept = _copy(value)  # the cache's own: ``value`` goes to this caller, who may change it
+        kept = _copy(value, flat)  # the cache's own: ``value`` goes to this caller, who may change it
         future.set_result(kept)
         if self._generation_of(key) == generation:
-            self._store(key, kept)
+            self._store(key, kept, flat)
         return value
 
-    def _store(self, key: CacheKey, value: Result) -> None:
+    def _store(self, key: CacheKey, value: Result, flat: bool) -> None:
         now = self.clock.now()
         for old in [k for k, e in self._entries.items() if e.expires <= now]:
             del self._entries[old]
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = _Entry(now + self.ttl, value)
+        self._entries[key] = _Entry(now + self.ttl, value, flat)
 
     def invalidate(self, connection: str, resources: Iterable[str | None]) -> int:
         """Drop ``connection``'s entries of ``resources`` (``"*"``: all of them); returns how many."""

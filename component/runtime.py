@@ -428,7 +428,7 @@ class Runtime:
 
         inputs_text = json.dumps(scope["inputs"], sort_keys=True, default=str)
         key = CacheKey(connection.key(), model.resource, definition.ref, inputs_text)
-        return await self.picklist_cache.get_or_load(key, load)
+        return await self.picklist_cache.get_or_load(key, load, flat=True)  # entries of two strings
 
     async def poll(
         self,

@@ -295,8 +295,8 @@ class _FormatterSource:
         name = self.fields.get(match[0])
         if name is None:
             name = self.fields[match[0]] = f"{self.prefix}{len(self.fields)}"
-            indent = self.indent
             for number, path in enumerate(match[1].split("|")):
+                indent = self.indent
                 if number:  # ``{a|b}``: the next path only while the text is still empty
                     self.lines.append(f"{indent}if not {name}:")
                     indent += "    "
@@ -396,16 +396,18 @@ def picklist_entries(key: str, label: str) -> Take:
     source = "\n".join(
         [
             "def _take(page, seen, kept, room):",
+            "    left, add, append = room - _len(kept), seen.add, kept.append",
             "    for item in page:",
             *keys.lines,
             f"        key = {key_text}",
             "        if not key or key in seen:",
             "            continue",
-            "        if _len(kept) >= room:",
+            "        if left <= 0:",
             "            return True",
-            "        seen.add(key)",
+            "        left -= 1",
+            "        add(key)",
             *labels.lines,
-            f"        kept.append({{'key': key, 'label': ({label_text}).strip() or key}})",
+            f"        append({{'key': key, 'label': ({label_text}).strip() or key}})",
             "    return False",
             "",
         ]

@@ -242,6 +242,15 @@ def test_hostile_template_text_stays_text(template: str) -> None:
     _assert_confined((template, template), take)
 
 
+def test_long_templates_and_many_alternatives_compile() -> None:
+    many = "{" + "|".join(f"a{n}" for n in range(300)) + "}"
+    assert format_item(many, {"a299": "last"}) == "last" and format_item(many, {}) == ""
+    long = "".join(f"[{{a{n}}}, ]" for n in range(300))
+    assert format_item(long, {"a7": "x", "a250": "y"}) == "x, y, "
+    assert picklist_entries(many, long)([{"a1": "k", "a2": "l"}], set(), kept := [], 1) is False
+    assert kept == [{"key": "k", "label": "k, l,"}]
+
+
 def test_literal_text_comes_back_exactly() -> None:
     for template in ("no fields", "'\"\\\n", "} { ] [", "{not a field}", "[]", "{}"):
         assert format_item(template, CUSTOMER) == template

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from component.cache import CacheKey, PicklistCache
 from component.pagination import keep_unique, unique
 from component.templates import picklist_entries
@@ -32,23 +34,25 @@ def _result(n: int) -> dict[str, Any]:
     return {"result": [{"key": str(i), "label": f"Customer {i}"} for i in range(n)], "truncated": False}
 
 
-def test_the_loading_caller_and_later_ones_may_change_their_result() -> None:
+@pytest.mark.parametrize("flat", [False, True])
+def test_the_loading_caller_and_later_ones_may_change_their_result(flat: bool) -> None:
     cache = PicklistCache(60, FakeClock())
 
     async def main() -> None:
-        first = await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(3)))
+        first = await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(3)), flat=flat)
         first["result"][0]["label"] = "changed"
         first["result"].pop()
         first["truncated"] = True
-        again = await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(0)))
+        again = await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(0)), flat=flat)
         assert again == _result(3)
         again["result"][1]["key"] = "changed"
-        assert await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(0))) == _result(3)
+        assert await cache.get_or_load(KEY, lambda: asyncio.sleep(0, _result(0)), flat=flat) == _result(3)
 
     asyncio.run(main())
 
 
-def test_callers_waiting_on_one_load_each_get_their_own_result() -> None:
+@pytest.mark.parametrize("flat", [False, True])
+def test_callers_waiting_on_one_load_each_get_their_own_result(flat: bool) -> None:
     cache = PicklistCache(60, FakeClock())
 
     async def load() -> dict[str, Any]:
@@ -56,12 +60,13 @@ def test_callers_waiting_on_one_load_each_get_their_own_result() -> None:
         return _result(2)
 
     async def first_changes_its_result() -> dict[str, Any]:
-        result = await cache.get_or_load(KEY, load)
+        result = await cache.get_or_load(KEY, load, flat=flat)
         result["result"][0]["label"] = "changed"
         return result
 
     async def main() -> list[dict[str, Any]]:
-        return list(await asyncio.gather(first_changes_its_result(), cache.get_or_load(KEY, load)))
+        waiter = cache.get_or_load(KEY, load, flat=flat)
+        return list(await asyncio.gather(first_changes_its_result(), waiter))
 
     changed, waiter = asyncio.run(main())
     assert changed["result"][0]["label"] == "changed"
