@@ -81,10 +81,10 @@ def connection_values(
     values = {name: env[variable] for name, variable in connector.env_fields if variable in env}
     if data and isinstance(data.get(connector.name), dict):
         data = data[connector.name]
-    for name, value in (data or {}).items():
-        values[name] = (
-            _expand(name, value, env) if isinstance(value, str) and value.startswith("${") else value
-        )
+    if data:
+        values.update(data)
+        for name in [n for n, v in data.items() if isinstance(v, str) and v.startswith("${")]:
+            values[name] = _expand(name, values[name], env)
     return values
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from itertools import compress
+from operator import not_
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,8 +55,15 @@ def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, An
             stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value))
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _clean(value: Any, depth: int) -> bool:
-    """Whether ``value`` is free of what :func:`value_problem` refuses (the common case, without paths)."""
+    """Whether ``value`` is free of what :func:`value_problem` refuses (the common case, without paths).
+
+    Leaves of the plain kinds are told apart from the rest by ``map`` and ``compress`` without a
+    Python-level step per item; only containers, floats and unusual values are visited.
+    """
     if depth > MAX_DEPTH:
         return False
     if isinstance(value, dict):
@@ -65,13 +74,10 @@ def _clean(value: Any, depth: int) -> bool:
         return math.isfinite(value)
     else:
         return True
-    for item in children:
-        kind = type(item)
-        if (kind is str or kind is int or kind is bool or item is None) and depth < MAX_DEPTH:
-            continue  # a plain leaf, checked here without a call
-        if not _clean(item, depth + 1):
-            return False
-    return True
+    if depth == MAX_DEPTH:
+        return not children  # any child would be one level too deep
+    others = compress(children, map(not_, map(_PLAIN.__contains__, map(type, children))))
+    return all(_clean(item, depth + 1) for item in others)
 
 
 def value_problem(value: Any) -> tuple[str, str] | None:

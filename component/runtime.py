@@ -42,6 +42,7 @@ Hook = Callable[[OutgoingRequest, Scope], OutgoingRequest]
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
+_TEXT = frozenset({str})
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
@@ -293,7 +294,7 @@ class Runtime:
         loaded = self.catalog.connector(connector)
         values = connection_values(loaded, data, self.env)
         try:  # plain text values (the usual connection) need no encoding to be told apart
-            plain = all(type(value) is str for value in values.values())
+            plain = all(map(_TEXT.__contains__, map(type, values.values())))
             key = (connector, *values.items()) if plain else (connector, json.dumps(values, sort_keys=True))
         except (TypeError, ValueError):  # not JSON: validation will say why
             return make_connection(loaded, data, self.env)
