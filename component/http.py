@@ -13,6 +13,7 @@ import logging
 import random
 import re
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -39,6 +40,7 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
 _MEDIA_TYPE = re.compile(
     r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( ?; ?[\w!#$&^.+-]+=(\"[\x20-\x7e]*\"|[\w!#$&^.+-]+))*", re.ASCII
 )
+_URL_FIELDS = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]+)+")  # segments of letters, digits, "_", "~" and "-"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as is; anything else (spaces, non-ASCII) is percent-encoded
 # What an exception means for the request: (reason, whether it may have reached the vendor).
@@ -111,6 +113,31 @@ class FilePart:
     content_type: str = "application/octet-stream"
 
 
+def url_with_path(base: httpx.URL, path: str) -> httpx.URL | None:
+    """``base`` with ``path`` as its path, without parsing the whole URL again (about 25 µs in httpx).
+
+    Only for a path of plain segments (letters, digits, ``-``, ``_``, ``~``), which a parse would keep
+    as it is. None where httpx's parsed form of a URL is not the one expected: the caller parses.
+    """
+    return _replaced(base, path=path, query=None, fragment=None)
+
+
+def url_with_query(url: httpx.URL, query: Mapping[str, Any]) -> httpx.URL:
+    """``url`` (which has no query) with ``query`` encoded as httpx encodes ``params``, in a quarter of
+    the time httpx takes to merge them (which parses the whole URL again)."""
+    replaced = _replaced(url, query=str(httpx.QueryParams(query)) or None)
+    return replaced if replaced is not None else url.copy_merge_params(query)
+
+
+def _replaced(url: httpx.URL, **parts: Any) -> httpx.URL | None:
+    reference: Any = getattr(url, "_uri_reference", None)
+    if getattr(reference, "_fields", None) != _URL_FIELDS:  # httpx's named tuple of a URL's parts
+        return None
+    replaced = httpx.URL.__new__(httpx.URL)
+    replaced._uri_reference = reference._replace(**parts)
+    return replaced
+
+
 class Session:
     def __init__(
         self,
@@ -140,6 +167,8 @@ class Session:
         base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
         self._base_text = str(self.base_url.copy_with(raw_path=base_path.encode(), query=None))
         self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
+        self._base = httpx.URL(self._base_text)
+        self._base_path = base_path
         token_url = connection.values.get("tokenUrl") or environment.tokenUrl
         if base_url and token_url and not connection.values.get("tokenUrl"):
             token_url = str(self.base_url.join(httpx.URL(token_url).path))
@@ -201,7 +230,11 @@ class Session:
 
         Spaces and non-ASCII characters are percent-encoded; control characters are refused.
         """
-        if not _PLAIN_PATH.fullmatch(path):  # a path of plain segments needs no check and no encoding
+        if _PLAIN_PATH.fullmatch(path):  # plain segments: nothing to check or encode, and no parse
+            url = url_with_path(self._base, self._base_path + path)
+            if url is not None:
+                return url
+        else:
             path = self._checked_path(path)
         try:
             url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
@@ -310,6 +343,7 @@ class Session:
         url = self.url_for(request.path)
         base_headers = self._headers(request)
         query = self._query(request.query)
+        target = url_with_query(url, query) if query else url
         content: dict[str, Any] = {}
         if request.json is not NO_BODY:
             try:  # encoded here: ``null`` is a body, and NaN/Infinity are refused, not sent
@@ -343,8 +377,7 @@ class Session:
                 async with asyncio.timeout(remaining):  # a drip-fed body cannot outlive the deadline
                     response = await self.client.request(
                         method,
-                        url,
-                        params=query or None,  # an empty mapping would make httpx parse the URL again
+                        target,
                         headers={**base_headers, **auth_headers},
                         # the client's own timeout, unless the deadline is nearer
                         timeout=httpx.USE_CLIENT_DEFAULT

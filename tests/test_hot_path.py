@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from component import formats, jsontext
 from component.catalog import Catalog
 from component.errors import ConnectionConfigError
+from component.http import url_with_path, url_with_query
 from component.redact import Redactor
 from component.runtime import Runtime
 from component.templates import (
@@ -202,3 +204,55 @@ def test_date_time_check_agrees_with_its_definition(
     year, month, day, hour, minute, second = parts
     text = f"{year}-{month}-{day}{separator}{hour}:{minute}:{second}{fraction}{offset}"
     assert formats.is_date_time(text) is rfc3339_date_time(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(
+        [
+            "https://api-integration.servicetitan.io",
+            "http://127.0.0.1:8123/servicetitan",
+            "https://Example.COM:443/api/v1",
+            "http://[::1]:9000/x",
+        ]
+    ),
+    segments=st.lists(st.from_regex(r"[A-Za-z0-9_~-]{1,12}", fullmatch=True), min_size=1, max_size=6),
+)
+def test_a_plain_path_builds_the_url_a_parse_would(base: str, segments: list[str]) -> None:
+    """The URL built without a parse is the one httpx parses from the text, in every part."""
+    path = "/" + "/".join(segments)
+    parsed = httpx.URL(base)
+    built = url_with_path(httpx.URL(str(parsed.copy_with(raw_path=b""))), parsed.path.rstrip("/") + path)
+    assert built is not None, "httpx's parsed form of a URL changed: url_with_path needs a look"
+    expected = httpx.URL(base.rstrip("/") + path)
+    assert (str(built), built.raw_path, built.host, built.port) == (
+        str(expected),
+        expected.raw_path,
+        expected.host,
+        expected.port,
+    )
+    assert built == expected and hash(built) == hash(expected)
+    assert httpx.Request("GET", built).url == expected
+
+
+QUERY_VALUES = (
+    st.text(max_size=6)
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["a b", "x&y=z", "100%", "ä/é?#", "+1 303", "true"])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    query=st.dictionaries(
+        st.text(min_size=1, max_size=6) | st.sampled_from(["ids", "page", "a b", "é"]),
+        QUERY_VALUES | st.lists(QUERY_VALUES, min_size=1, max_size=3),
+        max_size=5,
+    )
+)
+def test_a_query_is_encoded_as_httpx_encodes_params(query: dict[str, Any]) -> None:
+    url = httpx.URL("https://api-integration.servicetitan.io/crm/v2/tenant/1/customers")
+    expected = httpx.Request("GET", url, params=query).url
+    built = httpx.Request("GET", url_with_query(url, query)).url
+    assert (str(built), built.raw_path, built.params) == (str(expected), expected.raw_path, expected.params)
