@@ -141,11 +141,15 @@ def timed_process(args: list[str], env: dict[str, str] | None = None, *, check: 
     return elapsed
 
 
-def rss_kb() -> int:
-    """Resident set size of this process now (Linux)."""
+def rss_kb(field: str = "VmRSS") -> int:
+    """Resident set size of this process now (Linux); ``VmHWM``: its peak.
+
+    The peak is read here rather than from ``getrusage``: Linux carries ``ru_maxrss`` across
+    ``exec``, so a child started by a large benchmark process would report the parent's peak.
+    """
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
 

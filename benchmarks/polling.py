@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -91,7 +90,7 @@ async def bare(url: str, count: int) -> dict[str, Any]:
 
 
 def _peak_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss_kb("VmHWM")
 
 
 def probe(mode: str, url: str, count: int) -> dict[str, Any]:
