@@ -256,3 +256,49 @@ def test_a_query_is_encoded_as_httpx_encodes_params(query: dict[str, Any]) -> No
     expected = httpx.Request("GET", url, params=query).url
     built = httpx.Request("GET", url_with_query(url, query)).url
     assert (str(built), built.raw_path, built.params) == (str(expected), expected.raw_path, expected.params)
+
+
+def test_a_request_makes_no_failed_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore looks up sniffio on each request it sends (four times); where it is missing, every
+    lookup is a failed import of about 75 µs, so it is a dependency."""
+    import asyncio
+    import builtins
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from component.http import ssl_context
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    failed: list[str] = []
+    real_import = builtins.__import__
+
+    def watching(name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_import(name, *args, **kwargs)
+        except ImportError:
+            failed.append(name)
+            raise
+
+    async def two_requests() -> None:
+        async with httpx.AsyncClient(verify=ssl_context()) as client:
+            (await client.get(url)).raise_for_status()  # anything imported once is imported now
+            monkeypatch.setattr(builtins, "__import__", watching)
+            (await client.get(url)).raise_for_status()
+
+    try:
+        asyncio.run(two_requests())
+    finally:
+        server.shutdown()
+    assert failed == []

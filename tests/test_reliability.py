@@ -303,8 +303,8 @@ def test_a_token_shorter_than_the_refresh_margin_is_still_reused(catalog):
 @pytest.mark.parametrize(
     ("vendor_name", "ref", "inputs", "requests", "window"),
     [
-        ("servicebay", "servicebay.lookupCustomer", {"phone": "+13035550123"}, 100, 0.25),
-        ("servicetitan", "servicetitan.listTechnicians", {}, 60, 0.1),
+        ("servicebay", "servicebay.lookupCustomer", {"phone": "+13035550123"}, 100, 0.5),
+        ("servicetitan", "servicetitan.listTechnicians", {}, 60, 0.3),
     ],
 )
 def test_1000_concurrent_actions_stay_inside_the_vendor_limit(vendor_name, ref, inputs, requests, window):
@@ -313,9 +313,10 @@ def test_1000_concurrent_actions_stay_inside_the_vendor_limit(vendor_name, ref, 
     counting = Counting(sandbox.transport())
     declared = CATALOG.connector(vendor_name).model.http.rateLimit
     assert declared is not None and declared.requests == requests
-    # The margin absorbs how late a send reaches the vendor after its slot was taken: with hundreds of
-    # tasks on one event loop of a busy 2-core machine, that is tens of milliseconds, not the fraction
-    # of a second a real vendor's minute-long window leaves room for.
+    # The margin absorbs how late a send reaches the vendor after its slot was taken. A full window's
+    # requests start together and share one event loop with the sandbox, so the last of them arrives
+    # a request's CPU time per request later: on a busy 2-core machine over 100 ms for 60 requests.
+    # The windows are scaled down from the vendors' minute, but not below that.
     limits = {vendor_name: RateLimit(requests=requests, per=window, margin=window)}
     runtime = sandbox_runtime(sandbox, counting, budgets=BudgetRegistry(limits))
     connection = sandbox.connection(vendor_name)
