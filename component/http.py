@@ -40,6 +40,10 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
 _MEDIA_TYPE = re.compile(
     r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( ?; ?[\w!#$&^.+-]+=(\"[\x20-\x7e]*\"|[\w!#$&^.+-]+))*", re.ASCII
 )
+# As many idle connections kept as may be open: with httpx's default of 20, a session running more
+# than 20 requests at once closes a connection as soon as it is idle and opens (and, to a vendor,
+# handshakes) a new one for the next request, over and over. Idle ones still close after 5 s.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 _URL_FIELDS = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]+)+")  # segments of letters, digits, "_", "~" and "-"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as is; anything else (spaces, non-ASCII) is percent-encoded
@@ -209,6 +213,7 @@ class Session:
             timeout=self.policy.timeout,
             follow_redirects=False,
             verify=ssl_context(),
+            limits=_LIMITS,
         )
         return self
 

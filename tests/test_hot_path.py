@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import math
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -14,7 +20,7 @@ from hypothesis import strategies as st
 from component import formats, jsontext
 from component.catalog import Catalog
 from component.errors import ConnectionConfigError
-from component.http import url_with_path, url_with_query
+from component.http import OutgoingRequest, ssl_context, url_with_path, url_with_query
 from component.redact import Redactor
 from component.runtime import Runtime
 from component.templates import (
@@ -258,19 +264,19 @@ def test_a_query_is_encoded_as_httpx_encodes_params(query: dict[str, Any]) -> No
     assert (str(built), built.raw_path, built.params) == (str(expected), expected.raw_path, expected.params)
 
 
-def test_a_request_makes_no_failed_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    """httpcore looks up sniffio on each request it sends (four times); where it is missing, every
-    lookup is a failed import of about 75 µs, so it is a dependency."""
-    import asyncio
-    import builtins
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from component.http import ssl_context
+@contextmanager
+def local_server() -> Iterator[tuple[str, set[tuple[str, int]]]]:
+    """A keep-alive HTTP server on 127.0.0.1 answering ``{}`` to every GET: its URL, and the client
+    addresses it saw (one per connection)."""
+    seen: set[tuple[str, int]] = set()
 
     class Answer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
+            seen.add(self.client_address)
             self.send_response(200)
+            self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
@@ -279,8 +285,17 @@ def test_a_request_makes_no_failed_import(monkeypatch: pytest.MonkeyPatch) -> No
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+
+
+def test_a_request_makes_no_failed_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore looks up sniffio on each request it sends (four times); where it is missing, every
+    lookup is a failed import of about 75 µs, so it is a dependency."""
     failed: list[str] = []
     real_import = builtins.__import__
 
@@ -291,14 +306,33 @@ def test_a_request_makes_no_failed_import(monkeypatch: pytest.MonkeyPatch) -> No
             failed.append(name)
             raise
 
-    async def two_requests() -> None:
+    async def two_requests(url: str) -> None:
         async with httpx.AsyncClient(verify=ssl_context()) as client:
             (await client.get(url)).raise_for_status()  # anything imported once is imported now
             monkeypatch.setattr(builtins, "__import__", watching)
             (await client.get(url)).raise_for_status()
 
-    try:
-        asyncio.run(two_requests())
-    finally:
-        server.shutdown()
+    with local_server() as (url, _):
+        asyncio.run(two_requests(url))
     assert failed == []
+
+
+def test_a_session_running_many_requests_at_once_keeps_its_connections(catalog: Catalog) -> None:
+    """40 workers sending 15 requests each reuse 40 connections, rather than closing each as it goes
+    idle and opening another (httpx's default keeps only 20 idle: a busy session reconnects for most
+    requests, a TLS handshake each against a vendor)."""
+    runtime = Runtime(catalog, env={})
+
+    async def workers(base: str) -> None:
+        connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789", "baseUrl": base})
+        async with runtime.session(connection) as session:
+
+            async def worker() -> None:
+                for _ in range(15):
+                    await session.send(OutgoingRequest("GET", "/ping"))
+
+            await asyncio.gather(*(worker() for _ in range(40)))
+
+    with local_server() as (base, connections):
+        asyncio.run(workers(base))
+    assert len(connections) <= 40  # one per worker; with httpx's default limits, over 400
