@@ -194,7 +194,6 @@ async def collect(
     limit: int | None = None,
     bounds: Bounds | None = None,
     on_page: Callable[[int, int], None] | None = None,
-    key: Key | None = None,
     eager: bool = False,
     take: Take | None = None,
 ) -> tuple[Any, list[Any], bool]:
@@ -203,13 +202,13 @@ async def collect(
     ``eager`` (a picklist, whose cap it will most likely fill) asks for the fewest pages that can
     hold ``limit`` items all at once, instead of learning the total from the first page.
 
-    With ``key``, items are de-duplicated (first occurrence kept, empty keys skipped) and ``limit``
-    counts unique keys; ``take`` does the same and chooses what is kept of each item (a picklist's
-    entries, :func:`templates.picklist_entries`). ``on_page(pages, items)`` is called after each
-    page, for progress output.
+    With ``take``, items are de-duplicated by key (first occurrence kept, empty keys skipped),
+    ``limit`` counts unique keys, and ``take`` chooses what is kept of each item: the items
+    themselves (:func:`keep_unique`) or a picklist's entries (:func:`templates.picklist_entries`).
+    ``on_page(pages, items)`` is called after each page, for progress output.
     """
     first: Any = MISSING
-    collector = _Collector(limit, take or (keep_unique(key) if key else None))
+    collector = _Collector(limit, take)
     count = 0
     at_once = 1
     if eager and isinstance(pagination, PagePagination) and limit:

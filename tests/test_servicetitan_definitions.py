@@ -20,7 +20,7 @@ from component.catalog import Catalog, LoadedDefinition
 from component.errors import InputValidationError
 from component.http import OutgoingRequest
 from component.models import PagePagination
-from component.pagination import collect
+from component.pagination import collect, keep_unique
 from component.runtime import Runtime, build_request, check_inputs
 from tests.conftest import ROOT, ST_API, ST_CONNECTION, FakeVendor, json_body, load_tool
 
@@ -327,9 +327,13 @@ def test_exactly_the_cap_is_not_truncated() -> None:
     assert len(items) == 50 and truncated is False
 
 
+def by_id(item: Any) -> str:
+    return str(item["id"])
+
+
 async def _capped(send: Any, limit: int) -> tuple[Any, list[Any], bool]:
     return await collect(
-        PAGES, OutgoingRequest("GET", "/x"), send, "servicetitan", limit, key=lambda item: str(item["id"])
+        PAGES, OutgoingRequest("GET", "/x"), send, "servicetitan", limit, take=keep_unique(by_id)
     )
 
 
@@ -437,9 +441,7 @@ def test_a_picklist_asks_for_the_pages_its_cap_needs_at_once() -> None:
     )
     request = OutgoingRequest("GET", "/x")
     _, items, truncated = asyncio.run(
-        collect(
-            pagination, request, send, "servicetitan", 10_000, key=lambda item: str(item["id"]), eager=True
-        )
+        collect(pagination, request, send, "servicetitan", 10_000, eager=True, take=keep_unique(by_id))
     )
     assert len(items) == 10_000 and truncated is True
     assert [q["page"] for q in sent] == [1, 2] and flight["most"] == 2  # both pages in one round trip
