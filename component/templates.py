@@ -101,34 +101,12 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def render(template: Any, scope: Mapping[str, Any]) -> Any:
-    """Render a template against ``scope``; returns :data:`MISSING` for an unset reference."""
-    if isinstance(template, str):
-        if template.startswith("$$"):
-            return template[1:]
-        match = REFERENCE.match(template)
-        if not match:
-            return template
-        value = get_path(scope.get(match["scope"], {}), match["path"].lstrip("."))
-        if value is MISSING or match["filter"] is None:
-            return value
-        return FILTERS[match["filter"]](value)
-    if isinstance(template, dict):
-        out: dict[str, Any] = {}
-        for key, value in template.items():
-            if value == SPREAD and REFERENCE.match(key):
-                spread = render(key, scope)
-                if isinstance(spread, Mapping):
-                    out.update(spread)
-                elif spread is not MISSING and spread is not None:
-                    raise TemplateError(f"{key} must be an object to spread", key.partition(".")[2])
-                continue
-            rendered = render(value, scope)
-            if rendered is not MISSING:
-                out[key] = rendered
-        return out
-    if isinstance(template, list):
-        return [value for value in (render(item, scope) for item in template) if value is not MISSING]
-    return template
+    """Render a template against ``scope``; returns :data:`MISSING` for an unset reference.
+
+    One-off renders use the compiled form too (:func:`compile_template`), so the mapping language
+    has one implementation.
+    """
+    return compile_template(template)(scope)
 
 
 Renderer = Callable[[Mapping[str, Any]], Any]
