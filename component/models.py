@@ -61,8 +61,8 @@ class RequestTemplate(Strict):
     @cached_property
     def compiled(self) -> dict[str, Renderer | None]:
         """Each template part compiled once (None where the part is absent): requests only fill them in."""
-        parts = {"method": self.method, "headers": self.headers, "query": self.query}
-        parts.update({"json": self.json_body, "form": self.form, "files": self.files})
+        parts = {"headers": self.headers, "query": self.query, "json": self.json_body}
+        parts.update({"form": self.form, "files": self.files})
         return {name: None if part is None else compile_template(part) for name, part in parts.items()}
 
 

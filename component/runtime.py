@@ -113,7 +113,7 @@ def build_request(model: Definition, scope: Scope) -> OutgoingRequest:
 def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     """Render one request template (a definition's request, or its prefetch)."""
     compiled = spec.compiled
-    method = spec.method if spec.method in METHODS else _method(compiled["method"], scope)
+    method = spec.method if spec.method in METHODS else _method(spec, scope)
     try:
         path = templates.render_path(spec.path, scope)
     except templates.TemplateError as exc:
@@ -142,8 +142,9 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     )
 
 
-def _method(render: templates.Renderer | None, scope: Scope) -> str:
-    method = templates.as_text(render(scope) if render else None).upper()
+def _method(spec: RequestTemplate, scope: Scope) -> str:
+    """The method of a request whose method is a template (``"$inputs.method"``), checked."""
+    method = templates.as_text(templates.render(spec.method, scope)).upper()
     if method not in METHODS:
         raise InputValidationError(
             f"method {method or '(none)'!r} is not one of {sorted(METHODS)}",
