@@ -191,6 +191,16 @@ def vendor() -> FakeVendor:
     return FakeVendor()
 
 
+def all_definitions(catalog: catalog_module.Catalog) -> list[catalog_module.LoadedDefinition]:
+    """Every action, data source and trigger of every connector."""
+    return [
+        definition
+        for connector in catalog.connectors.values()
+        for kind in ("actions", "dataSources", "triggers")
+        for definition in connector.definitions[kind].values()  # type: ignore[literal-required]
+    ]
+
+
 def make_runtime(
     catalog: catalog_module.Catalog, vendor: Responder, clock: Any, env: dict[str, str] | None = None
 ) -> Runtime:

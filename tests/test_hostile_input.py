@@ -33,7 +33,7 @@ from component.catalog import LoadedDefinition
 from component.errors import InputValidationError, RequestRefusedError
 from component.runtime import Runtime, check_inputs
 from component.templates import PLACEHOLDER
-from tests.conftest import CONNECTIONS, ROOT, FakeClock, make_runtime
+from tests.conftest import CONNECTIONS, ROOT, FakeClock, all_definitions, make_runtime
 from tests.hypothesis_compat import install
 
 install()
@@ -41,12 +41,7 @@ install()
 SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
 EXAMPLES = 200 if SLOW else 10
 CATALOG = catalog_module.load(ROOT)
-DEFINITIONS = [
-    definition
-    for connector in CATALOG.connectors.values()
-    for kind in ("actions", "dataSources", "triggers")
-    for definition in connector.definitions[kind].values()  # type: ignore[literal-required]
-]
+DEFINITIONS = all_definitions(CATALOG)
 HOSTILE_SEGMENTS = [
     "../..",
     "..",

@@ -30,15 +30,19 @@ from component.errors import ComponentError
 from component.runtime import Runtime
 from component.triggers.runner import poll_once
 from component.triggers.store import SQLiteStateStore
-from tests.conftest import CANARIES, CONNECTIONS, ROOT, FakeClock, canary_forms, leaks, make_runtime
+from tests.conftest import (
+    CANARIES,
+    CONNECTIONS,
+    ROOT,
+    FakeClock,
+    all_definitions,
+    canary_forms,
+    leaks,
+    make_runtime,
+)
 
 CATALOG = catalog_module.load(ROOT)
-DEFINITIONS = [
-    definition
-    for connector in CATALOG.connectors.values()
-    for kind in ("actions", "dataSources", "triggers")
-    for definition in connector.definitions[kind].values()  # type: ignore[literal-required]
-]
+DEFINITIONS = all_definitions(CATALOG)
 
 
 class EchoVendor:
