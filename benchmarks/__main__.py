@@ -52,9 +52,10 @@ def write_results(results: dict[str, Any]) -> Path:
             continue
         lines += [f"## {name}", ""]
         info = entry["machine"]
+        client = f"httpx2 {info['httpx2']}" if "httpx2" in info else f"httpx {info.get('httpx', '?')}"
         lines.append(
             f"{entry['date']}, {entry['runs']} runs; {info['cpu']}, {info['memory']}, {info['os']}; "
-            f"Python {info['python']}, httpx {info['httpx']}, component {info['component']}; "
+            f"Python {info['python']}, {client}, component {info['component']}; "
             f"load average before/after: {entry['load']}"
         )
         lines.append("")

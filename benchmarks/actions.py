@@ -1,13 +1,16 @@
 """Action overhead (issue item 1): 2,000 getJob/createJob actions through ``async with Runtime()`` vs
-the same 2,000 requests from one bare ``httpx.AsyncClient`` (same keep-alive, same concurrency)."""
+the same 2,000 requests from one bare ``AsyncClient`` (same keep-alive, same concurrency): httpx2's,
+the client the runtime sends with (the runtime's own cost), and httpx 0.28's where it is installed
+(``pip install -e ".[benchmarks]"``), the client the issue names."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
-import httpx
+import httpx2
 
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
@@ -48,8 +51,8 @@ class ActionBench:
         ]
         self.token_url = self.base_url + "/connect/token"
 
-    def transport(self) -> httpx.AsyncBaseTransport | None:
-        return httpx.MockTransport(st_handler) if self.in_process else None
+    def transport(self, client: ModuleType = httpx2) -> Any:
+        return client.MockTransport(st_handler(client)) if self.in_process else None
 
     async def ours(self, count: int, concurrency: int) -> None:
         runtime = Runtime(
@@ -63,8 +66,10 @@ class ActionBench:
 
             await spread(count, concurrency, one)
 
-    async def bare(self, count: int, concurrency: int) -> None:
-        async with httpx.AsyncClient(transport=self.transport(), follow_redirects=False) as client:
+    async def bare(self, count: int, concurrency: int, library: ModuleType = httpx2) -> None:
+        transport = self.transport(library)
+        limits = library.Limits(max_connections=100, max_keepalive_connections=100)  # the runtime's
+        async with library.AsyncClient(transport=transport, limits=limits, follow_redirects=False) as client:
             token = await self._token(client)
             headers = {
                 "Accept": "application/json",
@@ -84,7 +89,7 @@ class ActionBench:
 
             await spread(count, concurrency, one)
 
-    async def _token(self, client: httpx.AsyncClient) -> str:
+    async def _token(self, client: Any) -> str:
         if self.in_process:
             response = await client.post(self.token_url, data={"grant_type": "client_credentials"})
             return TOKEN if response.is_success else ""
@@ -101,28 +106,42 @@ class ActionBench:
         return url
 
 
+def baselines() -> dict[str, ModuleType]:
+    """The bare clients measured: httpx2, and httpx 0.28 where it is installed."""
+    found = {"bare httpx2": httpx2}
+    try:
+        import httpx
+    except ImportError:
+        return found
+    return {**found, f"bare httpx {httpx.__version__}": httpx}
+
+
 def measure(report: Report, runs: int, target: str, bench: ActionBench, where: str, limit: float) -> None:
+    clients = baselines()
     for concurrency in (1, 32):
-        samples = interleaved(
-            runs,
-            {
-                "ours": lambda c=concurrency: timed_async(lambda: bench.ours(ACTIONS, c)),
-                "bare": lambda c=concurrency: timed_async(lambda: bench.bare(ACTIONS, c)),
-            },
-        )
+        how = "sequential" if concurrency == 1 else "32 at once"
+        measures: dict[str, Callable[[], float]] = {
+            "ours": lambda c=concurrency: timed_async(lambda: bench.ours(ACTIONS, c))
+        }
+        for name, library in clients.items():
+            measures[name] = lambda c=concurrency, lib=library: timed_async(
+                lambda: bench.bare(ACTIONS, c, lib)
+            )
+        samples = interleaved(runs, measures)
         ours = Sample([v / ACTIONS * 1e6 for v in samples["ours"]], "µs/action")
-        bare = Sample([v / ACTIONS * 1e6 for v in samples["bare"]], "µs/action")
-        row = Row(
-            "action overhead",
-            f"{ACTIONS:,} getJob/createJob, {where}, {'sequential' if concurrency == 1 else '32 at once'}",
-            ours,
-            bare,
-            "bare httpx",
-            target,
-        )
-        row.met = row.ratio is not None and row.ratio <= limit
-        row.note = f"{ours.median - bare.median:+.0f} µs/action"
-        report.add(row)
+        for name in clients:
+            bare = Sample([v / ACTIONS * 1e6 for v in samples[name]], "µs/action")
+            row = Row(
+                "action overhead",
+                f"{ACTIONS:,} getJob/createJob, {where}, {how}",
+                ours,
+                bare,
+                name,
+                target,
+            )
+            row.met = row.ratio is not None and row.ratio <= limit
+            row.note = f"{ours.median - bare.median:+.0f} µs/action"
+            report.add(row)
 
 
 def run(report: Report, runs: int) -> None:

@@ -155,7 +155,7 @@ def rss_kb(field: str = "VmRSS") -> int:
 
 
 def machine() -> dict[str, str]:
-    import httpx
+    import httpx2
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -176,6 +176,6 @@ def machine() -> dict[str, str]:
         "memory": memory,
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "httpx": httpx.__version__,
+        "httpx2": httpx2.__version__,
         "component": __version__,
     }

@@ -1,15 +1,16 @@
 """What the benchmarks run against: connections, the catalog without its rate budgets binding, and
-an in-process ServiceTitan stand-in for ``httpx.MockTransport`` (the same handler serves our runtime
-and the bare-httpx baseline, so both pay the same for it)."""
+an in-process ServiceTitan stand-in for a ``MockTransport`` (the same handler serves our runtime and
+the bare-client baselines, so each pays the same for it)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
-import httpx
+import httpx2
 
 from component.catalog import Catalog, load
 
@@ -61,13 +62,18 @@ TOKEN_BYTES = json.dumps({"access_token": TOKEN, "token_type": "Bearer", "expire
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def st_handler(request: httpx.Request) -> httpx.Response:
-    """Token, a job by id, and job creation: canned bodies, no work that differs between callers."""
-    if request.url.path.endswith("/connect/token"):
-        return httpx.Response(200, content=TOKEN_BYTES, headers=JSON_HEADERS)
-    if request.method == "POST":
-        request.read()
-    return httpx.Response(200, content=JOB_BYTES, headers=JSON_HEADERS)
+def st_handler(client: ModuleType = httpx2) -> Callable[[Any], Any]:
+    """Token, a job by id, and job creation, as a handler for ``client.MockTransport`` (httpx2, or
+    httpx for its baseline): canned bodies, no work that differs between callers."""
+
+    def handle(request: Any) -> Any:
+        if request.url.path.endswith("/connect/token"):
+            return client.Response(200, content=TOKEN_BYTES, headers=JSON_HEADERS)
+        if request.method == "POST":
+            request.read()
+        return client.Response(200, content=JOB_BYTES, headers=JSON_HEADERS)
+
+    return handle
 
 
 def unthrottled(catalog: Catalog | None = None) -> Catalog:
@@ -102,6 +108,3 @@ def job_actions(catalog: Catalog) -> tuple[ActionCall, ActionCall]:
         get = ("servicetitan.rawRequest", {"urlType": "jpm", "path": "/jobs/400001"})
     create = catalog.find("actions", "servicetitan.createJob").model.examples[0]
     return get, ("servicetitan.createJob", dict(create))
-
-
-Handler = Callable[[httpx.Request], httpx.Response]

@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
+import httpx2
 
 from component.auth import TokenCache
 from component.catalog import Catalog, load
@@ -35,15 +35,15 @@ ST_PICKLIST = "servicetitan.selectCustomers"
 SB_PICKLIST = "servicebay.selectCustomer"
 
 
-class Counting(httpx.AsyncBaseTransport):
+class Counting(httpx2.AsyncBaseTransport):
     """A real transport that counts the requests it sends (with the shared TLS context, as every
     client here has: the timings measure requests, not loading a certificate bundle)."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport(verify=ssl_context())
+        self.inner = httpx2.AsyncHTTPTransport(verify=ssl_context())
         self.requests = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.requests += 1
         return await self.inner.handle_async_request(request)
 
@@ -87,7 +87,7 @@ class CustomersBench:
 
     async def loop(self) -> None:
         items: list[Any] = []
-        async with httpx.AsyncClient(headers=self.headers(), verify=ssl_context()) as client:
+        async with httpx2.AsyncClient(headers=self.headers(), verify=ssl_context()) as client:
             page = 1
             while len(items) < ITEMS:
                 body = (await client.get(self.url, params={"page": page, "pageSize": 1000})).json()
@@ -98,7 +98,7 @@ class CustomersBench:
         assert len(items) >= ITEMS
 
     async def floor(self) -> None:
-        async with httpx.AsyncClient(headers=self.headers(), verify=ssl_context()) as client:
+        async with httpx2.AsyncClient(headers=self.headers(), verify=ssl_context()) as client:
             pages = await asyncio.gather(
                 *(client.get(self.url, params={"page": page, "pageSize": 5000}) for page in (1, 2))
             )
@@ -200,7 +200,7 @@ async def _sandbox_records(connection: dict[str, Any]) -> list[dict[str, Any]]:
     """10,000 realistic customers as the sandbox serves them (for the rendering measure)."""
     form = {"grant_type": "client_credentials", "client_id": connection["clientId"]}
     form["client_secret"] = connection["clientSecret"]
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         token = (await client.post(connection["tokenUrl"], data=form)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}", "ST-App-Key": connection["applicationKey"]}
         url = f"{connection['baseUrl']}/crm/v2/tenant/{connection['tenant']}/customers"

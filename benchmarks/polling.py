@@ -1,5 +1,5 @@
 """Polling at scale (issue item 4): 1,000 trigger instances, each a distinct tenant, polled once in one
-process vs bare httpx sending the same 1,000 token and list requests, 64 at a time, over loopback.
+process vs bare httpx2 sending the same 1,000 token and list requests, 64 at a time, over loopback.
 
 The served sandbox knows two tenants, so this runs against ``benchmarks.standin``, which answers any
 tenant. Each side runs in a fresh process (``python -m benchmarks.polling MODE URL N``) so its peak
@@ -61,14 +61,14 @@ async def ours(url: str, count: int) -> dict[str, Any]:
 
 
 async def bare(url: str, count: int) -> dict[str, Any]:
-    import httpx
+    import httpx2
 
     from component.version import USER_AGENT
 
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
     gate = asyncio.Semaphore(CONCURRENCY)
     started = time.perf_counter()
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+    async with httpx2.AsyncClient(limits=httpx2.Limits(max_connections=CONCURRENCY)) as client:
 
         async def one(tenant: int) -> None:
             async with gate:
@@ -119,7 +119,7 @@ def run(report: Report, runs: int) -> None:
         f"{TENANTS:,} trigger instances (distinct tenants) polled once, {CONCURRENCY} at a time, loopback",
         Sample([r["seconds"] for r in ours_runs], "s"),
         Sample([r["seconds"] for r in bare_runs], "s"),
-        "bare httpx, one client",
+        "bare httpx2, one client",
         "<= 1.5x",
         note=f"{ours_runs[0]['requests']} list requests (+{TENANTS} token requests) each side",
     )
@@ -130,7 +130,7 @@ def run(report: Report, runs: int) -> None:
         f"peak RSS, {TENANTS:,} tenants",
         Sample([r["peak_kb"] / 1024 for r in ours_runs], "MB"),
         Sample([r["peak_kb"] / 1024 for r in bare_runs], "MB"),
-        "bare httpx, one client",
+        "bare httpx2, one client",
         "< 200 MB",
     )
     peak.met = peak.ours.median < 200

@@ -1,6 +1,6 @@
 """Open sessions: memory and time to open 1,000 sessions (one HTTP client each) in a fresh process.
 
-Ours share one TLS context; the baseline is httpx's default, a context (and certificate store) per
+Ours share one TLS context; the baseline is httpx2's default, a context (and certificate store) per
 client. Each measure runs ``python -m benchmarks.sessions MODE N`` so the RSS is the process's own.
 """
 
@@ -20,7 +20,7 @@ BASELINE_SESSIONS = 100  # a TLS context each costs ~150 ms here: 1,000 would ta
 
 
 async def _open(mode: str, count: int) -> dict[str, Any]:
-    import httpx
+    import httpx2
 
     from component.runtime import Runtime
 
@@ -37,7 +37,7 @@ async def _open(mode: str, count: int) -> dict[str, Any]:
         if mode == "ours":
             opened.append(await runtime.session(connection).__aenter__())
         else:
-            opened.append(await httpx.AsyncClient().__aenter__())
+            opened.append(await httpx2.AsyncClient().__aenter__())
     seconds = time.perf_counter() - started
     after = rss_kb()
     for item in opened:
@@ -59,8 +59,8 @@ def probe(mode: str, count: int) -> dict[str, Any]:
 
 def run(report: Report, runs: int) -> None:
     ours = [probe("ours", SESSIONS) for _ in range(runs)]
-    bare = [probe("httpx-default", BASELINE_SESSIONS) for _ in range(runs)]
-    baseline = f"httpx.AsyncClient() each, own TLS context ({BASELINE_SESSIONS} opened)"
+    bare = [probe("httpx2-default", BASELINE_SESSIONS) for _ in range(runs)]
+    baseline = f"httpx2.AsyncClient() each, own TLS context ({BASELINE_SESSIONS} opened)"
     per = Row(
         "open sessions",
         f"memory per open session ({SESSIONS:,} sessions opened)",

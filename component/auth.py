@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import httpx2
 
 from . import templates
 from .errors import AuthError, ComponentError, CredentialsError, ServerError, TransportError
@@ -28,9 +28,9 @@ from .version import USER_AGENT
 class AuthStrategy(Protocol):
     refreshable: bool
 
-    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]: ...
+    async def headers(self, client: httpx2.AsyncClient) -> dict[str, str]: ...
 
-    async def refresh(self, client: httpx.AsyncClient, stale: Mapping[str, str]) -> None: ...
+    async def refresh(self, client: httpx2.AsyncClient, stale: Mapping[str, str]) -> None: ...
 
     def preview(self) -> dict[str, str]: ...
 
@@ -134,7 +134,7 @@ class OAuth2ClientCredentialsAuth:
         margin = min(self.spec.refreshMargin, token.lifetime / 2)
         return token.expires_at - margin > self.clock.now()
 
-    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
+    async def headers(self, client: httpx2.AsyncClient) -> dict[str, str]:
         token = self.cache.get(self._key)
         if not self._fresh(token):
             seen = self.cache.fetches(self._key)
@@ -156,7 +156,7 @@ class OAuth2ClientCredentialsAuth:
         self.redactor.add(token.value)  # a cached token too: this session may echo it in an error
         return {"Authorization": f"Bearer {token.value}"}
 
-    async def refresh(self, client: httpx.AsyncClient, stale: Mapping[str, str]) -> None:
+    async def refresh(self, client: httpx2.AsyncClient, stale: Mapping[str, str]) -> None:
         """Drop the token a 401 was answered to, unless another request already replaced it."""
         stale_value = stale.get("Authorization", "").removeprefix("Bearer ")
         self.cache.drop(self._key, stale_value)
@@ -164,7 +164,7 @@ class OAuth2ClientCredentialsAuth:
     def preview(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {REDACTED}"}
 
-    async def _fetch(self, client: httpx.AsyncClient) -> _Token:
+    async def _fetch(self, client: httpx2.AsyncClient) -> _Token:
         """One token, retried like an idempotent request on 429, 5xx and connection errors."""
         form = {
             "grant_type": "client_credentials",
@@ -183,7 +183,7 @@ class OAuth2ClientCredentialsAuth:
                     headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                     timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
                 )
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 if await attempts.retry("GET", None, None):
                     continue
                 raise TransportError(
@@ -198,7 +198,7 @@ class OAuth2ClientCredentialsAuth:
                 continue
             return self._token_from(response)
 
-    def _token_from(self, response: httpx.Response) -> _Token:
+    def _token_from(self, response: httpx2.Response) -> _Token:
         try:
             body = response.json()
         except (ValueError, RecursionError):
@@ -259,10 +259,10 @@ class ApiKeyHeaderAuth:
     def __repr__(self) -> str:
         return f"ApiKeyHeaderAuth(header={self.header!r})"
 
-    async def headers(self, client: httpx.AsyncClient) -> dict[str, str]:
+    async def headers(self, client: httpx2.AsyncClient) -> dict[str, str]:
         return {self.header: self._value}
 
-    async def refresh(self, client: httpx.AsyncClient, stale: Mapping[str, str]) -> None:
+    async def refresh(self, client: httpx2.AsyncClient, stale: Mapping[str, str]) -> None:
         return None
 
     def preview(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 
 from .errors import UnexpectedBodyError, VendorError, vendor_error_class
 from .jsontext import MAX_DEPTH, value_problem
@@ -25,7 +25,7 @@ class _NotJson:
         self.reason = reason
 
 
-def _parse(response: httpx.Response) -> Any:
+def _parse(response: httpx2.Response) -> Any:
     """JSON when the body parses as JSON, :class:`_NotJson` otherwise, None when empty."""
     if not response.content:
         return None
@@ -37,7 +37,7 @@ def _parse(response: httpx.Response) -> Any:
         return _NotJson("", f"is JSON nested deeper than {MAX_DEPTH} levels")
 
 
-def body_of(response: httpx.Response) -> Any:
+def body_of(response: httpx2.Response) -> Any:
     """JSON when the body parses as JSON, text otherwise, None when empty."""
     body = _parse(response)
     return body.text if isinstance(body, _NotJson) else body
@@ -61,7 +61,7 @@ def _message_text(value: Any) -> str:
     return json.dumps(value)[:_MAX_TEXT]
 
 
-def _wants_json(response: httpx.Response, spec: ResponseSpec) -> bool:
+def _wants_json(response: httpx2.Response, spec: ResponseSpec) -> bool:
     if spec.body == "any":
         content_type = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
         return content_type == "application/json" or content_type.endswith("+json")
@@ -70,7 +70,7 @@ def _wants_json(response: httpx.Response, spec: ResponseSpec) -> bool:
 
 def decode(
     envelope: Envelope,
-    response: httpx.Response,
+    response: httpx2.Response,
     *,
     vendor: str,
     redactor: Redactor,
@@ -113,13 +113,13 @@ def decode(
     raise error_from(envelope, response, body, vendor=vendor, redactor=redactor)
 
 
-def _trace_header(envelope: Envelope, response: httpx.Response, redactor: Redactor) -> str | None:
+def _trace_header(envelope: Envelope, response: httpx2.Response, redactor: Redactor) -> str | None:
     found = next((response.headers[h] for h in envelope.traceHeaders if h in response.headers), None)
     return None if found is None else redactor.text(found)
 
 
 def error_from(
-    envelope: Envelope, response: httpx.Response, body: Any, *, vendor: str, redactor: Redactor
+    envelope: Envelope, response: httpx2.Response, body: Any, *, vendor: str, redactor: Redactor
 ) -> VendorError:
     status = response.status_code if not response.is_success else 502
     problem = value_problem(body)

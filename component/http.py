@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote
 
-import httpx
+import httpx2
 
 from . import progress, templates
 from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
@@ -40,26 +40,26 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?|")
 _MEDIA_TYPE = re.compile(
     r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( ?; ?[\w!#$&^.+-]+=(\"[\x20-\x7e]*\"|[\w!#$&^.+-]+))*", re.ASCII
 )
-# As many idle connections kept as may be open: with httpx's default of 20, a session running more
-# than 20 requests at once closes a connection as soon as it is idle and opens (and, to a vendor,
-# handshakes) a new one for the next request, over and over. Idle ones still close after 5 s.
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+# As many idle connections kept as may be open (httpx2 keeps 20): a session that runs more than 20
+# requests at once, in bursts, reuses its connections rather than opening (and, to a vendor,
+# handshaking) new ones for each burst. Idle ones still close after 5 s.
+_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
 _URL_FIELDS = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-]+)+")  # segments of letters, digits, "_", "~" and "-"
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as is; anything else (spaces, non-ASCII) is percent-encoded
 # What an exception means for the request: (reason, whether it may have reached the vendor).
 # Nothing is sent before a connection is made, so connect errors may be retried on any method.
 _TRANSPORT_FAILURES: tuple[tuple[type[Exception], str, bool], ...] = (
-    (httpx.ConnectTimeout, "timed out connecting", False),
-    (httpx.ConnectError, "could not connect", False),
-    (httpx.PoolTimeout, "timed out waiting for a free connection", False),
-    (httpx.ReadTimeout, "timed out waiting for the response", True),
-    (httpx.WriteTimeout, "timed out sending the request", True),
-    (httpx.RemoteProtocolError, "the connection closed before a complete response", True),
-    (httpx.ReadError, "the connection failed while reading the response", True),
-    (httpx.WriteError, "the connection failed while sending the request", True),
-    (httpx.LocalProtocolError, "the request is not valid HTTP and was not sent", False),
-    (httpx.UnsupportedProtocol, "the URL scheme is not supported", False),
+    (httpx2.ConnectTimeout, "timed out connecting", False),
+    (httpx2.ConnectError, "could not connect", False),
+    (httpx2.PoolTimeout, "timed out waiting for a free connection", False),
+    (httpx2.ReadTimeout, "timed out waiting for the response", True),
+    (httpx2.WriteTimeout, "timed out sending the request", True),
+    (httpx2.RemoteProtocolError, "the connection closed before a complete response", True),
+    (httpx2.ReadError, "the connection failed while reading the response", True),
+    (httpx2.WriteError, "the connection failed while sending the request", True),
+    (httpx2.LocalProtocolError, "the request is not valid HTTP and was not sent", False),
+    (httpx2.UnsupportedProtocol, "the URL scheme is not supported", False),
 )
 
 
@@ -89,12 +89,13 @@ def check_header(name: str, value: str) -> None:
 
 @cache
 def ssl_context() -> ssl.SSLContext:
-    """One TLS context (httpx's defaults: certifi, or SSL_CERT_FILE/SSL_CERT_DIR) for every client.
+    """One TLS context for every client: httpx2's defaults, the system's certificate authorities, or
+    SSL_CERT_FILE / SSL_CERT_DIR where set.
 
     Building one loads the whole certificate bundle (~20 ms, ~800 KB); a client per connection
     would pay that per tenant.
     """
-    return httpx.create_ssl_context()
+    return httpx2.create_ssl_context()
 
 
 @dataclass
@@ -117,27 +118,27 @@ class FilePart:
     content_type: str = "application/octet-stream"
 
 
-def url_with_path(base: httpx.URL, path: str) -> httpx.URL | None:
-    """``base`` with ``path`` as its path, without parsing the whole URL again (about 25 µs in httpx).
+def url_with_path(base: httpx2.URL, path: str) -> httpx2.URL | None:
+    """``base`` with ``path`` as its path, without parsing the whole URL again (about 25 µs in httpx2).
 
     Only for a path of plain segments (letters, digits, ``-``, ``_``, ``~``), which a parse would keep
-    as it is. None where httpx's parsed form of a URL is not the one expected: the caller parses.
+    as it is. None where httpx2's parsed form of a URL is not the one expected: the caller parses.
     """
     return _replaced(base, path=path, query=None, fragment=None)
 
 
-def url_with_query(url: httpx.URL, query: Mapping[str, Any]) -> httpx.URL:
-    """``url`` (which has no query) with ``query`` encoded as httpx encodes ``params``, in a quarter of
-    the time httpx takes to merge them (which parses the whole URL again)."""
-    replaced = _replaced(url, query=str(httpx.QueryParams(query)) or None)
+def url_with_query(url: httpx2.URL, query: Mapping[str, Any]) -> httpx2.URL:
+    """``url`` (which has no query) with ``query`` encoded as httpx2 encodes ``params``, in a quarter
+    of the time httpx2 takes to merge them (which parses the whole URL again)."""
+    replaced = _replaced(url, query=str(httpx2.QueryParams(query)) or None)
     return replaced if replaced is not None else url.copy_merge_params(query)
 
 
-def _replaced(url: httpx.URL, **parts: Any) -> httpx.URL | None:
+def _replaced(url: httpx2.URL, **parts: Any) -> httpx2.URL | None:
     reference: Any = getattr(url, "_uri_reference", None)
-    if getattr(reference, "_fields", None) != _URL_FIELDS:  # httpx's named tuple of a URL's parts
+    if getattr(reference, "_fields", None) != _URL_FIELDS:  # httpx2's named tuple of a URL's parts
         return None
-    replaced = httpx.URL.__new__(httpx.URL)
+    replaced = httpx2.URL.__new__(httpx2.URL)
     replaced._uri_reference = reference._replace(**parts)
     return replaced
 
@@ -148,7 +149,7 @@ class Session:
         connector: LoadedConnector,
         connection: Connection,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         tokens: TokenCache = TOKENS,
         budgets: BudgetRegistry = BUDGETS,
@@ -167,15 +168,15 @@ class Session:
         # A connection's own baseUrl/tokenUrl (a served sandbox, a proxy, a vendor test host) replace
         # the environment's; credentials still go to that one host and nowhere else.
         base_url = connection.values.get("baseUrl") or base_url
-        self.base_url = httpx.URL(base_url or environment.baseUrl)
+        self.base_url = httpx2.URL(base_url or environment.baseUrl)
         base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
         self._base_text = str(self.base_url.copy_with(raw_path=base_path.encode(), query=None))
         self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
-        self._base = httpx.URL(self._base_text)
+        self._base = httpx2.URL(self._base_text)
         self._base_path = base_path
         token_url = connection.values.get("tokenUrl") or environment.tokenUrl
         if base_url and token_url and not connection.values.get("tokenUrl"):
-            token_url = str(self.base_url.join(httpx.URL(token_url).path))
+            token_url = str(self.base_url.join(httpx2.URL(token_url).path))
         self.auth: AuthStrategy = make_auth(
             model.connection.auth,
             connection.values,
@@ -202,13 +203,13 @@ class Session:
             budget_key = f"{self.vendor}|{'' if key is templates.MISSING else key}"
             self.budget = budgets.get(budget_key, self.policy.rateLimit, clock)
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
 
     def __repr__(self) -> str:
         return f"Session({self.vendor}, {self.base_url}, {self.connection!r})"
 
     async def __aenter__(self) -> Session:
-        self._client = httpx.AsyncClient(
+        self._client = httpx2.AsyncClient(
             transport=self._transport,
             timeout=self.policy.timeout,
             follow_redirects=False,
@@ -223,14 +224,14 @@ class Session:
             self._client = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> httpx2.AsyncClient:
         if self._client is None:
             raise RuntimeError("use 'async with Session(...)' before sending")
         return self._client
 
     # --- building -------------------------------------------------------------------------------
 
-    def url_for(self, path: str) -> httpx.URL:
+    def url_for(self, path: str) -> httpx2.URL:
         """The absolute URL of ``path``, refused unless it stays under the connector's base URL.
 
         Spaces and non-ASCII characters are percent-encoded; control characters are refused.
@@ -242,8 +243,8 @@ class Session:
         else:
             path = self._checked_path(path)
         try:
-            url = httpx.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
-        except httpx.InvalidURL as exc:
+            url = httpx2.URL(self._base_text + path)  # one parse; nothing in path can reach the authority
+        except httpx2.InvalidURL as exc:
             raise RequestRefusedError(f"path {path!r} is not a valid URL path: {exc}") from None
         if (url.scheme, url.host, url.port) != self._origin:
             raise RequestRefusedError(f"path {path!r} leaves the {self.vendor} host")
@@ -385,7 +386,7 @@ class Session:
                         target,
                         headers={**base_headers, **auth_headers},
                         # the client's own timeout, unless the deadline is nearer
-                        timeout=httpx.USE_CLIENT_DEFAULT
+                        timeout=httpx2.USE_CLIENT_DEFAULT
                         if remaining > self.policy.timeout
                         else max(0.001, remaining),
                         **content,
@@ -395,7 +396,7 @@ class Session:
                     f"{method} {url}: no complete response within the {self.policy.deadline:g} s deadline",
                     vendor=self.vendor,
                 ) from None
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 reason, sent = transport_failure(exc)
                 if await attempts.retry(method, None, None, sent=sent):
                     continue

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-import httpx
+import httpx2
 
 from .models import HttpPolicy, RateLimit
 
@@ -112,7 +112,7 @@ def may_retry(method: str, status: int | None, policy: HttpPolicy, *, sent: bool
     return status is None or status in policy.retry.statuses
 
 
-def header_delay(response: httpx.Response, policy: HttpPolicy, clock: Clock) -> float | None:
+def header_delay(response: httpx2.Response, policy: HttpPolicy, clock: Clock) -> float | None:
     """Seconds the vendor asked us to wait: ``Retry-After`` (seconds or HTTP date) or a reset header."""
     retry_after = response.headers.get("Retry-After")
     if retry_after:
@@ -158,7 +158,7 @@ class Attempts:
         return self.deadline - self.clock.now()
 
     async def retry(
-        self, method: str, status: int | None, response: httpx.Response | None, *, sent: bool = True
+        self, method: str, status: int | None, response: httpx2.Response | None, *, sent: bool = True
     ) -> bool:
         """Wait before the next attempt and return True, or return False when this failure is final."""
         if self.count >= self.policy.retry.maxAttempts:

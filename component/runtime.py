@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-import httpx
+import httpx2
 
 from . import checks, progress, templates
 from . import pagination as paging
@@ -267,7 +267,7 @@ class Runtime:
         self,
         catalog: Catalog | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         tokens: TokenCache = TOKENS,
         budgets: BudgetRegistry = BUDGETS,

@@ -1,4 +1,4 @@
-"""Shared fixtures: a scripted fake vendor on httpx.MockTransport, a fake clock, canary connections."""
+"""Shared fixtures: a scripted fake vendor on httpx2.MockTransport, a fake clock, canary connections."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
@@ -72,7 +72,7 @@ ST_TOKEN_URL = "https://auth-integration.servicetitan.io/connect/token"
 SB_API = "https://developer.servicebay.io/api/v1"
 HB_API = "https://us-central1-homebase-360.cloudfunctions.net/api/v1"
 
-Responder = Callable[[httpx.Request], httpx.Response]
+Responder = Callable[[httpx2.Request], httpx2.Response]
 
 
 class ClockStalledError(Exception):
@@ -108,7 +108,7 @@ class FakeClock:
 
 
 class FakeVendor:
-    """An httpx.MockTransport handler: routes by (METHOD, full URL without query), records requests.
+    """An httpx2.MockTransport handler: routes by (METHOD, full URL without query), records requests.
 
     A route's responder is a Response, a callable taking the request, or a list of either
     (consumed in order, the last one repeating). The ServiceTitan token endpoint is served
@@ -117,14 +117,14 @@ class FakeVendor:
 
     def __init__(self, token_lifetime: int = 900) -> None:
         self.routes: dict[tuple[str, str], list[Any]] = {}
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
         self.tokens_issued = 0
         self.token_lifetime = token_lifetime
         self.route("POST", ST_TOKEN_URL, self._token)
 
-    def _token(self, request: httpx.Request) -> httpx.Response:
+    def _token(self, request: httpx2.Request) -> httpx2.Response:
         self.tokens_issued += 1
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json={
                 "access_token": f"tok-{self.tokens_issued}",
@@ -137,24 +137,24 @@ class FakeVendor:
         self.routes[(method.upper(), url)] = list(responders)
         return self
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         key = (request.method, str(request.url.copy_with(query=None)))
         queue = self.routes.get(key)
         if not queue:
-            return httpx.Response(
+            return httpx2.Response(
                 404, json={"title": f"no fake route for {key}", "status": 404, "traceId": "fake"}
             )
         responder = queue.pop(0) if len(queue) > 1 else queue[0]
         return responder(request) if callable(responder) else responder
 
     @property
-    def api_requests(self) -> list[httpx.Request]:
+    def api_requests(self) -> list[httpx2.Request]:
         """Requests other than token requests."""
         return [r for r in self.requests if str(r.url) != ST_TOKEN_URL]
 
     @property
-    def token_requests(self) -> list[httpx.Request]:
+    def token_requests(self) -> list[httpx2.Request]:
         return [r for r in self.requests if str(r.url) == ST_TOKEN_URL]
 
 
@@ -168,11 +168,11 @@ def load_tool(name: str) -> ModuleType:
     return module
 
 
-def json_body(request: httpx.Request) -> Any:
+def json_body(request: httpx2.Request) -> Any:
     return json.loads(request.content) if request.content else None
 
 
-def form_body(request: httpx.Request) -> dict[str, list[str]]:
+def form_body(request: httpx2.Request) -> dict[str, list[str]]:
     return parse_qs(request.content.decode())
 
 
@@ -211,7 +211,7 @@ def make_runtime(
     """
     return Runtime(
         catalog,
-        transport=httpx.MockTransport(vendor),
+        transport=httpx2.MockTransport(vendor),
         clock=clock,
         tokens=TokenCache(),
         budgets=BudgetRegistry(),

@@ -4,7 +4,7 @@ A. OAuth2 client credentials (ServiceTitan)   B. API keys (Servicebay, Homebase3
 C. Connections (x-env, ${VAR}, validation, environments)
 D. Secrets never leak (reprs, dry-run, errors, logs, CLI)   E. Cassettes (vcrpy filters)
 
-Everything runs against the FakeVendor (httpx.MockTransport) and the FakeClock from conftest: no
+Everything runs against the FakeVendor (httpx2.MockTransport) and the FakeClock from conftest: no
 network, no real sleeping. The canaries from conftest must never show up anywhere a person or a
 log can read them.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlencode
 
-import httpx
+import httpx2
 import pytest
 import vcr
 import yaml
@@ -80,9 +80,9 @@ ST_ENV = {
 }
 
 
-def respond(status: int, **kwargs: Any) -> Callable[[httpx.Request], httpx.Response]:
+def respond(status: int, **kwargs: Any) -> Callable[[httpx2.Request], httpx2.Response]:
     """A responder building a fresh response for every request."""
-    return lambda _request: httpx.Response(status, **kwargs)
+    return lambda _request: httpx2.Response(status, **kwargs)
 
 
 class Case(NamedTuple):
@@ -156,7 +156,7 @@ def error_text(error: ComponentError) -> str:
     return f"{error}\n{error!r}\n{json.dumps(error.to_dict())}"
 
 
-def bearer(request: httpx.Request) -> str:
+def bearer(request: httpx2.Request) -> str:
     return request.headers["authorization"]
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import catalog as catalog_module
@@ -20,7 +20,7 @@ from component.errors import DefinitionError
 from component.http import ssl_context
 from tests.conftest import ROOT, ST_CONNECTION, make_runtime
 
-HEAVY = ("httpx", "pydantic", "jsonschema", "rich", "starlette", "uvicorn", "component.runtime")
+HEAVY = ("httpx2", "pydantic", "jsonschema", "rich", "starlette", "uvicorn", "component.runtime")
 _PROBE = """
 import json, sys
 heavy = json.loads(sys.argv[2])
@@ -188,8 +188,8 @@ def test_a_dry_run_opens_no_client(catalog: Any, monkeypatch: pytest.MonkeyPatch
     def no_client(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a dry run opened an HTTP client")
 
-    monkeypatch.setattr(httpx, "AsyncClient", no_client)
-    runtime = make_runtime(catalog, lambda request: httpx.Response(500), None, env={})
+    monkeypatch.setattr(httpx2, "AsyncClient", no_client)
+    runtime = make_runtime(catalog, lambda request: httpx2.Response(500), None, env={})
     job = catalog.find("actions", "servicetitan.createJob").model.examples[0]
     preview = runtime.run_sync("servicetitan.createJob", job, ST_CONNECTION, dry_run=True)
     assert preview["method"] == "POST"

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 
@@ -100,11 +100,11 @@ def test_connection_values_with_control_characters_are_refused_at_load(runtime, 
 
 
 def test_transport_error_text_never_carries_the_exception_text(catalog, clock):
-    def reject(request: httpx.Request) -> httpx.Response:
+    def reject(request: httpx2.Request) -> httpx2.Response:
         value = request.headers["x-api-key"]
-        raise httpx.LocalProtocolError(f"Illegal header value {value!r}")
+        raise httpx2.LocalProtocolError(f"Illegal header value {value!r}")
 
-    runtime = Runtime(catalog, transport=httpx.MockTransport(reject), clock=clock, random=lambda: 0.0)
+    runtime = Runtime(catalog, transport=httpx2.MockTransport(reject), clock=clock, random=lambda: 0.0)
     with pytest.raises(TransportError) as caught:
         raw(runtime, "servicebay")
 
@@ -119,7 +119,7 @@ def test_transport_error_text_never_carries_the_exception_text(catalog, clock):
 
 
 def test_trace_id_from_a_header_passes_the_redactor(runtime, vendor):
-    echo = httpx.Response(500, text="boom", headers={"x-cloud-trace-context": f"trace/{HB_KEY}"})
+    echo = httpx2.Response(500, text="boom", headers={"x-cloud-trace-context": f"trace/{HB_KEY}"})
     vendor.route("POST", f"{HB_API}/ping", echo)
 
     with pytest.raises(ServerError) as caught:
@@ -130,7 +130,7 @@ def test_trace_id_from_a_header_passes_the_redactor(runtime, vendor):
 
 
 def test_trace_id_of_an_unexpected_body_passes_the_redactor(runtime, vendor):
-    html = httpx.Response(200, text="<html>", headers={"x-request-id": SB_KEY, "content-type": "text/html"})
+    html = httpx2.Response(200, text="<html>", headers={"x-request-id": SB_KEY, "content-type": "text/html"})
     vendor.route("GET", f"{SB_API}/organisations/org-1/customers/lookup", html)
 
     with pytest.raises(UnexpectedBodyError) as caught:
@@ -143,7 +143,7 @@ def test_trace_id_of_an_unexpected_body_passes_the_redactor(runtime, vendor):
 
 
 def test_non_ascii_raw_path_is_percent_encoded(runtime, vendor):
-    vendor.route("GET", f"{SB_API}/customers/Jos%C3%A9%20Mar%C3%ADa", httpx.Response(200, json={"id": 1}))
+    vendor.route("GET", f"{SB_API}/customers/Jos%C3%A9%20Mar%C3%ADa", httpx2.Response(200, json={"id": 1}))
 
     assert raw(runtime, "servicebay", "/customers/José María") == {"data": {"id": 1}}
     assert vendor.requests[0].url.raw_path == b"/api/v1/customers/Jos%C3%A9%20Mar%C3%ADa"
@@ -183,7 +183,9 @@ def test_deeply_nested_connection_file_is_a_usage_error(cli, tmp_path):
 def test_deeply_nested_vendor_error_body_is_a_typed_error(runtime, vendor, levels):
     body = '{"error": ' + "[" * levels + "]" * levels + "}"
     vendor.route(
-        "POST", f"{HB_API}/ping", httpx.Response(500, text=body, headers={"content-type": "application/json"})
+        "POST",
+        f"{HB_API}/ping",
+        httpx2.Response(500, text=body, headers={"content-type": "application/json"}),
     )
 
     with pytest.raises(ServerError) as caught:
@@ -194,7 +196,7 @@ def test_deeply_nested_vendor_error_body_is_a_typed_error(runtime, vendor, level
 
 def test_deeply_nested_success_body_is_a_typed_error(runtime, vendor):
     body = "[" * 100_000 + "]" * 100_000
-    vendor.route("GET", f"{HB_API}/customers", httpx.Response(200, text=body))
+    vendor.route("GET", f"{HB_API}/customers", httpx2.Response(200, text=body))
 
     with pytest.raises(UnexpectedBodyError, match="nested deeper"):
         runtime.run_sync("homebase360.searchCustomers", {"phone": "+13038286690"}, HB_CONNECTION)
@@ -228,7 +230,7 @@ def test_bad_header_names_and_values_are_refused_before_sending(runtime, vendor,
 
 
 def test_good_headers_still_pass(runtime, vendor):
-    vendor.route("GET", f"{ST_RAW_BASE}/jobs", httpx.Response(200, json={}))
+    vendor.route("GET", f"{ST_RAW_BASE}/jobs", httpx2.Response(200, json={}))
 
     runtime.run_sync(
         "servicetitan.rawRequest",
@@ -286,7 +288,7 @@ def test_media_type_with_parameters_is_accepted(runtime):
     ids=["html", "truncated-json", "truncated-unlabelled"],
 )
 def test_200_with_a_body_that_is_not_json_is_an_unexpected_body_error(runtime, vendor, body, content_type):
-    vendor.route("GET", TECHNICIANS, httpx.Response(200, text=body, headers={"content-type": content_type}))
+    vendor.route("GET", TECHNICIANS, httpx2.Response(200, text=body, headers={"content-type": content_type}))
 
     with pytest.raises(UnexpectedBodyError) as caught:
         runtime.run_sync("servicetitan.listTechnicians", {}, ST_CONNECTION)
@@ -302,7 +304,7 @@ def test_truncated_json_labelled_json_is_refused_even_by_a_raw_request(runtime, 
     vendor.route(
         "GET",
         f"{SB_API}/ping",
-        httpx.Response(200, text='{"a": ', headers={"content-type": "application/json"}),
+        httpx2.Response(200, text='{"a": ', headers={"content-type": "application/json"}),
     )
 
     with pytest.raises(UnexpectedBodyError):
@@ -311,7 +313,7 @@ def test_truncated_json_labelled_json_is_refused_even_by_a_raw_request(runtime, 
 
 def test_raw_request_declares_any_body_and_returns_text(runtime, vendor):
     vendor.route(
-        "GET", f"{HB_API}/ping", httpx.Response(200, text="pong", headers={"content-type": "text/plain"})
+        "GET", f"{HB_API}/ping", httpx2.Response(200, text="pong", headers={"content-type": "text/plain"})
     )
 
     assert raw(runtime, "homebase360") == {"data": "pong"}
@@ -320,7 +322,7 @@ def test_raw_request_declares_any_body_and_returns_text(runtime, vendor):
 # --- deadlines and endless pagination ----------------------------------------------------------------
 
 
-class _Drip(httpx.AsyncByteStream):
+class _Drip(httpx2.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield b'{"data": ['
         for _ in range(200):
@@ -330,8 +332,8 @@ class _Drip(httpx.AsyncByteStream):
 
 
 def test_drip_fed_response_cannot_outlive_the_total_deadline(catalog):
-    def drip(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, stream=_Drip(), headers={"content-type": "application/json"})
+    def drip(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, stream=_Drip(), headers={"content-type": "application/json"})
 
     connector = catalog.connector("homebase360")
     connector = replace(
@@ -342,7 +344,7 @@ def test_drip_fed_response_cannot_outlive_the_total_deadline(catalog):
 
     async def scenario() -> tuple[float, TransportError]:
         loop = asyncio.get_running_loop()
-        async with Session(connector, connection, transport=httpx.MockTransport(drip)) as session:
+        async with Session(connector, connection, transport=httpx2.MockTransport(drip)) as session:
             started = loop.time()
             with pytest.raises(TransportError) as caught:
                 await session.send(OutgoingRequest("GET", "/ping"))
@@ -353,13 +355,13 @@ def test_drip_fed_response_cannot_outlive_the_total_deadline(catalog):
     assert elapsed < 5  # the 200 chunks would take 10 s
 
 
-def endless_pages(clock: FakeClock, *, repeat: bool = False) -> Callable[[httpx.Request], httpx.Response]:
+def endless_pages(clock: FakeClock, *, repeat: bool = False) -> Callable[[httpx2.Request], httpx2.Response]:
     """A vendor that always says there is another page; each answer takes a second."""
 
-    def respond(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx2.Request) -> httpx2.Response:
         clock.t += 1
         page = 1 if repeat else int(request.url.params["page"])
-        return httpx.Response(200, json={"page": page, "data": [{"id": page, "name": "T"}], "hasMore": True})
+        return httpx2.Response(200, json={"page": page, "data": [{"id": page, "name": "T"}], "hasMore": True})
 
     return respond
 
@@ -408,9 +410,9 @@ def test_fetch_all_stops_at_the_item_cap_and_says_there_is_more(runtime, vendor,
 
     monkeypatch.setattr(pagination, "DEFAULT_MAX_ITEMS", 3)
 
-    def respond(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx2.Request) -> httpx2.Response:
         page = int(request.url.params["page"])
-        return httpx.Response(200, json={"page": page, "data": [{"id": page}], "hasMore": True})
+        return httpx2.Response(200, json={"page": page, "data": [{"id": page}], "hasMore": True})
 
     vendor.route("GET", TECHNICIANS, respond)
 
@@ -429,13 +431,13 @@ def test_callers_waiting_on_a_slow_token_do_not_burst_past_the_budget(catalog):
     vendor = FakeVendor()
     sent_at: list[float] = []
 
-    async def slow_token(request: httpx.Request) -> httpx.Response:
+    async def slow_token(request: httpx2.Request) -> httpx2.Response:
         await clock.sleep(2.5)
-        return httpx.Response(200, json={"access_token": "tok", "expires_in": 900})
+        return httpx2.Response(200, json={"access_token": "tok", "expires_in": 900})
 
-    def technicians(request: httpx.Request) -> httpx.Response:
+    def technicians(request: httpx2.Request) -> httpx2.Response:
         sent_at.append(clock.now())
-        return httpx.Response(200, json={"page": 1, "data": [], "hasMore": False})
+        return httpx2.Response(200, json={"page": 1, "data": [], "hasMore": False})
 
     vendor.route("POST", ST_TOKEN_URL, slow_token)
     vendor.route("GET", TECHNICIANS, technicians)
@@ -460,7 +462,7 @@ def test_callers_waiting_on_a_slow_token_do_not_burst_past_the_budget(catalog):
 
 
 def test_json_null_body_is_sent_as_null(runtime, vendor):
-    vendor.route("POST", f"{SB_API}/ping", httpx.Response(200, json={"success": True}))
+    vendor.route("POST", f"{SB_API}/ping", httpx2.Response(200, json={"success": True}))
 
     preview = runtime.run_sync(
         "servicebay.rawRequest",
@@ -500,7 +502,7 @@ def test_nan_in_cli_inputs_is_a_usage_error(cli, literal):
 def test_token_endpoint_503_is_retried_and_reported_as_the_vendor_being_unavailable(
     runtime, vendor, clock, catalog
 ):
-    vendor.route("POST", ST_TOKEN_URL, httpx.Response(503, text="down"))
+    vendor.route("POST", ST_TOKEN_URL, httpx2.Response(503, text="down"))
 
     with pytest.raises(ServerError) as caught:
         runtime.run_sync("servicetitan.assignTechnicians", ASSIGN, ST_CONNECTION)
@@ -517,16 +519,16 @@ def test_token_endpoint_503_is_retried_and_reported_as_the_vendor_being_unavaila
 
 
 def test_token_endpoint_recovers_after_a_503(runtime, vendor):
-    vendor.route("POST", ST_TOKEN_URL, httpx.Response(503), vendor._token)
-    vendor.route("POST", ASSIGN_URL, httpx.Response(200, json={}))
+    vendor.route("POST", ST_TOKEN_URL, httpx2.Response(503), vendor._token)
+    vendor.route("POST", ASSIGN_URL, httpx2.Response(200, json={}))
 
     assert runtime.run_sync("servicetitan.assignTechnicians", ASSIGN, ST_CONNECTION) == {"data": {}}
     assert len(vendor.token_requests) == 2
 
 
 def test_token_endpoint_unreachable_is_retried_and_says_so(runtime, vendor, catalog):
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError(f"refused {request.content!r}", request=request)
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError(f"refused {request.content!r}", request=request)
 
     vendor.route("POST", ST_TOKEN_URL, refuse)
 
@@ -541,9 +543,9 @@ def test_token_endpoint_unreachable_is_retried_and_says_so(runtime, vendor, cata
 def test_invalid_client_names_the_fix_once_for_all_concurrent_callers(runtime, vendor):
     bad = {"error": "invalid_client", "error_description": f"unknown client secret {ST_SECRET}"}
 
-    async def refuse(request: httpx.Request) -> httpx.Response:
+    async def refuse(request: httpx2.Request) -> httpx2.Response:
         await asyncio.sleep(0)  # the other callers queue up meanwhile
-        return httpx.Response(400, json=bad)
+        return httpx2.Response(400, json=bad)
 
     vendor.route("POST", ST_TOKEN_URL, refuse)
 
@@ -639,7 +641,7 @@ def test_help_and_version_still_work():
 
 
 def test_429_json_error_carries_retry_after(runtime, vendor, clock):
-    vendor.route("GET", f"{ST_RAW_BASE}/ping", httpx.Response(429, headers={"Retry-After": "400"}))
+    vendor.route("GET", f"{ST_RAW_BASE}/ping", httpx2.Response(429, headers={"Retry-After": "400"}))
 
     with pytest.raises(VendorError) as caught:
         raw(runtime, "servicetitan")
@@ -650,7 +652,7 @@ def test_429_json_error_carries_retry_after(runtime, vendor, clock):
 
 def test_success_false_without_a_message_says_so(runtime, vendor):
     vendor.route(
-        "GET", f"{SB_API}/organisations/org-1/customers/lookup", httpx.Response(200, json={"success": False})
+        "GET", f"{SB_API}/organisations/org-1/customers/lookup", httpx2.Response(200, json={"success": False})
     )
 
     with pytest.raises(VendorError) as caught:
@@ -687,7 +689,7 @@ def test_raw_path_with_control_characters_is_refused(runtime, vendor, path):
 
 
 def test_json_body_is_sent_as_given(runtime, vendor):
-    vendor.route("POST", f"{SB_API}/ping", httpx.Response(200, json={"success": True}))
+    vendor.route("POST", f"{SB_API}/ping", httpx2.Response(200, json={"success": True}))
 
     raw(runtime, "servicebay", method="POST", json={"name": "José", "n": 1.5})
 

@@ -7,7 +7,7 @@ import copy
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component.errors import InputValidationError, NotFoundError
@@ -34,8 +34,8 @@ JOB = {
 }
 
 
-def ok(data: Any) -> httpx.Response:
-    return httpx.Response(200, json={"success": True, "data": data})
+def ok(data: Any) -> httpx2.Response:
+    return httpx2.Response(200, json={"success": True, "data": data})
 
 
 def dry(runtime: Runtime, ref: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +280,7 @@ def test_a_lone_time_on_the_wrong_side_of_the_jobs_other_is_refused_before_the_u
 def test_an_unknown_job_leaves_the_answer_to_the_vendor(runtime: Runtime, vendor: FakeVendor) -> None:
     _existing_job(vendor, jobs=[])
     vendor.route(
-        "PATCH", f"{HB_API}/jobs/j1", httpx.Response(404, json={"success": False, "error": "Job not found"})
+        "PATCH", f"{HB_API}/jobs/j1", httpx2.Response(404, json={"success": False, "error": "Job not found"})
     )
     with pytest.raises(NotFoundError, match="Job not found"):
         runtime.run_sync(

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import catalog as catalog_module
@@ -51,12 +51,12 @@ def runtime(sandbox: Sandbox) -> Runtime:
     return sandbox.runtime(catalog=CATALOG, tokens=TokenCache(), budgets=BudgetRegistry(), clock=FakeClock())
 
 
-def raw(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> httpx.Response:
+def raw(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> httpx2.Response:
     """One request straight to the sandbox, past every client-side check."""
     headers = {"x-api-key": sandbox.connection("homebase360")["apiKey"], **kwargs.pop("headers", {})}
 
-    async def send() -> httpx.Response:
-        async with httpx.AsyncClient(transport=sandbox.transport()) as client:
+    async def send() -> httpx2.Response:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as client:
             return await client.request(
                 method, f"http://homebase360.sandbox/api/v1{path}", headers=headers, **kwargs
             )

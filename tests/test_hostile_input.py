@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -56,12 +56,12 @@ HOSTILE_SEGMENTS = [
     "a\nb",
     "\x00",
 ]
-SENT: list[httpx.Request] = []
+SENT: list[httpx2.Request] = []
 
 
-def _refuse_to_send(request: httpx.Request) -> httpx.Response:
+def _refuse_to_send(request: httpx2.Request) -> httpx2.Response:
     SENT.append(request)
-    return httpx.Response(599)
+    return httpx2.Response(599)
 
 
 def runtime() -> Runtime:
@@ -189,8 +189,8 @@ def test_hostile_path_parameters_are_encoded_into_one_segment_or_refused(
     inputs = {**(definition.model.examples[0] if definition.model.examples else {}), name: value}
     shown = valid_or_refused(definition, inputs)
     if shown is not None:
-        url = httpx.URL(shown["url"])
-        assert url.host == httpx.URL(base_url(definition)).host
+        url = httpx2.URL(shown["url"])
+        assert url.host == httpx2.URL(base_url(definition)).host
         assert not url.fragment
         raw_path = url.raw_path.decode().split("?")[0]
         segments = [unquote(segment) for segment in raw_path.split("/")]

@@ -1,7 +1,7 @@
 """The HTTP policy every request goes through: retries, error decoding, envelopes, URL safety,
 pagination and rate budgets.
 
-Everything runs against the fake vendor (``httpx.MockTransport``) and a fake clock: no network and
+Everything runs against the fake vendor (``httpx2.MockTransport``) and a fake clock: no network and
 no real sleeping.
 """
 
@@ -11,7 +11,7 @@ import asyncio
 from email.utils import formatdate
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import templates
@@ -81,12 +81,12 @@ def enveloped(name: str, data: Any) -> Any:
     return data if name == "servicetitan" else {"success": True, "data": data}
 
 
-def reply(status: int, body: Any = None, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
+def reply(status: int, body: Any = None, **headers: str) -> httpx2.Response:
+    return httpx2.Response(status, json=body, headers=headers)
 
 
-def refuse_connection(request: httpx.Request) -> httpx.Response:
-    raise httpx.ConnectError("connection refused", request=request)
+def refuse_connection(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ConnectError("connection refused", request=request)
 
 
 def queries(vendor: Any) -> list[dict[str, str]]:
@@ -96,7 +96,7 @@ def queries(vendor: Any) -> list[dict[str, str]]:
 def technician_pages(total_pages: int, per_page: int = 1000) -> Any:
     """A responder serving ``total_pages`` pages of generated technicians, by the ``page`` query param."""
 
-    def respond(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx2.Request) -> httpx2.Response:
         page = int(request.url.params["page"])
         first = (page - 1) * per_page + 1
         data = (
@@ -266,8 +266,8 @@ def test_connect_error_on_post_is_retried_because_nothing_was_sent(runtime, vend
 
 
 def test_connection_dropped_after_a_post_was_sent_is_not_retried(runtime, vendor, clock):
-    def drop(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+    def drop(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.RemoteProtocolError("peer closed connection", request=request)
 
     vendor.route("POST", PING["servicebay"], drop)
 
@@ -332,7 +332,7 @@ def test_header_delay_edge_cases(catalog):
     http = policy(catalog, "servicebay")
 
     delays = {
-        case: header_delay(httpx.Response(429, headers=h), http, FakeClock())
+        case: header_delay(httpx2.Response(429, headers=h), http, FakeClock())
         for case, (h, _) in cases.items()
     }
 
@@ -426,7 +426,7 @@ def test_homebase360_trace_id_comes_from_the_cloud_trace_header(runtime, vendor)
 
 def test_non_json_error_body_becomes_the_truncated_message(runtime, vendor):
     page = "<html><body>" + "Bad gateway. " * 100 + "</body></html>"
-    html = httpx.Response(500, content=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
+    html = httpx2.Response(500, content=page.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
     vendor.route("POST", PING["homebase360"], html)
 
     with pytest.raises(ServerError) as caught:
@@ -438,7 +438,7 @@ def test_non_json_error_body_becomes_the_truncated_message(runtime, vendor):
 
 @pytest.mark.parametrize("name", ["servicetitan", "servicebay"])
 def test_empty_200_body_is_data_none(runtime, vendor, name):
-    vendor.route("GET", PING[name], httpx.Response(200))
+    vendor.route("GET", PING[name], httpx2.Response(200))
 
     assert raw(runtime, name) == {"data": None}
 
@@ -542,7 +542,7 @@ def test_raw_headers_cannot_replace_the_connection_credentials(runtime, vendor, 
 
 def test_redirects_are_not_followed(runtime, vendor):
     vendor.route(
-        "GET", PING["servicetitan"], httpx.Response(302, headers={"Location": "https://evil.example/x"})
+        "GET", PING["servicetitan"], httpx2.Response(302, headers={"Location": "https://evil.example/x"})
     )
 
     with pytest.raises(VendorError) as caught:
@@ -602,7 +602,7 @@ def test_fragment_in_path_is_refused_with_a_typed_error(runtime, vendor):
 
 
 def test_list_technicians_fetch_all_walks_every_page(runtime, vendor):
-    def page(request: httpx.Request) -> httpx.Response:
+    def page(request: httpx2.Request) -> httpx2.Response:
         number = int(request.url.params["page"])
         data = [{"id": number * 10 + i} for i in (1, 2)]
         return reply(

@@ -11,7 +11,7 @@ import base64
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-import httpx
+import httpx2
 import pytest
 
 from component.catalog import Catalog
@@ -28,7 +28,7 @@ def test_servicebay_lookup_replays(runtime: Runtime, vendor: FakeVendor) -> None
     vendor.route(
         "GET",
         f"{SB_API}/organisations/org-1/customers/lookup",
-        httpx.Response(200, json={"success": True, "data": CUSTOMER}),
+        httpx2.Response(200, json={"success": True, "data": CUSTOMER}),
     )
     assert runtime.run_sync("servicebay.lookupCustomer", {"phone": "+13038286690"}, SB_CONNECTION) == {
         "data": CUSTOMER
@@ -39,7 +39,7 @@ def test_servicebay_lookup_replays(runtime: Runtime, vendor: FakeVendor) -> None
 @pytest.mark.vcr
 def test_servicetitan_token_and_action_replay(runtime: Runtime, vendor: FakeVendor, catalog: Catalog) -> None:
     url = f"{ST_API}/dispatch/v2/tenant/{TENANT}/appointment-assignments/assign-technicians"
-    vendor.route("POST", url, httpx.Response(200, json={"id": 4401, "jobId": 7}))
+    vendor.route("POST", url, httpx2.Response(200, json={"id": 4401, "jobId": 7}))
     inputs = {"jobAppointmentId": 500001, "technicianIds": [4001, 4002]}
     assert runtime.run_sync("servicetitan.assignTechnicians", inputs, ST_CONNECTION) == {
         "data": {"id": 4401, "jobId": 7}

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import catalog as catalog_module
@@ -50,24 +50,24 @@ def record_figures(name: str, figures: dict[str, Any]) -> None:
             json.dump(FIGURES, out, indent=2, sort_keys=True)
 
 
-class Counting(httpx.AsyncBaseTransport):
+class Counting(httpx2.AsyncBaseTransport):
     """Counts what reaches the vendor: requests by path kind and answers by status."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.tokens = 0
         self.api = 0
         self.statuses: Counter[int] = Counter()
         self.dropped = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith("/connect/token"):
             self.tokens += 1
         else:
             self.api += 1
         try:
             response = await self.inner.handle_async_request(request)
-        except httpx.TransportError:
+        except httpx2.TransportError:
             self.dropped += 1
             raise
         self.statuses[response.status_code] += 1
@@ -93,7 +93,7 @@ def raw(runtime: Runtime, method: str = "GET", **inputs: Any) -> Any:
 
 def test_backoff_jitter_comes_from_the_injected_random_and_stays_in_its_band(catalog, vendor):
     clock = FakeClock()
-    vendor.route("GET", PING, httpx.Response(503))
+    vendor.route("GET", PING, httpx2.Response(503))
     runtime = make_runtime(catalog, vendor, clock, env={})
     runtime.random = random.Random(7).random
 
@@ -123,7 +123,7 @@ def test_backoff_jitter_comes_from_the_injected_random_and_stays_in_its_band(cat
     ],
 )
 def test_which_failures_are_sent_again(runtime, vendor, clock, method, status, attempts):
-    vendor.route(method, PING, httpx.Response(status, headers={"Retry-After": "1"}))
+    vendor.route(method, PING, httpx2.Response(status, headers={"Retry-After": "1"}))
 
     with pytest.raises(VendorError) as caught:
         raw(runtime, method, json={})
@@ -132,8 +132,8 @@ def test_which_failures_are_sent_again(runtime, vendor, clock, method, status, a
     assert caught.value.to_dict()["error"]["maybeApplied"] is (status >= 500)
 
 
-def _raise(kind: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
-    def fail(request: httpx.Request) -> httpx.Response:
+def _raise(kind: type[httpx2.TransportError]) -> Callable[[httpx2.Request], httpx2.Response]:
+    def fail(request: httpx2.Request) -> httpx2.Response:
         raise kind("simulated", request=request)
 
     return fail
@@ -142,14 +142,14 @@ def _raise(kind: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.
 @pytest.mark.parametrize(
     ("kind", "method", "attempts", "maybe_applied"),
     [
-        (httpx.ConnectError, "POST", 4, False),
-        (httpx.ConnectTimeout, "PATCH", 4, False),
-        (httpx.ReadTimeout, "GET", 4, True),
-        (httpx.ReadTimeout, "POST", 1, True),
-        (httpx.RemoteProtocolError, "PUT", 4, True),
-        (httpx.RemoteProtocolError, "PATCH", 1, True),
-        (httpx.ReadError, "DELETE", 4, True),
-        (httpx.WriteError, "POST", 1, True),
+        (httpx2.ConnectError, "POST", 4, False),
+        (httpx2.ConnectTimeout, "PATCH", 4, False),
+        (httpx2.ReadTimeout, "GET", 4, True),
+        (httpx2.ReadTimeout, "POST", 1, True),
+        (httpx2.RemoteProtocolError, "PUT", 4, True),
+        (httpx2.RemoteProtocolError, "PATCH", 1, True),
+        (httpx2.ReadError, "DELETE", 4, True),
+        (httpx2.WriteError, "POST", 1, True),
     ],
 )
 def test_connection_failures_are_retried_only_when_nothing_can_happen_twice(
@@ -169,7 +169,7 @@ def test_connection_failures_are_retried_only_when_nothing_can_happen_twice(
 def test_total_deadline_is_honoured_exactly(catalog, vendor, deadline):
     """No sleep takes the request past the deadline; every attempt that fits is made."""
     clock = FakeClock()
-    vendor.route("GET", PING, httpx.Response(503))
+    vendor.route("GET", PING, httpx2.Response(503))
     connector = catalog.connector("servicetitan")
     http = connector.model.http.model_copy(
         update={
@@ -196,7 +196,7 @@ def test_total_deadline_is_honoured_exactly(catalog, vendor, deadline):
 
 
 def test_max_attempts_is_honoured_exactly(runtime, vendor, clock, catalog):
-    vendor.route("GET", PING, httpx.Response(500))
+    vendor.route("GET", PING, httpx2.Response(500))
 
     with pytest.raises(ServerError):
         raw(runtime)
@@ -262,7 +262,7 @@ def test_tokens_revoked_mid_run_are_renewed_once_for_everyone():
 def test_200_concurrent_actions_with_an_expired_token_make_one_token_request(catalog):
     clock = VirtualClock()
     vendor = FakeVendor()
-    vendor.route("GET", TECHNICIANS, httpx.Response(200, json={"page": 1, "data": [], "hasMore": False}))
+    vendor.route("GET", TECHNICIANS, httpx2.Response(200, json={"page": 1, "data": [], "hasMore": False}))
     runtime = make_runtime(catalog, vendor, clock, env={})
 
     _gather(runtime, 1, ST_CONNECTION)
@@ -274,7 +274,7 @@ def test_200_concurrent_actions_with_an_expired_token_make_one_token_request(cat
 
 
 def test_a_second_401_is_a_clear_auth_error(runtime, vendor):
-    vendor.route("GET", TECHNICIANS, httpx.Response(401, json={"title": "Unauthorized"}))
+    vendor.route("GET", TECHNICIANS, httpx2.Response(401, json={"title": "Unauthorized"}))
 
     with pytest.raises(AuthError) as caught:
         runtime.run_sync("servicetitan.listTechnicians", {}, ST_CONNECTION)
@@ -286,7 +286,7 @@ def test_a_second_401_is_a_clear_auth_error(runtime, vendor):
 def test_a_token_shorter_than_the_refresh_margin_is_still_reused(catalog):
     clock = FakeClock()
     vendor = FakeVendor(token_lifetime=30)  # under the 60 s refresh margin
-    vendor.route("GET", TECHNICIANS, httpx.Response(200, json={"page": 1, "data": [], "hasMore": False}))
+    vendor.route("GET", TECHNICIANS, httpx2.Response(200, json={"page": 1, "data": [], "hasMore": False}))
     runtime = make_runtime(catalog, vendor, clock, env={})
 
     for _ in range(5):

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import AuthError, NotFoundError, RateLimitedError, TransportError, VendorError
@@ -40,16 +40,16 @@ def run(sandbox: Sandbox, ref: str, inputs: Any, vendor: str, **changes: str) ->
     return runtime_for(sandbox).run_sync(ref, inputs, connection)
 
 
-def raw(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def raw(client: httpx2.Client, method: str, url: str, **kwargs: Any) -> httpx2.Response:
     return client.request(method, url, **kwargs)
 
 
 @pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[httpx.AsyncClient]:
-    yield httpx.AsyncClient(transport=sandbox.transport())
+def client(sandbox: Sandbox) -> Iterator[httpx2.AsyncClient]:
+    yield httpx2.AsyncClient(transport=sandbox.transport())
 
 
-async def st_token(client: httpx.AsyncClient, client_id: str = "sandbox-client-1000001") -> str:
+async def st_token(client: httpx2.AsyncClient, client_id: str = "sandbox-client-1000001") -> str:
     secret = (
         CREDENTIALS["servicetitan"]["clientSecret"]
         if client_id.endswith("1000001")
@@ -76,7 +76,7 @@ def test_wrong_client_secret_is_invalid_client(sandbox: Sandbox) -> None:
     assert caught.value.status == 400 and "invalid_client" in caught.value.message
 
 
-def test_token_app_key_and_tenant_are_all_required(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+def test_token_app_key_and_tenant_are_all_required(sandbox: Sandbox, client: httpx2.AsyncClient) -> None:
     async def scenario() -> None:
         url = f"{ST_API}/settings/v2/tenant/1000001/technicians"
         assert (await client.get(url)).status_code == 401
@@ -92,7 +92,7 @@ def test_token_app_key_and_tenant_are_all_required(sandbox: Sandbox, client: htt
     asyncio.run(scenario())
 
 
-def test_tenants_see_only_their_own_records(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+def test_tenants_see_only_their_own_records(sandbox: Sandbox, client: httpx2.AsyncClient) -> None:
     async def scenario() -> None:
         mine = await st_token(client)
         theirs = await st_token(client, "sandbox-client-2000002")
@@ -112,7 +112,7 @@ def test_tenants_see_only_their_own_records(sandbox: Sandbox, client: httpx.Asyn
     asyncio.run(scenario())
 
 
-def test_expired_tokens_are_refused_and_refreshed(client: httpx.AsyncClient) -> None:
+def test_expired_tokens_are_refused_and_refreshed(client: httpx2.AsyncClient) -> None:
     sandbox = Sandbox(faults={"servicetitan": Faults(token_lifetime=1)})
     result = run(sandbox, "servicetitan.listTechnicians", {"pageSize": 1}, "servicetitan")
     assert len(result["data"]["data"]) == 1
@@ -160,7 +160,7 @@ def test_servicetitan_filters_and_sort(sandbox: Sandbox) -> None:
     assert stamps == sorted(stamps) and all(s >= "2026-01-01" for s in stamps)
 
 
-def test_servicebay_cursor_pages_and_rate_headers(sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+def test_servicebay_cursor_pages_and_rate_headers(sandbox: Sandbox, client: httpx2.AsyncClient) -> None:
     async def scenario() -> None:
         headers = {"X-API-Key": CREDENTIALS["servicebay"]["apiKey"]}
         first = await client.get(f"{SB_API}/customers", params={"limit": 100}, headers=headers)
@@ -191,11 +191,11 @@ def test_servicebay_cursor_pages_and_rate_headers(sandbox: Sandbox, client: http
     asyncio.run(scenario())
 
 
-def test_servicebay_rate_limit_answers_429_with_reset(client: httpx.AsyncClient) -> None:
+def test_servicebay_rate_limit_answers_429_with_reset(client: httpx2.AsyncClient) -> None:
     sandbox = Sandbox(rate_limits={"servicebay": (3, 60.0)})
-    client = httpx.AsyncClient(transport=sandbox.transport())
+    client = httpx2.AsyncClient(transport=sandbox.transport())
 
-    async def scenario() -> list[httpx.Response]:
+    async def scenario() -> list[httpx2.Response]:
         headers = {"X-API-Key": CREDENTIALS["servicebay"]["apiKey"]}
         return [await client.get(f"{SB_API}/tickets", headers=headers) for _ in range(4)]
 
@@ -282,7 +282,7 @@ def test_429_bursts_are_counted_and_retried(sandbox: Sandbox) -> None:
 def test_faults_are_deterministic_under_a_seed() -> None:
     def outcomes(seed: int) -> list[int]:
         sandbox = Sandbox(faults={"homebase360": Faults(error_rate=0.5, seed=seed)})
-        client = httpx.AsyncClient(transport=sandbox.transport())
+        client = httpx2.AsyncClient(transport=sandbox.transport())
         headers = {"x-api-key": CREDENTIALS["homebase360"]["apiKey"]}
 
         async def scenario() -> list[int]:

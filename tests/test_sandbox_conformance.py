@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 from starlette.routing import Route
@@ -261,7 +261,7 @@ def sandbox() -> Sandbox:
 @pytest.fixture(scope="module")
 def tokens(sandbox: Sandbox) -> dict[str, str]:
     async def fetch(client_id: str) -> str:
-        async with httpx.AsyncClient(transport=sandbox.transport()) as client:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as client:
             form = {
                 "grant_type": "client_credentials",
                 "client_id": client_id,
@@ -275,7 +275,7 @@ def tokens(sandbox: Sandbox) -> dict[str, str]:
 UPLOADS: dict[str, str] = {}  # the path the upload answered, for the download case
 
 
-def call(sandbox: Sandbox, token: str, op: Operation, case: Case) -> httpx.Response:
+def call(sandbox: Sandbox, token: str, op: Operation, case: Case) -> httpx2.Response:
     path = op.path.format(tenant=case.tenant, **case.params)
     headers = {
         "Authorization": f"Bearer {token}",
@@ -289,8 +289,8 @@ def call(sandbox: Sandbox, token: str, op: Operation, case: Case) -> httpx.Respo
     elif case.body is not None:
         options["json"] = case.body
 
-    async def send() -> httpx.Response:
-        async with httpx.AsyncClient(transport=sandbox.transport()) as client:
+    async def send() -> httpx2.Response:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as client:
             return await client.request(op.method, API + path, **options)
 
     return asyncio.run(send())

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component.sandbox import CREDENTIALS, Sandbox
@@ -49,9 +49,9 @@ class Client:
             "ST-App-Key": CREDENTIALS["servicetitan"]["applicationKey"],
         }
 
-    def _send(self, method: str, url: str, **options: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            async with httpx.AsyncClient(transport=self.sandbox.transport()) as client:
+    def _send(self, method: str, url: str, **options: Any) -> httpx2.Response:
+        async def send() -> httpx2.Response:
+            async with httpx2.AsyncClient(transport=self.sandbox.transport()) as client:
                 return await client.request(method, url, **options)
 
         return asyncio.run(send())

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from click.testing import Result
 
@@ -54,7 +54,7 @@ class EchoVendor:
         self.requests = 0
 
     @staticmethod
-    def dump(request: httpx.Request) -> str:
+    def dump(request: httpx2.Request) -> str:
         return json.dumps(
             {
                 "url": str(request.url),
@@ -63,7 +63,7 @@ class EchoVendor:
             }
         )
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests += 1
         dump = self.dump(request)
         encoded = base64.b64encode(dump.encode()).decode()
@@ -75,8 +75,8 @@ class EchoVendor:
         }
         if request.url.path.endswith("/connect/token"):
             if self.requests % 7 == 0:
-                return httpx.Response(400, json={"error": "invalid_client", "error_description": dump})
-            return httpx.Response(200, json={"access_token": f"tok-{self.requests}", "expires_in": 900})
+                return httpx2.Response(400, json={"error": "invalid_client", "error_description": dump})
+            return httpx2.Response(200, json={"access_token": f"tok-{self.requests}", "expires_in": 900})
         body = {
             "success": False,
             "title": f"echo {dump}",
@@ -89,7 +89,7 @@ class EchoVendor:
         status = next(self.statuses)
         if status == 200:
             body["success"] = True
-        return httpx.Response(status, json=body, headers=headers)
+        return httpx2.Response(status, json=body, headers=headers)
 
 
 class Capture(logging.Handler):

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner
 
@@ -24,7 +24,7 @@ ORG = f"{SB_API}/organisations/{SB_CONNECTION['orgId']}"
 def paged(key: str, records: list[dict[str, Any]], size: int = 100) -> Any:
     """A responder serving ``records`` under ``data.<key>`` with Servicebay's cursor pagination."""
 
-    def respond(request: httpx.Request) -> httpx.Response:
+    def respond(request: httpx2.Request) -> httpx2.Response:
         limit = int(request.url.params.get("limit", 50))
         after = request.url.params.get("startAfter")
         start = next(i + 1 for i, r in enumerate(records) if r["id"] == after) if after else 0
@@ -34,7 +34,7 @@ def paged(key: str, records: list[dict[str, Any]], size: int = 100) -> Any:
             key: page,
             "pagination": {"limit": limit, "hasMore": more, "nextCursor": page[-1]["id"] if more else None},
         }
-        return httpx.Response(200, json={"success": True, "data": data})
+        return httpx2.Response(200, json={"success": True, "data": data})
 
     return respond
 
@@ -49,7 +49,7 @@ CUSTOMERS = [
 def customers(vendor: FakeVendor) -> FakeVendor:
     vendor.route("GET", f"{ORG}/customers", paged("customers", CUSTOMERS))
     vendor.route(
-        "POST", f"{ORG}/customers", httpx.Response(201, json={"success": True, "data": {"id": "new"}})
+        "POST", f"{ORG}/customers", httpx2.Response(201, json={"success": True, "data": {"id": "new"}})
     )
     return vendor
 
@@ -181,7 +181,7 @@ def test_a_write_to_the_resource_drops_its_cache(
     runtime: Runtime, customers: FakeVendor, vendor: FakeVendor
 ) -> None:
     vendor.route("GET", f"{ORG}/services", paged("services", [{"id": "s1", "title": "Flush"}]))
-    vendor.route("GET", f"{ORG}/customers/c00001", httpx.Response(200, json={"success": True, "data": {}}))
+    vendor.route("GET", f"{ORG}/customers/c00001", httpx2.Response(200, json={"success": True, "data": {}}))
     runtime.picklist_sync("servicebay.selectCustomer", {}, SB_CONNECTION)
     runtime.picklist_sync("servicebay.selectService", {}, SB_CONNECTION)
     assert len(vendor.requests) == 4
@@ -200,7 +200,7 @@ def test_a_failed_write_drops_it_too_and_raw_writes_drop_everything(
     runtime: Runtime, customers: FakeVendor
 ) -> None:
     customers.route(
-        "DELETE", f"{ORG}/customers/gone", httpx.Response(500, json={"success": False, "error": "boom"})
+        "DELETE", f"{ORG}/customers/gone", httpx2.Response(500, json={"success": False, "error": "boom"})
     )
     runtime.picklist_sync("servicebay.selectCustomer", {}, SB_CONNECTION)
     with pytest.raises(Exception, match="boom"):
@@ -272,7 +272,7 @@ def test_every_kind_of_request_shares_the_key_s_budget(
     customers.route(
         "GET",
         f"{ORG}/customers/lookup",
-        httpx.Response(404, json={"success": False, "error": "Customer not found"}),
+        httpx2.Response(404, json={"success": False, "error": "Customer not found"}),
     )
 
     async def main() -> None:
@@ -303,13 +303,13 @@ def test_every_kind_of_request_shares_the_key_s_budget(
 
 def test_429_waits_until_the_reset_time(runtime: Runtime, vendor: FakeVendor, clock: FakeClock) -> None:
     reset = str(int(clock.wall()) + 7)
-    limited = httpx.Response(
+    limited = httpx2.Response(
         429,
         json={"success": False, "error": "Too many requests"},
         headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
     )
     vendor.route(
-        "GET", f"{ORG}", limited, httpx.Response(200, json={"success": True, "data": {"id": "org-1"}})
+        "GET", f"{ORG}", limited, httpx2.Response(200, json={"success": True, "data": {"id": "org-1"}})
     )
     assert runtime.run_sync("servicebay.getOrganisation", {}, SB_CONNECTION) == {"data": {"id": "org-1"}}
     assert clock.sleeps == [pytest.approx(7)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component.catalog import Catalog
@@ -327,8 +327,8 @@ def test_update_checks_order_only_when_both_times_are_given(runtime: Runtime) ->
 # --- responses through the pipeline -------------------------------------------------------------
 
 
-def ok(data: Any, status: int = 200) -> httpx.Response:
-    return httpx.Response(
+def ok(data: Any, status: int = 200) -> httpx2.Response:
+    return httpx2.Response(
         status, json={"success": True, "data": data}, headers={"X-RateLimit-Remaining": "99"}
     )
 
@@ -369,7 +369,7 @@ def test_vendor_error_keeps_status_and_message(runtime: Runtime, vendor: FakeVen
     vendor.route(
         "PUT",
         f"{ORG}/invoices/i9",
-        httpx.Response(
+        httpx2.Response(
             404, json={"success": False, "error": "Invoice not found"}, headers={"x-request-id": "r-1"}
         ),
     )

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component.auth import TokenCache
@@ -256,14 +256,14 @@ def test_seeded_data_is_deterministic() -> None:
 # --- one budget per key ------------------------------------------------------------------------------
 
 
-class Statuses(httpx.AsyncBaseTransport):
+class Statuses(httpx2.AsyncBaseTransport):
     """Counts responses by status on their way back from the sandbox."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
         self.counts: dict[int, int] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self.inner.handle_async_request(request)
         self.counts[response.status_code] = self.counts.get(response.status_code, 0) + 1
         return response
@@ -320,8 +320,8 @@ def test_rate_limit_headers_on_every_response() -> None:
     sb = limited.connection("servicebay")
     headers = {"X-API-Key": sb["apiKey"]}
 
-    async def main() -> list[httpx.Response]:
-        async with httpx.AsyncClient(transport=limited.transport(), base_url=sb["baseUrl"]) as client:
+    async def main() -> list[httpx2.Response]:
+        async with httpx2.AsyncClient(transport=limited.transport(), base_url=sb["baseUrl"]) as client:
             return [
                 await client.get(f"/organisations/{ORG}/services", headers=headers, params={"limit": 2}),
                 await client.get(f"/organisations/{ORG}/services/nope", headers=headers),

@@ -11,7 +11,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component import catalog as catalog_module
@@ -144,7 +144,7 @@ def test_create_appointment_sends_technician_ids_as_the_spec_says(catalog: Catal
 
 def test_the_attachment_upload_is_multipart_with_the_file_part(runtime: Runtime, vendor: FakeVendor) -> None:
     url = f"{ST_API}/equipmentsystems/v2/tenant/{TENANT}/installed-equipment/attachments"
-    vendor.route("POST", url, httpx.Response(200, json={"path": "ie/1/nameplate.txt"}))
+    vendor.route("POST", url, httpx2.Response(200, json={"path": "ie/1/nameplate.txt"}))
     content = b"Model 59SC5A\n"
     inputs = {
         "file": {
@@ -247,7 +247,7 @@ def test_empty_body_successes_return_null_data(
         definition.model,
         {"inputs": check_inputs(definition, definition.model.examples[0]), "connection": ST_CONNECTION},
     )
-    vendor.route(request.method, ST_API + request.path, httpx.Response(200))
+    vendor.route(request.method, ST_API + request.path, httpx2.Response(200))
     assert runtime.run_sync(definition.ref, definition.model.examples[0], ST_CONNECTION) == {"data": None}
     assert definition.model.output == {"type": "null", "description": "The vendor returns an empty body."}
 
@@ -340,7 +340,7 @@ async def _capped(send: Any, limit: int) -> tuple[Any, list[Any], bool]:
 def test_fetch_all_merges_every_page_with_the_total(runtime: Runtime, vendor: FakeVendor) -> None:
     url = f"{ST_API}/crm/v2/tenant/{TENANT}/customers"
 
-    def page(request: httpx.Request) -> httpx.Response:
+    def page(request: httpx2.Request) -> httpx2.Response:
         number = int(request.url.params["page"])
         body: dict[str, Any] = {
             "page": number,
@@ -350,7 +350,7 @@ def test_fetch_all_merges_every_page_with_the_total(runtime: Runtime, vendor: Fa
         }
         if request.url.params.get("includeTotal") == "true":
             body["totalCount"] = 1100
-        return httpx.Response(200, json=body)
+        return httpx2.Response(200, json=body)
 
     vendor.route("GET", url, page)
     result = runtime.run_sync(
@@ -410,7 +410,7 @@ def test_picklist_cap_counts_unique_keys(runtime: Runtime, vendor: FakeVendor) -
     vendor.route(
         "GET",
         url,
-        httpx.Response(
+        httpx2.Response(
             200,
             json={
                 "page": 1,
@@ -428,7 +428,7 @@ def test_picklist_cap_counts_unique_keys(runtime: Runtime, vendor: FakeVendor) -
 def test_customer_contact_picklist_reads_the_customers_contacts(runtime: Runtime, vendor: FakeVendor) -> None:
     url = f"{ST_API}/crm/v2/tenant/{TENANT}/customers/100001/contacts"
     data = [{"id": 300001, "type": "Email", "value": "a@example.com", "memo": None}]
-    vendor.route("GET", url, httpx.Response(200, json={"page": 1, "hasMore": False, "data": data}))
+    vendor.route("GET", url, httpx2.Response(200, json={"page": 1, "hasMore": False, "data": data}))
     result = runtime.picklist_sync("servicetitan.selectCustomerContact", {"id": 100001}, ST_CONNECTION)
     assert result["result"] == [{"key": "300001", "label": "Email: a@example.com"}]
     assert vendor.api_requests[0].method == "GET" and json_body(vendor.api_requests[0]) is None

@@ -9,21 +9,31 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 from click.testing import CliRunner, Result
 
+from component import cli as cli_module
+from component.catalog import Catalog
 from component.cli import cli
+from component.policy import SYSTEM_CLOCK
 from component.runtime import Runtime
 from component.triggers import SQLiteStateStore
 from component.triggers.watch import watch
-from tests.conftest import CANARIES, HB_API, HB_CONNECTION, ROOT, ST_API, ST_CONNECTION, ST_TOKEN_URL
+from tests.conftest import (
+    CANARIES,
+    HB_API,
+    HB_CONNECTION,
+    ROOT,
+    ST_API,
+    ST_CONNECTION,
+    FakeVendor,
+    make_runtime,
+)  # fmt: skip
 
 JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
 LOOK_BACK = '{"resourceType": "jobs", "lookBack": "2026-01-01"}'
@@ -45,31 +55,32 @@ def st_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def st_vendor() -> Iterator[respx.MockRouter]:
+def st_vendor(monkeypatch: pytest.MonkeyPatch, catalog: Catalog) -> FakeVendor:
+    """The CLI's runtime sends to a fake ServiceTitan that serves two jobs."""
     jobs = [
         {"id": 1, "createdOn": "2026-02-01T00:00:00Z", "modifiedOn": "2026-02-01T00:00:00Z"},
         {"id": 2, "createdOn": "2025-06-01T00:00:00Z", "modifiedOn": "2026-02-02T00:00:00Z"},
     ]
-    with respx.mock(assert_all_called=False) as router:
-        router.post(ST_TOKEN_URL).mock(
-            return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 900})
-        )
-        router.get(JOBS).mock(
-            side_effect=lambda request: httpx.Response(
-                200,
-                json={
-                    "page": 1,
-                    "pageSize": 1000,
-                    "hasMore": False,
-                    "data": [j for j in jobs if j["modifiedOn"] >= request.url.params["modifiedOnOrAfter"]],
-                },
-            )
-        )
-        yield router
+    vendor = FakeVendor().route(
+        "GET",
+        JOBS,
+        lambda request: httpx2.Response(
+            200,
+            json={
+                "page": 1,
+                "pageSize": 1000,
+                "hasMore": False,
+                "data": [j for j in jobs if j["modifiedOn"] >= request.url.params["modifiedOnOrAfter"]],
+            },
+        ),
+    )
+    runtime = make_runtime(catalog, vendor, SYSTEM_CLOCK)
+    monkeypatch.setattr(cli_module, "_runtime", lambda ctx, sandboxed=False: runtime)
+    return vendor
 
 
 def test_poll_prints_json_lines_and_commits_state(
-    st_file: Path, st_vendor: respx.MockRouter, tmp_path: Path
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path
 ) -> None:
     db = tmp_path / "state.db"
     args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
@@ -80,7 +91,7 @@ def test_poll_prints_json_lines_and_commits_state(
     second = invoke(*args, "--state", str(db), "--connection", str(st_file))
     assert lines(second) == []
     assert (
-        st_vendor.calls.last.request.url.params["modifiedOnOrAfter"] == "2026-02-01T23:59:00Z"
+        st_vendor.api_requests[-1].url.params["modifiedOnOrAfter"] == "2026-02-01T23:59:00Z"
     )  # the watermark less the 60 s overlap
     output = first.stdout + first.stderr + second.stdout + second.stderr
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*")).decode("latin-1")
@@ -89,7 +100,7 @@ def test_poll_prints_json_lines_and_commits_state(
 
 
 def test_dry_run_shows_what_would_fire_and_commits_nothing(
-    st_file: Path, st_vendor: respx.MockRouter, tmp_path: Path
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path
 ) -> None:
     args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
     common = ["--state", str(tmp_path / "s.db"), "--connection", str(st_file)]
@@ -101,33 +112,30 @@ def test_dry_run_shows_what_would_fire_and_commits_nothing(
     assert lines(invoke(*args, *common)) == []
 
 
-def test_user_mistakes_are_clear_errors_and_send_nothing(st_file: Path, tmp_path: Path) -> None:
-    with respx.mock(assert_all_called=False) as router:
-        missing = CliRunner().invoke(cli, ["--root", str(ROOT), "poll", "servicetitan.pollChangesTrigger"])
-        assert missing.exit_code == 2 and "--instance" in missing.output
-        bad = invoke(
-            "poll", "servicetitan.pollChangesTrigger", "--inputs", '{"resourceType": "widgets"}',
-            "--instance", "x", "--state", str(tmp_path / "s.db"), "--connection", str(st_file),
-        )  # fmt: skip
-        assert bad.exit_code == 2
-        assert json.loads(bad.stderr)["error"]["type"] == "invalid_input"
-        unknown = invoke(
-            "poll", "servicetitan.pollChanges", "--instance", "x", "--state", str(tmp_path / "s.db")
-        )
-        assert (
-            unknown.exit_code == 2 and "pollChangesTrigger" in json.loads(unknown.stderr)["error"]["message"]
-        )
-        assert not router.calls
+def test_user_mistakes_are_clear_errors_and_send_nothing(
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path
+) -> None:
+    missing = CliRunner().invoke(cli, ["--root", str(ROOT), "poll", "servicetitan.pollChangesTrigger"])
+    assert missing.exit_code == 2 and "--instance" in missing.output
+    bad = invoke(
+        "poll", "servicetitan.pollChangesTrigger", "--inputs", '{"resourceType": "widgets"}',
+        "--instance", "x", "--state", str(tmp_path / "s.db"), "--connection", str(st_file),
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert json.loads(bad.stderr)["error"]["type"] == "invalid_input"
+    unknown = invoke("poll", "servicetitan.pollChanges", "--instance", "x", "--state", str(tmp_path / "s.db"))
+    assert unknown.exit_code == 2 and "pollChangesTrigger" in json.loads(unknown.stderr)["error"]["message"]
+    assert not st_vendor.requests
 
 
 def test_watch_keeps_polling_until_stopped_and_commits_each_poll(tmp_path: Path) -> None:
-    calls: list[httpx.Request] = []
+    calls: list[httpx2.Request] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         calls.append(request)
-        return httpx.Response(200, json={"success": True, "data": []})
+        return httpx2.Response(200, json={"success": True, "data": []})
 
-    runtime = Runtime(transport=httpx.MockTransport(answer), env={})
+    runtime = Runtime(transport=httpx2.MockTransport(answer), env={})
     stop = asyncio.Event()
     store = SQLiteStateStore(tmp_path / "w.db")
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from pydantic import ValidationError
 
@@ -38,8 +38,8 @@ def test_markers_compare_whatever_the_spelling() -> None:
     assert to_iso(base + 123_456_789) == "2026-03-01T10:00:00.123456Z"  # rounded down: a safe lower bound
 
 
-def page(records: list[dict[str, Any]], more: bool = False) -> httpx.Response:
-    return httpx.Response(200, json={"page": 1, "pageSize": 1000, "hasMore": more, "data": records})
+def page(records: list[dict[str, Any]], more: bool = False) -> httpx2.Response:
+    return httpx2.Response(200, json={"page": 1, "pageSize": 1000, "hasMore": more, "data": records})
 
 
 def job(rid: int, created: str, modified: str) -> dict[str, Any]:

@@ -126,7 +126,7 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     import asyncio
     import time
 
-    import httpx
+    import httpx2
 
     from component.runtime import Runtime
     from component.triggers import poll_once
@@ -135,13 +135,13 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     store = SQLiteStateStore(tmp_path / "slow.db", clock=time.time)
     rivals: list[object] = []
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: httpx2.Request) -> httpx2.Response:
         for _ in range(4):
             await asyncio.sleep(0.05)
             rivals.append(store.lease("slow", "rival", 0.06))
-        return httpx.Response(200, json={"success": True, "data": []})
+        return httpx2.Response(200, json={"success": True, "data": []})
 
-    runtime = Runtime(transport=httpx.MockTransport(answer), env={})
+    runtime = Runtime(transport=httpx2.MockTransport(answer), env={})
     inputs: dict[str, object] = {}
     first = asyncio.run(
         poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=0.06)

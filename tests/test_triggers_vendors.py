@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from component.catalog import Catalog
@@ -34,9 +34,9 @@ class FakeList:
     def __init__(self, key: str) -> None:
         self.key = key
         self.rows: list[dict[str, Any]] = []
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         params = request.url.params
         rows = sorted(self.rows, key=lambda r: r["id"])
@@ -49,7 +49,7 @@ class FakeList:
         limit = int(params.get("limit", 50))
         page = rows[:limit]
         more = len(rows) > limit
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json={
                 "success": True,
@@ -182,12 +182,12 @@ def test_a_list_longer_than_the_seen_set_is_refused(catalog: Catalog, clock: Fak
 
 def hb_runtime(
     catalog: Catalog, clock: FakeClock, jobs: list[dict[str, Any]]
-) -> tuple[Runtime, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
+) -> tuple[Runtime, list[httpx2.Request]]:
+    seen: list[httpx2.Request] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
-        return httpx.Response(200, json={"success": True, "data": list(jobs)})
+        return httpx2.Response(200, json={"success": True, "data": list(jobs)})
 
     vendor = FakeVendor()
     vendor.route("GET", f"{HB_API}/jobs", answer)

@@ -7,7 +7,7 @@ import base64
 import shutil
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from component import catalog as catalog_module
@@ -53,7 +53,7 @@ def example(catalog: Catalog, ref: str) -> dict[str, object]:
 def test_servicetitan_writes(
     runtime: Runtime, vendor: FakeVendor, catalog: Catalog, ref: str, url: str
 ) -> None:
-    vendor.route("POST", url, httpx.Response(200, json={"id": 99}))
+    vendor.route("POST", url, httpx2.Response(200, json={"id": 99}))
     inputs = example(catalog, ref)
     assert runtime.run_sync(ref, inputs, ST_CONNECTION) == {"data": {"id": 99}}
     (request,) = vendor.api_requests
@@ -65,7 +65,7 @@ def test_servicetitan_writes(
 
 
 def test_servicetitan_empty_body_is_null(runtime: Runtime, vendor: FakeVendor, catalog: Catalog) -> None:
-    vendor.route("POST", f"{ST_API}/accounting/v2/tenant/{TENANT}/payments", httpx.Response(200))
+    vendor.route("POST", f"{ST_API}/accounting/v2/tenant/{TENANT}/payments", httpx2.Response(200))
     assert runtime.run_sync("servicetitan.createPayment", {"typeId": 1}, ST_CONNECTION) == {"data": None}
     assert json_body(vendor.api_requests[0]) == {"typeId": 1}
 
@@ -79,7 +79,7 @@ def test_servicetitan_production_hosts(runtime: Runtime, catalog: Catalog) -> No
 
 
 def test_servicetitan_raw_request(runtime: Runtime, vendor: FakeVendor) -> None:
-    vendor.route("GET", f"{ST_API}/jpm/v2/tenant/{TENANT}/jobs/42", httpx.Response(200, json={"id": 42}))
+    vendor.route("GET", f"{ST_API}/jpm/v2/tenant/{TENANT}/jobs/42", httpx2.Response(200, json={"id": 42}))
     inputs = {
         "urlType": "jpm",
         "path": "/jobs/42",
@@ -95,7 +95,7 @@ def test_servicetitan_raw_request(runtime: Runtime, vendor: FakeVendor) -> None:
 
 def test_servicetitan_raw_request_with_json_body(runtime: Runtime, vendor: FakeVendor) -> None:
     url = f"{ST_API}/jpm/v2/tenant/{TENANT}/jobs/42"
-    vendor.route("PATCH", url, httpx.Response(200, json={"id": 42, "summary": "s"}))
+    vendor.route("PATCH", url, httpx2.Response(200, json={"id": 42, "summary": "s"}))
     inputs = {"urlType": "jpm", "path": "/jobs/42", "method": "PATCH", "json": {"summary": "s"}}
     assert runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION)["data"]["summary"] == "s"
     assert json_body(vendor.api_requests[0]) == {"summary": "s"}
@@ -109,7 +109,7 @@ def test_select_technician(runtime: Runtime, vendor: FakeVendor) -> None:
         "hasMore": False,
         "data": [{"id": 1, "name": "John Doe"}, {"id": 2, "name": "Jane Doe"}],
     }
-    vendor.route("GET", url, httpx.Response(200, json=page))
+    vendor.route("GET", url, httpx2.Response(200, json=page))
     assert runtime.picklist_sync("servicetitan.selectTechnician", {}, ST_CONNECTION) == {
         "result": [{"key": "1", "label": "John Doe (ID: 1)"}, {"key": "2", "label": "Jane Doe (ID: 2)"}],
         "truncated": False,
@@ -126,12 +126,12 @@ def test_servicebay_lookup_and_book(runtime: Runtime, vendor: FakeVendor, catalo
     vendor.route(
         "GET",
         f"{SB_API}/organisations/org-1/customers/lookup",
-        httpx.Response(200, json={"success": True, "data": customer}),
+        httpx2.Response(200, json={"success": True, "data": customer}),
     )
     vendor.route(
         "POST",
         f"{SB_API}/organisations/org-1/tickets",
-        httpx.Response(201, json={"success": True, "data": {"id": "t1"}}),
+        httpx2.Response(201, json={"success": True, "data": {"id": "t1"}}),
     )
     assert runtime.run_sync("servicebay.lookupCustomer", {"phone": "+1234567890"}, SB_CONNECTION) == {
         "data": customer
@@ -148,7 +148,7 @@ def test_servicebay_lookup_no_match_is_null(runtime: Runtime, vendor: FakeVendor
     vendor.route(
         "GET",
         f"{SB_API}/organisations/org-1/customers/lookup",
-        httpx.Response(404, json={"success": False, "error": "Customer not found"}),
+        httpx2.Response(404, json={"success": False, "error": "Customer not found"}),
     )
     assert runtime.run_sync("servicebay.lookupCustomer", {"email": "jane@example.com"}, SB_CONNECTION) == {
         "data": None
@@ -167,7 +167,9 @@ def test_servicebay_org_id_is_encoded_in_the_path(runtime: Runtime) -> None:
 
 def test_homebase360_search(runtime: Runtime, vendor: FakeVendor) -> None:
     customers = [{"customerId": "Ekk9", "displayName": "John Smith"}]
-    vendor.route("GET", f"{HB_API}/customers", httpx.Response(200, json={"success": True, "data": customers}))
+    vendor.route(
+        "GET", f"{HB_API}/customers", httpx2.Response(200, json={"success": True, "data": customers})
+    )
     result = runtime.run_sync(
         "homebase360.searchCustomers", {"identifiers": ["Ekk9", "+13038286690"]}, HB_CONNECTION
     )
@@ -181,7 +183,7 @@ def test_homebase360_raw_ping(runtime: Runtime, vendor: FakeVendor) -> None:
     vendor.route(
         "GET",
         f"{HB_API}/ping",
-        httpx.Response(200, json={"success": True, "data": {"message": "API authentication successful"}}),
+        httpx2.Response(200, json={"success": True, "data": {"message": "API authentication successful"}}),
     )
     result = runtime.run_sync("homebase360.rawRequest", {"path": "/ping"}, HB_CONNECTION)
     assert result["data"]["data"]["message"].startswith("API")  # a raw request keeps the envelope
@@ -198,11 +200,11 @@ def test_a_named_hook_changes_the_request(tmp_path: Path, vendor: FakeVendor) ->
     definition.write_text(
         definition.read_text().replace('"nullOn"', '"hook": "tests.hook_example:tag_request", "nullOn"')
     )
-    runtime = Runtime(catalog_module.load(tmp_path), transport=httpx.MockTransport(vendor), env={})
+    runtime = Runtime(catalog_module.load(tmp_path), transport=httpx2.MockTransport(vendor), env={})
     vendor.route(
         "GET",
         f"{SB_API}/organisations/org-1/customers/lookup",
-        httpx.Response(200, json={"success": True, "data": {}}),
+        httpx2.Response(200, json={"success": True, "data": {}}),
     )
     runtime.run_sync("servicebay.lookupCustomer", {"phone": "+15550001111"}, SB_CONNECTION)
     assert vendor.requests[0].headers["x-hooked"] == "+15550001111"
@@ -214,16 +216,16 @@ def test_a_named_hook_changes_the_request(tmp_path: Path, vendor: FakeVendor) ->
 def test_an_open_runtime_shares_one_client_per_connection(
     runtime: Runtime, vendor: FakeVendor, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clients: list[httpx.AsyncClient] = []
-    real_init = httpx.AsyncClient.__init__
+    clients: list[httpx2.AsyncClient] = []
+    real_init = httpx2.AsyncClient.__init__
 
-    def counting_init(self: httpx.AsyncClient, *args: object, **kwargs: object) -> None:
+    def counting_init(self: httpx2.AsyncClient, *args: object, **kwargs: object) -> None:
         clients.append(self)
         real_init(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+    monkeypatch.setattr(httpx2.AsyncClient, "__init__", counting_init)
     url = f"{ST_API}/dispatch/v2/tenant/{TENANT}/appointment-assignments/assign-technicians"
-    vendor.route("POST", url, httpx.Response(200, json={"id": 1}))
+    vendor.route("POST", url, httpx2.Response(200, json={"id": 1}))
     inputs = example(catalog, "servicetitan.assignTechnicians")
 
     async def flow() -> None:
@@ -254,7 +256,7 @@ UPLOAD = {"urlType": "equipmentsystems", "path": "/installed-equipment/attachmen
 
 def test_raw_request_uploads_multipart_files(runtime: Runtime, vendor: FakeVendor) -> None:
     stored = {"path": "InstalledEquipment/Documents/x.pdf"}
-    vendor.route("POST", ATTACHMENTS, httpx.Response(200, json=stored))
+    vendor.route("POST", ATTACHMENTS, httpx2.Response(200, json=stored))
     inputs = {**UPLOAD, "files": {"file": PDF}, "form": {"memo": "manual"}}
     assert runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION) == {"data": stored}
     (request,) = vendor.api_requests
@@ -269,7 +271,7 @@ def test_dry_run_describes_files_without_their_content(runtime: Runtime) -> None
     preview = runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION, dry_run=True)
     described = {"filename": "manual.pdf", "contentType": "application/pdf", "size": 13}
     assert preview["files"] == {"file": described}
-    assert "Content-Type" not in preview["headers"]  # httpx sets the multipart boundary
+    assert "Content-Type" not in preview["headers"]  # httpx2 sets the multipart boundary
 
 
 @pytest.mark.parametrize(

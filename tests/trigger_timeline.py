@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from component import catalog as catalog_module
 from component.auth import TokenCache
@@ -87,10 +87,10 @@ class FakeServiceTitan:
             "jobStatus": "Scheduled",
         }
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
         await asyncio.sleep(0)  # let a concurrent poller run, as a real network wait would
         if str(request.url) == ST_TOKEN_URL:
-            return httpx.Response(200, json={"access_token": "tok", "expires_in": 900})
+            return httpx2.Response(200, json={"access_token": "tok", "expires_in": 900})
         self.list_requests += 1
         if self.between_pages:
             self.between_pages.pop(0)()
@@ -103,7 +103,7 @@ class FakeServiceTitan:
             rows.sort(key=lambda row: row[0])
         page, size = int(params.get("page", 1)), int(params.get("pageSize", 50))
         chunk = rows[(page - 1) * size : page * size]
-        return httpx.Response(
+        return httpx2.Response(
             200,
             json={
                 "page": page,
@@ -155,7 +155,7 @@ class Harness:
         """A fresh runtime, as after a restart: nothing carried over but the store file."""
         return Runtime(
             self.catalog,
-            transport=httpx.MockTransport(self.vendor),
+            transport=httpx2.MockTransport(self.vendor),
             clock=self.clock,
             tokens=TokenCache(),
             budgets=BudgetRegistry(),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 from starlette.routing import Host, Mount, Router
 
 from . import homebase360, servicebay, servicetitan
@@ -53,17 +53,17 @@ CREDENTIALS: dict[str, dict[str, str]] = {
 }
 
 
-class SandboxTransport(httpx.AsyncBaseTransport):
-    """``httpx.ASGITransport`` over the sandbox; a dropped connection surfaces as a protocol error."""
+class SandboxTransport(httpx2.AsyncBaseTransport):
+    """``httpx2.ASGITransport`` over the sandbox; a dropped connection surfaces as a protocol error."""
 
     def __init__(self, app: Router) -> None:
-        self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        self._asgi = httpx2.ASGITransport(app=app, client=("127.0.0.1", 40000))
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         try:
             return await self._asgi.handle_async_request(request)
         except DroppedConnection:
-            raise httpx.RemoteProtocolError(
+            raise httpx2.RemoteProtocolError(
                 "peer closed connection without sending complete message body", request=request
             ) from None
 
@@ -101,7 +101,7 @@ class Sandbox:
     def faults(self, vendor: str) -> Faults:
         return self.vendors[vendor].faults
 
-    def transport(self) -> httpx.AsyncBaseTransport:
+    def transport(self) -> httpx2.AsyncBaseTransport:
         return SandboxTransport(self.app)
 
     def connection(self, vendor: str, base: str | None = None) -> dict[str, str]:
