@@ -1,9 +1,11 @@
-"""Work done once instead of per request: validated connections, session keys, compiled templates."""
+"""Work done once instead of per request: validated connections, session keys, compiled templates;
+and the faster paths held to the slower ones they replace."""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import math
 import re
 import threading
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from component import formats, jsontext
 from component.catalog import Catalog
+from component.envelope import body_of
 from component.errors import ConnectionConfigError
 from component.http import OutgoingRequest, ssl_context, url_with_path, url_with_query
 from component.redact import Redactor
@@ -371,3 +374,45 @@ def test_a_session_running_many_requests_at_once_keeps_its_connections(catalog: 
     with local_server() as (base, connections):
         asyncio.run(workers(base))
     assert len(connections) <= 40  # one per worker; on httpx 0.28, over 400
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # past 64 bits too
+    | st.floats(allow_nan=True, allow_infinity=True)  # NaN and Infinity: json's extension
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    value=_JSON_VALUES,
+    ascii_only=st.booleans(),
+    indent=st.sampled_from([None, 2]),
+    prefix=st.sampled_from([b"", b"\xef\xbb\xbf", b" \n"]),
+)
+def test_a_body_reads_as_json_reads_it(
+    value: Any, ascii_only: bool, indent: int | None, prefix: bytes
+) -> None:
+    """Vendor bodies are read by msgspec where it can and by json where it cannot; either way the
+    payload is the one json reads, with the same types, key order and float values."""
+    content = prefix + json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode()
+    expected = json.loads(content)
+    read = body_of(httpx2.Response(200, content=content, headers={"content-type": "application/json"}))
+    assert json.dumps(read) == json.dumps(expected)
+    assert type(read) is type(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(content=st.binary(min_size=1, max_size=40) | st.text(min_size=1, max_size=40).map(str.encode))
+def test_a_body_json_refuses_is_refused(content: bytes) -> None:
+    """Bytes that json cannot read are not read as JSON by the faster path either."""
+    try:
+        expected: Any = json.loads(content)
+    except (ValueError, RecursionError):
+        expected = content.decode("utf-8", errors="replace")
+    read = body_of(httpx2.Response(200, content=content))
+    assert json.dumps(read) == json.dumps(expected)
