@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 
 from component.auth import TokenCache
+from component.http import _LIMITS
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.version import USER_AGENT
@@ -68,7 +69,9 @@ class ActionBench:
 
     async def bare(self, count: int, concurrency: int, library: ModuleType = httpx2) -> None:
         transport = self.transport(library)
-        limits = library.Limits(max_connections=100, max_keepalive_connections=100)  # the runtime's
+        # the runtime's connection limits, read from it so that the two cannot drift apart
+        most, idle = _LIMITS.max_connections, _LIMITS.max_keepalive_connections
+        limits = library.Limits(max_connections=most, max_keepalive_connections=idle)
         async with library.AsyncClient(transport=transport, limits=limits, follow_redirects=False) as client:
             token = await self._token(client)
             headers = {
