@@ -368,50 +368,17 @@ class Session:
         while True:
             attempts.count += 1
             auth_headers = await self.auth.headers(self.client)
-            if self.budget:  # the slot is taken right before the send, after any wait for a token
-                await self.budget.acquire(self._report_wait)
-            remaining = attempts.remaining()
-            if remaining <= 0:
-                raise TransportError(
-                    f"{method} {url}: the {self.policy.deadline:g} s deadline was spent before the request "
-                    "could be sent",
-                    vendor=self.vendor,
-                    maybe_applied=False,
-                )
-            started = self.clock.now()
-            try:
-                async with asyncio.timeout(remaining):  # a drip-fed body cannot outlive the deadline
-                    response = await self.client.request(
-                        method,
-                        target,
-                        headers={**base_headers, **auth_headers},
-                        # the client's own timeout, unless the deadline is nearer
-                        timeout=httpx2.USE_CLIENT_DEFAULT
-                        if remaining > self.policy.timeout
-                        else max(0.001, remaining),
-                        **content,
-                    )
-            except TimeoutError:
-                raise TransportError(
-                    f"{method} {url}: no complete response within the {self.policy.deadline:g} s deadline",
-                    vendor=self.vendor,
-                ) from None
-            except httpx2.HTTPError as exc:
-                reason, sent = transport_failure(exc)
+            outcome = await self._exchange(
+                method, url, target, {**base_headers, **auth_headers}, content, attempts
+            )
+            if isinstance(outcome, httpx2.HTTPError):
+                reason, sent = transport_failure(outcome)
                 if await attempts.retry(method, None, None, sent=sent):
                     continue
                 raise TransportError(
                     f"{method} {url}: {reason}", vendor=self.vendor, maybe_applied=sent
                 ) from None
-            if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
-                log.debug(
-                    "%s %s -> %s (attempt %d, %.0f ms)",
-                    method,
-                    self.redactor.text(str(url)),
-                    response.status_code,
-                    attempts.count,
-                    (self.clock.now() - started) * 1000,
-                )
+            response = outcome
             if response.status_code == 401 and self.auth.refreshable and not refreshed:
                 refreshed = True
                 await self.auth.refresh(self.client, auth_headers)
@@ -433,6 +400,63 @@ class Session:
                 if response.status_code == 429:
                     error.retry_after = header_delay(response, self.policy, self.clock)
                 raise
+
+    async def _exchange(
+        self,
+        method: str,
+        url: httpx2.URL,
+        target: httpx2.URL,
+        headers: dict[str, str],
+        content: dict[str, Any],
+        attempts: Attempts,
+    ) -> httpx2.Response | httpx2.HTTPError:
+        """One send within what is left of the deadline, holding a budget slot until its answer is in.
+
+        The slot is taken right before the send, after any wait for a token, and given back once the
+        response (or the failure) is in: by then the vendor has counted the request, however late it
+        arrived.
+        """
+        if self.budget:
+            await self.budget.acquire(self._report_wait)
+        try:
+            left = attempts.remaining()
+            if left <= 0:
+                raise TransportError(
+                    f"{method} {url}: the {self.policy.deadline:g} s deadline was spent before the "
+                    "request could be sent",
+                    vendor=self.vendor,
+                    maybe_applied=False,
+                )
+            started = self.clock.now()
+            async with asyncio.timeout(left):  # a drip-fed body cannot outlive the deadline
+                response = await self.client.request(
+                    method,
+                    target,
+                    headers=headers,
+                    # the client's own timeout, unless the deadline is nearer
+                    timeout=httpx2.USE_CLIENT_DEFAULT if left > self.policy.timeout else max(0.001, left),
+                    **content,
+                )
+            if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
+                log.debug(
+                    "%s %s -> %s (attempt %d, %.0f ms)",
+                    method,
+                    self.redactor.text(str(url)),
+                    response.status_code,
+                    attempts.count,
+                    (self.clock.now() - started) * 1000,
+                )
+            return response
+        except TimeoutError:
+            raise TransportError(
+                f"{method} {url}: no complete response within the {self.policy.deadline:g} s deadline",
+                vendor=self.vendor,
+            ) from None
+        except httpx2.HTTPError as exc:
+            return exc
+        finally:
+            if self.budget:
+                self.budget.release()
 
     def _report_wait(self, seconds: float) -> None:
         assert self.budget is not None

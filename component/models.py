@@ -439,9 +439,10 @@ class RateLimit(Strict):
     margin: float = Field(
         0,
         ge=0,
-        description="Seconds added to the window. The vendor counts a request when it arrives, a little "
-        "after the client takes its slot; the margin keeps that jitter from putting one request too many "
-        "in the vendor's window.",
+        description="Seconds added to the window. A slot is held from the send until the window has passed "
+        "after the response, so no delay on the way makes the vendor count one request too many; the "
+        "margin is for a vendor that counts more coarsely than a sliding window (whole seconds, minutes "
+        "on the clock).",
     )
 
 

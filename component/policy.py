@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import deque
@@ -44,33 +45,73 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class RateBudget:
-    """At most ``requests`` sends in any window of ``per`` seconds: a sliding log of send times.
+    """At most ``requests`` requests in any ``per`` seconds, however late each reaches the vendor.
 
-    A caller that finds the window full reserves the first free slot before it sleeps, so waiting
-    callers keep their order and no rounding can make a caller loop.
+    A vendor counts a request when it arrives, which is some time after the send and before the
+    response. So a request holds its slot from the send until ``per`` seconds after its response
+    (``release``): at most ``requests`` slots are held or cooling down at once, and no delay on the
+    way (a slow network, a busy event loop, a paused process) can put one request too many in the
+    vendor's window. ``margin`` seconds are added to the cool-down for vendors that count coarsely.
+
+    Callers that find every slot taken wait in order: each takes the slot that frees first, or, when
+    every slot is in flight, the next one a response gives back.
     """
 
     def __init__(self, limit: RateLimit, clock: Clock) -> None:
         self.requests = limit.requests
         self.window = limit.per  # as the vendor states it
-        self.per = limit.per + limit.margin  # as the budget keeps it
+        self.per = limit.per + limit.margin  # the cool-down after each response
         self.clock = clock
-        self.sent: deque[float] = deque()
+        self.free = limit.requests  # slots to take at once
+        self.cooling: list[float] = []  # when given-back slots are free again, ascending
+        self.waiting: deque[asyncio.Future[float]] = deque()  # callers waiting for a slot in flight
 
     async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
-        """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a wait."""
-        now = self.clock.now()
-        while self.sent and self.sent[0] <= now - self.per:
-            self.sent.popleft()
-        if len(self.sent) < self.requests:
-            self.sent.append(now)
+        """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a timed wait.
+
+        Every slot taken must be given back with ``release`` once its response (or failure) is in.
+        """
+        started = now = self.clock.now()
+        cooled = bisect.bisect_right(self.cooling, now)
+        if cooled:
+            self.free += cooled
+            del self.cooling[:cooled]
+        if self.free:
+            self.free -= 1
             return 0.0
-        slot = max(now, self.sent.popleft() + self.per)
-        self.sent.append(slot)
-        if on_wait is not None and slot > now:
-            on_wait(slot - now)
-        await self.clock.sleep(slot - now)
-        return slot - now
+        if self.cooling:
+            slot = self.cooling.pop(0)
+        else:
+            turn: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            self.waiting.append(turn)
+            try:
+                slot = await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # handed a slot as the wait was cancelled
+                    self._give_back(turn.result())
+                raise
+            now = self.clock.now()
+        if slot > now:
+            if on_wait is not None:
+                on_wait(slot - now)
+            try:
+                await self.clock.sleep(slot - now)
+            except BaseException:
+                self._give_back(slot)
+                raise
+        return self.clock.now() - started
+
+    def release(self) -> None:
+        """Give back a slot: it is free again ``per`` seconds from now."""
+        self._give_back(self.clock.now() + self.per)
+
+    def _give_back(self, free_at: float) -> None:
+        while self.waiting:
+            turn = self.waiting.popleft()
+            if not turn.done():  # a cancelled wait is skipped
+                turn.set_result(free_at)
+                return
+        bisect.insort(self.cooling, free_at)
 
 
 class BudgetRegistry:

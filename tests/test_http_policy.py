@@ -43,6 +43,7 @@ from tests.conftest import (
     FakeClock,
     json_body,
 )
+from tests.virtual_clock import VirtualClock
 
 TENANT = ST_CONNECTION["tenant"]
 ORG = SB_CONNECTION["orgId"]
@@ -121,9 +122,12 @@ def cursor_pages(pages: dict[str | None, dict[str, Any]]) -> tuple[Any, list[dic
 
 
 def acquire(budget: RateBudget, times: int) -> None:
+    """``times`` requests one after another, each answered at once."""
+
     async def go() -> None:
         for _ in range(times):
             await budget.acquire()
+            budget.release()
 
     asyncio.run(go())
 
@@ -727,6 +731,63 @@ def test_rate_budget_keeps_a_steady_stream_flowing():
     acquire(budget, 6)
 
     assert sum(clock.sleeps) == pytest.approx(1.0)
+
+
+def send_times(requests: int, waves: list[list[float]]) -> list[float]:
+    """When each request took its slot, in virtual seconds: a budget of ``requests`` per second, and
+    waves of concurrent requests (one after another), each answered after its latency."""
+    clock = VirtualClock()
+    budget = RateBudget(RateLimit(requests=requests, per=1), clock)
+    sent: list[float] = []
+
+    async def request(latency: float) -> None:
+        await budget.acquire()
+        sent.append(clock.now() - 1000)
+        await clock.sleep(latency)
+        budget.release()
+
+    async def go() -> None:
+        for wave in waves:
+            await asyncio.gather(*(request(latency) for latency in wave))
+
+    asyncio.run(asyncio.wait_for(go(), 60))
+    return sent
+
+
+def test_a_slot_is_held_until_per_seconds_after_its_response():
+    # The vendor counts a request when it arrives, anywhere between the send and the response: a slot
+    # freed ``per`` after the send could let a fourth request in beside a late third one.
+    sent = send_times(3, [[5, 0, 0, 0, 0], [0, 0, 0]])
+
+    # two answered at once free at 1 s; the slow one, sent at 0 but answered at 5 s, frees at 6 s
+    assert sent == [0, 0, 0, 1, 1, 5, 5, 6]
+
+
+def test_when_every_slot_is_in_flight_the_next_waits_for_a_response():
+    sent = send_times(2, [[3, 4, 0, 0]])
+
+    assert sent == [0, 0, 4, 5]  # answered at 3 s and 4 s, so free at 4 s and 5 s, in order
+
+
+def test_a_cancelled_wait_gives_its_slot_back():
+    clock = VirtualClock()
+    budget = RateBudget(RateLimit(requests=1, per=1), clock)
+
+    async def go() -> float:
+        await budget.acquire()  # held, not yet answered
+        waiter = asyncio.create_task(budget.acquire())
+        await asyncio.sleep(0)
+        budget.release()  # handed to the waiter, which sleeps until 1 s
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        started = clock.now()
+        await budget.acquire()  # the slot the cancelled waiter held is still there
+        return clock.now() - started
+
+    assert asyncio.run(asyncio.wait_for(go(), 10)) == pytest.approx(1.0)
+    assert budget.free + len(budget.cooling) == 0 and not budget.waiting
 
 
 def test_sessions_share_a_budget_by_api_key(runtime):
