@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -65,6 +66,7 @@ class RateBudget:
         self.free = limit.requests  # slots to take at once
         self.cooling: list[float] = []  # when given-back slots are free again, ascending
         self.waiting: deque[asyncio.Future[float]] = deque()  # callers waiting for a slot in flight
+        self._guard = threading.Lock()  # sessions on other threads' event loops share the budget
 
     async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
         """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a timed wait.
@@ -72,18 +74,21 @@ class RateBudget:
         Every slot taken must be given back with ``release`` once its response (or failure) is in.
         """
         started = now = self.clock.now()
-        cooled = bisect.bisect_right(self.cooling, now)
-        if cooled:
-            self.free += cooled
-            del self.cooling[:cooled]
-        if self.free:
-            self.free -= 1
-            return 0.0
-        if self.cooling:
-            slot = self.cooling.pop(0)
-        else:
-            turn: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            self.waiting.append(turn)
+        turn: asyncio.Future[float] | None = None
+        with self._guard:
+            cooled = bisect.bisect_right(self.cooling, now)
+            if cooled:
+                self.free += cooled
+                del self.cooling[:cooled]
+            if self.free:
+                self.free -= 1
+                return 0.0
+            if self.cooling:
+                slot = self.cooling.pop(0)
+            else:
+                turn = asyncio.get_running_loop().create_future()
+                self.waiting.append(turn)
+        if turn is not None:
             try:
                 slot = await turn
             except asyncio.CancelledError:
@@ -106,12 +111,31 @@ class RateBudget:
         self._give_back(self.clock.now() + self.per)
 
     def _give_back(self, free_at: float) -> None:
-        while self.waiting:
-            turn = self.waiting.popleft()
-            if not turn.done():  # a cancelled wait is skipped
-                turn.set_result(free_at)
-                return
-        bisect.insort(self.cooling, free_at)
+        with self._guard:
+            while self.waiting:
+                turn = self.waiting.popleft()
+                if turn.done():  # a cancelled wait
+                    continue
+                try:
+                    running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+                except RuntimeError:
+                    running = None
+                if turn.get_loop() is running:
+                    turn.set_result(free_at)
+                    return
+                try:  # a caller on another thread's event loop
+                    turn.get_loop().call_soon_threadsafe(self._hand, turn, free_at)
+                    return
+                except RuntimeError:  # that loop is closed
+                    continue
+            bisect.insort(self.cooling, free_at)
+
+    def _hand(self, turn: asyncio.Future[float], free_at: float) -> None:
+        """On the waiting caller's loop: give it the slot, or back if it stopped waiting meanwhile."""
+        if turn.done():
+            self._give_back(free_at)
+        else:
+            turn.set_result(free_at)
 
 
 class BudgetRegistry:

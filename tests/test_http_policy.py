@@ -8,6 +8,7 @@ no real sleeping.
 from __future__ import annotations
 
 import asyncio
+import threading
 from email.utils import formatdate
 from typing import Any
 
@@ -30,7 +31,7 @@ from component.errors import (
 from component.http import OutgoingRequest
 from component.models import CursorPagination, HttpPolicy, RateLimit
 from component.pagination import collect
-from component.policy import RateBudget, backoff_delay, header_delay, may_retry
+from component.policy import SYSTEM_CLOCK, RateBudget, backoff_delay, header_delay, may_retry
 from tests.conftest import (
     CONNECTIONS,
     HB_API,
@@ -837,3 +838,28 @@ def test_servicebay_steady_stream_through_the_runtime(runtime, vendor, clock):
     lookups(runtime, [SB_CONNECTION] * 110)
 
     assert len(vendor.api_requests) == 110
+
+
+def test_callers_on_other_threads_event_loops_share_a_budget():
+    # One slot, held on the main thread's loop; a caller on another thread's loop waits for it.
+    budget = RateBudget(RateLimit(requests=1, per=0.05), SYSTEM_CLOCK)
+    waited: list[float] = []
+
+    def other_thread() -> None:
+        waited.append(asyncio.run(asyncio.wait_for(budget.acquire(), 10)))
+        budget.release()
+
+    async def main() -> None:
+        await budget.acquire()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        while not budget.waiting:  # the other caller is waiting for the slot in flight
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)
+        budget.release()
+        await asyncio.to_thread(thread.join, 10)
+
+    asyncio.run(main())
+
+    assert len(waited) == 1 and 0.1 <= waited[0] < 5  # 0.05 s in flight, then the 0.05 s cool-down
+    assert not budget.waiting and budget.free + len(budget.cooling) == 1
