@@ -64,7 +64,7 @@ class RateBudget:
         self.per = limit.per + limit.margin  # the cool-down after each response
         self.clock = clock
         self.free = limit.requests  # slots to take at once
-        self.cooling: list[float] = []  # when given-back slots are free again, ascending
+        self.cooling: deque[float] = deque()  # when given-back slots are free again, ascending
         self.waiting: deque[asyncio.Future[float]] = deque()  # callers waiting for a slot in flight
         self._guard = threading.Lock()  # sessions on other threads' event loops share the budget
 
@@ -76,15 +76,14 @@ class RateBudget:
         started = now = self.clock.now()
         turn: asyncio.Future[float] | None = None
         with self._guard:
-            cooled = bisect.bisect_right(self.cooling, now)
-            if cooled:
-                self.free += cooled
-                del self.cooling[:cooled]
+            while self.cooling and self.cooling[0] <= now:
+                self.cooling.popleft()
+                self.free += 1
             if self.free:
                 self.free -= 1
                 return 0.0
             if self.cooling:
-                slot = self.cooling.pop(0)
+                slot = self.cooling.popleft()
             else:
                 turn = asyncio.get_running_loop().create_future()
                 self.waiting.append(turn)
@@ -128,7 +127,10 @@ class RateBudget:
                     return
                 except RuntimeError:  # that loop is closed
                     continue
-            bisect.insort(self.cooling, free_at)
+            if self.cooling and free_at < self.cooling[-1]:  # a slot a cancelled caller had reserved
+                bisect.insort(self.cooling, free_at)
+            else:
+                self.cooling.append(free_at)
 
     def _hand(self, turn: asyncio.Future[float], free_at: float) -> None:
         """On the waiting caller's loop: give it the slot, or back if it stopped waiting meanwhile."""
