@@ -330,7 +330,9 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
         runtime = _runtime(ctx, sandboxed)
         parsed = parse_inputs(inputs)
         definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
-        check_inputs(definition, parsed)  # inputs first: a bad input is reported before anything else is read
+        # inputs first: a bad input is reported before anything else is read (a one-off check: the
+        # run checks them again, and compiling the schema would not pay off in one command)
+        check_inputs(definition, parsed, compiled=False)
         connection = _connection_data(ctx, runtime, definition, connection_file)
         call = runtime.run if kind == "action" else runtime.picklist
         emit(_run(call(ref, parsed, connection, dry_run=dry_run)))

@@ -45,8 +45,11 @@ _MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 _TEXT = frozenset({str})
 
 
-def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
-    """Validated inputs with defaults filled in; raises before anything is sent."""
+def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = True) -> dict[str, Any]:
+    """Validated inputs with defaults filled in; raises before anything is sent.
+
+    ``compiled=False`` for a one-off check that should not count towards compiling the schema.
+    """
     if not isinstance(inputs, dict):
         raise InputValidationError(
             f"inputs of {definition.ref} must be a JSON object",
@@ -59,7 +62,9 @@ def check_inputs(definition: LoadedDefinition, inputs: Any) -> dict[str, Any]:
             problems=[{"path": unsafe[0], "message": unsafe[1]}],
         )
     filled = definition.validator.with_defaults(inputs)
-    problems = definition.validator.problems(filled) or checks.problems(definition.model.checks, filled)
+    problems = definition.validator.problems(filled, compiled=compiled) or checks.problems(
+        definition.model.checks, filled
+    )
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
         raise InputValidationError(f"invalid inputs for {definition.ref}: {listed}", problems=problems)

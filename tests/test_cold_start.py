@@ -20,7 +20,16 @@ from component.errors import DefinitionError
 from component.http import ssl_context
 from tests.conftest import ROOT, ST_CONNECTION, make_runtime
 
-HEAVY = ("httpx2", "pydantic", "jsonschema", "rich", "starlette", "uvicorn", "component.runtime")
+HEAVY = (
+    "httpx2",
+    "pydantic",
+    "jsonschema",
+    "fastjsonschema",
+    "rich",
+    "starlette",
+    "uvicorn",
+    "component.runtime",
+)
 _PROBE = """
 import json, sys
 heavy = json.loads(sys.argv[2])
@@ -63,6 +72,19 @@ def test_cached_catalog_json_needs_no_runtime(tmp_path: Path) -> None:
     assert "pydantic" in cold_modules  # the first run checks everything and fills the cache
     assert warm_modules == []
     assert json.loads(warm) == json.loads(cold) == catalog_module.load(ROOT).to_json()
+
+
+def test_a_one_shot_run_compiles_no_input_validator(tmp_path: Path) -> None:
+    # Compiling pays off from a schema's second use; the command line's early check of the inputs
+    # (before the connection is read) must not count as the first, or every run would pay for it.
+    inputs, connection = tmp_path / "inputs.json", tmp_path / "st.json"
+    inputs.write_text(json.dumps({"id": 1}))
+    connection.write_text(json.dumps(ST_CONNECTION))
+    args = ["run", "servicetitan.getJob", f"--inputs=@{inputs}", f"--connection={connection}", "--dry-run"]
+    loaded_by(["catalog", "--json"], tmp_path)  # the cache filled, as after any first run
+    output, modules = loaded_by(args, tmp_path)
+    assert json.loads(output)["url"].endswith("/jobs/1")
+    assert "fastjsonschema" not in {m.split(".")[0] for m in modules}
 
 
 @pytest.fixture
