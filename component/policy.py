@@ -110,15 +110,15 @@ class RateBudget:
         self._give_back(self.clock.now() + self.per)
 
     def _give_back(self, free_at: float) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
         with self._guard:
             while self.waiting:
                 turn = self.waiting.popleft()
                 if turn.done():  # a cancelled wait
                     continue
-                try:
-                    running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-                except RuntimeError:
-                    running = None
                 if turn.get_loop() is running:
                     turn.set_result(free_at)
                     return
