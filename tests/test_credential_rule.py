@@ -12,6 +12,8 @@ connections send nothing, exit 2 in the CLI, and never echo what was refused.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -607,3 +609,48 @@ def test_the_in_process_sandbox_keeps_its_own_hosts_but_not_userinfo(catalog: Ca
     elsewhere = runtime(catalog, Catcher())
     with pytest.raises(ConnectionConfigError, match="https"):
         elsewhere.run_sync("servicetitan.getJob", {"id": 400001}, connection, dry_run=True)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_the_served_sandbox_works_over_loopback_http_for_every_vendor(catalog: Catalog, host: str) -> None:
+    """``sandbox serve`` prints connections the rule accepts (a wildcard listen address is given as
+    loopback), and each vendor's credentials, ServiceTitan's token request included, reach it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "component", "sandbox", "serve", "--host", host, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "}\n":
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else "no output"
+            lines.append(line)
+        served = json.loads("".join(lines))
+        assert served["url"].startswith("http://127.0.0.1:")
+        rt = Runtime(catalog, tokens=TokenCache(), budgets=BudgetRegistry(), env={})
+        connections = served["connections"]
+        assert (
+            rt.run_sync("servicetitan.getJob", {"id": 400001}, connections["servicetitan"])["data"]["id"]
+            == 400001
+        )
+        assert rt.run_sync(
+            "servicebay.rawRequest",
+            {"path": "/organisations/sandbox-org/services"},
+            connections["servicebay"],
+        )["data"]
+        assert rt.run_sync("homebase360.ping", {}, connections["homebase360"])["data"] is not None
+        # The operator's allow-list binds the served sandbox too, until it names loopback.
+        fenced = Runtime(
+            catalog,
+            tokens=TokenCache(),
+            budgets=BudgetRegistry(),
+            env={ALLOWED_HOSTS_VARIABLE: "x.example.com"},
+        )
+        with pytest.raises(ConnectionConfigError, match=ALLOWED_HOSTS_VARIABLE):
+            fenced.run_sync("homebase360.ping", {}, connections["homebase360"])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
