@@ -11,6 +11,7 @@ connections send nothing, exit 2 in the CLI, and never echo what was refused.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -654,3 +655,41 @@ def test_the_served_sandbox_works_over_loopback_http_for_every_vendor(catalog: C
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_cancelled_token_fetch_hands_the_turn_to_a_waiting_caller() -> None:
+    """The caller fetching a token is cancelled (its deadline, its thread's loop closing): a caller
+    waiting on it fetches in its place instead of waiting for ever or failing."""
+    from component.auth import _Token
+
+    cache = TokenCache()
+    started = asyncio.Event()
+    fetched: list[str] = []
+
+    async def stuck() -> _Token:
+        fetched.append("first")
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def quick() -> _Token:
+        fetched.append("second")
+        return _Token("tok", expires_at=10_000.0)
+
+    def fresh(token: _Token | None) -> bool:
+        return token is not None
+
+    async def main() -> _Token:
+        first = asyncio.create_task(cache.obtain("k", fresh, stuck))
+        await started.wait()
+        second = asyncio.create_task(cache.obtain("k", fresh, quick))
+        await asyncio.sleep(0)
+        first.cancel()
+        token = await asyncio.wait_for(second, 5)
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return token
+
+    assert asyncio.run(main()).value == "tok"
+    assert fetched == ["first", "second"]
+    assert cache.fetches("k") == 2
