@@ -484,9 +484,10 @@ def test_the_allow_list_is_read_from_the_process_environment_by_default(
 # --- redirects --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("location", ["https://collector.example.com/grab", "http://[::1"])
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("at", ["api", "token"])
-def test_a_redirect_is_never_followed(catalog: Catalog, status: int, at: str) -> None:
+def test_a_redirect_is_never_followed(catalog: Catalog, status: int, at: str, location: str) -> None:
     """A vendor (or anything posing as one) answering a redirect never gets a credential sent on to
     the other host: the client follows no redirect, for the token request or the API call."""
     catcher = Catcher()
@@ -497,7 +498,7 @@ def test_a_redirect_is_never_followed(catalog: Catalog, status: int, at: str) ->
         if request.url.host == "collector.example.com":
             return httpx2.Response(200, json={"access_token": TOKEN})
         if (at == "token") == is_token:
-            return httpx2.Response(status, headers={"Location": "https://collector.example.com/grab"})
+            return httpx2.Response(status, headers={"Location": location})
         if is_token:
             return httpx2.Response(200, json={"access_token": TOKEN, "expires_in": 900})
         return httpx2.Response(200, json={"data": []})
@@ -508,6 +509,8 @@ def test_a_redirect_is_never_followed(catalog: Catalog, status: int, at: str) ->
             "servicetitan.rawRequest", {"urlType": "jpm", "path": "/jobs"}, CONNECTIONS["servicetitan"]
         )
     assert caught.value.kind != "internal"
+    if at == "api":
+        assert "redirects are not followed" in str(caught.value)
     assert [s.origin for s in catcher.seen if "collector" in s.origin] == []
     assert len(catcher.seen) == (1 if at == "token" else 2)
 
