@@ -17,8 +17,10 @@ Where credentials may go is decided here, once, by :func:`destinations` (the cre
 - where ``COMPONENT_ALLOWED_HOSTS`` is set (comma-separated hosts, ``*.suffix`` for subdomains),
   an override's host must be on it; the environments' own hosts always are.
 
-Requests answered in process (the embedded sandbox's transport) leave nothing on the network, so
-only the first two points apply to them.
+Requests answered in process (a transport with ``in_process = True``: the embedded sandbox's) leave
+nothing on the network, so only the shape of their URLs is checked: no userinfo, no ``tokenUrl``
+without ``baseUrl``. Who sends to which URL is the session's part (:class:`component.http.Session`:
+its client follows no redirect and its paths cannot leave the base URL's origin).
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ def destinations(
     hosts = _allowed_hosts(allowed)
 
     def checked(field: str, text: str) -> httpx2.URL:
-        url = _checked_override(field, text, hosts, in_process)
+        url = _checked_override(text, hosts, in_process)
         if isinstance(url, str):
             raise ConnectionConfigError(
                 f"the {connector.name} connection is not valid: {field} {url}",
@@ -262,7 +264,7 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def _checked_override(field: str, text: str, hosts: list[str] | None, in_process: bool) -> httpx2.URL | str:
+def _checked_override(text: str, hosts: list[str] | None, in_process: bool) -> httpx2.URL | str:
     """The parsed override, or why it is refused (a message that never quotes the URL)."""
     try:
         url = httpx2.URL(text)
