@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
-import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,8 @@ class AuthStrategy(Protocol):
 
     def preview(self) -> dict[str, str]: ...
 
+    def token_request(self) -> tuple[str, dict[str, str], dict[str, str]] | None: ...
+
 
 @dataclass
 class _Token:
@@ -43,16 +45,19 @@ class _Token:
 
 
 class TokenCache:
-    """Tokens shared by every session in the process; one lock per key and event loop."""
+    """Tokens shared by every session in the process, fetched once per key however many tasks, event
+    loops and threads want one at the same time (single flight).
+
+    The first caller fetches; every other caller waits for that fetch's outcome, in whatever event
+    loop or thread it runs, and shares its token or its error (bad credentials are never retried in
+    a loop). A fetch that is cancelled hands the turn to the next caller.
+    """
 
     def __init__(self) -> None:
         self._tokens: dict[str, _Token] = {}
         self._fetches: dict[str, int] = {}
-        self._failures: dict[str, tuple[int, ComponentError]] = {}
+        self._flights: dict[str, Future[_Token | None]] = {}
         self._guard = threading.Lock()
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def get(self, key: str) -> _Token | None:
         return self._tokens.get(key)
@@ -64,30 +69,61 @@ class TokenCache:
         """How many token requests for ``key`` have finished, successful or not."""
         return self._fetches.get(key, 0)
 
-    def finished(self, key: str, failure: ComponentError | None = None) -> None:
-        count = self._fetches[key] = self._fetches.get(key, 0) + 1
-        if failure is None:
-            self._failures.pop(key, None)
-        else:
-            self._failures[key] = (count, failure)
-
-    def failure_since(self, key: str, seen: int) -> ComponentError | None:
-        """The failure of a token request that finished after the caller saw ``seen`` of them."""
-        found = self._failures.get(key)
-        return found[1] if found and found[0] > seen else None
-
     def drop(self, key: str, value: str) -> None:
         if (current := self._tokens.get(key)) and current.value == value:
             del self._tokens[key]
 
-    def lock(self, key: str) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
+    async def obtain(
+        self, key: str, fresh: Callable[[_Token | None], bool], fetch: Callable[[], Awaitable[_Token]]
+    ) -> _Token:
+        """A fresh token for ``key``: the cached one, the one a running fetch brings, or ``fetch()``'s."""
+        while True:
+            with self._guard:
+                token = self._tokens.get(key)
+                if fresh(token):
+                    assert token is not None
+                    return token
+                flight = self._flights.get(key)
+                leading = flight is None
+                if flight is None:
+                    flight = self._flights[key] = Future()
+                    flight.set_running_or_notify_cancel()  # a waiter giving up cannot cancel it
+            if not leading:
+                shared = await asyncio.wrap_future(flight)
+                if shared is not None:
+                    return shared
+                continue  # the fetch was cancelled: take the turn
+            try:
+                token = await fetch()
+            except ComponentError as error:
+                self._land(key, flight, error=error)
+                raise
+            except BaseException:
+                self._land(key, flight, error=None)
+                raise
+            self._land(key, flight, token=token)
+            return token
+
+    def _land(
+        self,
+        key: str,
+        flight: Future[_Token | None],
+        *,
+        token: _Token | None = None,
+        error: ComponentError | None = None,
+    ) -> None:
         with self._guard:
-            return self._locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+            if token is not None:
+                self._tokens[key] = token
+            self._fetches[key] = self._fetches.get(key, 0) + 1
+            del self._flights[key]
+        if error is not None:
+            flight.set_exception(error)
+        else:
+            flight.set_result(token)
 
     def clear(self) -> None:
         self._tokens.clear()
-        self._failures.clear()
 
 
 TOKENS = TokenCache()
@@ -137,21 +173,9 @@ class OAuth2ClientCredentialsAuth:
     async def headers(self, client: httpx2.AsyncClient) -> dict[str, str]:
         token = self.cache.get(self._key)
         if not self._fresh(token):
-            seen = self.cache.fetches(self._key)
-            async with self.cache.lock(self._key):
-                token = self.cache.get(self._key)
-                if not self._fresh(token):
-                    # Callers that queued behind a failed token request share its error instead of
-                    # each asking again: bad credentials are never retried in a loop.
-                    failure = self.cache.failure_since(self._key, seen)
-                    if failure is not None:
-                        raise failure
-                    try:
-                        token = await self._fetch(client)
-                    except ComponentError as error:
-                        self.cache.finished(self._key, error)
-                        raise
-                    self.cache.finished(self._key)
+            # One token request however many callers (tasks, loops, threads) need it now; those
+            # waiting share its token or its error: bad credentials are never retried in a loop.
+            token = await self.cache.obtain(self._key, self._fresh, lambda: self._fetch(client))
         assert token is not None
         self.redactor.add(token.value)  # a cached token too: this session may echo it in an error
         return {"Authorization": f"Bearer {token.value}"}
@@ -163,6 +187,18 @@ class OAuth2ClientCredentialsAuth:
 
     def preview(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {REDACTED}"}
+
+    def token_request(self) -> tuple[str, dict[str, str], dict[str, str]]:
+        """The URL, headers and form of the token request, as :meth:`_fetch` sends them (for
+        ``--dry-run``; the form holds the client secret, which the caller masks)."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+        }
+        if self.scope:
+            form["scope"] = self.scope
+        return self.token_url, {"Accept": "application/json", "User-Agent": USER_AGENT}, form
 
     async def _fetch(self, client: httpx2.AsyncClient) -> _Token:
         """One token, retried like an idempotent request on 429, 5xx and connection errors."""
@@ -267,6 +303,9 @@ class ApiKeyHeaderAuth:
 
     def preview(self) -> dict[str, str]:
         return {self.header: REDACTED}
+
+    def token_request(self) -> None:
+        return None
 
 
 def make_auth(

@@ -624,7 +624,10 @@ def serve(
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound = listener.getsockname()[1]
-    base = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
+    # A wildcard address is reached here through loopback, where plain http may carry credentials
+    # (the credential rule); from another machine a connection needs https in front of the sandbox.
+    reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    base = f"http://{f'[{reach}]' if ':' in reach else reach}:{bound}"
     emit({"url": base, "connections": served.connections(base)})
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", lifespan="off"))

@@ -138,7 +138,18 @@ def error_from(
         body = f"an error body whose value at {problem[0]} {problem[1]}"
     body = redactor.data(body)  # before any truncation, so a cut can never keep part of a secret
     found = _first(body, envelope.message) if isinstance(body, dict) else None
-    if found is not None:
+    if response.is_redirect:  # never followed: a credential would go on to wherever it points
+        try:
+            host = httpx2.URL(response.headers["location"]).host
+        except httpx2.InvalidURL:
+            host = ""
+        message = (
+            f"{vendor} answered {status} {response.reason_phrase}, a redirect"
+            + (f" to {host}" if host else "")
+            + "; redirects are not followed, so nothing was sent there (credentials go only to the "
+            "connection's own hosts)"
+        )
+    elif found is not None:
         message = _message_text(found)
     elif isinstance(body, str) and body.strip():
         message = body.strip()[:_MAX_TEXT]

@@ -29,6 +29,7 @@ from .envelope import JSON_RESPONSE, decode
 from .errors import ComponentError, InputValidationError, RequestRefusedError, TransportError, VendorError
 from .models import ResponseSpec
 from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, BudgetRegistry, Clock, Random, RateBudget, header_delay
+from .redact import REDACTED
 from .version import USER_AGENT
 
 log = logging.getLogger("component.http")
@@ -72,6 +73,31 @@ def transport_failure(exc: Exception) -> tuple[str, bool]:
         if isinstance(exc, kind):
             return f"{reason} ({type(exc).__name__})", sent
     return f"the request failed ({type(exc).__name__})", True
+
+
+@cache
+def _client_headers() -> httpx2.Headers:
+    """The headers httpx2's client adds to every request it sends (``Accept-Encoding``, ``Connection``)."""
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(_no_answer), trust_env=False).headers
+
+
+def _no_answer(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.UnsupportedProtocol("this client only describes requests", request=request)
+
+
+def wire_headers(
+    method: str, url: httpx2.URL, headers: Mapping[str, str], content: Mapping[str, Any]
+) -> dict[str, str]:
+    """Every header a request goes out with, as a session's client sends it: the client's own,
+    ``headers``, ``Host`` and the body's (a multipart boundary shown as ``…``: it is random)."""
+    merged = httpx2.Headers(_client_headers())
+    merged.update(headers)
+    built = httpx2.Request(method, url, headers=merged, **content)
+    out = {name.decode("latin-1"): value.decode("latin-1") for name, value in built.headers.raw}
+    for name, value in out.items():
+        if name.lower() == "content-type" and value.startswith("multipart/"):
+            out[name] = re.sub(r"boundary=[^;]+", "boundary=…", value)
+    return out
 
 
 def check_header(name: str, value: str) -> None:
@@ -155,9 +181,10 @@ class Session:
         budgets: BudgetRegistry = BUDGETS,
         base_url: str | None = None,
         random: Random = random.random,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``env`` is read for ``COMPONENT_ALLOWED_HOSTS`` (the process environment when None)."""
         model = connector.model
-        environment = model.connection.environments[connection.environment]
         self.connector = connector
         self.connection = connection
         self.policy = model.http
@@ -165,22 +192,22 @@ class Session:
         self.clock = clock
         self.random = random
         self.redactor = connection.redactor()
-        # A connection's own baseUrl/tokenUrl (a served sandbox, a proxy, a vendor test host) replace
-        # the environment's; credentials still go to that one host and nowhere else.
-        base_url = connection.values.get("baseUrl") or base_url
-        self.base_url = httpx2.URL(base_url or environment.baseUrl)
+        # Where credentials go: the environment's hosts, or the connection's own baseUrl/tokenUrl
+        # under the credential rule (component.connection.destinations). Requests the transport
+        # answers in process (the embedded sandbox) reach no network.
+        where = connection.destinations(
+            base_url=base_url, env=env, in_process=getattr(transport, "in_process", False) is True
+        )
+        self.base_url = httpx2.URL(where.base_url)
         base_path = self.base_url.raw_path.decode().split("?")[0].rstrip("/")
         self._base_text = str(self.base_url.copy_with(raw_path=base_path.encode(), query=None))
         self._origin = (self.base_url.scheme, self.base_url.host, self.base_url.port)
         self._base = httpx2.URL(self._base_text)
         self._base_path = base_path
-        token_url = connection.values.get("tokenUrl") or environment.tokenUrl
-        if base_url and token_url and not connection.values.get("tokenUrl"):
-            token_url = str(self.base_url.join(httpx2.URL(token_url).path))
         self.auth: AuthStrategy = make_auth(
             model.connection.auth,
             connection.values,
-            token_url=token_url,
+            token_url=where.token_url,
             vendor=self.vendor,
             clock=clock,
             cache=tokens,
@@ -306,13 +333,42 @@ class Session:
             k: templates.as_text(v) if isinstance(v, bool) else v for k, v in query.items() if v is not None
         }
 
+    @staticmethod
+    def _content(request: OutgoingRequest) -> dict[str, Any]:
+        """The body as httpx2 takes it (``content``, ``data``, ``files``)."""
+        content: dict[str, Any] = {}
+        if request.json is not NO_BODY:
+            try:  # encoded here: ``null`` is a body, and NaN/Infinity are refused, not sent
+                content["content"] = json.dumps(request.json, allow_nan=False, ensure_ascii=False).encode()
+            except ValueError:
+                raise InputValidationError(
+                    "the JSON body holds NaN or Infinity, which JSON cannot carry",
+                    problems=[{"path": "$.json", "message": "holds NaN or Infinity"}],
+                ) from None
+        elif request.form is not None:
+            content["data"] = {k: templates.as_text(v) for k, v in request.form.items()}
+        if request.files:
+            content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
+        return content
+
     def preview(self, request: OutgoingRequest) -> dict[str, Any]:
-        """What would be sent, with secrets redacted; sends nothing (``--dry-run``)."""
+        """What would be sent, with secrets redacted; sends nothing (``--dry-run``).
+
+        ``headers`` are every header the request goes out with (httpx2's own, ``Host`` and the body's
+        included), ``host`` where it goes; for OAuth2, ``token`` is the token request a run sends first
+        unless a token is cached, and where that goes.
+        """
+        url = self.url_for(request.path)
+        query = self._query(request.query)
+        headers = {**self._headers(request), **self.auth.preview()}
         out: dict[str, Any] = {
             "method": request.method,
-            "url": str(self.url_for(request.path)),
-            "query": self._query(request.query),
-            "headers": {**self.redactor.headers(self._headers(request)), **self.auth.preview()},
+            "url": str(url),
+            "query": query,
+            "headers": wire_headers(
+                request.method, url_with_query(url, query) if query else url, headers, self._content(request)
+            ),
+            "host": url.netloc.decode("ascii"),
         }
         if request.json is not NO_BODY:
             out["json"] = request.json
@@ -322,6 +378,18 @@ class Session:
             out["files"] = {
                 name: {"filename": part.filename, "contentType": part.content_type, "size": len(part.content)}
                 for name, part in request.files.items()
+            }
+        out["headers"] = {**self.redactor.headers(out["headers"]), **self.auth.preview()}
+        token = self.auth.token_request()
+        if token is not None:
+            token_url, token_headers, form = token
+            where = httpx2.URL(token_url)
+            out["token"] = {
+                "method": "POST",
+                "url": token_url,
+                "host": where.netloc.decode("ascii"),
+                "headers": self.redactor.headers(wire_headers("POST", where, token_headers, {"data": form})),
+                "form": {k: REDACTED if k == "client_secret" else v for k, v in form.items()},
             }
         redacted: dict[str, Any] = self.redactor.data(out)
         return redacted
@@ -350,19 +418,7 @@ class Session:
         base_headers = self._headers(request)
         query = self._query(request.query)
         target = url_with_query(url, query) if query else url
-        content: dict[str, Any] = {}
-        if request.json is not NO_BODY:
-            try:  # encoded here: ``null`` is a body, and NaN/Infinity are refused, not sent
-                content["content"] = json.dumps(request.json, allow_nan=False, ensure_ascii=False).encode()
-            except ValueError:
-                raise InputValidationError(
-                    "the JSON body holds NaN or Infinity, which JSON cannot carry",
-                    problems=[{"path": "$.json", "message": "holds NaN or Infinity"}],
-                ) from None
-        elif request.form is not None:
-            content["data"] = {k: templates.as_text(v) for k, v in request.form.items()}
-        if request.files:
-            content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
+        content = self._content(request)
         attempts = Attempts(self.policy, self.clock, self.random)
         refreshed = False
         while True:

@@ -379,8 +379,10 @@ class Flow(Strict):
 
 
 class Environment(Strict):
-    baseUrl: str = Field(pattern=r"^https?://[^/]+(/.*)?$")
-    tokenUrl: str | None = Field(None, pattern=r"^https?://[^/]+(/.*)?$")
+    """A vendor's own hosts: https, and no userinfo (``user:pw@``) in any URL."""
+
+    baseUrl: str = Field(pattern=r"^https://[^/@]+(/.*)?$")
+    tokenUrl: str | None = Field(None, pattern=r"^https://[^/@]+(/.*)?$")
 
 
 class OAuth2ClientCredentials(Strict):

@@ -320,6 +320,7 @@ class Runtime:
             budgets=self.budgets,
             base_url=self.base_urls.get(connection.connector),
             random=self.random,
+            env=self.env,
         )
 
     async def __aenter__(self) -> Runtime:

@@ -60,7 +60,9 @@ def test_run_dry_run(st_file: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     request = json.loads(result.stdout)
-    assert set(request) == {"method", "url", "query", "headers", "json"}
+    assert set(request) == {"method", "url", "query", "headers", "json", "host", "token"}
+    assert request["host"] == "api-integration.servicetitan.io"
+    assert request["token"]["host"] == "auth-integration.servicetitan.io"
     assert request["json"] == {"jobAppointmentId": 4401, "technicianIds": [501]}
     assert request["headers"]["Authorization"] == "Bearer ***"
 

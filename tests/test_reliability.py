@@ -55,6 +55,7 @@ class Counting(httpx2.AsyncBaseTransport):
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
+        self.in_process = getattr(inner, "in_process", False)  # the sandbox answers in process
         self.tokens = 0
         self.api = 0
         self.statuses: Counter[int] = Counter()

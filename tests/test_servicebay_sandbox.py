@@ -261,6 +261,7 @@ class Statuses(httpx2.AsyncBaseTransport):
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
+        self.in_process = getattr(inner, "in_process", False)  # the sandbox answers in process
         self.counts: dict[int, int] = {}
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:

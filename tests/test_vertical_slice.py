@@ -271,7 +271,8 @@ def test_dry_run_describes_files_without_their_content(runtime: Runtime) -> None
     preview = runtime.run_sync("servicetitan.rawRequest", inputs, ST_CONNECTION, dry_run=True)
     described = {"filename": "manual.pdf", "contentType": "application/pdf", "size": 13}
     assert preview["files"] == {"file": described}
-    assert "Content-Type" not in preview["headers"]  # httpx2 sets the multipart boundary
+    # httpx2 draws the multipart boundary when it sends: the dry run shows where it goes
+    assert preview["headers"]["Content-Type"] == "multipart/form-data; boundary=…"
 
 
 @pytest.mark.parametrize(

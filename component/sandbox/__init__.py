@@ -54,7 +54,13 @@ CREDENTIALS: dict[str, dict[str, str]] = {
 
 
 class SandboxTransport(httpx2.AsyncBaseTransport):
-    """``httpx2.ASGITransport`` over the sandbox; a dropped connection surfaces as a protocol error."""
+    """``httpx2.ASGITransport`` over the sandbox; a dropped connection surfaces as a protocol error.
+
+    Every request is answered in process, whatever its host: nothing reaches a network, so the
+    credential rule's network checks (https, ``COMPONENT_ALLOWED_HOSTS``) do not apply to it.
+    """
+
+    in_process = True
 
     def __init__(self, app: Router) -> None:
         self._asgi = httpx2.ASGITransport(app=app, client=("127.0.0.1", 40000))
