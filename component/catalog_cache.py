@@ -61,8 +61,10 @@ def definition_files(root: Path) -> list[Path]:
 def content_key(root: Path) -> str:
     """A digest of the definitions under ``root`` and of the runtime that checks them."""
     digest = hashlib.sha256(__version__.encode())
-    for source in [*sorted(_PACKAGE.glob("*.py")), _PACKAGE / "schema" / "vocabulary.json"]:
+    for source in sorted(_PACKAGE.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    vocabulary = _PACKAGE / "schema" / "vocabulary.json"
+    digest.update(vocabulary.read_bytes() if vocabulary.is_file() else b"\0missing")
     for file in definition_files(root):
         try:
             content = file.read_bytes()
