@@ -83,7 +83,12 @@ def catalog_schemas(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 def definitions() -> Iterator[LoadedDefinition]:
     for connector in catalog_module.load(ROOT).connectors.values():
         for kind in ("actions", "dataSources", "triggers"):
-            yield from connector.definitions[kind].values()  # type: ignore[index]
+            yield from connector.definitions[kind].values()
+
+
+def inputs_id(definition: LoadedDefinition) -> str:
+    """Where :func:`catalog_schemas` put the definition's input schema."""
+    return f"{definition.connector}.{definition.kind}.{definition.key}.inputs"
 
 
 def instances(definition: LoadedDefinition) -> Iterator[tuple[str, Any]]:
@@ -118,9 +123,9 @@ def answer() -> dict[str, Any]:
     schemas.update({name: schema for name, (schema, _) in PROBES.items()})
     cases: list[tuple[LoadedDefinition, str, Any]] = []
     for definition in definitions():
-        schemas[f"{definition.ref} inputs"] = definition.model.inputs
+        assert schemas[inputs_id(definition)] == definition.model.inputs
         cases.extend((definition, label, instance) for label, instance in instances(definition))
-    checked = [(f"{d.ref} inputs", instance) for d, _, instance in cases]
+    checked = [(inputs_id(d), instance) for d, _, instance in cases]
     for name, value, _, _ in KNOWN_DIFFERENCES:
         schemas[f"format/{name}"] = {"type": "string", "format": name}
         checked.append((f"format/{name}", value))

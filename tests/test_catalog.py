@@ -305,7 +305,7 @@ def test_checks_are_in_the_catalog_with_their_messages(catalog: Catalog) -> None
         definition.ref
         for connector in catalog.connectors.values()
         for kind in ("actions", "dataSources", "triggers")
-        for definition in connector.definitions[kind].values()  # type: ignore[literal-required]
+        for definition in connector.definitions[kind].values()
         if definition.model.checks
     }
     assert with_checks == declared and len(declared) >= 6
