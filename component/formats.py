@@ -75,7 +75,7 @@ def canonical_date_time(value: str) -> str:
     ``2024-01-15 10:00:00z`` -> ``2024-01-15T10:00:00Z``. Only the separator and the ``Z`` change:
     fractions and offsets stay as written, so the instant is the same.
     """
-    if len(value) < 11 or not is_date_time(value) or (value[10] == "T" and value[-1] != "z"):
+    if len(value) < 11 or (value[10] == "T" and value[-1] != "z") or not is_date_time(value):
         return value
     return value[:10] + "T" + value[11:-1] + value[-1].upper()
 

@@ -210,11 +210,16 @@ def _rewriter(schema: Any) -> Rewrite | None:
     def rewrite(value: Any) -> Any:
         if own and isinstance(value, str):
             value = own(value)
-        elif isinstance(value, dict) and (properties or extra):
+        elif isinstance(value, dict) and extra:
             value = {
                 key: (properties.get(key) or (extra if key not in named else None) or _same)(item)
                 for key, item in value.items()
             }
+        elif isinstance(value, dict) and properties:
+            changed = {
+                key: rewrite_one(value[key]) for key, rewrite_one in properties.items() if key in value
+            }
+            value = {**value, **changed} if changed else value
         elif isinstance(value, list) and items:
             value = [items(item) for item in value]
         for branch in branches:
