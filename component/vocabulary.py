@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .schemas import schema_problems, validator_for
+from .schemas import SchemaValidator, schema_problems, validator_for
 
 FILE = Path(__file__).resolve().parent / "schema" / "vocabulary.json"
 # Where Draft 2020-12 keeps subschemas: one schema, a list of schemas, or schemas by name.
@@ -35,10 +35,17 @@ def vocabulary() -> dict[str, Any]:
     return loaded
 
 
+@cache
 def declared_formats() -> frozenset[str]:
     """Every format a schema may name: the standard ones listed and the custom ones."""
     data = vocabulary()
     return frozenset({*data["standardFormats"], *data["formats"]})
+
+
+@cache
+def _value_validators() -> dict[str, SchemaValidator]:
+    """Each declared keyword's value check, built once."""
+    return {keyword: validator_for(spec["schema"]) for keyword, spec in vocabulary()["keywords"].items()}
 
 
 def subschemas(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -73,8 +80,7 @@ def used(schema: Any) -> tuple[set[str], set[str]]:
 
 def problems(schema: Any) -> list[dict[str, str]]:
     """Each undeclared ``x-`` keyword, keyword value of the wrong shape, and undeclared format."""
-    data = vocabulary()
-    keywords: dict[str, Any] = data["keywords"]
+    keywords = _value_validators()
     formats = declared_formats()
     found: list[dict[str, str]] = []
     for path, sub in subschemas(schema):
@@ -84,7 +90,7 @@ def problems(schema: Any) -> list[dict[str, str]]:
                     message = f"{keyword} is not declared in component/schema/vocabulary.json"
                     found.append({"path": f"{path}.{keyword}", "message": message})
                     continue
-                for problem in validator_for(keywords[keyword]["schema"]).problems(value, compiled=False):
+                for problem in keywords[keyword].problems(value):
                     found.append(
                         {"path": f"{path}.{keyword}{problem['path'][1:]}", "message": problem["message"]}
                     )
