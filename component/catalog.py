@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalog_cache, checks, templates
+from . import catalog_cache, checks, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
@@ -135,13 +135,15 @@ class Catalog:
             for kind in KINDS:
                 entry[kind] = {}
                 for key, definition in loaded.definitions[kind].items():
-                    item = {
+                    item: dict[str, Any] = {
                         "label": definition.model.label,
                         "description": definition.model.description,
                         "inputs": definition.model.inputs,
                     }
                     if definition.model.output is not None:
                         item["output"] = definition.model.output
+                    if definition.model.checks:
+                        item["checks"] = [checks.describe(rule) for rule in definition.model.checks]
                     entry[kind][key] = item
                     if isinstance(definition.model, Action):
                         for alias in definition.model.aliases:
@@ -255,6 +257,8 @@ class _Loader:
         bad_schema = [] if self.trusted else schema_problems(schema)
         for p in bad_schema:
             self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
+        for p in [] if self.trusted else vocabulary.problems(schema):
+            self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
         props = schema.get("properties", {})
         env_field = model.connection.environmentField
         if env_field:
@@ -339,6 +343,9 @@ class _Loader:
         if definition.output is not None:
             for p in schema_problems(definition.output):
                 self.problem(relative, "$.output" + p["path"][1:], p["message"])
+        for part, schema in (("inputs", definition.inputs), ("output", definition.output)):
+            for p in vocabulary.problems(schema):
+                self.problem(relative, f"$.{part}{p['path'][1:]}", p["message"])
         for name in definition.prefetch.into if definition.prefetch else []:
             if name.split(".")[0] not in definition.inputs.get("properties", {}):
                 self.problem(relative, f"$.prefetch.into.{name}", f"{name!r} does not name an input")

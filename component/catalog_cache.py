@@ -3,9 +3,10 @@
 Checking every definition (meta-schema validation of each input schema, every example, every
 reference) is the expensive part of loading. Once a tree of definitions has passed every check, its
 catalog JSON is stored under a key that hashes the manifest, every definition file on disk (path and
-bytes) and the runtime's own source. Any change to any of them is a new key, so a stale entry is
-never read: the next load checks everything again. A hit lets ``component catalog --json`` answer
-without loading the runtime at all and lets the runtime skip the checks already passed.
+bytes), the runtime's own source and its declared schema vocabulary. Any change to any of them is a
+new key, so a stale entry is never read: the next load checks everything again. A hit lets
+``component catalog --json`` answer without loading the runtime at all and lets the runtime skip the
+checks already passed.
 
 The cache lives in ``$COMPONENT_CACHE_DIR`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/fieldservice-component`` or ``~/.cache/fieldservice-component``. A cache that
@@ -62,6 +63,8 @@ def content_key(root: Path) -> str:
     digest = hashlib.sha256(__version__.encode())
     for source in sorted(_PACKAGE.glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    vocabulary = _PACKAGE / "schema" / "vocabulary.json"
+    digest.update(vocabulary.read_bytes() if vocabulary.is_file() else b"\0missing")
     for file in definition_files(root):
         try:
             content = file.read_bytes()

@@ -42,6 +42,16 @@ def _after(value: Any, other: Any) -> bool:
 RULES: dict[str, Rule] = {"after": Rule(_after, "must be after {other}", "must be before {field}")}
 
 
+def describe(check: InputCheck) -> dict[str, str]:
+    """A rule as the catalog shows it: ``{"rule", "field", "other", "message"}``.
+
+    ``message`` is what a failed rule reports at ``field``; the rules and their meaning are listed
+    in ``component/schema/vocabulary.json`` (``rules``).
+    """
+    message = check.message or RULES[check.rule].message.format(field=check.field, other=check.other)
+    return {"rule": check.rule, "field": check.field, "other": check.other, "message": message}
+
+
 def problems(
     checks: list[InputCheck], inputs: dict[str, Any], known: Mapping[str, Any] | None = None
 ) -> list[Problem]:

@@ -5,6 +5,8 @@ installed, and one of those compiles a grammar at import that costs seconds of s
 definitions use are checked here instead: ``date-time``, ``time`` and ``uri`` by small functions
 (RFC 3339 and RFC 3986), the rest (``date``, ``email``, ``ipv4``, ``ipv6``, ``uuid``, ``regex``) by
 jsonschema's own checkers. Any other format is an annotation, as Draft 2020-12 allows.
+:data:`CANONICAL` names the one spelling requests carry of values RFC 3339 lets be written several
+ways (``t`` or a space for ``T``, ``z`` for ``Z``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ KNOWN_FORMATS = frozenset({*JSONSCHEMA_FORMATS, "date-time", "time", "uri"})
 _TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.[0-9]+)?"
 _OFFSET = r"(?:[Zz]|[+-](?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))"
 _DATE_TIME = re.compile(
-    rf"(?P<year>[0-9]{{4}})-(?P<month>[0-9]{{2}})-(?P<day>[0-9]{{2}})[Tt]{_TIME}{_OFFSET}"
+    rf"(?P<year>[0-9]{{4}})-(?P<month>[0-9]{{2}})-(?P<day>[0-9]{{2}})[Tt ]{_TIME}{_OFFSET}"
 )
 _FULL_TIME = re.compile(_TIME + _OFFSET)
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]*")
@@ -37,7 +39,11 @@ def _valid_time(match: re.Match[str]) -> bool:
 
 
 def is_date_time(instance: object) -> bool:
-    """RFC 3339 ``date-time``: a real calendar date, a time and a mandatory offset."""
+    """RFC 3339 ``date-time``: a real calendar date, a time and a mandatory offset.
+
+    As RFC 3339 allows (section 5.6), ``T`` may be a lower-case ``t`` or a space and ``Z`` a
+    lower-case ``z``; :func:`canonical_date_time` spells them the one way requests carry.
+    """
     if not isinstance(instance, str):
         return True
     match = _DATE_TIME.fullmatch(instance)
@@ -47,7 +53,7 @@ def is_date_time(instance: object) -> bool:
         try:  # what fromisoformat accepts (in C, quickly) the full check accepts too
             datetime.fromisoformat(instance)
             return True
-        except ValueError:  # a leap second, a lowercase "t" or "z", or not a date-time
+        except ValueError:  # a leap second, a lower-case "t" or "z", or not a date-time
             pass
     return _valid_date_time(match)
 
@@ -61,6 +67,27 @@ def _valid_date_time(match: re.Match[str]) -> bool:
     except ValueError:
         return False
     return True
+
+
+def canonical_date_time(value: str) -> str:
+    """A valid date-time with ``T`` between date and time and an upper-case ``Z``; anything else as is.
+
+    ``2024-01-15 10:00:00z`` -> ``2024-01-15T10:00:00Z``. Only the separator and the ``Z`` change:
+    fractions and offsets stay as written, so the instant is the same.
+    """
+    if len(value) < 11 or (value[10] == "T" and value[-1] != "z") or not is_date_time(value):
+        return value
+    return value[:10] + "T" + value[11:-1] + value[-1].upper()
+
+
+def canonical_time(value: str) -> str:
+    """A valid ``time`` with an upper-case ``Z``; anything else as is."""
+    return value[:-1] + "Z" if value.endswith("z") and is_time(value) else value
+
+
+# Formats whose valid values have more than one spelling: the one requests carry (the inputs'
+# canonical form, applied after validation by ``SchemaValidator.canonical``).
+CANONICAL: dict[str, Callable[[str], str]] = {"date-time": canonical_date_time, "time": canonical_time}
 
 
 def is_time(instance: object) -> bool:

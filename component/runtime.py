@@ -46,7 +46,10 @@ _TEXT = frozenset({str})
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = True) -> dict[str, Any]:
-    """Validated inputs with defaults filled in; raises before anything is sent.
+    """Validated inputs with defaults filled in, in canonical form; raises before anything is sent.
+
+    Canonical form: a value RFC 3339 lets be spelled several ways (``2024-01-15 10:00:00z``) is sent
+    the one way (``2024-01-15T10:00:00Z``), whatever the definition (``SchemaValidator.canonical``).
 
     ``compiled=False`` for a one-off check that should not count towards compiling the schema.
     """
@@ -62,13 +65,13 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
             problems=[{"path": unsafe[0], "message": unsafe[1]}],
         )
     filled = definition.validator.with_defaults(inputs)
-    problems = definition.validator.problems(filled, compiled=compiled) or checks.problems(
-        definition.model.checks, filled
-    )
+    problems = definition.validator.problems(filled, compiled=compiled)
+    canonical: dict[str, Any] = filled if problems else definition.validator.canonical(filled)
+    problems = problems or checks.problems(definition.model.checks, canonical)
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
         raise InputValidationError(f"invalid inputs for {definition.ref}: {listed}", problems=problems)
-    return filled
+    return canonical
 
 
 def _as_object(value: Any, where: str) -> dict[str, Any]:

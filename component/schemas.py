@@ -13,10 +13,10 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterator
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
-from .formats import KNOWN_FORMATS, format_checker, format_functions
+from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -179,6 +179,60 @@ def _validator_class() -> type[Draft202012Validator]:
     return extended
 
 
+Rewrite = Callable[[Any], Any]
+_BRANCHES = ("allOf", "anyOf", "oneOf")
+
+
+def _rewriter(schema: Any) -> Rewrite | None:
+    """What puts an instance of ``schema`` in canonical form (:data:`formats.CANONICAL`), or None.
+
+    None when no ``format`` with a canonical spelling is reachable, so most schemas cost nothing.
+    Follows ``properties``, ``additionalProperties``, ``items``, ``allOf``/``anyOf``/``oneOf`` and
+    ``then``/``else``; a value a canonical form does not apply to (not a valid date-time, say) is
+    left as it is, and containers are copied, never changed in place.
+    """
+    if not isinstance(schema, dict):
+        return None
+    own = CANONICAL.get(schema["format"]) if isinstance(schema.get("format"), str) else None
+    raw_properties = schema.get("properties")
+    named = raw_properties if isinstance(raw_properties, dict) else {}
+    properties = {name: found for name, sub in named.items() if (found := _rewriter(sub))}
+    extra = _rewriter(schema.get("additionalProperties"))
+    items = _rewriter(schema.get("items"))
+    listed = [
+        sub for keyword in _BRANCHES if isinstance(schema.get(keyword), list) for sub in schema[keyword]
+    ]
+    branches = [found for sub in listed if (found := _rewriter(sub))]
+    branches += [found for keyword in ("then", "else") if (found := _rewriter(schema.get(keyword)))]
+    if not (own or properties or extra or items or branches):
+        return None
+
+    def rewrite(value: Any) -> Any:
+        if own and isinstance(value, str):
+            value = own(value)
+        elif isinstance(value, dict) and extra:
+            value = {
+                key: (properties.get(key) or (extra if key not in named else None) or _same)(item)
+                for key, item in value.items()
+            }
+        elif isinstance(value, dict) and properties:
+            changed = {
+                key: rewrite_one(value[key]) for key, rewrite_one in properties.items() if key in value
+            }
+            value = {**value, **changed} if changed else value
+        elif isinstance(value, list) and items:
+            value = [items(item) for item in value]
+        for branch in branches:
+            value = branch(value)
+        return value
+
+    return rewrite
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 class SchemaValidator:
     """A compiled Draft 2020-12 validator with format checking (``date-time`` is really checked)."""
 
@@ -222,6 +276,14 @@ class SchemaValidator:
                 if problem not in found:
                     found.append(problem)
         return found
+
+    def canonical(self, instance: Any) -> Any:
+        """A valid ``instance`` spelled as requests carry it (``2024-01-15 10:00:00z`` -> ``…T…Z``)."""
+        return instance if self._rewrite is None else self._rewrite(instance)
+
+    @cached_property
+    def _rewrite(self) -> Rewrite | None:
+        return _rewriter(self.schema)
 
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""

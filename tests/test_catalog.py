@@ -251,6 +251,79 @@ def test_inputs_must_be_a_closed_object(tree: Path) -> None:
     assert found.path == "$.inputs" and "additionalProperties" in found.message
 
 
+def test_schemas_use_only_the_declared_vocabulary(tree: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["inputs"]["properties"]["serviceTime"]["x-widget"] = "calendar"
+        d["inputs"]["properties"]["customerName"]["format"] = "markdown"
+        d["output"]["x-secret"] = "yes"
+
+    edit(tree / "actions/servicebay/createJob.json", change)
+    edit(
+        tree / "manifest.json",
+        lambda m: m["connectors"]["homebase360"]["connection"]["schema"]["properties"]["apiKey"].update(
+            {"x-env": "lower-case"}
+        ),
+    )
+    found = {(p.file, p.path): p.message for p in problems(tree)}
+    assert found == {
+        (
+            "actions/servicebay/createJob.json",
+            "$.inputs.properties.serviceTime.x-widget",
+        ): "x-widget is not declared in component/schema/vocabulary.json",
+        (
+            "actions/servicebay/createJob.json",
+            "$.inputs.properties.customerName.format",
+        ): "format 'markdown' is not declared in component/schema/vocabulary.json",
+        ("actions/servicebay/createJob.json", "$.output.x-secret"): "'yes' is not of type 'boolean'",
+        (
+            "manifest.json",
+            "$.connectors.homebase360.connection.schema.properties.apiKey.x-env",
+        ): "'lower-case' does not match '^[A-Z][A-Z0-9_]*$'",
+    }
+
+
+def test_a_property_named_like_a_keyword_is_not_a_keyword() -> None:
+    from component import vocabulary
+
+    schema = {"type": "object", "properties": {"x-custom": {"type": "string"}}, "default": {"x-custom": "a"}}
+    assert vocabulary.problems(schema) == []
+
+
+def test_checks_are_in_the_catalog_with_their_messages(catalog: Catalog) -> None:
+    entries = catalog.to_json()["connectors"]
+    assert entries["homebase360"]["actions"]["updateJob"]["checks"] == [
+        {"rule": "after", "field": "end", "other": "start", "message": "must be after start"}
+    ]
+    with_checks = {
+        f"{name}.{key}"
+        for name, connector in entries.items()
+        for kind in ("actions", "dataSources", "triggers")
+        for key, entry in connector[kind].items()
+        if "checks" in entry
+    }
+    declared = {
+        definition.ref
+        for connector in catalog.connectors.values()
+        for kind in ("actions", "dataSources", "triggers")
+        for definition in connector.definitions[kind].values()
+        if definition.model.checks
+    }
+    assert with_checks == declared and len(declared) >= 6
+
+
+def test_a_checks_own_message_is_the_one_the_catalog_shows(tree: Path) -> None:
+    edit(
+        tree / "actions/servicebay/createJob.json",
+        lambda d: d["checks"][0].update(message="ends before it starts"),
+    )
+    catalog, found = catalog_module.check(tree)
+    assert catalog is not None and not found
+    shown = catalog.to_json()["connectors"]["servicebay"]["actions"]["createJob"]["checks"]
+    assert shown == [
+        {"rule": "after", "field": "endTime", "other": "serviceTime", "message": "ends before it starts"}
+    ]
+
+
 # --- the command ------------------------------------------------------------------------------------
 
 

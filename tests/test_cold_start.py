@@ -181,7 +181,10 @@ def test_a_corrupt_or_unwritable_cache_is_ignored(tree: Path, monkeypatch: pytes
         ("2025-02-29T10:00:00Z", False),
         ("2026-12-10T24:00:00Z", False),
         ("2026-12-10T14:00:00", False),
-        ("2026-12-10 14:00:00Z", False),
+        ("2026-12-10 14:00:00Z", True),  # RFC 3339 section 5.6: a space may separate date and time
+        ("2026-12-10 14:00:00z", True),
+        ("2026-12-10\t14:00:00Z", False),
+        ("2026-12-10  14:00:00Z", False),
         ("2026-12-10T14:00:00+25:00", False),
         ("\uff12\uff10\uff12\uff16-12-10T14:00:00Z", False),  # full-width digits
         ("2026-12-10", False),

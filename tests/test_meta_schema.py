@@ -336,3 +336,19 @@ def test_the_check_is_part_of_the_catalog_cache_key(tmp_path: Path, monkeypatch:
     generated = source / Path(_meta_schema.__file__).name
     generated.write_text(generated.read_text() + "\n# regenerated\n")
     assert catalog_cache.content_key(ROOT) != key
+
+
+def test_the_declared_vocabulary_is_part_of_the_catalog_cache_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A changed vocabulary may refuse what it accepted: a catalog cached before is checked again."""
+    from component import catalog_cache
+
+    source = tmp_path / "component"
+    (source / "schema").mkdir(parents=True)
+    vocabulary = source / "schema" / "vocabulary.json"
+    vocabulary.write_bytes((catalog_cache._PACKAGE / "schema" / "vocabulary.json").read_bytes())
+    monkeypatch.setattr(catalog_cache, "_PACKAGE", source)
+    key = catalog_cache.content_key(ROOT)
+    vocabulary.write_text(vocabulary.read_text().replace('"x-env"', '"x-environment"'))
+    assert catalog_cache.content_key(ROOT) != key

@@ -46,3 +46,21 @@ def test_only_the_marked_region_is_rewritten() -> None:
     assert TOOL.rewrite(readme, "new") == f"intro\n{TOOL.START}\nnew\n{TOOL.END}\noutro\n"
     with pytest.raises(ValueError, match="catalog:start"):
         TOOL.rewrite("no markers", "new")
+
+
+def test_vocabulary_tables_list_keywords_formats_and_rules() -> None:
+    vocabulary = {
+        "keywords": {"x-thing": {"type": "string", "where": "an input", "description": "A | thing."}},
+        "standardFormats": {"date": {"asserted": True, "description": "A date."}},
+        "formats": {"html": {"asserted": False, "description": "HTML."}},
+        "rules": {
+            "after": {"compares": "date-time", "message": "must be after {other}", "description": "Later."}
+        },
+    }
+    text = TOOL.vocabulary_tables(vocabulary)
+    assert "| `x-thing` | string | an input | A \\| thing. |" in text
+    assert "| `date` | yes | A date. |" in text
+    assert "| `html` (custom) | no (an annotation) | HTML. |" in text
+    assert "| `after` | date-time | must be after {other} | Later. |" in text
+    readme = f"a\n{TOOL.VOCABULARY_START}\nold\n{TOOL.VOCABULARY_END}\n"
+    assert TOOL.rewrite(readme, "new", TOOL.VOCABULARY_START, TOOL.VOCABULARY_END).count("new") == 1

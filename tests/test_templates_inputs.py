@@ -102,6 +102,72 @@ def test_date_time_format_is_really_checked(catalog: Catalog) -> None:
     assert check_inputs(definition, example)["serviceTime"] == example["serviceTime"]
 
 
+def test_date_times_take_every_rfc3339_spelling_and_requests_carry_the_canonical_one(
+    catalog: Catalog,
+) -> None:
+    definition = catalog.find("actions", "servicebay.createJob")
+    example = definition.model.examples[0]
+    for spelled in ("2026-12-10 14:00:00Z", "2026-12-10t14:00:00z", "2026-12-10 14:00:00z"):
+        checked = check_inputs(
+            definition, {**example, "serviceTime": spelled, "endTime": "2026-12-10 16:30:00z"}
+        )
+        assert (checked["serviceTime"], checked["endTime"]) == (
+            "2026-12-10T14:00:00Z",
+            "2026-12-10T16:30:00Z",
+        )
+    offset = check_inputs(definition, {**example, "serviceTime": "2026-12-10 14:00:00.5+05:30"})
+    assert offset["serviceTime"] == "2026-12-10T14:00:00.5+05:30"  # the same instant, spelled canonically
+    with pytest.raises(InputValidationError, match="endTime: must be after serviceTime"):
+        check_inputs(
+            definition, {**example, "serviceTime": "2026-12-10 14:00:00z", "endTime": "2026-12-10t13:00:00Z"}
+        )
+
+
+def test_nested_date_times_are_sent_canonical(catalog: Catalog) -> None:
+    definition = catalog.find("actions", "servicetitan.createJob")
+    example = definition.model.examples[0]
+    appointment = {**example["appointments"][0], "start": "2026-12-01 15:00:00z"}
+    given = {**example, "appointments": [appointment]}
+    checked = check_inputs(definition, given)
+    request = build_request(definition.model, {"inputs": checked, "connection": ST_CONNECTION})
+    assert request.json["appointments"][0]["start"] == "2026-12-01T15:00:00Z"  # type: ignore[index]
+    assert given["appointments"][0]["start"] == "2026-12-01 15:00:00z"  # the caller's inputs are not changed
+
+
+def test_canonical_form_follows_the_schema_and_leaves_other_strings_alone() -> None:
+    from component.schemas import validator_for
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "note": {"type": "string"},
+            "times": {"type": "array", "items": {"type": "string", "format": "time"}},
+            "either": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]},
+        },
+        "additionalProperties": {"type": "string", "format": "date-time"},
+    }
+    validator = validator_for(schema)
+    given = {
+        "at": "2024-01-15 10:00:00z",
+        "note": "2024-01-15 10:00:00z",
+        "times": ["10:00:00z", "10:00:00+01:00"],
+        "either": "2024-01-15t10:00:00Z",
+        "extra": "2024-01-15 10:00:00+01:00",
+    }
+    assert validator.problems(given) == []
+    assert validator.canonical(given) == {
+        "at": "2024-01-15T10:00:00Z",
+        "note": "2024-01-15 10:00:00z",  # not a date-time field
+        "times": ["10:00:00Z", "10:00:00+01:00"],
+        "either": "2024-01-15T10:00:00Z",
+        "extra": "2024-01-15T10:00:00+01:00",
+    }
+    assert (
+        validator_for({"type": "object", "properties": {"n": {"type": "string"}}}).canonical(given) is given
+    )
+
+
 def test_defaults_are_filled_and_custom_messages_used(catalog: Catalog) -> None:
     search = catalog.find("actions", "homebase360.searchCustomers")
     assert check_inputs(search, {"phone": "+13038286690"})["limit"] == 25

@@ -297,6 +297,8 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
             properties[name] = _titled(described, name, titles)
         required += [n for n in body.get("required", []) if n not in required]
         required += [n for n in spec.get("required", []) if n not in required]
+        if op.method == "POST":
+            omit_null_objects(properties, required)
         if op.body_is_file:
             request["files"] = {name: f"$inputs.{name}" for name in body["properties"]}
         elif set(properties) == set(body["properties"]):
@@ -308,7 +310,7 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
             "type": "object",
             "title": "Custom Query Parameters",
             "description": "More query parameters, sent as given (typed inputs above take precedence).",
-            "additionalProperties": {"type": ["string", "number", "integer", "boolean"]},
+            "additionalProperties": query_value_schema(),
         }
         query = {"$inputs.customQueryParams": "...", **query}
     if query:
@@ -335,6 +337,35 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
     definition["output"] = spec.get("output") or output_schema(op)
     definition["examples"] = spec["examples"]
     return definition
+
+
+# --- builder-ready schemas: what a strict validator (Ajv 2020 strict) and a form renderer accept ---
+
+
+def query_value_schema() -> dict[str, Any]:
+    """One extra query parameter's value: a string, number or boolean, as typed alternatives.
+
+    Not a union ``type`` list, which strict validators refuse; ``integer`` is a ``number`` already.
+    """
+    return {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
+def omit_null_objects(properties: dict[str, Any], required: list[str]) -> None:
+    """Drop ``null`` from optional objects and arrays of a create (POST) body, at every depth.
+
+    On a create, leaving an optional object out says what ``null`` says (nothing to record), and a
+    form renderer draws an ``["object", "null"]`` field as neither. An update (PATCH) keeps ``null``,
+    where it may clear a field.
+    """
+    for name, schema in properties.items():
+        if not isinstance(schema, dict):
+            continue
+        kinds = _types(schema)
+        if name not in required and kinds & {"object", "array"} and "null" in kinds and len(kinds) == 2:
+            schema["type"] = next(iter(kinds - {"null"}))
+        nested = schema.get("items") if "array" in kinds else schema
+        if isinstance(nested, dict) and isinstance(nested.get("properties"), dict):
+            omit_null_objects(nested["properties"], nested.get("required", []))
 
 
 def _ordered(properties: dict[str, Any], is_list: bool) -> dict[str, Any]:
