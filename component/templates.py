@@ -40,6 +40,7 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Path separators as servers read them: many (IIS, some proxies and frameworks) take "\" for "/".
 SEPARATORS = re.compile(r"[/\\]")
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_~-]+")
 
 
 def _join(value: Any) -> Any:
@@ -185,7 +186,8 @@ def path_problem(text: str, *, segment: bool) -> str | None:
     Checked on the decoded text with ``\\`` as a separator: control characters, and ``.`` or ``..``
     segments anywhere (``..``, ``%2e%2e``, ``\\..\\admin``, ``%2F..%2F``). A ``segment`` (an encoded
     placeholder) may otherwise hold anything, encoded into its one segment; a verbatim path may not
-    hold a backslash or an empty segment (``//``), encoded or not.
+    decode into a backslash or an empty segment (``%5c``, ``%2F%2F``; written plainly, the session
+    refuses them as leaving the host: :meth:`component.http.Session.url_for`).
     """
     plain = decoded(text)
     if CONTROL_CHARACTERS.search(plain):
@@ -193,8 +195,8 @@ def path_problem(text: str, *, segment: bool) -> str | None:
     parts = SEPARATORS.split(plain)
     if "." in parts or ".." in parts:
         return "may not contain '.' or '..' path segments (encoded or not; '\\' counts as '/')"
-    if not segment and ("\\" in plain or "" in parts[1:-1]):
-        return "may not contain a backslash or an empty segment ('//'), encoded or not"
+    if not segment and plain != text and ("\\" in plain or "" in parts[1:-1]):
+        return "may not contain an encoded backslash or an encoded empty segment ('%5c', '%2F%2F')"
     return None
 
 
@@ -231,7 +233,8 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
         if value is MISSING or value is None or value == "":
             raise TemplateError(f"a value is needed to build the request path ({name}.{path})", path)
         text = as_text(value)
-        if not (text.isascii() and text.isalnum()):  # letters and digits need neither check nor encoding
+        # letters, digits, "-", "_" and "~" (most ids) need neither check nor encoding
+        if not (text.isascii() and text.isalnum()) and not _PLAIN_SEGMENT.fullmatch(text):
             problem = path_problem(text, segment=not reserved)
             if problem:
                 raise TemplateError(f"{name}.{path} {problem}", path)
