@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 import httpx2
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from component import catalog as catalog_module
@@ -41,6 +42,8 @@ from component.models import Flow
 from component.runtime import Runtime, check_inputs
 from tests.conftest import CONNECTIONS, ROOT, SB_API, FakeClock, all_definitions, make_runtime
 
+SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
+EXAMPLES = 200 if SLOW else 5
 CATALOG = catalog_module.load(ROOT)
 DEFINITIONS = all_definitions(CATALOG)
 ID_NAME = re.compile(r"^(id|ids|[A-Za-z]+Id|[A-Za-z]+Ids)$")
@@ -180,24 +183,25 @@ def test_a_negative_id_is_refused_by_the_cli_and_nothing_is_sent(
     assert sent.requests == []
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+@pytest.mark.parametrize(
+    ("definition", "name", "is_list"), TOP_IDS, ids=[f"{d.ref}.{n}" for d, n, _ in TOP_IDS]
 )
-@given(target=st.sampled_from(TOP_IDS), value=st.integers(max_value=0))
 def test_any_non_positive_servicetitan_id_is_refused_before_sending(
-    target: tuple[LoadedDefinition, str, bool], value: int
+    definition: LoadedDefinition, name: str, is_list: bool
 ) -> None:
-    definition, name, is_list = target
     recorder = Recorder()
     runtime = make_runtime(CATALOG, recorder, FakeClock(), env={})
-    inputs = {**example(definition), name: [value] if is_list else value}
-    with pytest.raises(InputValidationError) as caught:
-        call(runtime, definition, inputs)
-    assert any(path.startswith(f"$.{name}") for path in paths_of(caught.value)), caught.value.problems
-    assert recorder.requests == []
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not SLOW)
+    @given(value=st.integers(max_value=0))
+    def refused(value: int) -> None:
+        inputs = {**example(definition), name: [value] if is_list else value}
+        with pytest.raises(InputValidationError) as caught:
+            call(runtime, definition, inputs)
+        assert any(path.startswith(f"$.{name}") for path in paths_of(caught.value)), caught.value.problems
+        assert recorder.requests == []
+
+    refused()
 
 
 def test_the_property_reaches_every_kind_of_servicetitan_id() -> None:
