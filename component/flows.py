@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import templates
-from .catalog import Catalog, LoadedDefinition, read_json
+from . import jsontext, templates
+from .catalog import Catalog, LoadedDefinition
 from .errors import ComponentError, InputValidationError, UsageError
 from .models import Flow, FlowStep
 from .runtime import Runtime
@@ -69,14 +69,23 @@ class StepResult:
 
 
 def load_flow(path: str | Path) -> Flow:
-    """Read and parse a flow file; errors name the file and the JSON path."""
+    """Read and parse a flow file; errors name the file and the JSON path.
+
+    The file is untrusted text like ``--inputs``: at most 10 MB and 100 levels of nesting, strict
+    UTF-8 JSON without duplicate keys or ``NaN`` (:mod:`component.jsontext`).
+    """
     file = Path(path)
     try:
-        data = read_json(file)
+        data = jsontext.loads(jsontext.read_bounded(file))
     except FileNotFoundError:
         raise UsageError(f"flow file {str(file)!r} does not exist") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"flow file {str(file)!r} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise UsageError(
+            f"flow file {str(file)!r} cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
+    except jsontext.JsonTextError as exc:
+        problems = [{"path": exc.path or "$", "message": str(exc)}]
+        raise FlowError(f"flow file {str(file)!r} {exc}", problems=problems) from None
     try:
         return Flow.model_validate(data)
     except ValidationError as exc:
@@ -128,6 +137,11 @@ def check_flow(flow: Flow, catalog: Catalog) -> list[Problem]:
             problems.append({"path": where, "message": error.message})
             seen.add(step.name)
             continue
+        unknown = _unknown_filters(step.inputs, f"{where}.inputs")
+        if unknown:  # such a step cannot be rendered; its other checks wait until the filters are fixed
+            problems += unknown
+            seen.add(step.name)
+            continue
         referenced: set[str] = set()
         for key, template in step.inputs.items():
             for scope, path, _ in templates.references(template):
@@ -152,6 +166,36 @@ def check_flow(flow: Flow, catalog: Catalog) -> list[Problem]:
                 )
         seen.add(step.name)
     return problems
+
+
+def _unknown_filters(template: Any, where: str) -> list[Problem]:
+    """A problem for each reference in ``template`` whose filter (``|name``) does not exist."""
+    problems: list[Problem] = []
+    if isinstance(template, str):
+        for _, _, name in templates.references(template):
+            if name and name not in templates.FILTERS:
+                known = ", ".join(sorted(templates.FILTERS))
+                problems.append({"path": where, "message": f"unknown filter {name!r}; known: {known}"})
+    elif isinstance(template, dict):
+        for key, value in template.items():
+            problems += _unknown_filters(key, where) + _unknown_filters(value, f"{where}.{key}")
+    elif isinstance(template, list):
+        for index, value in enumerate(template):
+            problems += _unknown_filters(value, f"{where}[{index}]")
+    return problems
+
+
+def _as_written(template: Any, scope: str) -> Any:
+    """``template`` with each whole reference to ``scope`` escaped (``$$trigger.id``), so that it
+    renders as the reference itself (``"$trigger.id"``) rather than a value."""
+    if isinstance(template, str):
+        match = templates.REFERENCE.match(template)
+        return "$" + template if match and match["scope"] == scope else template
+    if isinstance(template, dict):
+        return {key: _as_written(value, scope) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_as_written(value, scope) for value in template]
+    return template
 
 
 StepCallback = Callable[[int, int, StepResult], None]
@@ -181,13 +225,18 @@ async def run_flow(
     results: list[StepResult] = []
     failed: str | None = None
     waiting: set[str] = set()
+    # a dry run of a triggered flow has no event: steps reading it wait, their references shown as is
+    no_event = dry_run and trigger is None and flow.trigger is not None
     for number, step in enumerate(flow.steps, start=1):
         kind, ref = step_kind(step)
         result = StepResult(step.name, kind, ref, step.title)
-        needs = sorted(
-            {path.split(".")[0] for s, path, _ in templates.references(step.inputs) if s == "steps"} & waiting
-        )
-        result.inputs = templates.render(step.inputs, scope)
+        read = list(templates.references(step.inputs))
+        needs = sorted({path.split(".")[0] for s, path, _ in read if s == "steps"} & waiting)
+        inputs: Any = step.inputs
+        if no_event and any(s == "trigger" for s, _, _ in read):
+            needs = ["$trigger", *needs]
+            inputs = _as_written(inputs, "trigger")
+        result.inputs = templates.render(inputs, scope)
         started = time.perf_counter()
         if needs:
             result.needs = needs

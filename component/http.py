@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx2
 
@@ -292,8 +292,9 @@ class Session:
             raise RequestRefusedError(
                 f"path {path!r} may not carry a query string or fragment; pass query parameters instead"
             )
-        if any(unquote(segment) in {".", ".."} for segment in path.split("/")):
-            raise RequestRefusedError(f"path {path!r} may not contain '.' or '..' segments")
+        problem = templates.path_problem(path, segment=False)
+        if problem:
+            raise RequestRefusedError(f"path {path!r} {problem}")
         return quote(path, safe=_PATH_SAFE)
 
     def _headers(self, request: OutgoingRequest) -> dict[str, str]:

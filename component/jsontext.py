@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from itertools import compress
 from operator import not_
@@ -21,7 +22,14 @@ _CHUNK = 1024 * 1024
 
 
 class JsonTextError(ValueError):
-    """The text is not acceptable JSON; the message says why, without echoing the text."""
+    """The text is not acceptable JSON; the message says why, without echoing the text.
+
+    ``path`` is the JSON path of the value at fault where there is one (too deep, not finite).
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class DuplicateKeyError(JsonTextError):
@@ -106,11 +114,44 @@ def loads(data: bytes | str) -> Any:
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise JsonTextError(f"is nested deeper than {MAX_DEPTH} levels") from None
+        where = too_deep(data)
+        raise JsonTextError(
+            f"has a value at {where} that is nested deeper than {MAX_DEPTH} levels", where
+        ) from None
     problem = value_problem(value)
     if problem:
-        raise JsonTextError(f"has a value at {problem[0]} that {problem[1]}")
+        raise JsonTextError(f"has a value at {problem[0]} that {problem[1]}", problem[0])
     return value
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+
+
+def too_deep(text: str) -> str:
+    """The JSON path of the first object or array of ``text`` nested deeper than :data:`MAX_DEPTH`
+    levels (``$`` if none is): for text too deep for the parser, which says only that it is."""
+    frames: list[list[Any]] = []  # [kind, key or index, expecting a key]
+    for match in _TOKEN.finditer(text):
+        token = match[0]
+        if token in "[{":
+            if len(frames) >= MAX_DEPTH:
+                return _frames_path(frames)
+            frames.append([token, None if token == "{" else 0, token == "{"])
+        elif token in "]}":
+            if frames:
+                frames.pop()
+        elif token == ",":
+            if frames and frames[-1][0] == "{":
+                frames[-1][2] = True
+            elif frames:
+                frames[-1][1] += 1
+        elif token.startswith('"') and frames and frames[-1][0] == "{" and frames[-1][2]:
+            frames[-1][1], frames[-1][2] = json.loads(token), False
+    return "$"
+
+
+def _frames_path(frames: list[list[Any]]) -> str:
+    return "$" + "".join(f"[{key}]" if kind == "[" else f".{key}" for kind, key, _ in frames)
 
 
 def read_bounded(source: Path | IO[bytes]) -> bytes:

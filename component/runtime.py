@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import importlib
 import json
@@ -241,6 +242,10 @@ def _bounds(session: Session) -> paging.Bounds:
     return paging.Bounds(session.clock, session.clock.now() + session.policy.deadline)
 
 
+class _Previewed(Exception):
+    """Raised in place of sending the first request of a previewed poll: the poll stops there."""
+
+
 class _Using:
     """``async with runtime._using(connection) as session``: a plain class, cheaper than a generator."""
 
@@ -469,6 +474,44 @@ class Runtime:
                 vendor=session.vendor,
                 now=self.clock.wall(),
             )
+
+    async def poll_preview(
+        self,
+        ref: str,
+        inputs: Any = None,
+        connection: Connection | Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """The first request a poll of trigger ``ref`` from ``state`` would send, sending nothing.
+
+        None when that poll would send nothing: the first poll of a watermark trigger without a
+        look-back only records where the instance starts. Later pages depend on the answers.
+        """
+        from .triggers.core import poll as poll_core
+
+        definition = self.catalog.find("triggers", ref)
+        checked = check_inputs(definition, inputs or {})
+        if not isinstance(connection, Connection):
+            connection = self.connection(definition.connector, connection)
+        session = self.session(connection)  # never entered: a preview opens no HTTP client
+        first: list[OutgoingRequest] = []
+
+        async def capture(request: OutgoingRequest) -> Any:
+            first.append(request)
+            raise _Previewed
+
+        with contextlib.suppress(_Previewed):
+            await poll_core(
+                cast(Trigger, definition.model),
+                checked,
+                connection.values,
+                state,
+                build=build_request,
+                send=capture,
+                vendor=session.vendor,
+                now=self.clock.wall(),
+            )
+        return session.preview(first[0]) if first else None
 
     def run_sync(
         self, ref: str, inputs: Any, connection: Any = None, *, dry_run: bool = False

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 
 class _Missing:
@@ -38,6 +38,9 @@ ITEM_SECTION = re.compile(r"\[([^\[\]]*\{[^\[\]]*)\]")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 # C0 and C1 controls, DEL and the Unicode line separators: never part of an identifier or a URL.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Path separators as servers read them: many (IIS, some proxies and frameworks) take "\" for "/".
+SEPARATORS = re.compile(r"[/\\]")
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_~-]+")
 
 
 def _join(value: Any) -> Any:
@@ -163,9 +166,44 @@ def compile_template(template: Any) -> Renderer:
     return lambda scope: template
 
 
-def _encode_segment(value: Any) -> str:
-    text = quote(as_text(value), safe="")
-    return text.replace(".", "%2E") if text in {".", ".."} else text
+def decoded(text: str) -> str:
+    """``text`` percent-decoded until nothing changes: ``%252e`` -> ``%2e`` -> ``.``.
+
+    A server or proxy may decode a path more than once; checks look at what the last one would see.
+    Each round that changes the text shortens it, so this ends.
+    """
+    while "%" in text:
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text
+
+
+def path_problem(text: str, *, segment: bool) -> str | None:
+    """Why ``text`` may not go into a request path, or None.
+
+    Checked on the decoded text with ``\\`` as a separator: control characters, and ``.`` or ``..``
+    segments anywhere (``..``, ``%2e%2e``, ``\\..\\admin``, ``%2F..%2F``). A ``segment`` (an encoded
+    placeholder) may otherwise hold anything, encoded into its one segment; a verbatim path may not
+    decode into a backslash or an empty segment (``%5c``, ``%2F%2F``; written plainly, the session
+    refuses them as leaving the host: :meth:`component.http.Session.url_for`).
+    """
+    plain = decoded(text)
+    if CONTROL_CHARACTERS.search(plain):
+        return "may not contain control characters such as line breaks (encoded or not)"
+    parts = SEPARATORS.split(plain)
+    if "." in parts or ".." in parts:
+        return "may not contain '.' or '..' path segments (encoded or not; '\\' counts as '/')"
+    if not segment and plain != text and ("\\" in plain or "" in parts[1:-1]):
+        return "may not contain an encoded backslash or an encoded empty segment ('%5c', '%2F%2F')"
+    return None
+
+
+def _encode_segment(text: str) -> str:
+    """One path segment: everything but letters, digits and ``-._~`` percent-encoded (``.`` and
+    ``..`` never get here: :func:`path_problem` refuses them)."""
+    return quote(text, safe="")
 
 
 @lru_cache(maxsize=1024)
@@ -195,11 +233,11 @@ def render_path(template: str, scope: Mapping[str, Any]) -> str:
         if value is MISSING or value is None or value == "":
             raise TemplateError(f"a value is needed to build the request path ({name}.{path})", path)
         text = as_text(value)
-        if not (text.isascii() and text.isalnum()):  # letters and digits need neither check nor encoding
-            if CONTROL_CHARACTERS.search(text):
-                raise TemplateError(
-                    f"{name}.{path} may not contain control characters such as line breaks", path
-                )
+        # letters, digits, "-", "_" and "~" (most ids) need neither check nor encoding
+        if not (text.isascii() and text.isalnum()) and not _PLAIN_SEGMENT.fullmatch(text):
+            problem = path_problem(text, segment=not reserved)
+            if problem:
+                raise TemplateError(f"{name}.{path} {problem}", path)
             text = text if reserved else _encode_segment(text)
         parts.append(text)
         parts.append(literal)

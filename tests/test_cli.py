@@ -154,10 +154,11 @@ def test_invalid_inputs_are_reported_before_the_connection_is_read() -> None:
 
 
 def test_refused_raw_request_exits_2(st_file: Path) -> None:
-    inputs = '{"urlType": "jpm", "path": "/x/../../evil"}'
-    result = invoke("run", "servicetitan.rawRequest", "--inputs", inputs, "--connection", str(st_file))
-    assert result.exit_code == 2
-    assert error_of(result)["type"] == "request_refused"
+    for path, kind in (("/x?evil=1", "request_refused"), ("/x/../../evil", "invalid_input")):
+        inputs = json.dumps({"urlType": "jpm", "path": path})
+        result = invoke("run", "servicetitan.rawRequest", "--inputs", inputs, "--connection", str(st_file))
+        assert result.exit_code == 2
+        assert error_of(result)["type"] == kind
 
 
 def test_unsound_definitions_exit_3(tmp_path: Path) -> None:

@@ -68,9 +68,9 @@ def dry(runtime: Runtime, ref: str, inputs: dict[str, Any]) -> dict[str, Any]:
         ("createCustomer", CUSTOMER, "POST", "/customers", {}, CUSTOMER),
         (
             "updateCustomer",
-            {"customerId": "c/1", "notes": "gate 12", "tags": []},
+            {"customerId": "c 1", "notes": "gate 12", "tags": []},
             "PATCH",
-            "/customers/c%2F1",
+            "/customers/c%201",
             {},
             {"notes": "gate 12", "tags": []},
         ),

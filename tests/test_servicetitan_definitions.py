@@ -86,13 +86,14 @@ def test_schema_conversion_keeps_types_enums_and_nullability() -> None:
     inputs = GENERATOR.Converter(schemas, {"customerId": "selectCustomers"}, inputs=True)
     converted = inputs.convert({"$ref": "#/components/schemas/Thing"})
     assert converted["additionalProperties"] is False and converted["required"] == ["id"]
-    assert converted["properties"]["id"] == {"type": "integer"}
+    assert converted["properties"]["id"] == {"type": "integer", "minimum": 1}  # ids are positive
     assert converted["properties"]["status"] == {"type": ["string", "null"], "enum": ["A", "B", None]}
     assert converted["properties"]["when"] == {"type": ["string", "null"], "format": "date-time"}
     assert converted["properties"]["customerId"]["x-datasource"] == "selectCustomers"
     assert converted["properties"]["file"]["required"] == ["filename", "content"]
     output = GENERATOR.Converter(schemas, {}, inputs=False).convert({"$ref": "#/components/schemas/Thing"})
     assert "additionalProperties" not in output and "x-datasource" not in output["properties"]["customerId"]
+    assert output["properties"]["id"] == {"type": "integer"}  # what the vendor returns is not bounded
 
 
 def test_a_recursive_schema_is_refused() -> None:

@@ -51,7 +51,9 @@ def test_whole_scope_filters_literals_and_escape() -> None:
 def test_path_placeholders_are_percent_encoded() -> None:
     assert render_path("/t/{connection.tenant}/x/{inputs.name}", SCOPE) == "/t/77/x/a%2Fb%20c"
     assert render_path("/x/{inputs.flag}", SCOPE) == "/x/false"
-    assert render_path("/x/{inputs.dots}", {"inputs": {"dots": ".."}}) == "/x/%2E%2E"
+    with pytest.raises(TemplateError) as caught:  # a dot segment is refused, not encoded
+        render_path("/x/{inputs.dots}", {"inputs": {"dots": ".."}})
+    assert caught.value.field == "dots"
 
 
 def test_reserved_expansion_inserts_a_path_verbatim() -> None:

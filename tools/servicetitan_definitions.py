@@ -34,6 +34,9 @@ DROPPED_FORMATS = frozenset({"int32", "int64", "decimal", "float", "double", "mu
 RENAMED_FORMATS = {"guid": "uuid"}
 # Comma-separated ID lists in the query are strings in the spec; inputs take integer lists.
 ID_LIST = re.compile(r"^(ids|[A-Za-z]+Ids)$")
+# ServiceTitan's ids are positive int64s: an integer input named like an id (``id``, ``customerId``,
+# the items of ``technicianIds``) is at least 1, so ``-5`` or ``0`` is refused before anything is sent.
+ID_NAME = re.compile(r"^(id|ids|[A-Za-z]+Id|[A-Za-z]+Ids)$")
 PAGING_PARAMS = ("page", "pageSize", "includeTotal", "sort")
 FILE_PART = {
     "type": "object",
@@ -177,6 +180,8 @@ class Converter:
             out.setdefault("additionalProperties", False)
         if self.inputs and name in self.choices and "string" in _types(out) and "enum" not in out:
             out["enum"] = [*self.choices[name], *([None] if "null" in _types(out) else [])]
+        if self.inputs and name and ID_NAME.match(name) and "integer" in _types(out):
+            out.setdefault("minimum", 1)
         if self.inputs and name:
             picker = self.pickers.get(name)
             if picker and _types(out) & {"integer"}:
@@ -223,7 +228,7 @@ def _query_input(param: dict[str, Any], conv: Converter) -> tuple[dict[str, Any]
     if name == "pageSize":
         schema.update(minimum=1, maximum=5000)
     if ID_LIST.match(name) and schema["type"] == "string":
-        items: dict[str, Any] = {"type": "integer"}
+        items: dict[str, Any] = {"type": "integer", "minimum": 1}
         if name in conv.pickers:
             items["x-datasource"] = conv.pickers[name]
         schema = {"type": "array", "items": items, "description": schema.get("description", "")}

@@ -40,7 +40,8 @@ async def run_triggered_flow(
 ) -> dict[str, Any]:
     """Poll ``flow.trigger`` for ``instance`` and run the steps once per event, oldest first.
 
-    ``{"flow", "instance", "status", "events", "ok", "committed", "runs": [run summaries]}``.
+    ``{"flow", "instance", "status", "events", "ok", "committed", "runs": [run summaries]}``; a
+    ``dry_run`` sends nothing and adds ``"trigger": {"trigger", "request"}`` (see :func:`_dry_run`).
     """
     from ..flows import run_flow
 
@@ -59,18 +60,14 @@ async def run_triggered_flow(
                 )
 
     connection = connections.get(ref.split(".")[0])
+    if dry_run:
+        return await _dry_run(runtime, flow, connections, store, instance, on_step)
     status, committed, count = "polled", False, 0
     try:
         outcome = await poll_once(
-            runtime, ref, flow.trigger.inputs, connection, store, instance,
-            deliver=deliver, dry_run=dry_run, ttl=ttl,
-        )  # fmt: skip
+            runtime, ref, flow.trigger.inputs, connection, store, instance, deliver=deliver, ttl=ttl
+        )
         status, committed, count = outcome.status, outcome.committed, len(outcome.events)
-        if dry_run:
-            for event in outcome.events:
-                runs.append(
-                    await run_flow(runtime, flow, connections, trigger=event, dry_run=True, on_step=on_step)
-                )
     except FlowRunFailedError:
         status = "failed"
         count = len(runs)
@@ -82,4 +79,34 @@ async def run_triggered_flow(
         "ok": status != "failed" and all(run["ok"] for run in runs),
         "committed": committed,
         "runs": runs,
+    }
+
+
+async def _dry_run(
+    runtime: Runtime,
+    flow: Flow,
+    connections: Mapping[str, Mapping[str, Any]],
+    store: StateStore,
+    instance: str,
+    on_step: StepCallback | None,
+) -> dict[str, Any]:
+    """A dry run sends nothing, not even the poll: it shows the poll's first request from the
+    instance's stored state (``null`` when that poll would send none) and one run of the steps with
+    their ``$trigger`` references left as they are (such steps wait for an event)."""
+    from ..flows import run_flow
+
+    assert flow.trigger is not None
+    ref = flow.trigger.trigger
+    connection = connections.get(ref.split(".")[0])
+    request = await runtime.poll_preview(ref, flow.trigger.inputs, connection, store.load(instance))
+    run = await run_flow(runtime, flow, connections, dry_run=True, on_step=on_step)
+    return {
+        "flow": flow.name,
+        "instance": instance,
+        "status": "dry-run",
+        "events": 0,
+        "ok": run["ok"],
+        "committed": False,
+        "trigger": {"trigger": ref, "request": request},
+        "runs": [run],
     }
