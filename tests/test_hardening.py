@@ -386,6 +386,54 @@ def test_fetch_all_refuses_a_page_that_repeats_the_previous_one(runtime, vendor,
     assert len(vendor.api_requests) == 2
 
 
+def test_fetch_all_stops_at_the_page_cap_when_the_vendor_always_has_more(runtime, vendor):
+    from component import pagination
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        page = int(request.url.params["page"])  # a fresh item on every page, fast: no deadline in sight
+        return httpx2.Response(200, json={"page": page, "data": [{"id": page}], "hasMore": True})
+
+    vendor.route("GET", TECHNICIANS, respond)
+
+    result = runtime.run_sync("servicetitan.listTechnicians", {"fetchAll": True}, ST_CONNECTION)
+
+    assert len(vendor.api_requests) == pagination.DEFAULT_MAX_PAGES
+    assert result["data"]["data"] == [{"id": n} for n in range(1, pagination.DEFAULT_MAX_PAGES + 1)]
+    assert result["data"]["hasMore"] is True  # truncated, as at maxItems
+
+
+def test_a_declared_page_cap_is_honoured():
+    from component.models import CursorPagination
+    from component.pagination import collect
+
+    async def send(request: OutgoingRequest) -> Any:
+        n = int(request.query.get("startAfter") or 0)
+        return {"c": [{"id": n}], "pagination": {"nextCursor": str(n + 1), "hasMore": True}}
+
+    paged = CursorPagination(style="cursor", items="c", maxPages=7)
+    _, items, truncated = asyncio.run(collect(paged, OutgoingRequest("GET", "/c"), send, "sb"))
+
+    assert [item["id"] for item in items] == list(range(7))
+    assert truncated is True
+
+
+def test_fetch_all_refuses_a_page_that_repeats_an_earlier_one(runtime, vendor):
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        page = int(request.url.params["page"])
+        same = 1 + (page - 1) % 3  # pages 1, 2, 3, then 1, 2, 3 again: never two alike in a row
+        return httpx2.Response(
+            200, json={"page": page, "data": [{"id": same}, {"id": same + 10}], "hasMore": True}
+        )
+
+    vendor.route("GET", TECHNICIANS, respond)
+
+    with pytest.raises(VendorError, match="page 4 with the same items as page 1") as caught:
+        runtime.run_sync("servicetitan.listTechnicians", {"fetchAll": True}, ST_CONNECTION)
+
+    assert len(vendor.api_requests) == 4
+    assert caught.value.to_dict()["error"]["maybeApplied"] is False  # a read
+
+
 def test_cursor_that_comes_back_later_is_refused(runtime, vendor):
     from component.models import CursorPagination
     from component.pagination import collect
