@@ -26,7 +26,14 @@ from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
 from .catalog import LoadedConnector
 from .connection import Connection
 from .envelope import JSON_RESPONSE, decode
-from .errors import ComponentError, InputValidationError, RequestRefusedError, TransportError, VendorError
+from .errors import (
+    ComponentError,
+    InputValidationError,
+    RequestRefusedError,
+    TransportError,
+    UnexpectedBodyError,
+    VendorError,
+)
 from .models import ResponseSpec
 from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, BudgetRegistry, Clock, Random, RateBudget, header_delay
 from .version import USER_AGENT
@@ -396,6 +403,12 @@ class Session:
                     redactor=self.redactor,
                     spec=spec,
                 )
+            except UnexpectedBodyError:
+                # a garbled success (HTML, cut-off JSON) is retried like a dropped connection: on
+                # idempotent methods only, where asking again cannot do the work twice
+                if await attempts.retry(method, None, None):
+                    continue
+                raise
             except VendorError as error:
                 if response.status_code == 429:
                     error.retry_after = header_delay(response, self.policy, self.clock)
