@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import httpx2
 
 from . import templates
+from .bodies import read_bounded
 from .errors import (
     AuthError,
     ComponentError,
@@ -184,11 +185,19 @@ class OAuth2ClientCredentialsAuth:
         while True:
             attempts.count += 1
             try:
-                response = await client.post(
+                request = client.build_request(
+                    "POST",
                     self.token_url,
                     data=form,
                     headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                     timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
+                )
+                response = await client.send(request, stream=True)
+                await read_bounded(
+                    response,
+                    self.policy.maxResponseBytes,
+                    vendor=self.vendor,
+                    what=f"the token request to {self.token_url}",
                 )
             except httpx2.HTTPError as exc:
                 if await attempts.retry("GET", None, None):

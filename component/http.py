@@ -23,6 +23,7 @@ import httpx2
 
 from . import progress, templates
 from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
+from .bodies import read_bounded
 from .catalog import LoadedConnector
 from .connection import Connection
 from .envelope import JSON_RESPONSE, decode
@@ -442,13 +443,18 @@ class Session:
                 )
             started = self.clock.now()
             async with asyncio.timeout(left):  # a drip-fed body cannot outlive the deadline
-                response = await self.client.request(
+                sent = self.client.build_request(
                     method,
                     target,
                     headers=headers,
                     # the client's own timeout, unless the deadline is nearer
                     timeout=httpx2.USE_CLIENT_DEFAULT if left > self.policy.timeout else max(0.001, left),
                     **content,
+                )
+                response = await self.client.send(sent, stream=True)
+                # streamed and counted: a body past maxResponseBytes is refused, never held whole
+                await read_bounded(
+                    response, self.policy.maxResponseBytes, vendor=self.vendor, what=f"{method} {url}"
                 )
             if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
                 log.debug(

@@ -467,6 +467,12 @@ class HttpPolicy(Strict):
     retry: RetryPolicy = RetryPolicy()
     rateLimit: RateLimit | None = None
     resetHeader: str | None = Field(None, description="Header with the Unix time at which a 429 ends.")
+    maxResponseBytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest response body read, in bytes after decompression; a larger one is a "
+        "response_too_large error, and reading stops there.",
+    )
 
 
 class Envelope(Strict):
