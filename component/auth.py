@@ -18,7 +18,15 @@ from typing import Any, Protocol
 import httpx2
 
 from . import templates
-from .errors import AuthError, ComponentError, CredentialsError, ServerError, TransportError
+from .bodies import read_bounded
+from .errors import (
+    AuthError,
+    ComponentError,
+    CredentialsError,
+    ServerError,
+    TransportError,
+    UnexpectedBodyError,
+)
 from .models import ApiKeyAuth, Auth, HttpPolicy, OAuth2ClientCredentials
 from .policy import Attempts, Clock, Random
 from .redact import REDACTED, Redactor
@@ -213,11 +221,19 @@ class OAuth2ClientCredentialsAuth:
         while True:
             attempts.count += 1
             try:
-                response = await client.post(
+                request = client.build_request(
+                    "POST",
                     self.token_url,
                     data=form,
                     headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                     timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
+                )
+                response = await client.send(request, stream=True)
+                await read_bounded(
+                    response,
+                    self.policy.maxResponseBytes,
+                    vendor=self.vendor,
+                    what=f"the token request to {self.token_url}",
                 )
             except httpx2.HTTPError as exc:
                 if await attempts.retry("GET", None, None):
@@ -232,7 +248,14 @@ class OAuth2ClientCredentialsAuth:
                 "GET", response.status_code, response
             ):
                 continue
-            return self._token_from(response)
+            try:
+                return self._token_from(response)
+            except UnexpectedBodyError:
+                # a garbled success (HTML, cut-off JSON) says nothing about the credentials: it is
+                # retried like a dropped connection
+                if await attempts.retry("GET", None, None):
+                    continue
+                raise
 
     def _token_from(self, response: httpx2.Response) -> _Token:
         try:
@@ -261,6 +284,17 @@ class OAuth2ClientCredentialsAuth:
                 + (f" ({reason})" if reason else f" ({status})")
                 + ": check clientId and clientSecret in the connection, and that its environment "
                 "(production or integration) is the one the app was created in",
+                status=status,
+                vendor=self.vendor,
+                trace_id=trace_id,
+                maybe_applied=False,
+            )
+        if response.is_success and not (isinstance(body, dict) and body.get("access_token")):
+            content_type = response.headers.get("content-type") or "no content type"
+            raise UnexpectedBodyError(
+                f"{self.vendor} is unavailable: its token endpoint {self.token_url} answered {status} "
+                f"with a body that is not a token response ({content_type}); this is not a problem "
+                "with the credentials, try again later",
                 status=status,
                 vendor=self.vendor,
                 trace_id=trace_id,

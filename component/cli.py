@@ -574,6 +574,9 @@ _RATE = click.FloatRange(0, 1)
 @click.option("--jitter-ms", default=0.0, type=click.FloatRange(0), help="Up to this much more, at random.")
 @click.option("--fault-rate", default=0.0, type=_RATE, help="Share of requests answered 500, 502 or 503.")
 @click.option("--burst-rate", default=0.0, type=_RATE, help="Share of requests that start a burst of 429s.")
+@click.option(
+    "--burst-length", default=3, show_default=True, type=click.IntRange(1), help="429s in a row in a burst."
+)
 @click.option("--drop-rate", default=0.0, type=_RATE, help="Share of responses whose connection drops.")
 @click.option("--malformed-rate", default=0.0, type=_RATE, help="Share of 200s with an HTML or cut-off body.")
 @click.option("--token-lifetime", default=900, type=click.IntRange(1), help="ServiceTitan token lifetime, s.")
@@ -586,6 +589,7 @@ def serve(
     jitter_ms: float,
     fault_rate: float,
     burst_rate: float,
+    burst_length: int,
     drop_rate: float,
     malformed_rate: float,
     token_lifetime: int,
@@ -605,6 +609,7 @@ def serve(
             jitter_ms=jitter_ms,
             error_rate=fault_rate,
             burst_rate=burst_rate,
+            burst_length=burst_length,
             drop_rate=drop_rate,
             malformed_rate=malformed_rate,
             token_lifetime=token_lifetime,

@@ -181,6 +181,16 @@ class UnexpectedBodyError(VendorError):
     kind = "unexpected_body"
 
 
+class ResponseTooLargeError(VendorError):
+    """A response body (counted after decompression) grew past the connector's ``maxResponseBytes``.
+
+    Reading stopped at the bound, so memory stays bounded whatever the vendor sends: a huge body, a
+    small compressed one that inflates without end, or a chunked body that never ends.
+    """
+
+    kind = "response_too_large"
+
+
 _BY_STATUS: dict[int, type[VendorError]] = {
     400: BadRequestError,
     401: AuthError,

@@ -23,10 +23,18 @@ import httpx2
 
 from . import progress, templates
 from .auth import TOKENS, AuthStrategy, TokenCache, make_auth
+from .bodies import read_bounded
 from .catalog import LoadedConnector
 from .connection import Connection
 from .envelope import JSON_RESPONSE, decode
-from .errors import ComponentError, InputValidationError, RequestRefusedError, TransportError, VendorError
+from .errors import (
+    ComponentError,
+    InputValidationError,
+    RequestRefusedError,
+    TransportError,
+    UnexpectedBodyError,
+    VendorError,
+)
 from .models import ResponseSpec
 from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, BudgetRegistry, Clock, Random, RateBudget, header_delay
 from .redact import REDACTED
@@ -453,6 +461,12 @@ class Session:
                     redactor=self.redactor,
                     spec=spec,
                 )
+            except UnexpectedBodyError:
+                # a garbled success (HTML, cut-off JSON) is retried like a dropped connection: on
+                # idempotent methods only, where asking again cannot do the work twice
+                if await attempts.retry(method, None, None):
+                    continue
+                raise
             except VendorError as error:
                 if response.status_code == 429:
                     error.retry_after = header_delay(response, self.policy, self.clock)
@@ -486,13 +500,18 @@ class Session:
                 )
             started = self.clock.now()
             async with asyncio.timeout(left):  # a drip-fed body cannot outlive the deadline
-                response = await self.client.request(
+                sent = self.client.build_request(
                     method,
                     target,
                     headers=headers,
                     # the client's own timeout, unless the deadline is nearer
                     timeout=httpx2.USE_CLIENT_DEFAULT if left > self.policy.timeout else max(0.001, left),
                     **content,
+                )
+                response = await self.client.send(sent, stream=True)
+                # streamed and counted: a body past maxResponseBytes is refused, never held whole
+                await read_bounded(
+                    response, self.policy.maxResponseBytes, vendor=self.vendor, what=f"{method} {url}"
                 )
             if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
                 log.debug(

@@ -106,7 +106,17 @@ class PagePagination(Strict):
     when: Template = Field(
         True, description='Whether to fetch every page: true, or a reference like "$inputs.fetchAll".'
     )
-    maxItems: int | None = Field(None, ge=1, description="Stop after this many items.")
+    maxItems: int | None = Field(
+        None,
+        ge=1,
+        description="Stop a fetch-all after this many items (default 100,000; hasMore stays true).",
+    )
+    maxPages: int | None = Field(
+        None,
+        ge=1,
+        description="Stop a fetch-all after this many pages (default 1,000; hasMore stays true), however "
+        "few items each page holds.",
+    )
 
 
 class CursorPagination(Strict):
@@ -120,7 +130,12 @@ class CursorPagination(Strict):
     nextCursor: str = Field("pagination.nextCursor", description="Dotted path of the next cursor.")
     hasMore: str | None = Field("pagination.hasMore", description="Dotted path of the more-pages flag.")
     when: Template = True
-    maxItems: int | None = Field(None, ge=1)
+    maxItems: int | None = Field(
+        None, ge=1, description="Stop a fetch-all after this many items (default 100,000)."
+    )
+    maxPages: int | None = Field(
+        None, ge=1, description="Stop a fetch-all after this many pages (default 1,000)."
+    )
 
 
 class NoPagination(Strict):
@@ -454,6 +469,12 @@ class HttpPolicy(Strict):
     retry: RetryPolicy = RetryPolicy()
     rateLimit: RateLimit | None = None
     resetHeader: str | None = Field(None, description="Header with the Unix time at which a 429 ends.")
+    maxResponseBytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest response body read, in bytes after decompression; a larger one is a "
+        "response_too_large error, and reading stops there.",
+    )
 
 
 class Envelope(Strict):

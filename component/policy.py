@@ -207,12 +207,19 @@ def backoff_delay(attempt: int, policy: HttpPolicy, draw: float = 0.0) -> float:
     ``draw`` in [0, 1) takes up to ``retry.jitter`` of the step away, so callers failing together
     do not retry together; 0 gives the plain exponential step.
     """
-    step = min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** (attempt - 1))
+    step = min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** min(attempt - 1, 64))
     return float(step * (1 - policy.retry.jitter * draw))
 
 
 class Attempts:
-    """The attempts of one request: at most ``retry.maxAttempts``, all inside one total deadline."""
+    """The attempts of one request, all inside one total deadline.
+
+    ``retry.maxAttempts`` caps the attempts that failed for any reason but a 429: a 429 says the
+    vendor did not act and when to ask again, so a burst of them is waited out however long it is,
+    as long as the wait ends before the deadline. Where the vendor names no wait (or zero), the
+    back-off step of the attempt count is waited instead, so a vendor answering 429 without end is
+    asked less and less often, never in a tight loop.
+    """
 
     def __init__(self, policy: HttpPolicy, clock: Clock, random: Random) -> None:
         self.policy = policy
@@ -220,6 +227,7 @@ class Attempts:
         self.random = random
         self.deadline = clock.now() + policy.deadline
         self.count = 0
+        self.rate_limited = 0  # attempts answered 429
 
     def remaining(self) -> float:
         return self.deadline - self.clock.now()
@@ -228,12 +236,15 @@ class Attempts:
         self, method: str, status: int | None, response: httpx2.Response | None, *, sent: bool = True
     ) -> bool:
         """Wait before the next attempt and return True, or return False when this failure is final."""
-        if self.count >= self.policy.retry.maxAttempts:
+        if status == 429:
+            self.rate_limited += 1
+        elif self.count - self.rate_limited >= self.policy.retry.maxAttempts:
             return False
         if not may_retry(method, status, self.policy, sent=sent):
             return False
         delay = header_delay(response, self.policy, self.clock) if response is not None else None
-        if delay is None:
+        beyond = self.rate_limited >= self.policy.retry.maxAttempts  # a 429 burst past maxAttempts
+        if delay is None or (beyond and delay <= 0):
             delay = backoff_delay(self.count, self.policy, self.random())
         if self.clock.now() + delay >= self.deadline:
             return False

@@ -34,6 +34,7 @@ from component.errors import (
     ConnectionConfigError,
     RequestRefusedError,
     ServerError,
+    UnexpectedBodyError,
     VendorError,
 )
 from component.policy import BudgetRegistry
@@ -317,11 +318,18 @@ def test_token_endpoint_failure_raises_auth_error_without_the_secret(
     assert vendor.api_requests == []  # no API call without a token
 
 
-def test_token_response_without_access_token_is_an_auth_error(runtime: Runtime, vendor: FakeVendor) -> None:
+def test_token_response_without_access_token_is_retried_then_an_unexpected_body_error(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
     vendor.route("POST", ST_TOKEN_URL, respond(200, json={"token_type": "Bearer"}))
 
-    error = run_error(runtime, CASES["servicetitan"], AuthError)
-    assert error.status == 502
+    # a garbled answer says nothing about the credentials: asked again, then not reported as bad auth
+    error = run_error(runtime, CASES["servicetitan"], UnexpectedBodyError)
+    assert not isinstance(error, AuthError)
+    assert error.to_dict()["error"]["maybeApplied"] is False
+    assert (
+        len(vendor.token_requests) == runtime.catalog.connector("servicetitan").model.http.retry.maxAttempts
+    )
     assert vendor.api_requests == []
 
 

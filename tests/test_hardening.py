@@ -300,6 +300,42 @@ def test_200_with_a_body_that_is_not_json_is_an_unexpected_body_error(runtime, v
     assert "is not JSON" in error["message"]
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_garbled_200_on_an_idempotent_request_is_retried(runtime, vendor, clock, catalog, method):
+    garbled = httpx2.Response(200, text='{"success": tr', headers={"content-type": "application/json"})
+    vendor.route(method, f"{SB_API}/ping", garbled, garbled, httpx2.Response(200, json={"success": True}))
+
+    assert raw(runtime, "servicebay", method=method) == {"data": {"success": True}}
+    retry = catalog.connector("servicebay").model.http.retry
+    assert len(vendor.api_requests) == 3
+    assert clock.sleeps == [retry.backoff, retry.backoff * 2]
+
+
+def test_a_garbled_200_that_does_not_clear_is_an_unexpected_body_error_after_max_attempts(
+    runtime, vendor, catalog
+):
+    garbled = httpx2.Response(200, text='{"data": [', headers={"content-type": "application/json"})
+    vendor.route("GET", TECHNICIANS, garbled)
+
+    with pytest.raises(UnexpectedBodyError):
+        runtime.run_sync("servicetitan.listTechnicians", {}, ST_CONNECTION)
+
+    assert len(vendor.api_requests) == catalog.connector("servicetitan").model.http.retry.maxAttempts
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_garbled_200_on_a_write_is_not_sent_again(runtime, vendor, clock, method):
+    garbled = httpx2.Response(200, text='{"success": tr', headers={"content-type": "application/json"})
+    vendor.route(method, f"{SB_API}/ping", garbled, httpx2.Response(200, json={"success": True}))
+
+    with pytest.raises(UnexpectedBodyError) as caught:
+        raw(runtime, "servicebay", method=method, json={})
+
+    assert caught.value.to_dict()["error"]["maybeApplied"] is True  # the vendor may have done the work
+    assert len(vendor.api_requests) == 1
+    assert clock.sleeps == []
+
+
 def test_truncated_json_labelled_json_is_refused_even_by_a_raw_request(runtime, vendor):
     vendor.route(
         "GET",
@@ -384,6 +420,54 @@ def test_fetch_all_refuses_a_page_that_repeats_the_previous_one(runtime, vendor,
         runtime.run_sync("servicetitan.listTechnicians", {"fetchAll": True}, ST_CONNECTION)
 
     assert len(vendor.api_requests) == 2
+
+
+def test_fetch_all_stops_at_the_page_cap_when_the_vendor_always_has_more(runtime, vendor):
+    from component import pagination
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        page = int(request.url.params["page"])  # a fresh item on every page, fast: no deadline in sight
+        return httpx2.Response(200, json={"page": page, "data": [{"id": page}], "hasMore": True})
+
+    vendor.route("GET", TECHNICIANS, respond)
+
+    result = runtime.run_sync("servicetitan.listTechnicians", {"fetchAll": True}, ST_CONNECTION)
+
+    assert len(vendor.api_requests) == pagination.DEFAULT_MAX_PAGES
+    assert result["data"]["data"] == [{"id": n} for n in range(1, pagination.DEFAULT_MAX_PAGES + 1)]
+    assert result["data"]["hasMore"] is True  # truncated, as at maxItems
+
+
+def test_a_declared_page_cap_is_honoured():
+    from component.models import CursorPagination
+    from component.pagination import collect
+
+    async def send(request: OutgoingRequest) -> Any:
+        n = int(request.query.get("startAfter") or 0)
+        return {"c": [{"id": n}], "pagination": {"nextCursor": str(n + 1), "hasMore": True}}
+
+    paged = CursorPagination(style="cursor", items="c", maxPages=7)
+    _, items, truncated = asyncio.run(collect(paged, OutgoingRequest("GET", "/c"), send, "sb"))
+
+    assert [item["id"] for item in items] == list(range(7))
+    assert truncated is True
+
+
+def test_fetch_all_refuses_a_page_that_repeats_an_earlier_one(runtime, vendor):
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        page = int(request.url.params["page"])
+        same = 1 + (page - 1) % 3  # pages 1, 2, 3, then 1, 2, 3 again: never two alike in a row
+        return httpx2.Response(
+            200, json={"page": page, "data": [{"id": same}, {"id": same + 10}], "hasMore": True}
+        )
+
+    vendor.route("GET", TECHNICIANS, respond)
+
+    with pytest.raises(VendorError, match="page 4 with the same items as page 1") as caught:
+        runtime.run_sync("servicetitan.listTechnicians", {"fetchAll": True}, ST_CONNECTION)
+
+    assert len(vendor.api_requests) == 4
+    assert caught.value.to_dict()["error"]["maybeApplied"] is False  # a read
 
 
 def test_cursor_that_comes_back_later_is_refused(runtime, vendor):
@@ -524,6 +608,46 @@ def test_token_endpoint_recovers_after_a_503(runtime, vendor):
 
     assert runtime.run_sync("servicetitan.assignTechnicians", ASSIGN, ST_CONNECTION) == {"data": {}}
     assert len(vendor.token_requests) == 2
+
+
+GARBLED_TOKENS = {
+    "html": httpx2.Response(
+        200, text="<html><body>502 Bad Gateway</body></html>", headers={"Content-Type": "text/html"}
+    ),
+    "cut-off JSON": httpx2.Response(
+        200, content=b'{"access_token": "tok', headers={"Content-Type": "application/json"}
+    ),
+    "JSON without a token": httpx2.Response(200, json={"token_type": "Bearer"}),
+    "a list": httpx2.Response(200, json=["access_token"]),
+}
+
+
+@pytest.mark.parametrize("garbled", list(GARBLED_TOKENS))
+def test_a_garbled_token_response_is_retried_and_then_recovers(runtime, vendor, clock, catalog, garbled):
+    vendor.route("POST", ST_TOKEN_URL, GARBLED_TOKENS[garbled], GARBLED_TOKENS[garbled], vendor._token)
+    vendor.route("POST", ASSIGN_URL, httpx2.Response(200, json={}))
+
+    assert runtime.run_sync("servicetitan.assignTechnicians", ASSIGN, ST_CONNECTION) == {"data": {}}
+    assert len(vendor.token_requests) == 3
+    retry = catalog.connector("servicetitan").model.http.retry
+    assert clock.sleeps == [retry.backoff, retry.backoff * 2]  # backed off as for a dropped connection
+
+
+@pytest.mark.parametrize("garbled", list(GARBLED_TOKENS))
+def test_a_token_endpoint_that_keeps_garbling_is_unavailable_not_bad_credentials(
+    runtime, vendor, catalog, garbled
+):
+    vendor.route("POST", ST_TOKEN_URL, GARBLED_TOKENS[garbled])
+
+    with pytest.raises(UnexpectedBodyError) as caught:
+        runtime.run_sync("servicetitan.assignTechnicians", ASSIGN, ST_CONNECTION)
+
+    assert len(vendor.token_requests) == catalog.connector("servicetitan").model.http.retry.maxAttempts
+    error = caught.value.to_dict()["error"]
+    assert error["type"] == "unexpected_body"
+    assert "not a problem with the credentials" in error["message"]
+    assert error["maybeApplied"] is False
+    assert vendor.api_requests == []
 
 
 def test_token_endpoint_unreachable_is_retried_and_says_so(runtime, vendor, catalog):

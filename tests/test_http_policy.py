@@ -232,8 +232,10 @@ def test_retries_stop_after_max_attempts_with_the_last_error(runtime, vendor, cl
     assert clock.sleeps == [backoff_delay(n, http) for n in range(1, http.retry.maxAttempts)]
 
 
-def test_exhausted_429_raises_rate_limited_with_retry_after(runtime, vendor, clock, catalog):
-    attempts = policy(catalog, "servicetitan").retry.maxAttempts
+def test_429s_without_end_are_waited_out_until_the_deadline_then_raise_rate_limited(
+    runtime, vendor, clock, catalog
+):
+    deadline = policy(catalog, "servicetitan").deadline
     vendor.route(
         "GET", PING["servicetitan"], reply(429, {"title": "Too many requests"}, **{"Retry-After": "3"})
     )
@@ -246,8 +248,59 @@ def test_exhausted_429_raises_rate_limited_with_retry_after(runtime, vendor, clo
         3.0,
         "Too many requests",
     )
+    # maxAttempts does not cap 429 waits: every wait the vendor asked for that ends before the deadline
+    attempts = int(deadline // 3)
     assert len(vendor.api_requests) == attempts
     assert clock.sleeps == [3.0] * (attempts - 1)
+
+
+@pytest.mark.parametrize("name", VENDORS)
+def test_a_429_burst_longer_than_max_attempts_is_waited_out(runtime, vendor, clock, catalog, name):
+    http = policy(catalog, name)
+    burst = http.retry.maxAttempts + 3
+    limited = reply(429, {"message": "slow down"}, **{"Retry-After": "2"})
+    vendor.route("GET", PING[name], *[limited] * burst, reply(200, {"success": True, "data": {"ok": 1}}))
+
+    result = raw(runtime, name)
+
+    assert result["data"] in ({"ok": 1}, {"success": True, "data": {"ok": 1}})
+    assert len(vendor.api_requests) == burst + 1
+    assert clock.sleeps == [2.0] * burst
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_429_burst_does_not_use_up_the_attempts_for_server_errors(runtime, vendor, clock, catalog, method):
+    http = policy(catalog, "homebase360")
+    limited = reply(429, {"message": "slow down"}, **{"Retry-After": "1"})
+    failing = reply(503, {"message": "down"})
+    # on POST a 503 is final (it may have been applied); on GET maxAttempts - 1 of them are retried
+    errors = http.retry.maxAttempts - 1 if method == "GET" else 1
+    vendor.route(method, PING["homebase360"], *[limited] * 5, *[failing] * errors, reply(200, {"ok": 1}))
+
+    if method == "POST":
+        with pytest.raises(ServerError):
+            raw(runtime, "homebase360", method=method, json={})
+        assert len(vendor.api_requests) == 5 + 1
+        return
+    assert raw(runtime, "homebase360", method=method) == {"data": {"ok": 1}}
+    assert len(vendor.api_requests) == 5 + errors + 1
+
+
+def test_a_429_past_max_attempts_without_a_stated_wait_backs_off_instead_of_spinning(
+    runtime, vendor, clock, catalog
+):
+    http = policy(catalog, "homebase360")
+    vendor.route("GET", PING["homebase360"], reply(429, {"message": "slow down"}, **{"Retry-After": "0"}))
+
+    with pytest.raises(RateLimitedError):
+        raw(runtime, "homebase360")
+
+    past = clock.sleeps[http.retry.maxAttempts - 1 :]
+    assert clock.sleeps[: http.retry.maxAttempts - 1] == [0.0] * (http.retry.maxAttempts - 1)  # as asked
+    assert past == [backoff_delay(n, http) for n in range(http.retry.maxAttempts, len(clock.sleeps) + 1)]
+    assert past[-1] == http.retry.maxBackoff  # growing to the cap, never a tight loop
+    assert sum(clock.sleeps) <= http.deadline
+    assert len(vendor.api_requests) < 20
 
 
 def test_connection_error_on_get_is_retried(runtime, vendor, clock, catalog):

@@ -14,9 +14,14 @@ import asyncio
 import json
 import os
 import random
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,7 +80,7 @@ class Counting(httpx2.AsyncBaseTransport):
         return response
 
 
-def sandbox_runtime(sandbox: Sandbox, counting: Counting, **options: Any) -> Runtime:
+def sandbox_runtime(sandbox: Sandbox | None, counting: Counting, **options: Any) -> Runtime:
     options.setdefault("tokens", TokenCache())
     options.setdefault("budgets", BudgetRegistry())
     return Runtime(CATALOG, transport=counting, **options)
@@ -119,8 +124,8 @@ def test_backoff_jitter_comes_from_the_injected_random_and_stays_in_its_band(cat
         ("DELETE", 500, 4),
         ("POST", 503, 1),
         ("PATCH", 500, 1),
-        ("POST", 429, 4),
-        ("PATCH", 429, 4),
+        ("POST", 429, 300),  # a 429 is waited out on any method until the 300 s deadline, 1 s at a time
+        ("PATCH", 429, 300),
     ],
 )
 def test_which_failures_are_sent_again(runtime, vendor, clock, method, status, attempts):
@@ -435,36 +440,30 @@ MIXES: dict[str, Callable[[], Mix]] = {
 }
 
 
-def _faults(seed: int) -> Faults:
+def _faults(seed: int, vendor_name: str) -> Faults:
+    """The matrix's faults; each 429 burst is two longer than the connector's ``retry.maxAttempts``."""
     latency, jitter = (50.0, 150.0) if SLOW else (1.0, 4.0)
     return Faults(
         latency_ms=latency,
         jitter_ms=jitter,
         error_rate=0.05,
         burst_rate=0.01,
-        burst_length=3,
+        burst_length=BURSTS[vendor_name],
         drop_rate=0.02,
         malformed_rate=0.02,
         seed=seed,
     )
 
 
-@pytest.mark.parametrize("vendor_name", list(MIXES))
-def test_fault_matrix(vendor_name):
+BURSTS = {name: CATALOG.connector(name).model.http.retry.maxAttempts + 2 for name in MIXES}
+
+
+def _matrix(
+    vendor_name: str, sandbox: Sandbox, runtime: Runtime, connection: dict[str, Any], counting: Counting
+) -> dict[str, Any]:
+    """Run the mix ``actions`` times, 25 at a time; the figures, with the records checked per marker."""
     actions = 1000 if SLOW else 100
     mix = MIXES[vendor_name]()
-    sandbox = Sandbox(seed=11, faults={vendor_name: _faults(11)}, rate_limits=dict.fromkeys(MIXES))
-    counting = Counting(sandbox.transport())
-    runtime = sandbox_runtime(
-        sandbox,
-        counting,
-        clock=None if SLOW else ScaledClock(),
-        random=random.Random(5).random,
-        budgets=BudgetRegistry({vendor_name: RateLimit(requests=10_000, per=1)}),
-    )
-    if SLOW:
-        runtime = sandbox_runtime(sandbox, counting, random=random.Random(5).random, budgets=runtime.budgets)
-    connection = sandbox.connection(vendor_name)
     plan = random.Random(3)
     failures: Counter[str] = Counter()
     unhandled: list[BaseException] = []
@@ -494,11 +493,13 @@ def test_fault_matrix(vendor_name):
 
     async def scenario() -> None:
         async with runtime:
+            # first, one caller alone meets a whole burst (longer than its attempts) and waits it out
+            sandbox.faults(vendor_name).inject(429, "rate limit burst", times=BURSTS[vendor_name])
+            await runtime.run(*mix.reads[0], connection)
             await asyncio.gather(*(one(n) for n in range(actions)))
 
     asyncio.run(scenario())
 
-    assert unhandled == []
     duplicates = 0
     lost = 0
     partition = sandbox[vendor_name].state.partition(mix.partition) if mix.writes else None
@@ -510,19 +511,127 @@ def test_fault_matrix(vendor_name):
             lost += found != 1  # an acknowledged write exists exactly once
         elif not error.to_dict()["error"].get("maybeApplied", True):
             lost += found != 0  # "not applied" must be true
-    faults = dict(sandbox.faults(vendor_name).counts)
-    figures = {
+    return {
         "actions": actions,
         "writes": len(writes),
         "requests": counting.api + counting.tokens,
-        "faults_injected": faults,
+        "burst_length": BURSTS[vendor_name],
+        "faults_injected": dict(sandbox.faults(vendor_name).counts),
+        "429s_answered": counting.statuses[429],
         "failures_by_type": dict(failures),
-        "unhandled": len(unhandled),
+        "unhandled": [repr(error) for error in unhandled],
         "duplicates": duplicates,
         "write_outcome_mismatches": lost,
     }
+
+
+def _check(figures: dict[str, Any]) -> None:
+    assert figures["unhandled"] == [], figures  # every failure is a typed error
+    assert figures["duplicates"] == 0, figures
+    assert figures["write_outcome_mismatches"] == 0, figures
+    assert figures["faults_injected"]["injected 429"] == figures["burst_length"], figures  # the whole burst
+    assert figures["429s_answered"] >= figures["burst_length"], figures
+    assert sum(figures["faults_injected"].values()) > 0, figures  # the matrix really injected faults
+    assert "rate_limited" not in figures["failures_by_type"], figures  # every burst was waited out
+    assert sum(figures["failures_by_type"].values()) < figures["actions"] / 2, figures  # retries absorb most
+
+
+def _matrix_sandbox(vendor_name: str) -> Sandbox:
+    return Sandbox(seed=11, faults={vendor_name: _faults(11, vendor_name)}, rate_limits=dict.fromkeys(MIXES))
+
+
+def _matrix_runtime(vendor_name: str, counting: Counting) -> Runtime:
+    budgets = BudgetRegistry({vendor_name: RateLimit(requests=10_000, per=1)})
+    if SLOW:  # real back-off and Retry-After waits
+        return sandbox_runtime(None, counting, random=random.Random(5).random, budgets=budgets)
+    return sandbox_runtime(
+        None, counting, clock=ScaledClock(), random=random.Random(5).random, budgets=budgets
+    )
+
+
+@pytest.mark.parametrize("vendor_name", list(MIXES))
+def test_fault_matrix(vendor_name):
+    sandbox = _matrix_sandbox(vendor_name)
+    counting = Counting(sandbox.transport())
+    runtime = _matrix_runtime(vendor_name, counting)
+
+    figures = _matrix(vendor_name, sandbox, runtime, sandbox.connection(vendor_name), counting)
+
     record_figures(f"fault_matrix_{vendor_name}", figures)
-    assert duplicates == 0, figures
-    assert lost == 0, figures
-    assert sum(faults.values()) > 0, figures  # the matrix really injected faults
-    assert sum(failures.values()) < actions / 2, figures  # retries absorb most of them
+    _check(figures)
+
+
+@contextmanager
+def served(sandbox: Sandbox) -> Iterator[str]:
+    """``sandbox`` under uvicorn on 127.0.0.1 (a thread of this process, so its records can be counted
+    afterwards), as ``component sandbox serve`` runs it; yields its base URL."""
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            time.sleep(0.01)
+        assert server.started, "the served sandbox did not start"
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
+
+
+@pytest.mark.parametrize("vendor_name", list(MIXES))
+def test_fault_matrix_against_the_served_sandbox(vendor_name):
+    """The same matrix over real HTTP: uvicorn, loopback TCP, connections really dropped mid-body."""
+    sandbox = _matrix_sandbox(vendor_name)
+    counting = Counting(httpx2.AsyncHTTPTransport())
+    runtime = _matrix_runtime(vendor_name, counting)
+
+    with served(sandbox) as url:
+        figures = _matrix(vendor_name, sandbox, runtime, sandbox.connection(vendor_name, url), counting)
+
+    record_figures(f"fault_matrix_served_{vendor_name}", figures)
+    _check(figures)
+
+
+def test_the_served_sandbox_process_bursts_are_waited_out():
+    """``component sandbox serve --burst-length`` as a real process: bursts longer than every
+    connector's attempts, and not one 429 reaches a caller."""
+    length = max(BURSTS.values())
+    switches = ["--no-rate-limits", "--burst-rate", "0.2", "--burst-length", str(length), "--seed", "3"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0", *switches],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "}\n":
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else "no output"
+            lines.append(line)
+        connections = json.loads("".join(lines))["connections"]
+        counting = Counting(httpx2.AsyncHTTPTransport())
+        runtime = sandbox_runtime(None, counting, clock=ScaledClock(), random=random.Random(5).random)
+        reads = {name: MIXES[name]().reads[0] for name in MIXES}
+
+        async def scenario() -> None:
+            async with runtime:
+                for n in range(60):  # one at a time: each burst falls whole on one caller
+                    name = list(reads)[n % len(reads)]
+                    ref, inputs = reads[name]
+                    await runtime.run(ref, inputs, connections[name])
+
+        asyncio.run(scenario())  # any 429 reaching the caller would raise rate_limited here
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert counting.statuses[429] >= length, dict(counting.statuses)  # at least one whole burst was sent
+    record_figures("served_process_bursts", {"burst_length": length, "statuses": dict(counting.statuses)})

@@ -274,9 +274,13 @@ def test_429_bursts_are_counted_and_retried(sandbox: Sandbox) -> None:
     faults.inject(429, times=1)
     result = run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay")
     assert result == {"data": None} and faults.counts == {"injected 429": 1}
-    faults.inject(429, times=10)
+    faults.inject(429, times=10)  # longer than the 4 attempts: waited out all the same
+    result = run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay")
+    assert result == {"data": None} and faults.counts == {"injected 429": 11}
+    faults.inject(429, times=1000)  # longer than the 300 s deadline, at Retry-After: 1
     with pytest.raises(RateLimitedError):
         run(sandbox, "servicebay.lookupCustomer", {"email": "nobody@example.com"}, "servicebay")
+    assert faults.counts == {"injected 429": 11 + 300}
 
 
 def test_faults_are_deterministic_under_a_seed() -> None:
