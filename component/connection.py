@@ -37,6 +37,7 @@ class Connection:
             str(self.values[field]) if field and field in self.values else next(iter(model.environments))
         )
         self._key: str | None = None
+        self._redactor = Redactor(self.secrets())
 
     def key(self) -> str:
         """A stable digest of the connector and values: sessions are shared by equal connections."""
@@ -49,7 +50,9 @@ class Connection:
         return [str(self.values[name]) for name in self.secret_fields if self.values.get(name)]
 
     def redactor(self) -> Redactor:
-        return Redactor(self.secrets())
+        """The registry of this connection's secrets in play: its secret fields (from the file, a
+        ``${VAR}`` reference or the environment alike) and every token its sessions fetch."""
+        return self._redactor
 
     def __repr__(self) -> str:
         shown = {k: (REDACTED if k in self.secret_fields else v) for k, v in self.values.items()}
