@@ -82,9 +82,13 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:
-            if ctx.meta.get("debug"):
-                raise
             redactor: Redactor | None = ctx.meta.get("redactor")
+            if ctx.meta.get("debug"):  # the traceback, through the redactor like every other output
+                import traceback
+
+                shown = "".join(traceback.format_exception(exc))
+                click.echo(redact(shown, redactor) if redactor else shown, err=True)
+                sys.exit(1)
             message = f"{type(exc).__name__}: {exc}"
             click.echo(
                 json.dumps(

@@ -319,6 +319,27 @@ def test_no_form_of_a_secret_leaves_the_cli(
     scene.check()
 
 
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("debug", [False, True], ids=["internal", "debug-traceback"])
+def test_an_unexpected_error_holding_a_secret_is_redacted_with_and_without_debug(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str, debug: bool
+) -> None:
+    """A bug whose message holds what the vendor echoed: the JSON error and the --debug traceback."""
+    scene = Scene(monkeypatch, tmp_path, source, "json-u-escaped")
+    run = Runtime.run
+
+    async def buggy(self: Runtime, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"could not handle {json.dumps(await run(self, *args, **kwargs))}")
+
+    monkeypatch.setattr(Runtime, "run", buggy)
+    ref, inputs = ACTION[scene.connector]
+    flags = ["--debug"] if debug else []
+    result = scene.cli(*flags, "run", ref, "--inputs", json.dumps(inputs), *scene.connection_args)
+    assert result.exit_code == 1
+    assert ("Traceback" in result.stderr) is debug and "RuntimeError: could not handle" in result.stderr
+    scene.check()
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_no_form_of_a_secret_leaves_the_demo(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, form: str
