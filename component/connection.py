@@ -18,7 +18,7 @@ from typing import Any
 from .catalog import LoadedConnector
 from .errors import ConnectionConfigError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
-from .redact import REDACTED, Redactor
+from .redact import REDACTED, Redactor, registry_for
 from .templates import CONTROL_CHARACTERS
 
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -37,7 +37,7 @@ class Connection:
             str(self.values[field]) if field and field in self.values else next(iter(model.environments))
         )
         self._key: str | None = None
-        self._redactor = Redactor(self.secrets())
+        self._redactor: Redactor | None = None
 
     def key(self) -> str:
         """A stable digest of the connector and values: sessions are shared by equal connections."""
@@ -51,7 +51,10 @@ class Connection:
 
     def redactor(self) -> Redactor:
         """The registry of this connection's secrets in play: its secret fields (from the file, a
-        ``${VAR}`` reference or the environment alike) and every token its sessions fetch."""
+        ``${VAR}`` reference or the environment alike) and every token fetched for it (shared by
+        equal connections)."""
+        if self._redactor is None:
+            self._redactor = registry_for(self.key(), self.secrets())
         return self._redactor
 
     def __repr__(self) -> str:

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -184,7 +185,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: dict[str, None] = {}
         self._tokens: dict[str, None] = {}
-        self._links: list[Redactor] = []
+        self._links: list[weakref.ref[Redactor]] = []  # weak: a wider registry dropped is forgotten
         self._lock = threading.Lock()
         self._matcher: _Matcher | None = None
         for secret in secrets:
@@ -204,16 +205,18 @@ class Redactor:
             else:
                 self._secrets[secret] = None
             self._matcher = None
-            links = list(self._links)
+            alive = [(ref, ref()) for ref in self._links]
+            self._links = [ref for ref, link in alive if link is not None]
+            links = [link for _, link in alive if link is not None]
         for link in links:
             link.add(secret, token=token)
 
     def link(self, wider: Redactor) -> None:
         """Let ``wider`` learn every secret known here, now and later (tokens fetched later too)."""
-        if wider is self or any(link is wider for link in self._links):
+        if wider is self or any(link() is wider for link in self._links):
             return
         with self._lock:
-            self._links.append(wider)
+            self._links.append(weakref.ref(wider))
             secrets, tokens = list(self._secrets), list(self._tokens)
         for secret in secrets:
             wider.add(secret)
@@ -242,7 +245,8 @@ class Redactor:
         return text if matcher is None else matcher.text(text)
 
     def data(self, value: Any) -> Any:
-        """A deep copy of ``value`` with secrets redacted from every string (keys included)."""
+        """A deep copy of ``value`` with secrets redacted from every string (keys included); ``value``
+        itself when no secret is known. :func:`redact` also skips the copy when none is in it."""
         matcher = self._compiled()
         return value if matcher is None else _walk(value, matcher)
 
@@ -252,6 +256,21 @@ class Redactor:
             name: REDACTED if name.lower() in SENSITIVE_HEADERS else self.text(value)
             for name, value in headers.items()
         }
+
+
+_REGISTRIES: weakref.WeakValueDictionary[str, Redactor] = weakref.WeakValueDictionary()
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def registry_for(key: str, secrets: Iterable[str]) -> Redactor:
+    """The one registry of the connection whose values hash to ``key``, while any holder keeps it:
+    equal connections made apart (a service making one per request) share the tokens fetched for
+    either of them."""
+    with _REGISTRIES_LOCK:
+        registry = _REGISTRIES.get(key)
+        if registry is None:
+            registry = _REGISTRIES[key] = Redactor(secrets)
+        return registry
 
 
 def _walk(value: Any, matcher: _Matcher) -> Any:

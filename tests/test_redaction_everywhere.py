@@ -382,6 +382,45 @@ def test_redact_knows_the_fetched_token_through_the_runtime_and_the_connection(
             assert redact({"x": FORMS["prefix-8"](secret)}, registry) == {"x": "***…"}
 
 
+def test_a_service_making_a_connection_per_request_redacts_with_that_connections_registry(
+    echoing: EchoingVendor,
+) -> None:
+    """One long-lived runtime, one connection made per request (equal values): the token the first
+    request fetched is known to the registry of every later request's connection."""
+    import asyncio
+
+    from component.connection import make_connection
+
+    runtime = Runtime(CATALOG, transport=echoing, tokens=TokenCache(), budgets=BudgetRegistry(), env={})
+    connector = CATALOG.connector("servicetitan")
+
+    async def serve() -> list[Any]:
+        answers = []
+        async with runtime:
+            for _ in range(2):
+                connection = make_connection(connector, ST_CONNECTION, env={})
+                result = await runtime.run("servicetitan.listTechnicians", {"pageSize": 5}, connection)
+                answers.append(redact(result, connection.redactor()))
+        return answers
+
+    answers = asyncio.run(serve())
+    (token,) = echoing.tokens  # fetched once, reused by the second request
+    assert runtime.secrets is None  # nothing tracked per runtime: each answer used its connection's
+    for answer in answers:
+        assert "ECHO<***>" in json.dumps(answer) and betrayed(json.dumps(answer), token) == []
+
+
+def test_a_dropped_wider_registry_is_forgotten() -> None:
+    import gc
+
+    connection = Redactor(["CANARY-connection-secret"])
+    for _ in range(3):
+        connection.link(Redactor())  # a worker's task registry, dropped when the task ends
+    gc.collect()
+    connection.add("CANARY-token-after-the-tasks", token=True)
+    assert connection._links == []
+
+
 def test_redact_takes_errors_and_leaves_clean_results_alone() -> None:
     secret = "CANARY-service-secret-77aa"
     registry = Redactor([secret])
