@@ -19,7 +19,7 @@ import click
 from . import catalog_cache
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
-from .redact import RedactingFilter, Redactor, redact
+from .redact import RedactingFilter, Redactor, redact, redact_json
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -35,8 +35,7 @@ def emit(data: Any) -> None:
     ctx = click.get_current_context(silent=True)
     redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
     try:
-        shown = data if redactor is None else redact(data, redactor)
-        text = json.dumps(shown, indent=2, ensure_ascii=False)
+        text = redact_json(data, redactor or Redactor(), indent=2)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
     click.echo(text)
@@ -413,7 +412,7 @@ def poll_command(
 
     def deliver(events: list[dict[str, Any]]) -> None:
         for event in events:
-            click.echo(json.dumps(redact(event, redactor), ensure_ascii=False))
+            click.echo(redact_json(event, redactor))
         sys.stdout.flush()
 
     def report(number: int, outcome: Any) -> None:

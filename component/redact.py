@@ -320,6 +320,17 @@ def redact(value: Any, secrets: Secrets) -> Any:
     return _walk(value, matcher)
 
 
+def redact_json(value: Any, secrets: Secrets, *, indent: int | None = None) -> str:
+    """``value`` as JSON text (UTF-8 kept), redacted as by :func:`redact`; serialised once when no
+    secret can be in it, which the text itself tells."""
+    registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    matcher = registry._compiled()
+    if matcher is None or not matcher.could_hold(text):
+        return text
+    return json.dumps(_walk(value, matcher), indent=indent, ensure_ascii=False)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts secrets from every record's final message."""
 

@@ -32,7 +32,7 @@ from component import cli as cli_module
 from component.auth import TokenCache
 from component.errors import ComponentError
 from component.policy import BudgetRegistry
-from component.redact import Redactor, redact
+from component.redact import Redactor, redact, redact_json
 from component.runtime import Runtime
 from component.sandbox import CREDENTIALS, Sandbox, homebase360
 from tests.conftest import ROOT
@@ -431,6 +431,15 @@ def test_redact_takes_errors_and_leaves_clean_results_alone() -> None:
     assert redact(error, registry) == shown
     other = redact(RuntimeError(f"boom {FORMS['url-encoded'](secret)}"), [secret])
     assert other == {"error": {"type": "internal", "message": "RuntimeError: boom ***"}}
+
+
+def test_redact_json_serialises_once_when_clean_and_redacts_otherwise() -> None:
+    secret = "CANARY-json-text-secret-4242"
+    registry = Redactor([secret])
+    clean = {"a": ["text", 1, None], "b": 'line\nbreak "quoted" 50% off'}
+    assert redact_json(clean, registry, indent=2) == json.dumps(clean, indent=2, ensure_ascii=False)
+    echoed = {"a": [FORMS["json-u-escaped"](secret)], FORMS["prefix-8"](secret): "é"}
+    assert json.loads(redact_json(echoed, registry)) == {"a": ["***"], "***…": "é"}
 
 
 @pytest.mark.parametrize("form", FORMS)
