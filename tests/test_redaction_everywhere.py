@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx2
 import pytest
@@ -138,7 +138,7 @@ def poisoned(value: Any, echo: str, top: bool = True) -> Any:
                for k, v in value.items()}  # fmt: skip
         if top:
             out["echo"] = echo
-            out["next"] = f"/customers/{echo}"  # a link to follow
+            out["next"] = f"/customers/{quote(echo, safe='')}"  # a link to follow, encoded
         return out
     if isinstance(value, list):
         return [poisoned(v, echo, False) for v in value]
@@ -163,6 +163,7 @@ class Scene:
         self.sandbox = SANDBOX  # seeded once: its first request builds the data (seconds)
         self.vendor = EchoingVendor(self.sandbox, FORMS[form], fail=fail)
         self.source = source
+        self.form = form
         self.tmp_path = tmp_path
         self.connector = "servicetitan" if source == "token" else "homebase360"
         self.connection_args: list[str] = []
@@ -296,7 +297,12 @@ def log_path(scene: Scene) -> None:
          "inputs": {**RAW_ECHO[scene.connector], "path": "$steps.first.data.next"}},
     ]  # fmt: skip
     result = scene.cli("flow", "run", scene.flow(steps), *scene.connection_args)
-    assert "/customers/ECHO" in result.stderr  # the log line of the request that followed the link
+    logged = [line for line in result.stderr.splitlines() if "component.http GET" in line]
+    # the log line of the request that followed the link (a raw path holding an encoded backslash
+    # may be refused before it is sent: then the refusal names the path)
+    assert any("/customers/ECHO" in line for line in logged) or (
+        scene.form == "json-u-escaped" and "/customers/ECHO" in result.stderr
+    )
 
 
 PATHS: dict[str, Callable[[Scene], None]] = {
