@@ -13,6 +13,11 @@ Two ways of noticing changes, both declared in the trigger definition:
   one) was already handled. Records sharing a timestamp across a page or poll boundary are neither
   skipped (the query is inclusive) nor repeated (their ids are remembered); an update after the
   watermark fires again as ``updated``; late arrivals inside the overlap still fire once.
+  The watermark never moves past the poll's own clock (plus :data:`FUTURE_SKEW`, zero): a record
+  stamped later (a vendor clock ahead, a mistyped year) fires once and is remembered among the
+  handled pairs, not adopted, so it cannot hide the changes after it; once the clock catches up it
+  can become the watermark like any other record, and a new version of it (even one stamped
+  earlier) fires again.
 * **seen** (id set): for lists with no change filter. The state is the ids of the last full scan;
   a listed id not in it fires once.
 """
@@ -26,7 +31,7 @@ from typing import Any
 
 from .. import pagination as paging
 from .. import templates
-from ..errors import ComponentError, InputValidationError
+from ..errors import ComponentError, InputValidationError, StateStoreError
 from ..http import OutgoingRequest
 from ..models import PagePagination, RequestTemplate, Trigger, Watermark
 from . import markers
@@ -34,6 +39,13 @@ from . import markers
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Build = Callable[[Trigger, Mapping[str, Any]], OutgoingRequest]
 STATE_VERSION = 1
+# Seconds a marker may run past the poll's own clock and still become the watermark. Not more than
+# zero: with a skew s, a record stamped between the overlap and s ahead of the vendor's (correct)
+# clock would become the watermark and the changes after it would fall before the next poll's start.
+# At zero nothing is lost while the vendor's clock is at most the overlap behind ours, however far
+# ahead it runs or its records are stamped; records past the clock are re-read until they age in.
+FUTURE_SKEW = 0.0
+CLOCK_STEP_BACK = 300.0  # a stored watermark this far past the poll's clock is accepted: it stepped back
 MAX_PAGES = 10_000  # a poll that reads more pages than this is a definition or vendor fault
 
 
@@ -43,8 +55,8 @@ class TriggerError(ComponentError):
     kind = "trigger"
 
 
-class StateMismatchError(ComponentError):
-    """The stored state belongs to another variant or kind of trigger than the one polled."""
+class StateMismatchError(StateStoreError):
+    """The stored state belongs to another trigger, variant or kind of polling than the one polled."""
 
     kind = "state_mismatch"
     exit_code = 2
@@ -207,16 +219,71 @@ def _prune(recent: dict[str, str], low: int, keep: int, watermark: int | None) -
     return {**dict(newest), **at_top}
 
 
-def _check_state(state: Mapping[str, Any], mode: str, variant: str | None) -> None:
-    if not state:
+def _refuse(message: str) -> StateStoreError:
+    return StateStoreError(
+        f"the stored state is not a state of this trigger: {message}; nothing was changed "
+        "(repair the row or poll under a new instance id)"
+    )
+
+
+def _time(state: Mapping[str, Any], name: str, *, required: bool = True) -> None:
+    value = state.get(name)
+    if value is None and not required:
         return
-    if state.get("mode") not in (None, mode):
-        raise StateMismatchError(f"the stored state is for {state.get('mode')} polling, not {mode}")
-    if state.get("variant") != variant:
+    if markers.to_ns(value) is None:
+        raise _refuse(f"{name} {value!r:.60} is not a time between the years 1 and 9999")
+
+
+def _handled(previous: int, key: int, watermark: int | None) -> bool:
+    """Whether this version of a record, or a newer one, was handled already.
+
+    A handled marker above the watermark was in the future when it was handled (it was not adopted):
+    any other marker of that record is a new version, even an earlier one (the vendor corrected a
+    date far ahead, or stamped the next change with its real clock).
+    """
+    if previous == key:
+        return True
+    return previous > key and watermark is not None and previous <= watermark
+
+
+def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[str, Any]:
+    """The state to poll from (empty for a new instance); refuses one this trigger did not write."""
+    if state is None:
+        return {}
+    if not isinstance(state, Mapping) or not state:
+        raise _refuse(f"{type(state).__name__} {state!r:.40}")
+    if state.get("mode") not in ("watermark", "seen"):
+        raise _refuse(f"mode {state.get('mode')!r:.40} is not 'watermark' or 'seen'")
+    version = state.get("version", STATE_VERSION)
+    if type(version) is not int or version != STATE_VERSION:
+        raise _refuse(f"version {version!r:.40} is not {STATE_VERSION}; another version wrote it")
+    if state.get("trigger", ref) != ref:
         raise StateMismatchError(
-            f"this trigger instance follows {state.get('variant')!r}, not {variant!r}; "
+            f"this trigger instance follows {state.get('trigger')!r:.80}, not {ref!r}; "
             "use a new instance id to follow something else"
         )
+    if state["mode"] != mode:
+        raise StateMismatchError(f"the stored state is for {state['mode']} polling, not {mode}")
+    if state.get("variant") != variant:
+        raise StateMismatchError(
+            f"this trigger instance follows {state.get('variant')!r:.80}, not {variant!r}; "
+            "use a new instance id to follow something else"
+        )
+    if not isinstance(state.get("floor", ""), str):
+        raise _refuse("floor is not a string")
+    _time(state, "floor", required=mode == "watermark" or "floor" in state)
+    if mode == "seen":
+        seen = state.get("seen", [])
+        if not isinstance(seen, list) or not all(isinstance(rid, str) for rid in seen):
+            raise _refuse("seen is not a list of ids")
+        return dict(state)
+    _time(state, "watermark", required=False)
+    recent = state.get("recent", {})
+    if not isinstance(recent, dict) or not all(
+        isinstance(m, str) and markers.to_ns(m) is not None for m in recent.values()
+    ):
+        raise _refuse("recent is not an object of ids and times")
+    return dict(state)
 
 
 async def poll(
@@ -233,20 +300,19 @@ async def poll(
     """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted."""
     p = plan(trigger, inputs)
     trigger = p.trigger
-    state = dict(state or {})
+    ref = f"{vendor}.{trigger.key}"
+    state = _check_state(state, ref, "watermark" if trigger.seen is None else "seen", p.variant)
     now_ns = int(now * markers.NS)
     scope: dict[str, Any] = {"inputs": dict(inputs), "connection": dict(connection), "state": {}}
     scope["state"]["window"] = window_scope(trigger, scope, now_ns)
     fetcher = _Fetcher(p, scope, build, send, vendor)
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
-        _check_state(state, "seen", p.variant)
         events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
     else:
         assert trigger.watermark is not None
-        _check_state(state, "watermark", p.variant)
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
-    new_state.update({"version": STATE_VERSION, "variant": p.variant})
+    new_state.update({"version": STATE_VERSION, "trigger": ref, "variant": p.variant})
     return PollResult(events, new_state, fetcher.requests)
 
 
@@ -312,6 +378,14 @@ async def _by_watermark(
     watermark_raw = state.get("watermark")
     watermark = markers.to_ns(watermark_raw)
     overlap = int(spec.overlap * markers.NS)
+    bound = now_ns + int(FUTURE_SKEW * markers.NS)
+    if watermark is not None and watermark > now_ns + int(CLOCK_STEP_BACK * markers.NS):
+        raise StateStoreError(
+            f"the stored watermark {watermark_raw!r:.60} is more than {CLOCK_STEP_BACK:g} s past this "
+            "poll's clock: the clock has gone back since it was written, or an older version adopted a "
+            "record stamped in the future; nothing was changed (check the clock, or poll under a new "
+            "instance id with a start date to resume)"
+        )
     since = floor if watermark is None else max(watermark - overlap, floor)
     if watermark is not None and since == watermark and overlap == 0:
         since_text = str(watermark_raw)  # the vendor's own spelling of its timestamp
@@ -335,16 +409,16 @@ async def _by_watermark(
     events = []
     top, top_raw = watermark, watermark_raw
     for key, record_id, _, marker, record in keyed:
+        if key <= bound and (top is None or key > top):
+            top, top_raw = key, marker  # read and handled (now or before), and not in the future
         previous = recent.get(record_id)
-        if previous is not None and (markers.to_ns(previous) or 0) >= key:
-            continue  # this version, or a newer one, was handled already
+        if previous is not None and _handled(markers.to_ns(previous) or 0, key, watermark):
+            continue
         created_at = (
             markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
         )
         kind = "created" if created_at is not None and created_at >= since and previous is None else "updated"
         recent[record_id] = str(marker)
-        if top is None or key > top:
-            top, top_raw = key, marker
         if emit.get(kind, True):
             events.append(_event(kind, record_id, marker, record))
     low = floor if top is None else max(top - overlap, floor)
