@@ -184,6 +184,28 @@ def test_records_changed_between_pages_cannot_slip_past_a_boundary(catalog3: Any
     assert h.problems() == []
 
 
+def test_a_run_sharing_one_marker_is_read_again_when_it_shifts_mid_poll(fast_dir: Path) -> None:
+    """Three records share the watermark's marker, pages of one: a run read by page number. Record 1
+    changes before page 1 is answered, record 2 (read on page 1) before page 2: record 3 moves onto
+    page 1, already read. Seeing record 2 again with a newer marker, the reader reads the run again."""
+    h = harness(CATALOGS[1], fast_dir)
+    first = h.vendor.insert(3)
+    h.poll()
+    h.advance(61)
+    h.vendor.between_pages.extend([lambda: h.vendor.update(first[0]), lambda: h.vendor.update(first[1])])
+    h.poll()
+    one, two, three = (str(i) for i in first)
+    assert sorted(types(h.delivered)) == [
+        ("created", one),
+        ("created", two),
+        ("created", three),
+        ("updated", two),
+    ]
+    h.advance(121)
+    h.poll()
+    assert h.problems() == []
+
+
 def test_look_back_fires_past_changes_on_the_first_poll(catalog3: Any, fast_dir: Path) -> None:
     h = harness(catalog3, fast_dir, lookBack="2027-01-01")
     ids = h.vendor.insert(4)

@@ -170,16 +170,31 @@ class _Fetcher:
             out.extend(self._items(payload))
         return out
 
-    async def keyset(self, since: str, field: str) -> list[dict[str, Any]]:
+    async def keyset(self, since: str, field: str, id_field: str) -> list[dict[str, Any]]:
         """Sorted endpoints: after each page ask again from the last marker seen, page one.
 
         Only when a whole page shares one marker does it move to the next page number. Records
         changed while the poll runs move to the end of the order; they cannot push an unread
-        record back onto a page already read.
+        record back onto a page already read, except inside such a run of one marker read page by
+        page: when a record read in the run shows up again later with a newer marker, the run may
+        have shifted under the reader, so it is read again from its first page.
         """
+        out: list[dict[str, Any]] = []
+        start: str | None = since
+        while start is not None:
+            items, start = await self._keyset_pass(start, field, id_field)
+            out.extend(items)
+        return out
+
+    async def _keyset_pass(
+        self, since: str, field: str, id_field: str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One keyset read to the end; also the cursor of the earliest run that shifted, if one did."""
         pagination = self.plan.trigger.pagination
         assert isinstance(pagination, PagePagination)
         out: list[dict[str, Any]] = []
+        in_runs: dict[str, tuple[int, str]] = {}  # id -> (marker, cursor) of records read in a run by page
+        shifted: tuple[int, str] | None = None
         cursor, page = since, pagination.firstPage
         while True:
             request = self._request(cursor)
@@ -187,9 +202,19 @@ class _Fetcher:
             payload = await self._send(replace(request, query=query))
             items = self._items(payload)
             out.extend(items)
-            if not paging.has_more(pagination, payload):
-                return out
             keys = [markers.to_ns(templates.get_path(item, field, None)) for item in items]
+            ids = [templates.get_path(item, id_field, None) for item in items]
+            for record_id, key in zip(ids, keys, strict=True):
+                run = in_runs.get(str(record_id))
+                if (
+                    run is not None
+                    and key is not None
+                    and key > run[0]
+                    and (shifted is None or run < shifted)
+                ):
+                    shifted = run
+            if not paging.has_more(pagination, payload):
+                return out, None if shifted is None else shifted[1]
             known = [key for key in keys if key is not None]
             if known != sorted(known):
                 raise TriggerError(
@@ -198,9 +223,12 @@ class _Fetcher:
                 )
             last = items[-1] if items else None
             last_key = keys[-1] if keys else None
-            if last is not None and last_key is not None and last_key > (markers.to_ns(cursor) or 0):
+            cursor_key = markers.to_ns(cursor) or 0
+            if last is not None and last_key is not None and last_key > cursor_key:
                 cursor, page = str(templates.get_path(last, field)), pagination.firstPage
             else:
+                run_ids = (str(rid) for rid, key in zip(ids, keys, strict=True) if key == cursor_key)
+                in_runs.update(dict.fromkeys(run_ids, (cursor_key, cursor)))
                 page += 1
 
 
@@ -393,7 +421,7 @@ async def _by_watermark(
         since_text = str(state["floor"]) if since == floor else markers.to_iso(since)
     scope["state"]["since"] = since_text
     if fetcher.plan.sorted:
-        records = await fetcher.keyset(since_text, spec.field)
+        records = await fetcher.keyset(since_text, spec.field, spec.id)
     else:
         records = await fetcher.all_pages()
     keyed = []
