@@ -241,11 +241,23 @@ def test_a_future_record_stamped_again_earlier_is_a_new_version(runtime: Runtime
     assert result.state["recent"]["9"] == "2026-06-02T00:00:00Z"
 
 
-def test_an_older_version_than_one_handled_inside_the_watermark_does_not_fire(
+def test_a_version_stamped_earlier_than_the_one_handled_fires_and_one_read_twice_fires_once(
     runtime: Runtime, vendor: FakeVendor
 ) -> None:
-    vendor.route("GET", JOBS, page([job(7, "2026-05-01T00:00:00Z", "2026-05-31T23:59:30Z")]))
-    assert poll_jobs(runtime, GOOD).events == []  # a stale read of record 7: its newer version fired
+    """Markers name versions: an earlier one is another version (another vendor server's clock), not
+    one to skip. A record listed twice in one poll fires once, as read last (its current version)."""
+    older, newer = "2026-06-01T00:00:10Z", "2026-06-01T00:00:05Z"
+    vendor.route(
+        "GET",
+        JOBS,
+        page([job(7, "2026-05-01T00:00:00Z", "2026-05-31T23:59:30Z")]),
+        page([job(8, "2026-05-01T00:00:00Z", older), job(8, "2026-05-01T00:00:00Z", newer)]),
+    )
+    one = poll_jobs(runtime, GOOD)
+    assert [(e["type"], e["id"]) for e in one.events] == [("updated", "7")]
+    two = poll_jobs(runtime, GOOD)
+    assert [(e["id"], e["changedAt"]) for e in two.events] == [("8", newer)]
+    assert two.state["recent"]["8"] == newer
 
 
 def test_the_watermark_stops_at_the_clock_plus_the_skew_inclusive(

@@ -26,6 +26,7 @@ import pytest
 
 from component import catalog as catalog_module
 from component.auth import TokenCache
+from component.errors import VendorError
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.triggers import SQLiteStateStore, poll_once
@@ -211,6 +212,8 @@ class Harness:
         except RuntimeError:
             self.restart()
             return "crashed"
+        except VendorError as error:  # the list changed under the pages so that one repeated the last
+            return f"failed: {error.message}"  # nothing committed: the next poll repeats this one
         return outcome.status
 
     def poll(self, *, fail: bool = False) -> str:

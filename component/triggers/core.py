@@ -9,8 +9,10 @@ Two ways of noticing changes, both declared in the trigger definition:
 * **watermark** (change marker): the state keeps the newest marker handled (the watermark), a
   floor (where the instance started) and the (id, marker) pairs handled inside the overlap window,
   which includes every id at the watermark itself. A poll reads records whose marker is at or
-  after ``since = max(watermark - overlap, floor)``; a record fires unless that version (or a newer
-  one) was already handled. Records sharing a timestamp across a page or poll boundary are neither
+  after ``since = max(watermark - overlap, floor)``; a record fires unless that version (that
+  marker) was already handled: one stamped earlier than the last handled is another version all
+  the same (a vendor server whose clock runs behind another's), and a record listed twice in one
+  poll counts as read last. Records sharing a timestamp across a page or poll boundary are neither
   skipped (the query is inclusive) nor repeated (their ids are remembered); an update after the
   watermark fires again as ``updated``; late arrivals inside the overlap still fire once.
   The watermark never moves past the poll's own clock (plus :data:`FUTURE_SKEW`, zero): a record
@@ -262,18 +264,6 @@ def _time(state: Mapping[str, Any], name: str, *, required: bool = True) -> None
         raise _refuse(f"{name} {value!r:.60} is not a time between the years 1 and 9999")
 
 
-def _handled(previous: int, key: int, watermark: int | None) -> bool:
-    """Whether this version of a record, or a newer one, was handled already.
-
-    A handled marker above the watermark was in the future when it was handled (it was not adopted):
-    any other marker of that record is a new version, even an earlier one (the vendor corrected a
-    date far ahead, or stamped the next change with its real clock).
-    """
-    if previous == key:
-        return True
-    return previous > key and watermark is not None and previous <= watermark
-
-
 def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[str, Any]:
     """The state to poll from (empty for a new instance); refuses one this trigger did not write."""
     if state is None:
@@ -424,14 +414,18 @@ async def _by_watermark(
         records = await fetcher.keyset(since_text, spec.field, spec.id)
     else:
         records = await fetcher.all_pages()
-    keyed = []
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
     for index, record in enumerate(records):
+        record_id = templates.get_path(record, spec.id, None)
+        if record_id is not None:
+            latest[str(record_id)] = (index, record)  # read again later in the poll: the newer version
+    keyed = []
+    for record_id, (index, record) in latest.items():
         marker = templates.get_path(record, spec.field, None)
         key = markers.to_ns(marker)
-        record_id = templates.get_path(record, spec.id, None)
-        if key is None or key < since or record_id is None:
+        if key is None or key < since:
             continue
-        keyed.append((key, str(record_id), index, marker, record))
+        keyed.append((key, record_id, index, marker, record))
     keyed.sort(key=lambda item: (item[0], item[1], item[2]))
     recent: dict[str, str] = {str(k): str(v) for k, v in (state.get("recent") or {}).items()}
     events = []
@@ -440,8 +434,8 @@ async def _by_watermark(
         if key <= bound and (top is None or key > top):
             top, top_raw = key, marker  # read and handled (now or before), and not in the future
         previous = recent.get(record_id)
-        if previous is not None and _handled(markers.to_ns(previous) or 0, key, watermark):
-            continue
+        if previous is not None and markers.to_ns(previous) == key:
+            continue  # this version was handled already; any other marker is another version
         created_at = (
             markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
         )
