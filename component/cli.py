@@ -367,12 +367,25 @@ _STATE_OPTION = click.option(
 )
 
 
+def _instance_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--instance`` refused up front (exit 2, before anything is sent) when it cannot name one."""
+    from .triggers.store import check_instance
+
+    if value is None:
+        return None
+    try:
+        return check_instance(value)
+    except UsageError as error:
+        raise click.BadParameter(error.message, ctx=ctx, param=param) from None
+
+
 @cli.command("poll")
 @click.argument("ref", metavar="CONNECTOR.TRIGGER")
 @click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
 @click.option(
     "--instance",
     required=True,
+    callback=_instance_id,
     help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
 )
 @_STATE_OPTION
@@ -493,6 +506,7 @@ def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, .
 @click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
 @click.option(
     "--instance",
+    callback=_instance_id,
     help="For a flow with a trigger: the trigger instance id; the steps run once per new event.",
 )
 @_STATE_OPTION

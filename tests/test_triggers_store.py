@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from component.errors import UsageError
 from component.triggers import LeaseLostError, SQLiteStateStore, StateStoreError, default_path
-from tests.conftest import CANARIES
-from tests.trigger_timeline import Harness, small_page_catalog
+from tests.conftest import CANARIES, ST_CONNECTION, FakeVendor, make_runtime
+from tests.trigger_timeline import Harness, read_only, small_page_catalog
 
 
 class Wall:
@@ -152,3 +153,98 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     )
     assert second.status == "polled" and second.requests == 1
     assert rivals and all(rival is None for rival in rivals)
+
+
+def _poll_once(tmp_path: Path, store: SQLiteStateStore, instance: str) -> tuple[FakeVendor, object]:
+    import asyncio
+
+    from component.catalog import load
+    from component.triggers import poll_once
+    from tests.conftest import ROOT, FakeClock
+
+    vendor = FakeVendor()
+    runtime = make_runtime(load(ROOT), vendor, FakeClock(), env={})
+    inputs = {"resourceType": "jobs", "lookBack": "2026-01-01"}
+    try:
+        return vendor, asyncio.run(
+            poll_once(runtime, "servicetitan.pollChangesTrigger", inputs, ST_CONNECTION, store, instance)
+        )
+    except Exception as error:
+        return vendor, error
+
+
+@pytest.mark.parametrize("row", ["[]", "{}", "null", '"state"', "7", "true"])
+def test_a_row_that_is_json_but_not_a_state_is_refused_and_left_alone(
+    tmp_path: Path, store: SQLiteStateStore, row: str
+) -> None:
+    """Never taken for a new instance: that would restart it and lose the changes since its last poll."""
+    store._db.execute("INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    with pytest.raises(StateStoreError, match="not a trigger state"):
+        store.load("i")
+    vendor, outcome = _poll_once(tmp_path, store, "i")
+    assert isinstance(outcome, StateStoreError) and outcome.kind == "state_store" and outcome.exit_code == 2
+    assert vendor.requests == []
+    assert store._db.execute("SELECT state, commits FROM trigger_state").fetchall() == [(row, 3)]
+    assert store.lease("i", "next", 30) is not None  # the failed poll gave its lease back
+
+
+def test_a_foreign_state_changes_nothing(tmp_path: Path, store: SQLiteStateStore) -> None:
+    row = (
+        '{"floor":"2026-01-01","mode":"watermark","recent":{},"version":1,"watermark":1e308,"variant":"jobs"}'
+    )
+    store._db.execute("INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    vendor, outcome = _poll_once(tmp_path, store, "i")
+    assert isinstance(outcome, StateStoreError) and "watermark 1e+308 is not a time" in outcome.message
+    assert vendor.requests == []
+    assert store._db.execute("SELECT state, commits FROM trigger_state").fetchall() == [(row, 3)]
+
+
+def test_a_store_sqlite_will_not_write_is_a_state_store_error(
+    tmp_path: Path, store: SQLiteStateStore
+) -> None:
+    lease = store.lease("i", "a", 30)
+    assert lease is not None
+    store._db.execute("PRAGMA query_only = ON")  # SQLite's own refusal, as for a read-only file
+    for write in (
+        lambda: store.lease("j", "a", 30),
+        lambda: store.renew(lease, 30),
+        lambda: store.commit(lease, {"mode": "seen"}),
+        lambda: store.release(lease),
+    ):
+        with pytest.raises(StateStoreError, match="readonly database"):
+            write()
+    store.close()
+    with pytest.raises(StateStoreError, match="cannot read"):
+        store.load("i")
+
+
+def test_a_read_only_state_file_is_a_state_store_error_and_nothing_is_sent(
+    tmp_path: Path, wall: Wall
+) -> None:
+    path = tmp_path / "ro.db"
+    SQLiteStateStore(path, clock=wall).close()
+    with read_only(path), SQLiteStateStore(path) as store:
+        vendor, outcome = _poll_once(tmp_path, store, "i")
+    assert isinstance(outcome, StateStoreError), outcome
+    assert "readonly database" in outcome.message
+    assert vendor.requests == []
+
+
+def test_a_read_only_state_folder_is_a_state_store_error(tmp_path: Path, wall: Wall) -> None:
+    folder = tmp_path / "ro"
+    SQLiteStateStore(folder / "t.db", clock=wall).close()
+    with read_only(folder), pytest.raises(StateStoreError, match="cannot open the trigger state store"):
+        SQLiteStateStore(folder / "t.db", clock=wall)
+
+
+@pytest.mark.parametrize(
+    "instance", ["", "   ", "\t", "flow\n1", "flow\x00", "\x1b[31m", "a\u200bb", "\u2028"]
+)
+def test_an_instance_id_no_one_can_see_is_refused_before_the_store_is_touched(
+    tmp_path: Path, store: SQLiteStateStore, instance: str
+) -> None:
+    vendor, outcome = _poll_once(tmp_path, store, instance)
+    assert isinstance(outcome, UsageError) and outcome.exit_code == 2
+    assert "trigger instance id" in outcome.message
+    assert vendor.requests == []
+    assert store._db.execute("SELECT COUNT(*) FROM trigger_lease").fetchone() == (0,)
