@@ -129,12 +129,30 @@ def _field_path(base: str, name: str) -> str:
     return f"{base}.{name}" if name.isidentifier() else f"{base}[{json.dumps(name)}]"
 
 
+def choices(schema: Any) -> list[Any] | None:
+    """The values a schema allows when it is a list of choices: its ``enum``, or its labelled choices.
+
+    Labelled choices are a ``oneOf`` of ``{"const": value, "title": label}`` schemas, which a form
+    renderer draws as a select showing the labels; ``None`` when ``schema`` is neither.
+    """
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("enum"), list):
+        return list(schema["enum"])
+    options = schema.get("oneOf")
+    if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
+        return [option["const"] for option in options]
+    return None
+
+
 def _problems_of(error: ValidationError) -> list[Problem]:
     """One or more problems for one validation error, with a friendly message where we can."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
     message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
     if isinstance(message, str) and error.validator != "additionalProperties":
         return [{"path": error.json_path, "message": message}]
+    if error.validator == "oneOf" and (allowed := choices(error.schema)) is not None:
+        return [{"path": error.json_path, "message": f"{error.instance!r} is not one of {allowed!r}"}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _field_path(error.json_path, name), "message": "is required"}

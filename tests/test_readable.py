@@ -1,0 +1,177 @@
+"""The catalog reads well in a form: titled fields, labelled choices, descriptions for users.
+
+Every property at every depth of every schema of ``component catalog --json`` (inputs, outputs and
+connections) has a ``title``; every list of choices is a ``oneOf`` of ``const`` + ``title`` (what
+react-jsonschema-form draws as a select with labels), never a bare ``enum``; no description names
+the vendor operation or carries a developer note (those live in ``operation`` and ``notes``); every
+definition that calls one vendor operation has it in ``operation``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from component.catalog import Catalog
+from component.errors import InputValidationError
+from component.runtime import check_inputs
+from component.vocabulary import subschemas
+from tests.conftest import load_tool
+
+READABLE = load_tool("readable")
+KINDS = ("actions", "dataSources", "triggers")
+SCHEMA_FIELDS = ("inputs", "output")
+# A vendor operation in prose: an operationId with its route, or an HTTP method and a path.
+OPERATION_TEXT = re.compile(r"\b[A-Z][A-Za-z]+_[A-Za-z]+:|\b(GET|POST|PUT|PATCH|DELETE|HEAD) /")
+# Notes for an integrator, not a user: what the docs do not confirm, what we chose.
+DEVELOPER_NOTE = re.compile(
+    r"not confirmed|do(es)? not confirm|public docs|vendor's docs|not documented|does not publish|"
+    r"our choice|Known unknowns|reference component",
+    re.IGNORECASE,
+)
+
+
+def _schemas(catalog: Catalog) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, schema)`` for every schema of the catalog."""
+    for connector, entry in catalog.to_json()["connectors"].items():
+        yield f"{connector}.connection", entry["connection"]
+        for kind in KINDS:
+            for key, item in entry[kind].items():
+                if "aliasOf" in item:
+                    continue
+                for field in SCHEMA_FIELDS:
+                    if isinstance(item.get(field), dict):
+                        yield f"{connector}.{key}.{field}", item[field]
+
+
+def _untitled(schema: dict[str, Any]) -> Iterator[str]:
+    for path, sub in subschemas(schema):
+        for name, prop in (sub.get("properties") or {}).items():
+            if isinstance(prop, dict) and not (isinstance(prop.get("title"), str) and prop["title"].strip()):
+                yield f"{path}.properties.{name}"
+
+
+def _descriptions(catalog: Catalog) -> Iterator[tuple[str, str]]:
+    for connector, entry in catalog.to_json()["connectors"].items():
+        for kind in KINDS:
+            for key, item in entry[kind].items():
+                yield f"{connector}.{key}", item["description"]
+    for where, schema in _schemas(catalog):
+        for path, sub in subschemas(schema):
+            if isinstance(sub.get("description"), str):
+                yield f"{where}{path[1:]}", sub["description"]
+
+
+def test_every_property_at_every_depth_has_a_title(catalog: Catalog) -> None:
+    counted = 0
+    missing: list[str] = []
+    for where, schema in _schemas(catalog):
+        for _path, sub in subschemas(schema):
+            counted += len(sub.get("properties") or {})
+        missing += [f"{where}: {path}" for path in _untitled(schema)]
+    assert counted > 3000  # inputs, outputs and connections of the three connectors
+    assert missing == [], f"{len(missing)} of {counted} properties have no title: {missing[:20]}"
+
+
+def test_the_title_check_notices_a_nested_property_without_one() -> None:
+    schema = {"type": "object", "properties": {"a": {"title": "A", "properties": {"bC": {"type": "string"}}}}}
+    assert list(_untitled(schema)) == ["$.properties.a.properties.bC"]
+    READABLE.readable(schema)
+    assert list(_untitled(schema)) == []
+    assert schema["properties"]["a"]["properties"]["bC"]["title"] == "B C"
+
+
+def test_every_choice_list_has_labels(catalog: Catalog) -> None:
+    bare: list[str] = []
+    labelled = 0
+    for where, schema in _schemas(catalog):
+        for path, sub in subschemas(schema):
+            if "enum" in sub:
+                bare.append(f"{where}: {path}")
+            options = sub.get("oneOf")
+            if isinstance(options, list) and any(isinstance(o, dict) and "const" in o for o in options):
+                labelled += 1
+                for option in options:
+                    assert set(option) == {"const", "title"}, f"{where}: {path}: {option}"
+                    assert isinstance(option["title"], str) and option["title"].strip()
+    assert labelled > 150
+    assert bare == [], f"enums without labels: {bare[:20]}"
+
+
+def test_titles_and_labels_are_derived_from_names() -> None:
+    assert READABLE.title_of("jobAppointmentId") == "Job Appointment ID"
+    assert READABLE.title_of("tagTypeIds") == "Tag Type IDs"
+    assert READABLE.title_of("externalDataApplicationGuid") == "External Data Application GUID"
+    assert READABLE.title_of("first_name") == "First Name"
+    assert READABLE.title_of("skuURL") == "SKU URL"
+    assert READABLE.title_of("modifiedOnOrAfterUtc") == "Modified On Or After UTC"
+    assert READABLE.labelled(["InProgress", None]) == [
+        {"const": "InProgress", "title": "In Progress"},
+        {"const": None, "title": "None"},
+    ]
+
+
+def test_a_choice_outside_the_labelled_list_is_refused_naming_the_choices(catalog: Catalog) -> None:
+    definition = catalog.find("actions", "servicetitan.createJob")
+    example = dict(definition.model.examples[0], priority="Soon")
+    with pytest.raises(InputValidationError) as caught:
+        check_inputs(definition, example)
+    problems = caught.value.problems
+    assert problems == [
+        {"path": "$.priority", "message": "'Soon' is not one of ['Low', 'Normal', 'High', 'Urgent']"}
+    ]
+
+
+def test_descriptions_speak_to_a_user(catalog: Catalog) -> None:
+    operations = [f"{where}: {text}" for where, text in _descriptions(catalog) if OPERATION_TEXT.search(text)]
+    notes = [f"{where}: {text}" for where, text in _descriptions(catalog) if DEVELOPER_NOTE.search(text)]
+    assert operations == [], "descriptions naming the vendor operation (it is `operation`):\n" + "\n".join(
+        operations[:20]
+    )
+    assert notes == [], "descriptions with developer notes (they are `notes`):\n" + "\n".join(notes[:20])
+
+
+def test_the_description_checks_notice_an_operation_and_a_note() -> None:
+    assert OPERATION_TEXT.search("Create a job. (Jobs_Create: POST /jpm/v2/tenant/{tenant}/jobs)")
+    assert OPERATION_TEXT.search("Find customers (GET /customers).")
+    assert DEVELOPER_NOTE.search("The field names are not confirmed by the vendor's public docs.")
+    assert not OPERATION_TEXT.search("Get one job by ID.")
+
+
+def test_every_vendor_backed_definition_names_its_operation(catalog: Catalog) -> None:
+    out = catalog.to_json()["connectors"]
+    missing = []
+    for connector, entry in out.items():
+        for kind in KINDS:
+            for key, item in entry[kind].items():
+                loaded = catalog.connectors[connector].definitions[kind][item.get("aliasOf", key)]  # type: ignore[index]
+                if "$" in loaded.model.request.method or "$" in loaded.model.request.path:
+                    assert "operation" not in item  # a raw request calls whatever it is given
+                    continue
+                operation = item.get("operation")
+                if not isinstance(operation, dict):
+                    missing.append(f"{connector}.{key}")
+                    continue
+                assert operation["method"] == loaded.model.request.method.upper()
+                assert operation["path"].startswith("/") and "{inputs." not in operation["path"]
+                assert "{connection." not in operation["path"]
+                if connector == "servicetitan":
+                    assert operation["id"] == loaded.model.request.operationId, key
+    assert missing == []
+    assert out["servicebay"]["actions"]["getJob"]["operation"] == {
+        "method": "GET",
+        "path": "/organisations/{orgId}/tickets/{ticketId}",
+    }
+
+
+def test_examples_and_notes_are_in_the_catalog(catalog: Catalog) -> None:
+    out = catalog.to_json()["connectors"]
+    for connector, entry in out.items():
+        for kind in ("actions", "dataSources"):
+            for key, item in entry[kind].items():
+                assert item.get("examples"), f"{connector}.{key} has no examples in the catalog"
+    lookup = out["servicebay"]["actions"]["lookupCustomer"]
+    assert any("phone and email" in note for note in lookup["notes"])
