@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from component import templates
 from component.catalog import Catalog
 from component.errors import InputValidationError
 from component.runtime import check_inputs
@@ -175,3 +176,63 @@ def test_examples_and_notes_are_in_the_catalog(catalog: Catalog) -> None:
                 assert item.get("examples"), f"{connector}.{key} has no examples in the catalog"
     lookup = out["servicebay"]["actions"]["lookupCustomer"]
     assert any("phone and email" in note for note in lookup["notes"])
+
+
+# --- forms that render plainly and submit -----------------------------------------------------------
+
+
+def test_no_input_schema_offers_a_choice_of_forms_at_its_root(catalog: Catalog) -> None:
+    """A root ``anyOf``/``oneOf`` renders as "Option 1 / Option 2"; rules are ``not``/``minProperties``."""
+    found = []
+    for connector, entry in catalog.to_json()["connectors"].items():
+        for kind in KINDS:
+            for key, item in entry[kind].items():
+                inputs = item["inputs"]
+                branches = [inputs, *inputs.get("allOf", [])]
+                if any("anyOf" in b or "oneOf" in b for b in branches):
+                    found.append(f"{connector}.{key}")
+    assert found == []
+
+
+def test_no_optional_list_input_needs_an_item(catalog: Catalog) -> None:
+    """A renderer pre-fills an empty first item for ``minItems``: an optional list may not ask for one."""
+    found = []
+    for connector, entry in catalog.to_json()["connectors"].items():
+        for kind in KINDS:
+            for key, item in entry[kind].items():
+                required = set(item["inputs"].get("required", []))
+                for name, prop in item["inputs"].get("properties", {}).items():
+                    if name not in required and isinstance(prop, dict) and prop.get("minItems", 0) > 0:
+                        found.append(f"{connector}.{key}.{name}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("ref", "inputs", "message"),
+    [
+        ("servicebay.lookupCustomer", {}, "give phone or email (or both)"),
+        ("homebase360.searchCustomers", {"identifiers": [], "limit": 25}, "give customerId, phone, email"),
+        ("homebase360.updateJob", {"jobId": "j1"}, "give start, end or note to change"),
+        (
+            "homebase360.createCustomer",
+            {"firstName": "", "email": ["a@b.co"]},
+            "give a firstName or a lastName",
+        ),
+        ("homebase360.createCustomer", {"firstName": "A", "phone": {"mobile": ""}}, "give a contact method"),
+    ],
+)
+def test_a_rule_over_several_fields_keeps_its_message(
+    catalog: Catalog, ref: str, inputs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputValidationError) as caught:
+        check_inputs(catalog.find("actions", ref), inputs)
+    assert caught.value.problems[0]["path"] == "$"
+    assert caught.value.problems[0]["message"].startswith(message)
+
+
+def test_an_untouched_identifier_list_sends_nothing(catalog: Catalog) -> None:
+    definition = catalog.find("actions", "homebase360.searchCustomers")
+    check_inputs(definition, {"phone": "+13038286690", "identifiers": []})
+    query = definition.model.request.query
+    assert templates.render(query, {"inputs": {"phone": "+1", "identifiers": []}}) == {"phone": "+1"}
+    assert templates.render(query, {"inputs": {"identifiers": ["a", "b"]}}) == {"identifiers": "a,b"}
