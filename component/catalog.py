@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalog_cache, checks, schemas, templates, vocabulary
+from . import catalog_cache, checks, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
@@ -286,7 +286,7 @@ class _Loader:
         props = schema.get("properties", {})
         env_field = model.connection.environmentField
         if env_field:
-            choices = schemas.choices(props.get(env_field, {}))
+            choices = props.get(env_field, {}).get("enum")
             if choices is None or set(choices) != set(model.connection.environments):
                 self.problem(
                     "manifest.json",

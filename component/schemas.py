@@ -129,30 +129,12 @@ def _field_path(base: str, name: str) -> str:
     return f"{base}.{name}" if name.isidentifier() else f"{base}[{json.dumps(name)}]"
 
 
-def choices(schema: Any) -> list[Any] | None:
-    """The values a schema allows when it is a list of choices: its ``enum``, or its labelled choices.
-
-    Labelled choices are a ``oneOf`` of ``{"const": value, "title": label}`` schemas, which a form
-    renderer draws as a select showing the labels; ``None`` when ``schema`` is neither.
-    """
-    if not isinstance(schema, dict):
-        return None
-    if isinstance(schema.get("enum"), list):
-        return list(schema["enum"])
-    options = schema.get("oneOf")
-    if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
-        return [option["const"] for option in options]
-    return None
-
-
 def _problems_of(error: ValidationError) -> list[Problem]:
     """One or more problems for one validation error, with a friendly message where we can."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
     message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
     if isinstance(message, str) and error.validator != "additionalProperties":
         return [{"path": error.json_path, "message": message}]
-    if error.validator == "oneOf" and (allowed := choices(error.schema)) is not None:
-        return [{"path": error.json_path, "message": f"{error.instance!r} is not one of {allowed!r}"}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _field_path(error.json_path, name), "message": "is required"}
@@ -303,6 +285,18 @@ class SchemaValidator:
     def _rewrite(self) -> Rewrite | None:
         return _rewriter(self.schema)
 
+    def without_untouched(self, instance: Any) -> Any:
+        """``instance`` without the optional fields a form leaves untouched, at any depth.
+
+        A form renderer fills an optional list with ``[]`` and an optional object holding a list with
+        ``{"list": []}``; sent, they would change the record (a PATCH with ``tagTypeIds: []`` clears the
+        tags) or be refused (an object missing its required fields). An optional list of declared items
+        or object of declared fields (one its object does not list in ``required``) whose value holds
+        nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
+        ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
+        """
+        return _without_untouched(self.schema, instance)
+
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
         filled = dict(instance)
@@ -310,6 +304,45 @@ class SchemaValidator:
             if name not in filled:
                 filled[name] = copy.deepcopy(default) if isinstance(default, dict | list) else default
         return filled
+
+
+def _holds_nothing(value: Any) -> bool:
+    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends."""
+    if isinstance(value, list):
+        return not value
+    if isinstance(value, dict):
+        return all(_holds_nothing(item) for item in value.values())
+    return False
+
+
+def _is_form_field(schema: Any) -> bool:
+    """A list of declared items or an object of declared fields, which a form draws (and pre-fills).
+
+    Free-form JSON (a raw request's ``json`` body, an object of extra query parameters) is data:
+    an empty one is sent as given.
+    """
+    return isinstance(schema, dict) and (isinstance(schema.get("properties"), dict) or "items" in schema)
+
+
+def _without_untouched(schema: Any, instance: Any) -> Any:
+    """See :meth:`SchemaValidator.without_untouched`; returns ``instance`` itself when nothing goes."""
+    if not isinstance(schema, dict):
+        return instance
+    properties = schema.get("properties")
+    if isinstance(instance, dict) and isinstance(properties, dict):
+        required = schema.get("required", [])
+        kept: dict[str, Any] = {}
+        for name, value in instance.items():
+            if name not in required and _is_form_field(properties.get(name)) and _holds_nothing(value):
+                continue
+            kept[name] = _without_untouched(properties[name], value) if name in properties else value
+        changed = len(kept) != len(instance) or any(kept[n] is not instance[n] for n in kept)
+        return kept if changed else instance
+    items = schema.get("items")
+    if isinstance(instance, list) and isinstance(items, dict):
+        pruned = [_without_untouched(items, item) for item in instance]
+        return pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
+    return instance
 
 
 @lru_cache(maxsize=4096)

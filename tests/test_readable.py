@@ -1,8 +1,8 @@
 """The catalog reads well in a form: titled fields, labelled choices, descriptions for users.
 
 Every property at every depth of every schema of ``component catalog --json`` (inputs, outputs and
-connections) has a ``title``; every list of choices is a ``oneOf`` of ``const`` + ``title`` (what
-react-jsonschema-form draws as a select with labels), never a bare ``enum``; no description names
+connections) has a ``title``; every ``enum`` has ``x-enumNames``, a label per value (an ``enum``, not
+a ``oneOf`` of ``const``, so an optional choice starts empty in a form); no description names
 the vendor operation or carries a developer note (those live in ``operation`` and ``notes``); every
 definition that calls one vendor operation has it in ``operation``.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from component import templates
+from component import templates, vocabulary
 from component.catalog import Catalog
 from component.errors import InputValidationError
 from component.runtime import check_inputs
@@ -86,20 +86,20 @@ def test_the_title_check_notices_a_nested_property_without_one() -> None:
 
 
 def test_every_choice_list_has_labels(catalog: Catalog) -> None:
-    bare: list[str] = []
+    unlabelled: list[str] = []
     labelled = 0
     for where, schema in _schemas(catalog):
         for path, sub in subschemas(schema):
-            if "enum" in sub:
-                bare.append(f"{where}: {path}")
-            options = sub.get("oneOf")
-            if isinstance(options, list) and any(isinstance(o, dict) and "const" in o for o in options):
-                labelled += 1
-                for option in options:
-                    assert set(option) == {"const", "title"}, f"{where}: {path}: {option}"
-                    assert isinstance(option["title"], str) and option["title"].strip()
+            if "enum" not in sub:
+                continue
+            labels = sub.get("x-enumNames")
+            if not (isinstance(labels, list) and len(labels) == len(sub["enum"])):
+                unlabelled.append(f"{where}: {path}")
+                continue
+            labelled += 1
+            assert all(isinstance(label, str) and label.strip() for label in labels), f"{where}: {path}"
     assert labelled > 150
-    assert bare == [], f"enums without labels: {bare[:20]}"
+    assert unlabelled == [], f"enums without labels: {unlabelled[:20]}"
 
 
 def test_titles_and_labels_are_derived_from_names() -> None:
@@ -109,21 +109,28 @@ def test_titles_and_labels_are_derived_from_names() -> None:
     assert READABLE.title_of("first_name") == "First Name"
     assert READABLE.title_of("skuURL") == "SKU URL"
     assert READABLE.title_of("modifiedOnOrAfterUtc") == "Modified On Or After UTC"
-    assert READABLE.labelled(["InProgress", None]) == [
-        {"const": "InProgress", "title": "In Progress"},
-        {"const": None, "title": "None"},
-    ]
+    assert READABLE.enum_names(["InProgress", None, True]) == ["In Progress", "None", "Yes"]
+    schema = {"type": "string", "oneOf": [{"const": "a", "title": "Apple"}, {"const": "bB"}]}
+    assert READABLE.readable(schema) == {
+        "type": "string",
+        "enum": ["a", "bB"],
+        "x-enumNames": ["Apple", "B B"],
+    }
 
 
-def test_a_choice_outside_the_labelled_list_is_refused_naming_the_choices(catalog: Catalog) -> None:
-    definition = catalog.find("actions", "servicetitan.createJob")
-    example = dict(definition.model.examples[0], priority="Soon")
-    with pytest.raises(InputValidationError) as caught:
-        check_inputs(definition, example)
-    problems = caught.value.problems
-    assert problems == [
-        {"path": "$.priority", "message": "'Soon' is not one of ['Low', 'Normal', 'High', 'Urgent']"}
+def test_labels_that_do_not_match_the_values_are_refused() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"s": {"type": "string", "enum": ["a", "b"], "x-enumNames": ["A"]}},
+    }
+    assert vocabulary.problems(schema) == [
+        {
+            "path": "$.properties.s.x-enumNames",
+            "message": "x-enumNames must give one label per enum value, in order",
+        }
     ]
+    schema["properties"]["s"]["x-enumNames"] = ["A", "B"]
+    assert vocabulary.problems(schema) == []
 
 
 def test_descriptions_speak_to_a_user(catalog: Catalog) -> None:
@@ -218,7 +225,11 @@ def test_no_optional_list_input_needs_an_item(catalog: Catalog) -> None:
             {"firstName": "", "email": ["a@b.co"]},
             "give a firstName or a lastName",
         ),
-        ("homebase360.createCustomer", {"firstName": "A", "phone": {"mobile": ""}}, "give a contact method"),
+        (
+            "homebase360.createCustomer",
+            {"firstName": "A", "phone": {"mobile": ""}},
+            "give a firstName or a lastName, and a contact",
+        ),
     ],
 )
 def test_a_rule_over_several_fields_keeps_its_message(

@@ -1,11 +1,13 @@
 """Make the catalog's schemas readable: a title on every property, a label on every enum value.
 
-A form renderer labels a field with its ``title`` and a choice with the ``title`` of its ``const``
-(react-jsonschema-form draws a ``oneOf`` of ``const`` + ``title`` as a select with those labels).
-This tool gives every property at every depth of a schema a title derived from its name
-(``jobAppointmentId`` -> ``Job Appointment ID``) unless it has one, and rewrites every ``enum`` as
-a ``oneOf`` of ``const`` + ``title``. The ServiceTitan generator calls the same functions; run this
-tool for the hand-written definitions (Servicebay, Homebase360, ``rawRequest``, triggers):
+A form renderer labels a field with its ``title``. Every property at every depth gets a title derived
+from its name (``jobAppointmentId`` -> ``Job Appointment ID``) unless it has one, and every ``enum``
+gets ``x-enumNames``, the display label of each value, in order (the declared keyword of
+``component/schema/vocabulary.json``; react-jsonschema-form takes it as ``ui:enumNames``). The
+choices stay an ``enum``: a ``oneOf`` of ``const`` + ``title`` would make react-jsonschema-form
+pre-select the first choice of an optional field, sending a value the user never set. The
+ServiceTitan generator calls the same functions; run this tool for the hand-written definitions
+(Servicebay, Homebase360, ``rawRequest``, triggers):
 
     python tools/readable.py [--check]
 
@@ -65,25 +67,25 @@ def label_of(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def labelled(values: list[Any], labels: dict[Any, str] | None = None) -> list[dict[str, Any]]:
-    """An ``enum``'s values as ``oneOf`` choices, each a ``const`` with a ``title``."""
-    given = labels or {}
-    return [
-        {"const": v, "title": given.get(v) if isinstance(v, str) and v in given else label_of(v)}
-        for v in values
-    ]
+def enum_names(values: list[Any]) -> list[str]:
+    """The display label of each enum value, in order: ``x-enumNames``."""
+    return [label_of(value) for value in values]
 
 
 def readable(schema: Any) -> Any:
-    """``schema`` with a title on every property and a ``oneOf`` of labelled ``const`` for every enum.
+    """``schema`` with a title on every property and ``x-enumNames`` beside every enum.
 
-    Changes the schema in place and returns it; a title or a ``oneOf`` already there is kept.
+    Changes the schema in place and returns it; a title or ``x-enumNames`` already there is kept.
     """
     if not isinstance(schema, dict):
         return schema
-    if isinstance(schema.get("enum"), list) and "oneOf" not in schema:
-        values = schema.pop("enum")
-        schema["oneOf"] = labelled(values)
+    options = schema.get("oneOf")
+    if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
+        schema.pop("oneOf")  # labelled choices written as oneOf + const: back to enum + labels
+        schema["enum"] = [o["const"] for o in options]
+        schema["x-enumNames"] = [o.get("title") or label_of(o["const"]) for o in options]
+    if isinstance(schema.get("enum"), list) and "x-enumNames" not in schema:
+        schema["x-enumNames"] = enum_names(schema["enum"])
     for keyword in _ONE:
         readable(schema.get(keyword))
     for keyword in _LIST:

@@ -373,7 +373,7 @@ def omit_null_objects(properties: dict[str, Any], required: list[str]) -> None:
 
 
 def readable_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with every property titled from its name and every enum a ``oneOf`` of labelled ``const``.
+    """``schema`` with every property titled from its name and every enum's labels in ``x-enumNames``.
 
     The overlay's titles are already on the top-level properties; nested ones get the name's title.
     """

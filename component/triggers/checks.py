@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .. import schemas, templates
+from .. import templates
 from ..models import PagePagination, Trigger
 
 
@@ -30,7 +30,7 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
         if not isinstance(prop, dict):
             yield "$.variants.input", f"{name!r} does not name an input"
         else:
-            choices = schemas.choices(prop)
+            choices = prop.get("enum")
             if not isinstance(choices, list) or {str(c) for c in choices} != set(trigger.variants.cases):
                 yield "$.variants.cases", f"the cases must be exactly the enum of input {name!r}"
             if name not in required and "default" not in prop:
