@@ -131,3 +131,12 @@ def test_only_declared_lists_and_objects_that_hold_nothing_are_unset() -> None:
     assert validator.without_untouched(given) == {"must": [], "flag": {"on": False}, "body": {}, "rows": [{}]}
     untouched = {"must": [1], "tags": [2], "nested": None}
     assert validator.without_untouched(untouched) is untouched
+
+
+def test_untouched_contact_preferences_send_nothing(catalog: Catalog) -> None:
+    """An optional object with required booleans: an empty one is unset; a set one needs all three."""
+    definition = catalog.find("actions", "servicetitan.updateCustomerContact")
+    base = {"id": 1, "contactId": 2, "memo": "desk phone"}
+    assert check_inputs(definition, {**base, "preferences": {}}) == base
+    with pytest.raises(InputValidationError):
+        check_inputs(definition, {**base, "preferences": {"jobRemindersEnabled": False}})
