@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
 
@@ -295,7 +295,11 @@ class SchemaValidator:
         nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
         ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
         """
-        return _without_untouched(self.schema, instance)
+        return self._untouched.apply(instance)
+
+    @cached_property
+    def _untouched(self) -> _Untouched:
+        return _Untouched(self.schema)
 
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
@@ -315,7 +319,7 @@ def _holds_nothing(value: Any) -> bool:
     return False
 
 
-def _is_form_field(schema: Any) -> bool:
+def _is_form_field(schema: Any) -> TypeGuard[dict[str, Any]]:
     """A list of declared items or an object of declared fields, which a form draws (and pre-fills).
 
     Free-form JSON (a raw request's ``json`` body, an object of extra query parameters) is data:
@@ -324,25 +328,51 @@ def _is_form_field(schema: Any) -> bool:
     return isinstance(schema, dict) and (isinstance(schema.get("properties"), dict) or "items" in schema)
 
 
-def _without_untouched(schema: Any, instance: Any) -> Any:
-    """See :meth:`SchemaValidator.without_untouched`; returns ``instance`` itself when nothing goes."""
-    if not isinstance(schema, dict):
-        return instance
-    properties = schema.get("properties")
-    if isinstance(instance, dict) and isinstance(properties, dict):
+class _Untouched:
+    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field,
+    whether it may be left out when it holds nothing, and the same for the fields and items inside."""
+
+    __slots__ = ("fields", "items")
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.fields: dict[str, tuple[bool, _Untouched]] = {}
+        self.items: _Untouched | None = None
+        properties = schema.get("properties")
         required = schema.get("required", [])
-        kept: dict[str, Any] = {}
-        for name, value in instance.items():
-            if name not in required and _is_form_field(properties.get(name)) and _holds_nothing(value):
-                continue
-            kept[name] = _without_untouched(properties[name], value) if name in properties else value
-        changed = len(kept) != len(instance) or any(kept[n] is not instance[n] for n in kept)
-        return kept if changed else instance
-    items = schema.get("items")
-    if isinstance(instance, list) and isinstance(items, dict):
-        pruned = [_without_untouched(items, item) for item in instance]
-        return pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
-    return instance
+        if isinstance(properties, dict):
+            for name, sub in properties.items():
+                if _is_form_field(sub):
+                    self.fields[name] = (name not in required, _Untouched(sub))
+        items = schema.get("items")
+        if isinstance(items, dict) and _is_form_field(items):
+            self.items = _Untouched(items)
+
+    def apply(self, instance: Any) -> Any:
+        """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
+        if isinstance(instance, dict):
+            out = instance
+            for name, value in instance.items():
+                entry = self.fields.get(name)
+                if entry is None or not isinstance(value, dict | list):
+                    continue
+                optional, inner = entry
+                if optional and _holds_nothing(value):
+                    if out is instance:
+                        out = dict(instance)
+                    del out[name]
+                    continue
+                new = inner.apply(value)
+                if new is not value:
+                    if out is instance:
+                        out = dict(instance)
+                    out[name] = new
+            return out
+        if isinstance(instance, list) and self.items is not None:
+            pruned = [self.items.apply(item) for item in instance]
+            return (
+                pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
+            )
+        return instance
 
 
 @lru_cache(maxsize=4096)
