@@ -83,6 +83,12 @@ def test_the_title_check_notices_a_nested_property_without_one() -> None:
     READABLE.readable(schema)
     assert list(_untitled(schema)) == []
     assert schema["properties"]["a"]["properties"]["bC"]["title"] == "B C"
+    given = {
+        "type": "object",
+        "properties": {"a": {"type": "object", "properties": {"bC": {"type": "string"}}}},
+    }
+    READABLE.readable(given, {"bC": "Bee Sea"})
+    assert given["properties"]["a"]["properties"]["bC"]["title"] == "Bee Sea"
 
 
 def test_every_choice_list_has_labels(catalog: Catalog) -> None:

@@ -72,11 +72,14 @@ def enum_names(values: list[Any]) -> list[str]:
     return [label_of(value) for value in values]
 
 
-def readable(schema: Any) -> Any:
+def readable(schema: Any, titles: dict[str, str] | None = None) -> Any:
     """``schema`` with a title on every property and ``x-enumNames`` beside every enum.
 
-    Changes the schema in place and returns it; a title or ``x-enumNames`` already there is kept.
+    A property's title is ``titles[name]`` where given (the ServiceTitan overlay's common titles),
+    else derived from its name. Changes the schema in place and returns it; a title or
+    ``x-enumNames`` already there is kept.
     """
+    given = titles or {}
     if not isinstance(schema, dict):
         return schema
     options = schema.get("oneOf")
@@ -87,19 +90,19 @@ def readable(schema: Any) -> Any:
     if isinstance(schema.get("enum"), list) and "x-enumNames" not in schema:
         schema["x-enumNames"] = enum_names(schema["enum"])
     for keyword in _ONE:
-        readable(schema.get(keyword))
+        readable(schema.get(keyword), given)
     for keyword in _LIST:
         if isinstance(schema.get(keyword), list):
             for item in schema[keyword]:
-                readable(item)
+                readable(item, given)
     for keyword in _NAMED:
         named = schema.get(keyword)
         if not isinstance(named, dict):
             continue
         for name, sub in list(named.items()):
             if keyword == "properties" and isinstance(sub, dict) and "title" not in sub:
-                sub = named[name] = {"title": title_of(name), **sub}
-            readable(sub)
+                sub = named[name] = {"title": given.get(name) or title_of(name), **sub}
+            readable(sub, given)
     return schema
 
 

@@ -326,7 +326,7 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         "key": key,
         "label": spec["label"],
         "description": _describe(spec, is_list),
-        "inputs": readable_schema(inputs),
+        "inputs": readable_schema(inputs, common["titles"]),
         "request": request,
     }
     if is_list:
@@ -335,7 +335,7 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["aliases"] = spec["aliases"]
     if spec.get("response"):
         definition["response"] = spec["response"]
-    definition["output"] = readable_schema(spec.get("output") or output_schema(op))
+    definition["output"] = readable_schema(spec.get("output") or output_schema(op), common["titles"])
     definition["examples"] = spec["examples"]
     return definition
 
@@ -372,12 +372,13 @@ def omit_null_objects(properties: dict[str, Any], required: list[str]) -> None:
 # --- readable schemas: a title on every property, a label on every enum value -----------------------
 
 
-def readable_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def readable_schema(schema: dict[str, Any], titles: dict[str, str] | None = None) -> dict[str, Any]:
     """``schema`` with every property titled from its name and every enum's labels in ``x-enumNames``.
 
-    The overlay's titles are already on the top-level properties; nested ones get the name's title.
+    The overlay's titles are already on the top-level properties; a nested one takes the overlay's
+    common title for its name (``titles``), else the name's title.
     """
-    result: dict[str, Any] = readable.readable(schema)
+    result: dict[str, Any] = readable.readable(schema, titles)
     return result
 
 
@@ -458,7 +459,7 @@ def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict
         "key": key,
         "label": spec["label"],
         "description": f"{spec['description'].rstrip('.')}.",
-        "inputs": readable_schema(inputs),
+        "inputs": readable_schema(inputs, common["titles"]),
         "request": request,
         "pagination": {"style": "page", "pageSize": common["picklistPageSize"], "items": "data"},
         "result": {"key": "{id}", "label": spec["label_template"]},
