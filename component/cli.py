@@ -622,3 +622,13 @@ def schemas() -> None:
 
 def main() -> None:
     cli(prog_name="component")
+
+
+def _add_service_commands() -> None:
+    from .cli_service import mcp_command, serve_command
+
+    cli.add_command(serve_command)
+    cli.add_command(mcp_command)
+
+
+_add_service_commands()
