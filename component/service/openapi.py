@@ -7,6 +7,8 @@ JSON Schema 2020-12); a schema's ``$defs`` move to ``components/schemas`` so its
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 from ..app import Application
@@ -163,6 +165,8 @@ def document(app: Application, *, secured: bool) -> dict[str, Any]:
         "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}
     }
     embed = _Embedder(schemas)
+    flow = {k: v for k, v in _flow_schema().items() if k not in ("$id", "$schema")}
+    schemas["Flow"] = embed(flow, "Flow")
     paths: dict[str, Any] = {**_service_paths()}
     for connector in app.catalog.connectors.values():
         for loaded in connector.definitions["actions"].values():
@@ -188,6 +192,11 @@ def document(app: Application, *, secured: bool) -> dict[str, Any]:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
     return doc
+
+
+def _flow_schema() -> dict[str, Any]:
+    """The flow format's JSON Schema, generated from its model and committed beside the others."""
+    return dict(json.loads((Path(__file__).parents[1] / "schema" / "flow.schema.json").read_text()))
 
 
 def _body(schema: dict[str, Any], required: bool) -> dict[str, Any]:
@@ -312,7 +321,7 @@ def _service_paths() -> dict[str, Any]:
                 "requestBody": _body(
                     {"type": "object", "required": ["flow"], "additionalProperties": False,
                      "properties": {
-                         "flow": {"type": "object"},
+                         "flow": {"$ref": "#/components/schemas/Flow"},
                          "connections": {"type": "object", "additionalProperties": {"type": "string"}},
                          "instance": {"type": "string"}}}, True),
                 "responses": {"200": _json({"type": "object", "required": ["ok"]}, "Each step's result"),
