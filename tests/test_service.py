@@ -495,3 +495,52 @@ def test_the_service_store_keeps_pending_batches_per_instance(tmp_path: Path) ->
     assert store.take_pending("i", "t1") is None
     assert store.take_pending("i", "t2") == {"a": 2}
     assert store.take_pending("i", "t2") is None
+
+
+def test_component_serve_starts_a_real_service_and_refuses_a_public_address_without_a_token(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in (TOKEN_ENV, KEY_ENV)}
+    env["PYTHONPATH"] = str(ROOT)
+    base = [
+        sys.executable,
+        "-m",
+        "component",
+        "--root",
+        str(ROOT),
+        "serve",
+        "--state",
+        str(tmp_path / "s.db"),
+    ]
+    refused = subprocess.run(
+        [*base, "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and json.loads(refused.stderr)["error"]["type"] == "usage"
+    assert TOKEN_ENV in refused.stderr
+    process = subprocess.Popen(
+        [*base, "--sandbox", "--port", "0"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        announced = json.loads(
+            process.stdout.readline() + "".join(iter(process.stdout.readline, "}\n")) + "}"
+        )
+        url = announced["url"]
+        assert url.startswith("http://127.0.0.1:") and announced["auth"] is False
+        for _ in range(100):
+            try:
+                health = httpx2.get(f"{url}/healthz", timeout=5)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        assert health.json() == {"status": "ok"} and health.headers["x-request-id"]
+        picked = httpx2.post(f"{url}/v1/picklists/servicebay.selectService", timeout=30)
+        assert picked.status_code == 200 and picked.json()["result"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
