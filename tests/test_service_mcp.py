@@ -98,3 +98,33 @@ def test_mcp_over_stdio_from_component_mcp(tmp_path: Path) -> None:
             return await exercise(client)
 
     check(asyncio.run(run()))
+
+
+def readme_curl_lines() -> list[str]:
+    """The curl examples of the README's service section, continuation lines joined."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("These run against `component serve --sandbox` as they are:")
+    block = text[
+        text.index("```bash", start) + len("```bash") : text.index("```", text.index("```bash", start) + 7)
+    ]
+    return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def test_the_readme_curl_examples_run_against_the_sandbox_service(live: LiveService, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    lines = readme_curl_lines()
+    assert len(lines) >= 8
+    host = live.url.removeprefix("http://")
+    for line in lines:
+        command = line.replace("localhost:8080", host)
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, (line, done.stderr)
+        assert '"error"' not in done.stdout, (line, done.stdout[:500])
+        assert done.stdout.strip() or "openapi.json" in line, line
+    assert json.loads((tmp_path / "openapi.json").read_text())["openapi"] == "3.1.0"
