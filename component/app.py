@@ -246,9 +246,10 @@ class Application:
         from .runtime import check_inputs
 
         definition = self.find(kind, ref)
-        # inputs first: a bad input is reported before the connection is read (a one-off check that
-        # does not count towards compiling the schema; the run checks them again)
-        check_inputs(definition, inputs, compiled=False)
+        if callable(connection):
+            # inputs first: a bad input is reported before the connection is read (a one-off check
+            # that does not count towards compiling the schema; the run checks them again)
+            check_inputs(definition, inputs, compiled=False)
         data = self.resolve_connection(definition.connector, connection)
         call = self.runtime.run if kind == "actions" else self.runtime.picklist
         return await call(ref, inputs, data, dry_run=dry_run)
