@@ -544,3 +544,22 @@ def test_component_serve_starts_a_real_service_and_refuses_a_public_address_with
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_failure_outside_the_routes_is_answered_in_the_error_shape(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import component.service.mcp as mcp_face
+
+    class Broken:
+        def __init__(self, manager: Any) -> None:
+            pass
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            raise RuntimeError(f"transport failed in {ROOT}/component/service/mcp.py")
+
+    monkeypatch.setattr(mcp_face, "StreamableHTTPASGIApp", Broken)
+    response = h.client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert response.status_code == 500
+    assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
+    assert str(ROOT) not in response.text and "RuntimeError" not in response.text

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +29,7 @@ from .errors import http_status, internal
 from .output import redacted
 from .routes import Service
 
+log = logging.getLogger("component.service")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -125,7 +128,9 @@ class McpFace:
             body = redacted(app.redactor, {**error.to_dict(), "status": http_status(error)})
             return types.CallToolResult(content=[types.TextContent(text=json.dumps(body))], is_error=True)
         except Exception:
-            body = internal("mcp")
+            failure = uuid.uuid4().hex
+            log.exception("%s unexpected failure in MCP tool %s", failure, params.name)
+            body = internal(failure)
             return types.CallToolResult(content=[types.TextContent(text=json.dumps(body))], is_error=True)
         shown = redacted(app.redactor, result)
         return types.CallToolResult(

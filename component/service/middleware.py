@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..redact import Redactor
-from .errors import BodyTooLargeError, MisdirectedError, ServiceError, UnauthorizedError
+from .errors import BodyTooLargeError, MisdirectedError, ServiceError, UnauthorizedError, internal
 from .output import JSONBody, redacted
 
 log = logging.getLogger("component.service")
@@ -55,6 +55,13 @@ class Guard:
                 message = {**message, "headers": [*raw, (b"x-request-id", request_id.encode())]}
             await send(message)
 
+        started_response = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
             error = self._refusal(scope, headers)
             if error is not None:
@@ -62,7 +69,17 @@ class Guard:
                 response = JSONBody(error.to_dict(), self.redactor, error.status, extra)
                 await response(scope, receive, send_with_id)
             else:
-                await self.app(scope, _limited(receive), send_with_id)
+                await self.app(scope, _limited(receive), send_tracked)
+        except Exception as exc:
+            # what no route caught (the MCP transport's, say): logged, answered with the request id only
+            log.exception("%s unexpected failure", request_id)
+            if started_response:
+                raise
+            if isinstance(exc, ServiceError):
+                body, code = exc.to_dict(), exc.status
+            else:
+                body, code = internal(request_id), 500
+            await JSONBody(body, self.redactor, code)(scope, receive, send_with_id)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             line = f"{request_id} {scope['method']} {scope['path']} {status} {elapsed:.1f}ms"
