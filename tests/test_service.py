@@ -563,3 +563,24 @@ def test_a_failure_outside_the_routes_is_answered_in_the_error_shape(
     assert response.status_code == 500
     assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
     assert str(ROOT) not in response.text and "RuntimeError" not in response.text
+
+
+def test_a_stored_connection_is_shown_without_the_key_and_used_only_with_it(tmp_path: Path) -> None:
+    values = {
+        "apiKey": "sk_test_stored_1",
+        "orgId": "sandbox-org",
+        "baseUrl": "http://servicebay.sandbox/api/v1",
+    }
+    for h in make(tmp_path):
+        assert (
+            h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": values}).status_code
+            == 201
+        )
+    for h in make(tmp_path, secret_key=""):
+        shown = h.client.get("/v1/connections/c")
+        assert shown.status_code == 200 and shown.json()["secretsSet"] == ["apiKey"]
+        use = h.client.post("/v1/picklists/servicebay.selectService?connection=c")
+        assert use.status_code == 409 and KEY_ENV in use.json()["error"]["message"]
+    for h in make(tmp_path, secret_key=Fernet.generate_key().decode()):
+        other = h.client.post("/v1/picklists/servicebay.selectService?connection=c")
+        assert other.status_code == 409 and "another key" in other.json()["error"]["message"]

@@ -152,7 +152,7 @@ class Connections:
             raise UnknownError(f"no connection {id!r}")
         loaded = self.app.catalog.connector(stored.connector)
         shown = self._shown(id, loaded, stored.values, "store", read_only=False)
-        shown["secretsSet"] = sorted(self._unseal(stored)) if stored.sealed is not None else []
+        shown["secretsSet"] = sorted(stored.secret_names)  # never unsealed to be shown
         return shown
 
     def _shown(
@@ -205,7 +205,7 @@ class Connections:
         if secrets and self._fernet is None:
             raise NoSecretKeyError(f"cannot store the secrets of connection {id!r}: {KEY_HINT}")
         sealed = self._fernet.encrypt(json.dumps(secrets).encode()) if secrets else None
-        self.store.put(StoredConnection(id, connector_name, plain, sealed))
+        self.store.put(StoredConnection(id, connector_name, plain, sealed, tuple(secrets)))
         return self.view(id), existing is None
 
     def delete(self, id: str) -> None:

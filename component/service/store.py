@@ -24,6 +24,7 @@ class StoredConnection:
     connector: str
     values: dict[str, Any]  # non-secret fields only
     sealed: bytes | None  # the secret fields, encrypted; None when none are set
+    secret_names: tuple[str, ...] = ()  # which secret fields are set (names only, in the clear)
 
 
 class ConnectionStore(Protocol):
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS service_connection (
     connector TEXT NOT NULL,
     vals TEXT NOT NULL,
     sealed BLOB,
+    secret_names TEXT NOT NULL DEFAULT '[]',
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS trigger_pending (
@@ -79,19 +81,20 @@ class SQLiteServiceStore:
 
     def get(self, id: str) -> StoredConnection | None:
         row = self._db.execute(
-            "SELECT connector, vals, sealed FROM service_connection WHERE id = ?", (id,)
+            "SELECT id, connector, vals, sealed, secret_names FROM service_connection WHERE id = ?", (id,)
         ).fetchone()
-        return None if row is None else StoredConnection(id, row[0], json.loads(row[1]), row[2])
+        return None if row is None else _stored(row)
 
     def put(self, connection: StoredConnection) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO service_connection (id, connector, vals, sealed, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO service_connection "
+            "(id, connector, vals, sealed, secret_names, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 connection.id,
                 connection.connector,
                 json.dumps(connection.values, sort_keys=True),
                 connection.sealed,
+                json.dumps(sorted(connection.secret_names)),
                 time.time(),
             ),
         )
@@ -100,8 +103,10 @@ class SQLiteServiceStore:
         return self._db.execute("DELETE FROM service_connection WHERE id = ?", (id,)).rowcount > 0
 
     def list(self) -> list[StoredConnection]:
-        rows = self._db.execute("SELECT id, connector, vals, sealed FROM service_connection ORDER BY id")
-        return [StoredConnection(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+        rows = self._db.execute(
+            "SELECT id, connector, vals, sealed, secret_names FROM service_connection ORDER BY id"
+        )
+        return [_stored(row) for row in rows]
 
     def put_pending(self, instance: str, token: str, state: dict[str, Any]) -> None:
         self._db.execute(
@@ -121,3 +126,7 @@ class SQLiteServiceStore:
             self._db.execute("COMMIT")
         state = json.loads(row[0]) if row is not None else None
         return state if isinstance(state, dict) else None
+
+
+def _stored(row: tuple[Any, ...]) -> StoredConnection:
+    return StoredConnection(row[0], row[1], json.loads(row[2]), row[3], tuple(json.loads(row[4])))
