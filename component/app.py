@@ -56,11 +56,13 @@ class Batch:
     """Events of one poll and the token that commits the state after them."""
 
     events: list[dict[str, Any]]
-    commit: str | None  # None: another poller holds the instance, nothing was polled
+    commit: str | None  # None: nothing to acknowledge (committed already, or busy)
     requests: int = 0
+    busy: bool = False  # another poller holds the instance: nothing was polled
+    committed: bool = False  # no events, so the state moved on at once (a new instance's start)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, "commit": self.commit, "busy": self.commit is None}
+        return {"events": self.events, "commit": self.commit, "busy": self.busy, "committed": self.committed}
 
 
 class Application:
@@ -297,16 +299,20 @@ class Application:
     ) -> Batch:
         """Poll once and keep the next state pending: nothing is committed until :meth:`commit_batch`
         is called with the batch's token, so a caller that fails to store the events polls again from
-        the same place and gets them again (with anything newer)."""
+        the same place and gets them again (with anything newer). A poll without events commits at
+        once (a new instance's starting point is kept so)."""
         from .triggers.store import new_owner
 
         definition = self.check_trigger(ref, inputs)
         data = self.resolve_connection(definition.connector, connection)
         lease = store.lease(instance, new_owner(), 300.0)
         if lease is None:
-            return Batch([], None)
+            return Batch([], None, busy=True)
         try:
             result = await self.runtime.poll(ref, inputs, data, store.load(instance))
+            if not result.events:  # nothing to lose: the state (a new instance's start) moves on now
+                store.commit(lease, result.state)
+                return Batch([], None, result.requests, committed=True)
             token = f"{_state_digest(ref, instance)}.{uuid.uuid4().hex}"
             pending.put_pending(instance, token, result.state)
         finally:

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,20 +172,33 @@ def test_picklists_search_and_come_from_the_cache_when_fresh(h: Harness) -> None
 
 
 def test_poll_gives_the_same_batch_until_it_is_committed(h: Harness) -> None:
-    url = "/v1/triggers/servicetitan.pollChangesTrigger/instances/techs/poll"
-    inputs = {"resourceType": "technicians", "lookBack": "2000-01-01"}
-    first = h.client.post(url, json=inputs).json()
-    assert first["events"] and first["commit"] and first["busy"] is False
-    again = h.client.post(url, json=inputs).json()  # the caller failed to store them: poll again
-    assert [e["id"] for e in again["events"]] == [e["id"] for e in first["events"]]
-    commit = "/v1/triggers/servicetitan.pollChangesTrigger/instances/techs/commit"
+    url = "/v1/triggers/servicebay.newJob/instances/jobs/poll"
+    start = h.client.post(url).json()  # a new instance: its starting point, committed at once
+    assert start == {"events": [], "commit": None, "busy": False, "committed": True}
+    time.sleep(1.1)  # the vendor's times are in seconds
+    job = h.client.post("/v1/actions/servicebay.createJob", json=h.example("actions", "servicebay.createJob"))
+    job_id = job.json()["data"]["id"]
+    time.sleep(1.1)
+    first = h.client.post(url).json()
+    assert [e["id"] for e in first["events"]] == [job_id] and first["commit"] and not first["committed"]
+    again = h.client.post(url).json()  # the caller failed to store them: poll again, same batch
+    assert [e["id"] for e in again["events"]] == [job_id]
+    commit = "/v1/triggers/servicebay.newJob/instances/jobs/commit"
     stale = h.client.post(commit, json={"commit": first["commit"]})  # replaced by the later poll
     assert stale.status_code == 409 and stale.json()["error"]["type"] == "unknown_commit"
     assert h.client.post(commit, json={"commit": again["commit"]}).json()["committed"] is True
-    assert h.client.post(url, json=inputs).json()["events"] == []
-    other = "/v1/triggers/servicetitan.pollChangesTrigger/instances/other/commit"
+    assert h.client.post(url).json()["events"] == []
+    other = "/v1/triggers/servicebay.newJob/instances/other/commit"
     assert h.client.post(other, json={"commit": again["commit"]}).status_code == 409
     assert h.client.post(commit, json={"nope": 1}).status_code == 400
+
+
+def test_a_look_back_batch_is_held_until_committed(h: Harness) -> None:
+    url = "/v1/triggers/servicetitan.pollChangesTrigger/instances/techs/poll"
+    inputs = {"resourceType": "technicians", "lookBack": "2000-01-01"}
+    first = h.client.post(url, json=inputs).json()
+    assert first["events"] and first["commit"]
+    assert h.client.post(url, json=inputs).json()["events"] == first["events"]
 
 
 def test_run_a_flow_document_and_name_its_failing_step(h: Harness) -> None:

@@ -248,11 +248,12 @@ def _trigger(loaded: LoadedDefinition, embed: _Embedder) -> dict[str, Any]:
     event = embed(loaded.model.output, f"{loaded.ref}.output") if loaded.model.output else {}
     batch = {
         "type": "object",
-        "required": ["events", "commit", "busy"],
+        "required": ["events", "commit", "busy", "committed"],
         "properties": {
             "events": {"type": "array", "items": event},
             "commit": {"type": ["string", "null"], "description": "Send to …/commit once stored"},
             "busy": {"type": "boolean", "description": "Another poller holds this instance"},
+            "committed": {"type": "boolean", "description": "No events: the state moved on already"},
         },
     }
     return {
