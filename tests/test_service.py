@@ -598,3 +598,30 @@ def test_a_stored_connection_is_shown_without_the_key_and_used_only_with_it(tmp_
     for h in make(tmp_path, secret_key=Fernet.generate_key().decode()):
         other = h.client.post("/v1/picklists/servicebay.selectService?connection=c")
         assert other.status_code == 409 and "another key" in other.json()["error"]["message"]
+
+
+def test_a_full_rate_budget_answers_429_at_once_instead_of_waiting(h: Harness) -> None:
+    """The real budget: Servicebay allows 100 requests a minute per key; all 100 were just used."""
+    from component.policy import BUDGETS, SYSTEM_CLOCK
+
+    connector = h.service.app.catalog.connector("servicebay")
+    limit = connector.model.http.rateLimit
+    assert limit is not None
+    key = sandbox_values(h, "servicebay")["apiKey"]
+    budget = BUDGETS.get(f"servicebay|{key}", limit, SYSTEM_CLOCK)
+
+    async def use_it_all() -> None:
+        for _ in range(limit.requests):
+            await budget.acquire()
+            budget.release()
+
+    asyncio.run(use_it_all())
+    try:
+        started = time.monotonic()
+        response = h.client.post("/v1/picklists/servicebay.selectService?timeout=5")
+        assert time.monotonic() - started < 5  # answered at once, not after the timeout
+        assert response.status_code == 429, response.text
+        assert 50 <= int(response.headers["retry-after"]) <= 62
+        assert response.json()["error"]["type"] == "rate_limited"
+    finally:
+        BUDGETS.clear()

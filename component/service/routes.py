@@ -197,6 +197,7 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
     if task in done:
         return task.result()
     task.cancel()
+    task.add_done_callback(_retrieved)  # what it raises while being cancelled is of no one's interest
     if watch.wait is not None:
         raise WaitTooLongError(
             f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
@@ -204,6 +205,11 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
             retryAfter=round(watch.wait, 3),
         )
     raise TransportError(f"the call did not finish within its timeout of {seconds:g} s")
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
