@@ -25,7 +25,7 @@ from component.service.connections import KEY_ENV
 from component.service.routes import Service
 from component.service.server import TOKEN_ENV, build, log_handler, serve
 from component.service.store import SQLiteServiceStore
-from tests.conftest import CANARIES, HB_KEY, ROOT, SB_KEY, ST_APP_KEY, ST_SECRET, leaks
+from tests.conftest import CANARIES, HB_KEY, ROOT, SB_KEY, ST_APP_KEY, ST_SECRET, FakeClock, leaks
 
 BASE = "http://127.0.0.1"
 KEY = Fernet.generate_key().decode()
@@ -625,3 +625,30 @@ def test_a_full_rate_budget_answers_429_at_once_instead_of_waiting(h: Harness) -
         assert response.json()["error"]["type"] == "rate_limited"
     finally:
         BUDGETS.clear()
+
+
+def test_a_cancelled_picklist_load_does_not_fail_the_callers_waiting_on_it() -> None:
+    """A service call cut off at its timeout was loading a picklist others wait for: they load it."""
+    from component.cache import CacheKey, PicklistCache
+
+    cache = PicklistCache(60, FakeClock())
+    key = CacheKey("conn", "customers", "servicebay.selectCustomer", "{}")
+    loads: list[str] = []
+
+    async def load() -> dict[str, Any]:
+        loads.append("load")
+        await asyncio.sleep(0.05)
+        return {"result": [{"key": "1", "label": "One"}], "truncated": False}
+
+    async def main() -> dict[str, Any]:
+        first = asyncio.ensure_future(cache.get_or_load(key, load))
+        await asyncio.sleep(0.01)  # the first caller is loading
+        second = asyncio.ensure_future(cache.get_or_load(key, load))
+        await asyncio.sleep(0.01)  # the second waits on the first's load
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await second
+
+    assert asyncio.run(main())["result"] == [{"key": "1", "label": "One"}]
+    assert loads == ["load", "load"]

@@ -106,7 +106,10 @@ def test_the_live_service_honours_its_document(live_schema: Any) -> None:
             database=None,
         )
         def honoured(case: Any) -> None:
-            case.call_and_validate(excluded_checks=excluded, additional_checks=[_not_our_failure])
+            if case.method.upper() == "POST" and (case.query or {}).get("timeout") is None:
+                # a rate budget full for longer answers 429 at once instead of holding the request
+                case.query = {**(case.query or {}), "timeout": 5}
+            case.call_and_validate(excluded_checks=excluded, additional_checks=[_not_our_failure], timeout=60)
 
         try:
             honoured()

@@ -195,6 +195,8 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
     finally:
         waiter.cancel()
     if task in done:
+        if task.cancelled():  # cancelled from inside, not by this caller: a call cut short
+            raise TransportError("the call was cut short before it finished; it may be sent again")
         return task.result()
     task.cancel()
     task.add_done_callback(_retrieved)  # what it raises while being cancelled is of no one's interest
