@@ -68,6 +68,16 @@ def make(tmp_path: Path, **options: Any) -> Iterator[Harness]:
         service_log.removeHandler(capture)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_budgets() -> Iterator[None]:
+    """Each test starts with the vendors' client-side rate budgets unused (they are process-wide)."""
+    from component.policy import BUDGETS
+
+    BUDGETS.clear()
+    yield
+    BUDGETS.clear()
+
+
 @pytest.fixture
 def h(tmp_path: Path) -> Iterator[Harness]:
     yield from make(tmp_path)
@@ -191,6 +201,13 @@ def test_poll_gives_the_same_batch_until_it_is_committed(h: Harness) -> None:
     other = "/v1/triggers/servicebay.newJob/instances/other/commit"
     assert h.client.post(other, json={"commit": again["commit"]}).status_code == 409
     assert h.client.post(commit, json={"nope": 1}).status_code == 400
+
+
+def test_an_instance_id_used_for_another_trigger_is_a_conflict(h: Harness) -> None:
+    url = "/v1/triggers/servicetitan.pollChangesTrigger/instances/shared/poll"
+    assert h.client.post(url, json={"resourceType": "jobs"}).json()["committed"]
+    other = h.client.post(url, json={"resourceType": "technicians"})
+    assert other.status_code == 409 and other.json()["error"]["type"] == "state_mismatch"
 
 
 def test_a_look_back_batch_is_held_until_committed(h: Harness) -> None:

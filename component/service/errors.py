@@ -18,6 +18,7 @@ from ..errors import (
     UsageError,
     VendorError,
 )
+from ..triggers.core import StateMismatchError
 from ..triggers.store import LeaseLostError, StateStoreError
 
 
@@ -94,8 +95,8 @@ def http_status(error: ComponentError) -> int:
     """The HTTP status of a typed error."""
     if isinstance(error, ServiceError):
         return error.status
-    if isinstance(error, UnknownCommitError | LeaseLostError):
-        return 409
+    if isinstance(error, UnknownCommitError | LeaseLostError | StateMismatchError):
+        return 409  # an instance id already used for another trigger or inputs, say
     if isinstance(error, InputValidationError | RequestRefusedError):
         return 422
     if isinstance(error, UsageError):

@@ -20,7 +20,8 @@ _ERROR_STATUSES = {
     "400": "Malformed JSON, a bad query parameter or a body that is not what the route takes",
     "401": "Missing or wrong bearer token",
     "404": "Unknown definition, connection or trigger instance",
-    "409": "A read-only connection, a missing secret key, or a commit that names no pending batch",
+    "409": "A read-only connection, a missing secret key, a commit that names no pending batch, or a "
+    "trigger instance id already used for another trigger or inputs",
     "413": "Request body over 10 MB",
     "415": "Request body not sent as application/json",
     "422": "Inputs or connection values that fail their schema (nothing was sent)",
