@@ -15,7 +15,15 @@ export default function FlowView({ flows, connections }) {
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState(null);
   const entry = flows.find((f) => f.file === file);
-  const flow = entry ? entry.flow : null;
+  const [text, setText] = useState(entry ? JSON.stringify(entry.flow, null, 2) : '');
+  const [parseError, setParseError] = useState('');
+  const flow = useMemo(() => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return entry ? entry.flow : null;
+    }
+  }, [text, entry]);
   const connectors = useMemo(() => {
     const names = new Set();
     for (const step of (flow && flow.steps) || []) names.add(stepRef(step).split('.')[0]);
@@ -23,11 +31,22 @@ export default function FlowView({ flows, connections }) {
     return [...names].filter(Boolean).sort();
   }, [flow]);
 
-  useEffect(() => setOutcome(null), [file]);
+  useEffect(() => {
+    setOutcome(null);
+    setParseError('');
+    setText(entry ? JSON.stringify(entry.flow, null, 2) : '');
+  }, [file]);
 
   async function run() {
-    setBusy(true);
     setOutcome(null);
+    try {
+      JSON.parse(text);
+      setParseError('');
+    } catch (error) {
+      setParseError(`The flow is not JSON: ${error.message}`);
+      return;
+    }
+    setBusy(true);
     const ids = {};
     for (const name of connectors) if (chosen[name]) ids[name] = chosen[name];
     const body = { flow, connections: ids };
@@ -73,9 +92,15 @@ export default function FlowView({ flows, connections }) {
           <p className="description">{flow.description}</p>
         </>
       ) : null}
+      <details className="flow-source">
+        <summary>Edit this flow before running it</summary>
+        <textarea aria-label="Flow JSON" className="form-control" spellCheck={false} rows={16} value={text}
+          onChange={(e) => setText(e.target.value)} />
+        {parseError ? <div className="failure" role="alert">{parseError}</div> : null}
+      </details>
       {outcome && outcome.data ? (
         <p className={outcome.data.ok ? 'flow-ok' : 'flow-failed'} data-testid="flow-summary" role="status">
-          {outcome.data.ok ? `Finished: ${ran.length} of ${flow.steps.length} steps` : `Stopped at step ${outcome.data.failed}`}
+          {outcome.data.ok ? `Finished: ${ran.length} of ${(flow.steps || []).length} steps` : `Stopped at step ${outcome.data.failed}`}
           {' '}in {(outcome.ms / 1000).toFixed(2)} s
         </p>
       ) : null}
