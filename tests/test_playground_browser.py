@@ -378,11 +378,11 @@ def test_a_trigger_polls(session: Session) -> None:
     assert session.console == []
 
 
-def _actions() -> list[str]:
+def _refs(kind: str) -> list[str]:
     from component.catalog import load
 
     catalog = load(ROOT)
-    return sorted(d.ref for c in catalog.connectors.values() for d in c.definitions["actions"].values())
+    return sorted(d.ref for c in catalog.connectors.values() for d in c.definitions[kind].values())  # type: ignore[index]
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +394,7 @@ def catalog_page(browser: Any, server: Server) -> Iterator[Session]:
     live.page.close()
 
 
-@pytest.mark.parametrize("ref", _actions())
+@pytest.mark.parametrize("ref", _refs("actions"))
 def test_every_action_renders_and_its_example_submits(catalog_page: Session, ref: str) -> None:
     """Each action's form renders without a console error; its documented example passes the page's
     own validation and the service's dry run."""
@@ -413,6 +413,21 @@ def test_every_action_renders_and_its_example_submits(catalog_page: Session, ref
         sync_api.expect(page.get_by_test_id("preview-panel")).to_be_visible()
     else:
         sync_api.expect(section.locator("form")).to_be_visible()
+    assert catalog_page.console == [], catalog_page.console
+
+
+@pytest.mark.parametrize(
+    ("kind", "ref"),
+    [("dataSources", r) for r in _refs("dataSources")] + [("triggers", r) for r in _refs("triggers")],
+)
+def test_every_picklist_and_trigger_renders(catalog_page: Session, kind: str, ref: str) -> None:
+    page = catalog_page.page
+    catalog_page.console.clear()
+    connector, key = ref.split(".", 1)
+    page.evaluate("where => { window.location.hash = where; }", f"#/{connector}/{kind}/{key}")
+    section = page.locator(f'section.definition[data-ref="{ref}"]')
+    sync_api.expect(section.locator("form")).to_be_visible()
+    sync_api.expect(page.get_by_test_id("poll" if kind == "triggers" else "run")).to_be_enabled()
     assert catalog_page.console == [], catalog_page.console
 
 
