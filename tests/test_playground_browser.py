@@ -21,12 +21,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from component.sandbox import CREDENTIALS
+from component.service.playground import VOCABULARY
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
@@ -73,14 +75,16 @@ class Server:
         return json.loads(raw) if raw else None
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("playground-service")
-    log = folder / "service.log"
+@contextmanager
+def running(folder: Path, token: str | None = None) -> Iterator[Server]:
+    """``component serve --sandbox`` on a free loopback port, its log in ``folder``."""
     from cryptography.fernet import Fernet
 
+    log = folder / "service.log"
     env = {**os.environ, "COMPONENT_SECRET_KEY": Fernet.generate_key().decode(), "PYTHONUNBUFFERED": "1"}
     env.pop("COMPONENT_SERVICE_TOKEN", None)
+    if token:
+        env["COMPONENT_SERVICE_TOKEN"] = token
     command = [sys.executable, "-m", "component", "serve", "--sandbox", "--host", "127.0.0.1", "--port", "0"]
     with open(log, "wb") as errors:
         process = subprocess.Popen(
@@ -113,11 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        live = Server(url, log)
-        # a stored connection whose secret is a canary: the page lists it by id, never its secret
-        values = {**CREDENTIALS["servicetitan"], "clientSecret": CANARY}
-        live.call("PUT", "/v1/connections/st-canary", {"connector": "servicetitan", "values": values})
-        yield live
+        yield Server(url, log)
     finally:
         process.terminate()
         try:
@@ -125,6 +125,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running(tmp_path_factory.mktemp("playground-service")) as live:
+        # a stored connection whose secret is a canary: the page lists it by id, never its secret
+        values = {**CREDENTIALS["servicetitan"], "clientSecret": CANARY}
+        live.call("PUT", "/v1/connections/st-canary", {"connector": "servicetitan", "values": values})
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +209,10 @@ def pick(page: Any, field: str, typed: str, option: str) -> None:
 def test_assign_technicians_with_dropdowns(session: Session) -> None:
     page = session.page
     session.open()
+    vocabulary = page.locator("[data-vocabulary]")
+    sync_api.expect(vocabulary).to_have_attribute(
+        "data-vocabulary", "declared" if VOCABULARY.is_file() else "discovered"
+    )
     page.get_by_label("Search definitions").fill("assign tech")
     page.get_by_role("button", name="Assign Technicians to Appointment").click()
     technicians = page.get_by_role("combobox", name="Technician IDs-1")
@@ -269,6 +282,33 @@ def test_the_services_refusal_is_shown_at_the_field(session: Session) -> None:
     session.shot("runtime-refusal-at-field")
     time.sleep(0.3)
     assert [r.url for r in session.sent("/v1/actions/") if "dryRun=true" not in r.url] == []
+
+
+def test_the_catalogs_own_wording_is_shown_at_the_field(session: Session) -> None:
+    page = session.page
+    session.open("#/homebase360/actions/searchCustomers")
+    page.get_by_role("textbox", name=re.compile("^Phone")).fill("555-0100")
+    page.get_by_test_id("preview").click()
+    sync_api.expect(page.locator("#root_phone__error")).to_contain_text("must be +1 and a ten-digit")
+    assert session.sent("/v1/actions/") == []
+
+
+def test_with_a_token_the_page_asks_for_it(browser: Any, tmp_path: Path) -> None:
+    token = "playground-browser-token-41f0"
+    with running(tmp_path, token=token) as guarded:
+        page = browser.new_page()
+        try:
+            live = Session(page, guarded)
+            page.goto(f"{guarded.url}/playground/")
+            page.get_by_label("Service token").fill(token)
+            page.get_by_role("button", name="Continue").click()
+            page.get_by_role("tab", name="Actions").wait_for()
+            sync_api.expect(
+                page.get_by_role("button", name="Assign Technicians to Appointment")
+            ).to_be_visible()
+            assert token not in "\n".join(live.bodies)
+        finally:
+            page.close()
 
 
 def test_create_job_example_sends_only_what_is_set(session: Session) -> None:
