@@ -17,13 +17,25 @@ function typed(schema, key) {
   return String(key);
 }
 
+function fits(value, schema) {
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) return false;
+  return [].concat(schema.type || []).some((type) => (
+    (type === 'integer' && Number.isInteger(value))
+    || (type === 'number' && typeof value === 'number')
+    || (type === 'string' && typeof value === 'string')
+    || (type === 'boolean' && typeof value === 'boolean')
+    || (type === 'array' && Array.isArray(value))
+  )) || !schema.type;
+}
+
+/** The picklist's own inputs (other than `search`) that the form holds a fitting value for. */
 export function dependencies(picklist, formData) {
   const props = (picklist && picklist.inputs && picklist.inputs.properties) || {};
   const deps = {};
-  for (const name of Object.keys(props)) {
+  for (const [name, schema] of Object.entries(props)) {
     if (name === 'search') continue;
     const value = formData && formData[name];
-    if (value !== undefined && value !== null && value !== '') deps[name] = value;
+    if (value !== undefined && value !== null && value !== '' && fits(value, schema || {})) deps[name] = value;
   }
   return deps;
 }
@@ -35,6 +47,7 @@ export default function PicklistWidget(props) {
   const ref = `${context.connector}.${source}`;
   const picklist = context.picklists ? context.picklists[source] : undefined;
   const takesSearch = Boolean(picklist && picklist.inputs && picklist.inputs.properties && picklist.inputs.properties.search);
+  const needsSearch = Boolean(picklist && picklist.inputs && (picklist.inputs.required || []).includes('search'));
   const deps = dependencies(picklist, context.formData);
   const depsKey = JSON.stringify(deps);
 
@@ -58,6 +71,7 @@ export default function PicklistWidget(props) {
     if (!open) return undefined;
     const serverQuery = takesSearch ? query.trim() : '';
     if (items && items.query === serverQuery && items.deps === depsKey) return undefined;
+    if (needsSearch && !serverQuery) return undefined; // this picklist lists nothing without a search
     const mine = ++generation.current;
     const controller = new AbortController();
     const timer = setTimeout(async () => {
@@ -87,7 +101,7 @@ export default function PicklistWidget(props) {
       clearTimeout(timer);
       controller.abort();
     };
-  }, [open, query, depsKey, ref, takesSearch, items, context.connection]);
+  }, [open, query, depsKey, ref, takesSearch, needsSearch, items, context.connection]);
 
   const shown = useMemo(() => {
     const list = (items && items.list) || [];
@@ -181,6 +195,8 @@ export default function PicklistWidget(props) {
         <div className="picklist-menu">
           <div className="picklist-status" role="status">
             {loading ? 'Loading…' : failure ? `Could not load: ${failure}`
+              : needsSearch && !query.trim() ? 'Type to search'
+              : items && items.query !== (takesSearch ? query.trim() : '') ? 'Searching…'
               : items ? `${shown.length.toLocaleString('en-US')} ${shown.length === 1 ? 'match' : 'matches'}${takesSearch ? ' (searched by the service)' : ''}` : ''}
             {Object.keys(deps).length ? <span className="picklist-deps"> · for {Object.entries(deps).map(([k, v]) => `${k} ${v}`).join(', ')}</span> : null}
           </div>
