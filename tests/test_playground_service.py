@@ -76,4 +76,29 @@ def test_with_a_token_the_page_is_open_and_its_data_is_not(tmp_path: Path) -> No
         for path in ("/playground/flows.json", "/playground/vocabulary.json", "/v1/catalog"):
             assert c.get(path).status_code == 401, path
             assert c.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200, path
-        assert c.get("/playground/../v1/catalog").status_code in (401, 404)
+
+
+def test_the_open_page_opens_no_other_path(tmp_path: Path) -> None:
+    """Paths sent raw (not normalised by a client) to a live service with a token."""
+    import http.client
+
+    from tests.service_server import live_service
+
+    with live_service(tmp_path / "service.db", root=ROOT, token=TOKEN, mcp=False) as live:
+        host, port = live.url.removeprefix("http://").split(":")
+        for path in (
+            "/playground//flows.json",
+            "/playground/flows.json/",
+            "/playground/./flows.json",
+            "/playground/../v1/catalog",
+            "/playground/%2e%2e/v1/catalog",
+            "/playground/assets/../../v1/catalog",
+            "/playground/..%2fv1/catalog",
+        ):
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            text = answer.read().decode()
+            connection.close()
+            assert answer.status in (401, 404), (path, answer.status)
+            assert '"flows"' not in text and '"connectors"' not in text, path
