@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..redact import Redactor
 from .errors import BodyTooLargeError, MisdirectedError, ServiceError, UnauthorizedError, internal
 from .output import JSONBody, redacted
+from .playground import is_public
 
 log = logging.getLogger("component.service")
 MAX_BODY = 10 * 1024 * 1024
@@ -90,7 +91,7 @@ class Guard:
             # without a token the service answers loopback names only: a page that rebinds its own
             # name to 127.0.0.1 (DNS rebinding) gets nothing
             return MisdirectedError("without a service token only 127.0.0.1, localhost or [::1] are served")
-        if self.token is not None and scope["path"] not in OPEN_PATHS:
+        if self.token is not None and scope["path"] not in OPEN_PATHS and not is_public(scope["path"]):
             scheme, _, given = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
                 return UnauthorizedError("a valid bearer token is required (Authorization: Bearer …)")

@@ -21,6 +21,7 @@ from ..app import Application
 from ..errors import UsageError
 from ..redact import Redactor
 from ..triggers.store import SQLiteStateStore
+from . import playground
 from .connections import Connections
 from .errors import MethodNotAllowedError, ServiceError, UnknownError
 from .middleware import Guard
@@ -129,6 +130,7 @@ def build(
     all_routes: list[Any] = routes(service)
     if mcp_app is not None:
         all_routes.append(mcp_app.route())
+    all_routes.extend(playground.routes(service))
     starlette = Starlette(
         routes=all_routes,
         middleware=middleware,
