@@ -157,3 +157,18 @@ def test_the_rules_file_is_what_the_tool_generates_from_the_specs() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, f"stale rules: run python tools/sandbox_requests.py\n{result.stderr}"
+
+
+def test_a_path_no_route_can_read_is_a_404_in_the_vendors_format() -> None:
+    import asyncio
+
+    import httpx2
+
+    sandbox = Sandbox()
+
+    async def get(url: str) -> httpx2.Response:
+        async with httpx2.AsyncClient(transport=sandbox.transport()) as client:
+            return await client.get(url)
+
+    served = asyncio.run(get(f"http://127.0.0.1/servicetitan/jpm/v2/tenant/{TENANT}/jobs/a%0Ab"))
+    assert served.status_code == 404 and set(served.json()) == PROBLEM
