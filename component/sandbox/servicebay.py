@@ -197,8 +197,11 @@ def lookup_customer(context: Context) -> Reply:
 
 
 def _customer_of(context: Context, n: int) -> Record:
+    """Seeded customer ``n``: its id even when it was deleted before this record was generated (a
+    document keeps its customer's id; seeded records are generated lazily, after any deletes)."""
     customers = context["customers"]
-    return customers.get(customers.seeded_id(n % max(1, customers.seeded))) or {}
+    key = customers.seeded_id(n % max(1, customers.seeded))
+    return customers.get(key) or {"id": key}
 
 
 def _name(record: Record) -> str:
