@@ -197,7 +197,10 @@ class Collection:
         return list(self._records.values())
 
     def get(self, key: Any) -> Record | None:
-        found = self._records.get(key)
+        try:
+            found = self._records.get(key)
+        except TypeError:  # an object or a list where an id belongs: no such record (rules refuse it first)
+            return None
         if found is not None or self._complete or key in self._removed:
             return found
         n = self._seeded_index(key)
