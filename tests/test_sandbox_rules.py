@@ -86,7 +86,9 @@ def test_wrong_types_in_the_path_and_query_are_400s(st: Client) -> None:
         }
     error = refused(st, "GET", "jpm", "/jobs", params={"jobStatus": "Sleeping"})
     assert list(error["errors"]) == ["jobStatus"]
-    # what the vendor's binder reads: an enum name in any case, True/False, an unknown parameter ignored
+    # what the vendor's binder reads: an enum name in any case, True/False, a date where a date-time
+    # is wanted, an unknown parameter ignored
+    assert st("GET", "settings", "/technicians", params={"modifiedOnOrAfter": "2000-01-01"})["data"]
     assert st("GET", "jpm", "/jobs", params={"jobStatus": "scheduled", "includeTotal": "True", "x": "{}"})
 
 

@@ -35,7 +35,7 @@ import uvicorn  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from component.sandbox import Sandbox  # noqa: E402
+from component.sandbox import Faults, Sandbox  # noqa: E402
 from component.sandbox.servicetitan import APP_KEY, CLIENTS, OTHER_TENANT  # noqa: E402
 from tests.conftest import REFERENCE  # noqa: E402
 
@@ -141,7 +141,10 @@ def merged_spec(base_url: str, served: set[tuple[str, str]]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """The sandbox under uvicorn on 127.0.0.1 (a free port), in a thread; no rate limit (not fuzzed here)."""
-    sandbox = Sandbox(rate_limits={"servicetitan": None})
+    # no rate limit (not fuzzed here) and tokens that outlive the slow run (expiry has its own tests)
+    sandbox = Sandbox(
+        rate_limits={"servicetitan": None}, faults={"servicetitan": Faults(token_lifetime=24 * 3600)}
+    )
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -185,7 +188,13 @@ schemathesis.openapi.format("guid", st.uuids().map(str))
 
 # The schema is built at import (Schemathesis parametrizes at collection); the served URL is given per call.
 def check(case: Any, served: str, headers: dict[str, str]) -> None:
-    case.call_and_validate(base_url=served, headers=headers, timeout=30, excluded_checks=EXCLUDED)
+    excluded = list(EXCLUDED)
+    if any(isinstance(value, list) and len(value) == 1 for value in (case.query or {}).values()):
+        # A query parameter "made wrong" by turning it into a one-item list is sent as the same text
+        # as its one item (active=[True] is active=True on the wire): nothing invalid reaches the
+        # server, so it cannot be asked to refuse it.
+        excluded.append(schemathesis.checks.negative_data_rejection)
+    case.call_and_validate(base_url=served, headers=headers, timeout=30, excluded_checks=excluded)
 
 
 if SPECS.is_dir():

@@ -7,7 +7,8 @@ placeholder written ``{}``), each entry JSON Schema (Draft 2020-12) for:
   authentication);
 - ``query``: ``{name: {"schema", "required"}}``; query text is read as the schema's type first
   (``"12"`` as an integer, ``"True"`` as a boolean, an enum name in any case, repeated keys as an
-  array), so ``page=abc`` is refused as not an integer, and so is ``page=`` (an empty value is a
+  array, an ISO date or date-time where the schema wants a date-time), so ``page=abc`` is refused
+  as not an integer, and so is ``page=`` (an empty value is a
   value: what the schema refuses is refused; unknown parameters are ignored, as the vendor does);
 - ``body``: the JSON body (null: the operation takes none, or not as JSON);
 - ``statuses``: the statuses the operation declares (optional): where the operation declares 400 but
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..schemas import SchemaValidator
+from .data import iso, parse_time
 from .engine import Context, Operation, SandboxError
 
 Problem = tuple[str, str]  # (field, what is wrong)
@@ -67,6 +69,9 @@ def _read(text: str, schema: Mapping[str, Any]) -> Any:
         return text.strip().lower() == "true"
     if "enum" in schema:
         return next((v for v in schema["enum"] if isinstance(v, str) and v.lower() == text.lower()), text)
+    if schema.get("format") == "date-time":  # the binder reads an ISO date or date-time, as the sandbox does
+        moment = parse_time(text)
+        return iso(moment) if moment else text
     return text
 
 
