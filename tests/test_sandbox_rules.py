@@ -84,6 +84,10 @@ def test_wrong_types_in_the_path_and_query_are_400s(st: Client) -> None:
         assert refused(st, "GET", "jpm", "/jobs", params=query)["errors"] == {
             name: [f"The value '{query[name]}' is not valid."]
         }
+    for ids in ("\u00b3", "400001,x"):  # a superscript three is a digit to str.isdigit, not to int()
+        assert list(refused(st, "GET", "settings", "/business-units", params={"ids": ids})["errors"]) == [
+            "ids"
+        ]
     error = refused(st, "GET", "jpm", "/jobs", params={"jobStatus": "Sleeping"})
     assert list(error["errors"]) == ["jobStatus"]
     # what the vendor's binder reads: an enum name in any case, True/False, a date where a date-time

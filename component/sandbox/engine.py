@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import operator
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -471,13 +472,16 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
     return chosen
 
 
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: "³".isdigit() is true, int("³") fails
+
+
 def candidates(context: Context, resource: Resource) -> list[Record]:
     """The records a list filters: those an ``index`` filter names, else the whole collection."""
     collection = context[resource.name]
     for param, flt in resource.filters.items():
         raw = context.query.get(param)
         if flt.index and raw and resource.id_base is not None:
-            keys = {int(part) for part in raw.split(",") if part.strip().lstrip("-").isdigit()}
+            keys = {int(part) for part in raw.split(",") if _INTEGER.fullmatch(part.strip())}
             found = (collection.get(key) for key in sorted(keys))  # integer ids: the collection's order
             return [record for record in found if record is not None]
     return collection.all()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,7 @@ MAX_PAGE_SIZE = 5000
 MAX_IDS = 50
 INVALID = "One or more validation errors occurred."
 RULES_FILE = Path(__file__).with_name("requests.json")
+ID = re.compile(r"-?[0-9]+")
 
 
 class Download(bytes):
@@ -178,10 +180,12 @@ def page_of(
 
 
 def ids_filter(raw: str, param: str) -> Callable[[Any], bool]:
-    """``ids=1,2,3``: at most 50."""
+    """``ids=1,2,3``: at most 50, each an integer."""
     wanted = {part.strip() for part in raw.split(",") if part.strip()}
     if len(wanted) > MAX_IDS:
         raise invalid(param, f"at most {MAX_IDS} ids")
+    if not all(ID.fullmatch(part) for part in wanted):
+        raise invalid(param, f"The value '{raw}' is not valid.")
     return lambda value: str(value) in wanted
 
 
