@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalog_cache, checks, templates, vocabulary
+from . import catalog_cache, checks, picklists, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
@@ -415,14 +415,11 @@ class _Loader:
                 )
 
     def check_cross_references(self, connector: LoadedConnector) -> None:
-        sources = connector.definitions["dataSources"]
+        sources = {key: d.model.inputs for key, d in connector.definitions["dataSources"].items()}
         for kind in KINDS:
             for definition in connector.definitions[kind].values():
-                for path, name in _datasource_refs(definition.model.inputs, "$.inputs"):
-                    if name not in sources:
-                        hint = _suggest(name, sources)
-                        message = f"x-datasource {name!r} is not a data source of {connector.name}{hint}"
-                        self.problem(definition.file, path, message)
+                for path, message in picklists.problems(definition.model.inputs, sources, connector.name):
+                    self.problem(definition.file, path, f"x-datasource {message}")
 
     def check_unregistered(self, raw: Any) -> None:
         """Definition files on disk that the manifest (as written, sound or not) does not register."""
@@ -441,20 +438,6 @@ class _Loader:
                 relative = path.relative_to(self.root).as_posix()
                 if relative not in registered:
                     self.problem(relative, "$", "definition file is not registered in manifest.json")
-
-
-def _datasource_refs(schema: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Each ``x-datasource`` under ``schema`` with its JSON path (only objects and lists are walked)."""
-    if isinstance(schema, dict):
-        if isinstance(schema.get("x-datasource"), str):
-            yield f"{path}.x-datasource", schema["x-datasource"]
-        for key, value in schema.items():
-            if isinstance(value, dict | list):
-                yield from _datasource_refs(value, f"{path}.{key}")
-    elif isinstance(schema, list):
-        for index, value in enumerate(schema):
-            if isinstance(value, dict | list):
-                yield from _datasource_refs(value, f"{path}[{index}]")
 
 
 def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:

@@ -8,7 +8,7 @@ links, picklist labels and examples. Run it after a spec update:
     python tools/servicetitan_definitions.py [--reference ../shared/reference] [--check]
 
 ``--check`` writes nothing and exits 1 when a committed definition differs from what it would write.
-``rawRequest`` is hand-written and not touched.
+``rawRequest`` and the picklists of ``HAND_WRITTEN_DATASOURCES`` are hand-written and not touched.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ OVERLAY = Path(__file__).with_name("servicetitan_overlay.json")
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference"
 CONNECTOR = "servicetitan"
 HAND_WRITTEN = ("rawRequest",)
+# Picklists over lists the reference specs leave out (marketing campaigns, settings tag types).
+HAND_WRITTEN_DATASOURCES = ("selectCampaign", "selectTagType")
 
 # OpenAPI keywords and formats with no JSON Schema meaning for a form or a mapping.
 DROPPED_KEYS = frozenset({"nullable", "example", "x-enumNames", "x-enumFlags", "readOnly", "writeOnly"})
@@ -485,7 +487,11 @@ def registered(files: dict[str, str], overlay_file: Path = OVERLAY) -> dict[str,
         [f for f in files if f.startswith("actions/")]
         + [f"actions/{CONNECTOR}/{k}.json" for k in HAND_WRITTEN]
     )
-    return {"actions": actions, "dataSources": sorted(f for f in files if f.startswith("datasources/"))}
+    sources = sorted(
+        [f for f in files if f.startswith("datasources/")]
+        + [f"datasources/{CONNECTOR}/{k}.json" for k in HAND_WRITTEN_DATASOURCES]
+    )
+    return {"actions": actions, "dataSources": sources}
 
 
 def manifest_text(current: str, lists: dict[str, list[str]]) -> str:

@@ -20,6 +20,7 @@ invoices 700001+, invoice items 800001+, payments 900001+, installed equipment 1
 from __future__ import annotations
 
 from ..engine import Filter, Operation, Resource, Vendor
+from . import lookups
 from . import records as r
 from . import writes as w
 from .dialect import (
@@ -41,6 +42,7 @@ DISPATCH = "/dispatch/v2/tenant/{tenant}"
 ACCOUNTING = "/accounting/v2/tenant/{tenant}"
 SETTINGS = "/settings/v2/tenant/{tenant}"
 EQUIPMENT = "/equipmentsystems/v2/tenant/{tenant}"
+MARKETING = "/marketing/v2/tenant/{tenant}"
 PROVIDER_BOOKINGS = f"{CRM}/booking-provider/{{booking_provider}}/bookings"
 
 IDS = {"ids": Filter("id", custom=ids_filter, index=True)}
@@ -336,6 +338,7 @@ RESOURCES = (
         created=w.payment_response,
         updated=w.payment_response,
     ),
+    *lookups.resources(JPM, MARKETING, SETTINGS, ACCOUNTING),
 )
 
 # Custom endpoints come before the generated ones, so /customers/contacts is not read as /customers/{id}.
