@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalog_cache, checks, picklists, templates, vocabulary
+from . import catalog_cache, checks, events, picklists, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
@@ -144,6 +144,8 @@ class Catalog:
                         item["output"] = definition.model.output
                     if definition.model.checks:
                         item["checks"] = [checks.describe(rule) for rule in definition.model.checks]
+                    if kind == "triggers" and events.sources(definition):
+                        item["event"] = events.event_schema(loaded, definition)
                     entry[kind][key] = item
                     if isinstance(definition.model, Action):
                         for alias in definition.model.aliases:
@@ -420,6 +422,9 @@ class _Loader:
             for definition in connector.definitions[kind].values():
                 for path, message in picklists.problems(definition.model.inputs, sources, connector.name):
                     self.problem(definition.file, path, f"x-datasource {message}")
+        for definition in connector.definitions["triggers"].values():
+            for path, message in _record_problems(connector, definition):
+                self.problem(definition.file, path, message)
 
     def check_unregistered(self, raw: Any) -> None:
         """Definition files on disk that the manifest (as written, sound or not) does not register."""
@@ -438,6 +443,21 @@ class _Loader:
                 relative = path.relative_to(self.root).as_posix()
                 if relative not in registered:
                     self.problem(relative, "$", "definition file is not registered in manifest.json")
+
+
+def _record_problems(connector: LoadedConnector, trigger: LoadedDefinition) -> Iterator[tuple[str, str]]:
+    """Each ``record`` source of ``trigger`` that does not name part of an action's output."""
+    model: Any = trigger.model
+    found = events.sources(trigger)
+    if isinstance(model.record, dict):
+        cases = set(model.variants.cases) if model.variants is not None else set()
+        if set(found) != cases:
+            yield "$.record", f"give one record source per variant case: {sorted(cases)}"
+    for case, source in found.items():
+        try:
+            events.record_source(connector, source)
+        except events.SourceError as error:
+            yield "$.record" + (f".{case}" if case else ""), str(error)
 
 
 def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:

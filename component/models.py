@@ -329,6 +329,12 @@ class Trigger(Definition):
     )
     variants: Variants | None = None
     window: DateWindow | None = None
+    record: str | dict[str, str] | None = Field(
+        None,
+        description="Where the schema of one emitted record comes from: ACTION#/json/pointer names the part "
+        "of an action's output that describes one record (listJobs#/properties/data/items); with variants, "
+        "one such source per case. The event schema (catalog: event) is the envelope around it.",
+    )
 
     @model_validator(mode="after")
     def _one_mode(self) -> Trigger:

@@ -32,7 +32,7 @@ from tests.schema_variants import variants
 
 # Catalog entry fields holding a JSON Schema; the rest are listed as not schemas, so a new field
 # has to be put on one side or the other before this test passes.
-SCHEMA_FIELDS = frozenset({"inputs", "output"})
+SCHEMA_FIELDS = frozenset({"inputs", "output", "event"})
 OTHER_FIELDS = frozenset({"label", "description", "aliasOf", "checks"})
 CONNECTOR_SCHEMA_FIELDS = frozenset({"connection"})
 CONNECTOR_OTHER_FIELDS = frozenset({"label", "description", "actions", "dataSources", "triggers"})
