@@ -132,6 +132,8 @@ class Catalog:
                 "description": loaded.model.description,
                 "connection": loaded.model.connection.schema_,
             }
+            if loaded.model.testConnection is not None:
+                entry["testConnection"] = loaded.model.testConnection.model_dump(exclude_none=True)
             for kind in KINDS:
                 entry[kind] = {}
                 for key, definition in loaded.definitions[kind].items():
@@ -425,6 +427,25 @@ class _Loader:
         for definition in connector.definitions["triggers"].values():
             for path, message in _record_problems(connector, definition):
                 self.problem(definition.file, path, message)
+        self.check_connection_test(connector)
+
+    def check_connection_test(self, connector: LoadedConnector) -> None:
+        """``testConnection`` names an action of the connector, and its inputs fit that action."""
+        test = connector.model.testConnection
+        where = f"$.connectors.{connector.name}.testConnection"
+        if test is None:
+            return
+        actions = connector.definitions["actions"]
+        if test.action not in actions:
+            hint = _suggest(test.action, actions)
+            self.problem(
+                "manifest.json",
+                f"{where}.action",
+                f"{test.action!r} is not an action of {connector.name}{hint}",
+            )
+            return
+        for problem in actions[test.action].validator.problems(test.inputs, compiled=False):
+            self.problem("manifest.json", f"{where}.inputs{problem['path'][1:]}", problem["message"])
 
     def check_unregistered(self, raw: Any) -> None:
         """Definition files on disk that the manifest (as written, sound or not) does not register."""

@@ -35,7 +35,9 @@ from tests.schema_variants import variants
 SCHEMA_FIELDS = frozenset({"inputs", "output", "event"})
 OTHER_FIELDS = frozenset({"label", "description", "aliasOf", "checks"})
 CONNECTOR_SCHEMA_FIELDS = frozenset({"connection"})
-CONNECTOR_OTHER_FIELDS = frozenset({"label", "description", "actions", "dataSources", "triggers"})
+CONNECTOR_OTHER_FIELDS = frozenset(
+    {"label", "description", "actions", "dataSources", "triggers", "testConnection"}
+)
 # Compiled alongside, to prove strict mode is on and only the vocabulary is registered.
 PROBES: dict[str, tuple[dict[str, Any], bool]] = {
     "probe/declared keyword": ({"type": "string", "x-datasource": "selectThing"}, True),
