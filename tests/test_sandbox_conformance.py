@@ -85,6 +85,12 @@ CASES = [
     listing("JobCancelReasons_GetList"),
     listing("JobTypes_GetList"),
     Case("JobTypes_Get", {"id": 2003}),
+    listing("ProjectTypes_GetList"),
+    Case("ProjectTypes_Get", {"id": 102}),
+    listing("ProjectStatuses_GetList"),
+    Case("ProjectStatuses_Get", {"id": 2}),
+    listing("ProjectSubStatuses_GetList"),
+    Case("ProjectSubStatuses_Get", {"id": 13}),
     listing("Jobs_GetList"),
     Case("Jobs_Get", {"id": 400002}),
     Case(

@@ -241,6 +241,9 @@ SEED_PICKLISTS = [
     "selectCampaign",
     "selectJobType",
     "selectPaymentType",
+    "selectProjectStatus",
+    "selectProjectSubStatus",
+    "selectProjectType",
     "selectTagType",
 ]
 # Inputs naming these resources must offer the resource's picklist.
@@ -262,6 +265,7 @@ PICKLIST_OF = {
     "jobTypeId": "selectJobType",
     "campaignId": "selectCampaign",
     "tagTypeIds": "selectTagType",
+    "projectTypeId": "selectProjectType",
 }
 
 

@@ -408,7 +408,8 @@ def output_schema(op: Operation) -> dict[str, Any]:
 def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict[str, Any]) -> dict[str, Any]:
     if not _is_page(op.response, op.schemas):
         raise SpecError(f"{key}: {op.operation_id} is not a paged list")
-    conv = Converter(op.schemas, common["pickers"], inputs=True, choices=common["choices"])
+    pickers = {**common["pickers"], **spec.get("pickers", {})}
+    conv = Converter(op.schemas, pickers, inputs=True, choices=common["choices"])
     params = {p["name"]: p for p in op.parameters}
     path = op.path.replace("{tenant}", "{connection.tenant}")
     properties: dict[str, Any] = {}

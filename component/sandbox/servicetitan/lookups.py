@@ -1,12 +1,16 @@
-"""The small settings lists a form picks ids from: job types, campaigns, tag types, payment types.
+"""The small settings lists a form picks ids from: job types, campaigns, tag types, payment types,
+project types, project statuses and sub-statuses.
 
-Read-only: seeded records are listed (and job and payment types read by id), with the spec's
+Read-only: seeded records are listed (and read by id where the spec has a get), with the spec's
 ``ids``/``name``/``active``/date filters. Job types 2001-2010 and campaigns 3001-3010 are the ones
-seeded jobs and bookings refer to; payment types 9001-9003 the ones seeded payments carry. Job types
-and payment types follow the official response schemas (``JobTypes_GetList``,
-``PaymentTypes_GetList``); campaigns (marketing) and tag types (settings) are not in the reference
-specs, and answer ServiceTitan's common page with ``id``, ``name``, ``active``, ``createdOn`` and
-``modifiedOn`` (the fields their picklists read; see README, "Known unknowns").
+seeded jobs and bookings refer to; payment types 9001-9003 the ones seeded payments carry; project
+statuses 1-3 the ones seeded projects carry, each with two sub-statuses (11-16); project types are
+101-104. Job types, payment types and the project lists follow the official response schemas
+(``JobTypes_GetList``, ``PaymentTypes_GetList``, ``ProjectTypes_GetList``,
+``ProjectStatuses_GetList``, ``ProjectSubStatuses_GetList``); campaigns (marketing) and tag types
+(settings) are not in the reference specs, and answer ServiceTitan's common page with ``id``,
+``name``, ``active``, ``createdOn`` and ``modifiedOn`` (the fields their picklists read; see
+README, "Known unknowns").
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 from ..data import Faker, iso
 from ..engine import Context, Factory, Filter, Record, Resource
 from .dialect import ids_filter
-from .records import CAMPAIGN, JOB_TYPE, PAYMENT_TYPE, TAG_TYPE
+from .records import CAMPAIGN, JOB_TYPE, PAYMENT_TYPE, PROJECT_STATUSES, TAG_TYPE
+
+PROJECT_TYPE, PROJECT_SUB_STATUS = 101, 11
 
 JOB_TYPES = (
     ("AC Repair", "High", 7200),
@@ -51,6 +57,8 @@ TAG_TYPES = (
     "Gate Code",
 )
 PAYMENT_TYPES = ("Cash", "Check", "Credit Card")
+PROJECT_TYPES = ("Remodel", "New Construction", "System Replacement", "Commercial Build-Out")
+SUB_STATUSES = ("Waiting on Permit", "Waiting on Parts")
 
 _IDS = {"ids": Filter("id", custom=ids_filter, index=True)}
 _STAMPS = {
@@ -113,6 +121,28 @@ def payment_type(f: Faker, n: int, context: Context) -> Record:
     }
 
 
+def project_type(f: Faker, n: int, context: Context) -> Record:
+    name = PROJECT_TYPES[n % len(PROJECT_TYPES)]
+    return {"id": PROJECT_TYPE + n, "name": name, "description": f"{name} projects.", "createdById": None}
+
+
+def project_status(f: Faker, n: int, context: Context) -> Record:
+    status_id, name = PROJECT_STATUSES[n % len(PROJECT_STATUSES)]
+    return {"id": status_id, "name": name, "order": n + 1, "modifiedOn": iso(f.past(1500))}
+
+
+def project_sub_status(f: Faker, n: int, context: Context) -> Record:
+    status_id, status = PROJECT_STATUSES[(n // len(SUB_STATUSES)) % len(PROJECT_STATUSES)]
+    return {
+        "id": PROJECT_SUB_STATUS + n,
+        "name": f"{status}: {SUB_STATUSES[n % len(SUB_STATUSES)]}",
+        "statusId": status_id,
+        "order": n % len(SUB_STATUSES) + 1,
+        "modifiedOn": iso(f.past(1500)),
+        "active": True,
+    }
+
+
 def resources(jpm: str, marketing: str, settings: str, accounting: str) -> tuple[Resource, ...]:
     """The lookup lists under each module's tenant path."""
     return (
@@ -130,6 +160,40 @@ def resources(jpm: str, marketing: str, settings: str, accounting: str) -> tuple
             }
             | _STAMPS,
             ops=frozenset({"list", "get"}),
+        ),
+        Resource(
+            "project_types",
+            f"{jpm}/project-types",
+            seed=len(PROJECT_TYPES),
+            factory=project_type,
+            id_base=PROJECT_TYPE,
+            ops=frozenset({"list", "get"}),
+            timestamps=(None, None),
+        ),
+        Resource(
+            "project_statuses",
+            f"{jpm}/project-statuses",
+            seed=len(PROJECT_STATUSES),
+            factory=project_status,
+            id_base=PROJECT_STATUSES[0][0],
+            filters={**_IDS, "name": Filter("name", "contains")},
+            ops=frozenset({"list", "get"}),
+            timestamps=(None, "modifiedOn"),
+        ),
+        Resource(
+            "project_sub_statuses",
+            f"{jpm}/project-substatuses",
+            seed=len(PROJECT_STATUSES) * len(SUB_STATUSES),
+            factory=project_sub_status,
+            id_base=PROJECT_SUB_STATUS,
+            filters={
+                **_IDS,
+                "name": Filter("name", "contains"),
+                "statusId": Filter("statusId"),
+                **_ACTIVE,
+            },
+            ops=frozenset({"list", "get"}),
+            timestamps=(None, "modifiedOn"),
         ),
         Resource(
             "campaigns",
