@@ -61,14 +61,13 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("servicetitan", "externalId"): "the caller's own id for the booking, not a ServiceTitan record",
     ("servicetitan", "barcodeId"): "the barcode printed on the equipment, typed or scanned",
     ("servicetitan", "typeId"): (
-        "a custom field's type or an invoice's type: custom field types are listed per record kind "
-        "(…/custom-fields) and not offered yet; invoice types have no list in the specs (payment types, "
-        "the typeId of payments, do have a picklist)"
+        "an invoice's type, or a technician's custom field type: the specs list neither (payment types "
+        "and the custom field types of customers, locations, jobs, projects and equipment have picklists)"
     ),
-    (
-        "servicetitan",
-        "id",
-    ): "the id of an item or payment inside an invoice being updated: read from the invoice",
+    ("servicetitan", "id"): (
+        "the id of an item or payment inside an invoice, or of a custom field value on equipment, being "
+        "updated: read from the record itself"
+    ),
     (
         "servicetitan",
         "itemId",
@@ -80,7 +79,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("servicebay", "assignedToId"): f"organisation users (technicians): {_NO_LIST}",
 }
 # Reported: the number of id inputs (at every depth, in every definition) without a picklist.
-UNLINKED = 96
+UNLINKED = 85
 
 
 @dataclass(frozen=True)
@@ -164,6 +163,12 @@ def test_the_picklists_the_builder_asked_for_exist_and_are_linked(catalog: Catal
     assert create_job["jobTypeId"]["x-datasource"] == "selectJobType"
     assert create_job["campaignId"]["x-datasource"] == "selectCampaign"
     assert create_job["tagTypeIds"]["items"]["x-datasource"] == "selectTagType"
+    customer = catalog.find("actions", "servicetitan.createCustomer").model.inputs["properties"]
+    assert customer["customFields"]["items"]["properties"]["typeId"]["x-datasource"] == (
+        "selectCustomerCustomFieldType"
+    )
+    location = customer["locations"]["items"]["properties"]["customFields"]["items"]["properties"]
+    assert location["typeId"]["x-datasource"] == "selectLocationCustomFieldType"
     payment = catalog.find("actions", "servicetitan.createPayment").model.inputs["properties"]
     assert payment["typeId"]["x-datasource"] == "selectPaymentType"
     contact = catalog.find("actions", "servicetitan.updateCustomerContact").model.inputs["properties"]
@@ -243,6 +248,8 @@ def test_a_linked_picklist_offers_only_what_its_input_selects() -> None:
         ("servicetitan.selectProjectType", "Remodel"),
         ("servicetitan.selectProjectStatus", "Open"),
         ("servicetitan.selectProjectSubStatus", "Open: Waiting on Permit"),
+        ("servicetitan.selectJobCustomFieldType", "Gate Code (Text)"),
+        ("servicetitan.selectEquipmentCustomFieldType", "Gate Code (Text)"),
     ],
 )
 def test_the_new_picklists_run_against_the_sandbox(ref: str, expected: str) -> None:

@@ -239,6 +239,11 @@ SEED_PICKLISTS = [
     "selectUserRole",
     # beyond the seed: the lists that required ids are picked from
     "selectCampaign",
+    "selectCustomerCustomFieldType",
+    "selectEquipmentCustomFieldType",
+    "selectJobCustomFieldType",
+    "selectLocationCustomFieldType",
+    "selectProjectCustomFieldType",
     "selectJobType",
     "selectPaymentType",
     "selectProjectStatus",

@@ -343,7 +343,24 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["response"] = spec["response"]
     definition["output"] = spec.get("output") or output_schema(op)
     definition["examples"] = spec["examples"]
+    link_fields(inputs, spec.get("fieldPickers", {}), key)
     return definition
+
+
+def link_fields(inputs: dict[str, Any], pickers: dict[str, Any], key: str) -> None:
+    """Set ``x-datasource`` on the fields the overlay names by dotted path (``customFields.typeId``:
+    the ``typeId`` of each item of ``customFields``), where one name means different lists at
+    different depths (a customer's custom fields, and its locations')."""
+    for dotted, picker in pickers.items():
+        node: Any = inputs
+        for part in dotted.split("."):
+            if isinstance(node, dict) and "array" in _types(node) and isinstance(node.get("items"), dict):
+                node = node["items"]
+            properties = node.get("properties") if isinstance(node, dict) else None
+            if not isinstance(properties, dict) or part not in properties:
+                raise SpecError(f"{key}: fieldPickers path {dotted} is not an input")
+            node = properties[part]
+        node["x-datasource"] = picker
 
 
 # --- builder-ready schemas: what a strict validator (Ajv 2020 strict) and a form renderer accept ---

@@ -62,6 +62,15 @@ READ = frozenset({"list", "get"})
 WRITE = frozenset({"list", "get", "create", "update"})
 
 RESOURCES = (
+    *lookups.custom_field_types(
+        (
+            f"{CRM}/customers/custom-fields",
+            f"{CRM}/locations/custom-fields",
+            f"{JPM}/jobs/custom-fields",
+            f"{JPM}/projects/custom-fields",
+        ),
+        f"{EQUIPMENT}/installed-equipment/custom-field-types",
+    ),
     # settings
     Resource(
         "technicians",

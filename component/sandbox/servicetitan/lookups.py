@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..data import Faker, iso
 from ..engine import Context, Factory, Filter, Record, Resource
 from .dialect import ids_filter
-from .records import CAMPAIGN, JOB_TYPE, PAYMENT_TYPE, PROJECT_STATUSES, TAG_TYPE
+from .records import CAMPAIGN, CUSTOM_FIELD_TYPE, JOB_TYPE, PAYMENT_TYPE, PROJECT_STATUSES, TAG_TYPE
 
 PROJECT_TYPE, PROJECT_SUB_STATUS = 101, 11
 
@@ -141,6 +141,69 @@ def project_sub_status(f: Faker, n: int, context: Context) -> Record:
         "modifiedOn": iso(f.past(1500)),
         "active": True,
     }
+
+
+# Custom field types per record kind: (name, data type, dropdown options).
+CUSTOM_FIELDS = (
+    ("Gate Code", "Text", None),
+    ("Preferred Contact Time", "Dropdown", ["Morning", "Afternoon", "Evening"]),
+    ("Square Footage", "Numeric", None),
+)
+
+
+def custom_field_type(stamped: bool) -> Factory:
+    """A factory of custom field types; ``stamped``: with ``createdOn``/``modifiedOn`` (all but equipment)."""
+
+    def factory(f: Faker, n: int, context: Context) -> Record:
+        name, kind, options = CUSTOM_FIELDS[n % len(CUSTOM_FIELDS)]
+        record: Record = {
+            "id": CUSTOM_FIELD_TYPE + n,
+            "name": name,
+            "dataType": kind,
+            "dataTypeOptions": list(options) if options else ([] if not stamped else None),
+        }
+        if stamped:
+            created = iso(f.past(1500))
+            record.update(createdOn=created, modifiedOn=created)
+        return record
+
+    return factory
+
+
+def custom_field_types(paths: tuple[str, ...], equipment: str) -> tuple[Resource, ...]:
+    """``GET …/custom-fields`` of customers, locations, jobs and projects, and equipment's
+    ``custom-field-types``. They come before the records' own routes, so that ``custom-fields`` is not
+    read as a record id."""
+    stamped = {
+        "createdBefore": Filter("createdOn", "lt"),
+        "createdOnOrAfter": Filter("createdOn", "gte"),
+        "modifiedBefore": Filter("modifiedOn", "lt"),
+        "modifiedOnOrAfter": Filter("modifiedOn", "gte"),
+    }
+    found = [
+        Resource(
+            f"custom_field_types_{index}",
+            path,
+            seed=len(CUSTOM_FIELDS),
+            factory=custom_field_type(True),
+            id_base=CUSTOM_FIELD_TYPE,
+            filters=stamped,
+            ops=frozenset({"list"}),
+        )
+        for index, path in enumerate(paths)
+    ]
+    found.append(
+        Resource(
+            "equipment_custom_field_types",
+            equipment,
+            seed=len(CUSTOM_FIELDS),
+            factory=custom_field_type(False),
+            id_base=CUSTOM_FIELD_TYPE,
+            ops=frozenset({"list"}),
+            timestamps=(None, None),
+        )
+    )
+    return tuple(found)
 
 
 def resources(jpm: str, marketing: str, settings: str, accounting: str) -> tuple[Resource, ...]:
