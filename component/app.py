@@ -175,39 +175,26 @@ class Application:
                 self.redactor.add(value)
 
     async def test_connection(self, connector: str, data: ConnectionSource = None) -> dict[str, Any]:
-        """The cheapest authenticated request: the first page of the connector's first data source that
-        needs no inputs. ``{"ok": true}``, or ``{"ok": false, "status": "invalid_credentials" |
-        "unreachable" | "vendor_error" | "invalid_connection", "error": {…}}``."""
-        from dataclasses import replace
+        """The connector's declared connection test (its cheapest authenticated call,
+        :func:`component.probe.check_connection`). ``{"ok": true, "action", "ms"}``, or ``{"ok": false,
+        "status": "invalid_credentials" | "unreachable" | "vendor_error" | "invalid_connection",
+        "error": {…}}``."""
+        from .errors import ConnectionConfigError, CredentialsError, TransportError
+        from .probe import check_connection
 
-        from . import pagination as paging
-        from .errors import AuthError, InputValidationError, TransportError
-        from .runtime import active_pagination, build_request
-
-        values = self.resolve_connection(connector, data)
-        loaded = self.catalog.connector(connector)
         try:
-            connection = self.runtime.connection(connector, values)
-        except InputValidationError as error:
+            values = self.resolve_connection(connector, data)
+            async with self.runtime if self.runtime._open is None else contextlib.nullcontext(self.runtime):
+                result = await check_connection(self.runtime, connector, values)
+        except ConnectionConfigError as error:
             return {"ok": False, "status": "invalid_connection", "error": error.to_dict()["error"]}
-        probe = next(
-            d for d in loaded.definitions["dataSources"].values() if not d.model.inputs.get("required")
-        )
-        scope = {"inputs": probe.validator.with_defaults({}), "connection": connection.values}
-        request = build_request(probe.model, scope)
-        pagination = active_pagination(probe.model, scope)
-        if pagination:
-            request = replace(request, query=paging.first_query(pagination, request.query))
-        try:
-            async with self.runtime.session(connection) as session:
-                await session.send(request)
-        except AuthError as error:
+        except CredentialsError as error:
             return {"ok": False, "status": "invalid_credentials", "error": error.to_dict()["error"]}
         except TransportError as error:
             return {"ok": False, "status": "unreachable", "error": error.to_dict()["error"]}
         except ComponentError as error:
             return {"ok": False, "status": "vendor_error", "error": error.to_dict()["error"]}
-        return {"ok": True, "request": f"{request.method} {request.path}"}
+        return {"ok": True, "action": result["action"], "ms": result["ms"]}
 
     # --- actions and picklists --------------------------------------------------------------------
 

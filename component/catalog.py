@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from . import catalog_cache, checks, templates, vocabulary
+from . import catalog_cache, checks, events, picklists, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
@@ -133,6 +133,8 @@ class Catalog:
                 "description": loaded.model.description,
                 "connection": loaded.model.connection.schema_,
             }
+            if loaded.model.testConnection is not None:
+                entry["testConnection"] = loaded.model.testConnection.model_dump(exclude_none=True)
             for kind in KINDS:
                 entry[kind] = {}
                 for key, definition in loaded.definitions[kind].items():
@@ -152,6 +154,8 @@ class Catalog:
                         item["notes"] = definition.model.notes
                     if definition.model.examples:
                         item["examples"] = definition.model.examples
+                    if kind == "triggers" and events.sources(definition):
+                        item["event"] = events.event_schema(loaded, definition)
                     entry[kind][key] = item
                     if isinstance(definition.model, Action):
                         for alias in definition.model.aliases:
@@ -439,14 +443,33 @@ class _Loader:
                 )
 
     def check_cross_references(self, connector: LoadedConnector) -> None:
-        sources = connector.definitions["dataSources"]
+        sources = {key: d.model.inputs for key, d in connector.definitions["dataSources"].items()}
         for kind in KINDS:
             for definition in connector.definitions[kind].values():
-                for path, name in _datasource_refs(definition.model.inputs, "$.inputs"):
-                    if name not in sources:
-                        hint = _suggest(name, sources)
-                        message = f"x-datasource {name!r} is not a data source of {connector.name}{hint}"
-                        self.problem(definition.file, path, message)
+                for path, message in picklists.problems(definition.model.inputs, sources, connector.name):
+                    self.problem(definition.file, path, f"x-datasource {message}")
+        for definition in connector.definitions["triggers"].values():
+            for path, message in _record_problems(connector, definition):
+                self.problem(definition.file, path, message)
+        self.check_connection_test(connector)
+
+    def check_connection_test(self, connector: LoadedConnector) -> None:
+        """``testConnection`` names an action of the connector, and its inputs fit that action."""
+        test = connector.model.testConnection
+        where = f"$.connectors.{connector.name}.testConnection"
+        if test is None:
+            return
+        actions = connector.definitions["actions"]
+        if test.action not in actions:
+            hint = _suggest(test.action, actions)
+            self.problem(
+                "manifest.json",
+                f"{where}.action",
+                f"{test.action!r} is not an action of {connector.name}{hint}",
+            )
+            return
+        for problem in actions[test.action].validator.problems(test.inputs, compiled=False):
+            self.problem("manifest.json", f"{where}.inputs{problem['path'][1:]}", problem["message"])
 
     def check_unregistered(self, raw: Any) -> None:
         """Definition files on disk that the manifest (as written, sound or not) does not register."""
@@ -467,18 +490,19 @@ class _Loader:
                     self.problem(relative, "$", "definition file is not registered in manifest.json")
 
 
-def _datasource_refs(schema: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Each ``x-datasource`` under ``schema`` with its JSON path (only objects and lists are walked)."""
-    if isinstance(schema, dict):
-        if isinstance(schema.get("x-datasource"), str):
-            yield f"{path}.x-datasource", schema["x-datasource"]
-        for key, value in schema.items():
-            if isinstance(value, dict | list):
-                yield from _datasource_refs(value, f"{path}.{key}")
-    elif isinstance(schema, list):
-        for index, value in enumerate(schema):
-            if isinstance(value, dict | list):
-                yield from _datasource_refs(value, f"{path}[{index}]")
+def _record_problems(connector: LoadedConnector, trigger: LoadedDefinition) -> Iterator[tuple[str, str]]:
+    """Each ``record`` source of ``trigger`` that does not name part of an action's output."""
+    model: Any = trigger.model
+    found = events.sources(trigger)
+    if isinstance(model.record, dict):
+        cases = set(model.variants.cases) if model.variants is not None else set()
+        if set(found) != cases:
+            yield "$.record", f"give one record source per variant case: {sorted(cases)}"
+    for case, source in found.items():
+        try:
+            events.record_source(connector, source)
+        except events.SourceError as error:
+            yield "$.record" + (f".{case}" if case else ""), str(error)
 
 
 def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import catalog_cache
+from . import catalog_cache, commands
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor, redact, redact_json
@@ -250,30 +250,6 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
         logger = logging.getLogger("component")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the whole catalog as JSON.")
-@click.pass_context
-def catalog(ctx: click.Context, as_json: bool) -> None:
-    """List connectors, actions, data sources and triggers."""
-    data = catalog_cache.cached_catalog(ctx.obj["root"])
-    if data is None:
-        from .catalog import load
-
-        data = load(ctx.obj["root"]).to_json()
-    if as_json:
-        emit(data)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("connector", "kind", "key", "label")
-    for name, connector in data["connectors"].items():
-        for kind in ("actions", "dataSources", "triggers"):
-            for key, item in connector[kind].items():
-                table.add_row(name, kind, key, item["label"])
-    Console().print(table)
 
 
 @cli.command()
@@ -652,6 +628,9 @@ def schemas() -> None:
 
     for path in write_schemas():
         click.echo(str(path))
+
+
+commands.register(cli)  # catalog, describe, test-connection
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import jsontext, templates
+from . import events, jsontext, templates
 from .catalog import Catalog, LoadedDefinition
 from .errors import ComponentError, InputValidationError, UsageError
 from .models import Flow, FlowStep
@@ -157,6 +157,7 @@ def check_flow(flow: Flow, catalog: Catalog) -> list[Problem]:
                         {"path": f"{where}.inputs.{key}", "message": f"${scope} is not available in a flow"}
                     )
                 referenced.add(key)
+        problems += reference_problems(flow, catalog, step, f"{where}.inputs")
         literal = templates.render(step.inputs, {})
         for problem in definition.validator.problems(literal):
             top = problem["path"][2:].split(".")[0].split("[")[0]
@@ -166,6 +167,76 @@ def check_flow(flow: Flow, catalog: Catalog) -> list[Problem]:
                 )
         seen.add(step.name)
     return problems
+
+
+PICKLIST_OUTPUT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "result": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}, "label": {"type": "string"}},
+            },
+        },
+        "truncated": {"type": "boolean"},
+    },
+}
+
+
+def _step_output(catalog: Catalog, step: FlowStep) -> dict[str, Any]:
+    """The schema of what ``$steps.<step>`` holds: an action's ``{"data"}`` or a picklist's result."""
+    kind, _ = step_kind(step)
+    if kind == "picklist":
+        return PICKLIST_OUTPUT
+    output = _definition(catalog, step).model.output
+    return {"type": "object", "properties": {"data": output if output is not None else True}}
+
+
+def _event(flow: Flow, catalog: Catalog) -> dict[str, Any] | None:
+    """The schema of ``$trigger``: the trigger's event, for the variant its literal inputs choose."""
+    if flow.trigger is None:
+        return None
+    try:
+        trigger = catalog.find("triggers", flow.trigger.trigger)
+        variants = getattr(trigger.model, "variants", None)
+        chosen = flow.trigger.inputs.get(variants.input) if variants is not None else None
+        connector = catalog.connector(trigger.connector)
+        return events.event_schema(connector, trigger, chosen if isinstance(chosen, str) else None)
+    except (ComponentError, events.SourceError):
+        return None  # an unknown trigger is reported once, elsewhere; no declared event: nothing to check
+
+
+def reference_problems(flow: Flow, catalog: Catalog, step: FlowStep, where: str) -> list[Problem]:
+    """Each ``$steps.…``/``$trigger.…`` reference of ``step`` that reads a field its schema does not
+    declare (the output schema of the step it reads, or the trigger's event schema), with a did-you-mean."""
+    problems: list[Problem] = []
+    earlier = {s.name: s for s in flow.steps[: flow.steps.index(step)]}
+    event = _event(flow, catalog)
+    for key, template in step.inputs.items():
+        for scope, path, _ in templates.references(template):
+            segments = path.split(".") if path else []
+            if scope == "steps" and segments and segments[0] in earlier:
+                try:
+                    schema = _step_output(catalog, earlier[segments[0]])
+                except ComponentError:
+                    continue
+                message = events.path_problem(schema, segments[1:], f"$steps.{segments[0]}")
+            elif scope == "trigger" and event is not None:
+                message = events.path_problem(event, segments, "$trigger")
+            else:
+                continue
+            if message:
+                problems.append({"path": f"{where}.{key}", "message": message})
+    return problems
+
+
+def ensure_sound(flow: Flow, catalog: Catalog) -> None:
+    """Raise :class:`FlowError` listing every problem :func:`check_flow` finds (nothing is sent)."""
+    problems = check_flow(flow, catalog)
+    if problems:
+        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise FlowError(f"flow {flow.name!r} is not sound: {listed}", problems=problems)
 
 
 def _unknown_filters(template: Any, where: str) -> list[Problem]:
@@ -214,10 +285,7 @@ async def run_flow(
 
     Call it inside ``async with runtime`` so that every step shares one connection pool per vendor.
     """
-    problems = check_flow(flow, runtime.catalog)
-    if problems:
-        listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
-        raise FlowError(f"flow {flow.name!r} is not sound: {listed}", problems=problems)
+    ensure_sound(flow, runtime.catalog)
     for step in flow.steps:
         connector = _definition(runtime.catalog, step).connector
         runtime.connection(connector, connections.get(connector))  # every connection is valid up front

@@ -349,6 +349,12 @@ class Trigger(Definition):
     )
     variants: Variants | None = None
     window: DateWindow | None = None
+    record: str | dict[str, str] | None = Field(
+        None,
+        description="Where the schema of one emitted record comes from: ACTION#/json/pointer names the part "
+        "of an action's output that describes one record (listJobs#/properties/data/items); with variants, "
+        "one such source per case. The event schema (catalog: event) is the envelope around it.",
+    )
 
     @model_validator(mode="after")
     def _one_mode(self) -> Trigger:
@@ -497,10 +503,21 @@ class Envelope(Strict):
     errors: str | None = Field(None, description="Dotted path of field-level error details.")
 
 
+class ConnectionTest(Strict):
+    """How to check a connection: the connector's cheapest authenticated call."""
+
+    action: str = Field(pattern=KEY_PATTERN, description="The action to run (an action of this connector).")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Its inputs.")
+    description: str | None = Field(None, description="What the call proves, for people.")
+
+
 class Connector(Strict):
     label: str
     description: str
     connection: ConnectionDef
+    testConnection: ConnectionTest | None = Field(
+        None, description="The call that checks a connection (component test-connection)."
+    )
     http: HttpPolicy = HttpPolicy()
     envelope: Envelope = Envelope()
     pagination: dict[str, Any] | None = Field(

@@ -46,7 +46,7 @@ async def exercise(client: Any) -> dict[str, Any]:
 
 def check(seen: dict[str, Any]) -> None:
     tools = seen["tools"]
-    assert len(tools) == 106 + 23  # every action and every picklist
+    assert len(tools) == 106 + 35  # every action and every picklist
     create, delete, get = (
         tools["servicebay_createJob"],
         tools["servicebay_deleteJob"],

@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from component import picklists
 from component.catalog import Catalog, LoadedDefinition
 from component.http import NO_BODY
 from component.runtime import build_request, check_inputs
@@ -236,6 +237,19 @@ SEED_PICKLISTS = [
     "selectProject",
     "selectTechnician",
     "selectUserRole",
+    # beyond the seed: the lists that required ids are picked from
+    "selectCampaign",
+    "selectCustomerCustomFieldType",
+    "selectEquipmentCustomFieldType",
+    "selectJobCustomFieldType",
+    "selectLocationCustomFieldType",
+    "selectProjectCustomFieldType",
+    "selectJobType",
+    "selectPaymentType",
+    "selectProjectStatus",
+    "selectProjectSubStatus",
+    "selectProjectType",
+    "selectTagType",
 ]
 # Inputs naming these resources must offer the resource's picklist.
 PICKLIST_OF = {
@@ -253,6 +267,10 @@ PICKLIST_OF = {
     "roleId": "selectUserRole",
     "reasonId": "selectJobCancelReason",
     "contactId": "selectCustomerContact",
+    "jobTypeId": "selectJobType",
+    "campaignId": "selectCampaign",
+    "tagTypeIds": "selectTagType",
+    "projectTypeId": "selectProjectType",
 }
 
 
@@ -312,7 +330,8 @@ def test_id_inputs_name_their_picklist(catalog: Catalog) -> None:
                 continue
             target = schema["items"] if "array" in types_of(schema) else schema
             if "integer" in types_of(target):
-                assert target.get("x-datasource") == PICKLIST_OF[name], where
+                link = picklists.parse(target.get("x-datasource"))
+                assert link is not None and link.data_source == PICKLIST_OF[name], where
                 checked += 1
     assert checked >= 60
 

@@ -84,7 +84,8 @@ def vocabulary_tables(vocabulary: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for name, spec in vocabulary["keywords"].items():
-        lines.append(f"| `{name}` | {spec['type']} | {spec['where']} | {_cell(spec['description'])} |")
+        kind = spec["type"] if isinstance(spec["type"], str) else " or ".join(spec["type"])
+        lines.append(f"| `{name}` | {kind} | {spec['where']} | {_cell(spec['description'])} |")
     lines += ["", "| format | checked by the runtime | meaning |", "|---|---|---|"]
     for kind in ("standardFormats", "formats"):
         for name, spec in vocabulary[kind].items():

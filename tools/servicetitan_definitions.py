@@ -8,7 +8,7 @@ links, picklist labels and examples. Run it after a spec update:
     python tools/servicetitan_definitions.py [--reference ../shared/reference] [--check]
 
 ``--check`` writes nothing and exits 1 when a committed definition differs from what it would write.
-``rawRequest`` is hand-written and not touched.
+``rawRequest`` and the picklists of ``HAND_WRITTEN_DATASOURCES`` are hand-written and not touched.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ OVERLAY = Path(__file__).with_name("servicetitan_overlay.json")
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference"
 CONNECTOR = "servicetitan"
 HAND_WRITTEN = ("rawRequest",)
+# Picklists over lists the reference specs leave out (marketing campaigns, settings tag types).
+HAND_WRITTEN_DATASOURCES = ("selectCampaign", "selectTagType")
 
 # OpenAPI keywords and formats with no JSON Schema meaning for a form or a mapping.
 DROPPED_KEYS = frozenset({"nullable", "example", "x-enumNames", "x-enumFlags", "readOnly", "writeOnly"})
@@ -342,7 +344,24 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["response"] = spec["response"]
     definition["output"] = readable_schema(spec.get("output") or output_schema(op), common["titles"])
     definition["examples"] = spec["examples"]
+    link_fields(inputs, spec.get("fieldPickers", {}), key)
     return definition
+
+
+def link_fields(inputs: dict[str, Any], pickers: dict[str, Any], key: str) -> None:
+    """Set ``x-datasource`` on the fields the overlay names by dotted path (``customFields.typeId``:
+    the ``typeId`` of each item of ``customFields``), where one name means different lists at
+    different depths (a customer's custom fields, and its locations')."""
+    for dotted, picker in pickers.items():
+        node: Any = inputs
+        for part in dotted.split("."):
+            if isinstance(node, dict) and "array" in _types(node) and isinstance(node.get("items"), dict):
+                node = node["items"]
+            properties = node.get("properties") if isinstance(node, dict) else None
+            if not isinstance(properties, dict) or part not in properties:
+                raise SpecError(f"{key}: fieldPickers path {dotted} is not an input")
+            node = properties[part]
+        node["x-datasource"] = picker
 
 
 # --- builder-ready schemas: what a strict validator (Ajv 2020 strict) and a form renderer accept ---
@@ -421,7 +440,8 @@ def output_schema(op: Operation) -> dict[str, Any]:
 def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict[str, Any]) -> dict[str, Any]:
     if not _is_page(op.response, op.schemas):
         raise SpecError(f"{key}: {op.operation_id} is not a paged list")
-    conv = Converter(op.schemas, common["pickers"], inputs=True, choices=common["choices"])
+    pickers = {**common["pickers"], **spec.get("pickers", {})}
+    conv = Converter(op.schemas, pickers, inputs=True, choices=common["choices"])
     params = {p["name"]: p for p in op.parameters}
     path = op.path.replace("{tenant}", "{connection.tenant}")
     properties: dict[str, Any] = {}
@@ -500,7 +520,11 @@ def registered(files: dict[str, str], overlay_file: Path = OVERLAY) -> dict[str,
         [f for f in files if f.startswith("actions/")]
         + [f"actions/{CONNECTOR}/{k}.json" for k in HAND_WRITTEN]
     )
-    return {"actions": actions, "dataSources": sorted(f for f in files if f.startswith("datasources/"))}
+    sources = sorted(
+        [f for f in files if f.startswith("datasources/")]
+        + [f"datasources/{CONNECTOR}/{k}.json" for k in HAND_WRITTEN_DATASOURCES]
+    )
+    return {"actions": actions, "dataSources": sources}
 
 
 def manifest_text(current: str, lists: dict[str, list[str]]) -> str:

@@ -43,9 +43,10 @@ async def run_triggered_flow(
     ``{"flow", "instance", "status", "events", "ok", "committed", "runs": [run summaries]}``; a
     ``dry_run`` sends nothing and adds ``"trigger": {"trigger", "request"}`` (see :func:`_dry_run`).
     """
-    from ..flows import run_flow
+    from ..flows import ensure_sound, run_flow
 
     assert flow.trigger is not None
+    ensure_sound(flow, runtime.catalog)  # before the poll: a bad reference fails before any request
     ref = flow.trigger.trigger
     runs: list[dict[str, Any]] = []
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ..engine import Filter, Operation, Resource, Vendor
 from ..rules import Rules
+from . import lookups
 from . import records as r
 from . import writes as w
 from .dialect import (
@@ -44,6 +45,7 @@ DISPATCH = "/dispatch/v2/tenant/{tenant}"
 ACCOUNTING = "/accounting/v2/tenant/{tenant}"
 SETTINGS = "/settings/v2/tenant/{tenant}"
 EQUIPMENT = "/equipmentsystems/v2/tenant/{tenant}"
+MARKETING = "/marketing/v2/tenant/{tenant}"
 PROVIDER_BOOKINGS = f"{CRM}/booking-provider/{{booking_provider}}/bookings"
 
 IDS = {"ids": Filter("id", custom=ids_filter, index=True)}
@@ -63,6 +65,15 @@ READ = frozenset({"list", "get"})
 WRITE = frozenset({"list", "get", "create", "update"})
 
 RESOURCES = (
+    *lookups.custom_field_types(
+        (
+            f"{CRM}/customers/custom-fields",
+            f"{CRM}/locations/custom-fields",
+            f"{JPM}/jobs/custom-fields",
+            f"{JPM}/projects/custom-fields",
+        ),
+        f"{EQUIPMENT}/installed-equipment/custom-field-types",
+    ),
     # settings
     Resource(
         "technicians",
@@ -339,6 +350,7 @@ RESOURCES = (
         created=w.payment_response,
         updated=w.payment_response,
     ),
+    *lookups.resources(JPM, MARKETING, SETTINGS, ACCOUNTING),
 )
 
 # Custom endpoints come before the generated ones, so /customers/contacts is not read as /customers/{id}.
