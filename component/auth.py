@@ -197,8 +197,8 @@ class OAuth2ClientCredentialsAuth:
         return {"Authorization": f"Bearer {REDACTED}"}
 
     def token_request(self) -> tuple[str, dict[str, str], dict[str, str]]:
-        """The URL, headers and form of the token request, as :meth:`_fetch` sends them (for
-        ``--dry-run``; the form holds the client secret, which the caller masks)."""
+        """The URL, headers and form of the token request :meth:`_fetch` sends (``--dry-run`` shows
+        them; the form holds the client secret, which the caller masks)."""
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -210,22 +210,16 @@ class OAuth2ClientCredentialsAuth:
 
     async def _fetch(self, client: httpx2.AsyncClient) -> _Token:
         """One token, retried like an idempotent request on 429, 5xx and connection errors."""
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-        }
-        if self.scope:
-            form["scope"] = self.scope
+        url, headers, form = self.token_request()
         attempts = Attempts(self.policy, self.clock, self.random)
         while True:
             attempts.count += 1
             try:
                 request = client.build_request(
                     "POST",
-                    self.token_url,
+                    url,
                     data=form,
-                    headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                    headers=headers,
                     timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
                 )
                 response = await client.send(request, stream=True)
