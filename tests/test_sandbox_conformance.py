@@ -93,7 +93,12 @@ CASES = [
     listing("Projects_GetCustomFieldTypes"),
     listing("Customers_GetCustomFieldTypes"),
     listing("Locations_GetCustomFieldTypes"),
-    listing("InstalledEquipment_GetCustomFieldTypes"),
+    Case(  # page, pageSize and descending are required by this one list
+        "InstalledEquipment_GetCustomFieldTypes",
+        {},
+        query={"page": 1, "pageSize": 3, "descending": "false"},
+        tenant=OTHER_TENANT,
+    ),
     Case("ProjectSubStatuses_Get", {"id": 13}),
     listing("Jobs_GetList"),
     Case("Jobs_Get", {"id": 400002}),

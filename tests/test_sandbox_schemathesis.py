@@ -37,7 +37,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from component.sandbox import Faults, Sandbox  # noqa: E402
 from component.sandbox.servicetitan import APP_KEY, CLIENTS, OTHER_TENANT  # noqa: E402
-from tests.conftest import REFERENCE  # noqa: E402
+from tests.conftest import REFERENCE, ROOT  # noqa: E402
 
 SPECS = REFERENCE / "servicetitan"
 # The second sandbox tenant: the same factories and rules over a hundredth of the data, so a list is
@@ -234,4 +234,11 @@ def test_every_served_operation_is_fuzzed() -> None:
         for method in item
     ]
     assert len(found) == len(set(found))
-    assert set(found) == served_routes
+    # the lists the reference specs do not include have no document to fuzz them by
+    rules = json.loads((ROOT / "component/sandbox/servicetitan/requests.json").read_text(encoding="utf-8"))
+    assumed = {
+        tuple(key.split(" ", 1))
+        for key, rule in rules["operations"].items()
+        if rule["operationId"].startswith("assumed")
+    }
+    assert set(found) == served_routes - assumed

@@ -108,6 +108,15 @@ def _has_binary(body: Any, schemas: dict[str, Any]) -> bool:
     return any(isinstance(p, dict) and p.get("format") == "binary" for p in properties.values())
 
 
+# Lists the sandbox serves that the reference specs do not include (README, "Known unknowns"): read
+# with the rules of ServiceTitan's other settings lists (name, active and paging).
+ASSUMED_LISTS = {
+    "GET /marketing/v2/tenant/{}/campaigns": "GET /settings/v2/tenant/{}/technicians",
+    "GET /settings/v2/tenant/{}/tag-types": "GET /settings/v2/tenant/{}/technicians",
+}
+LIST_QUERY = frozenset({"name", "active", "page", "pageSize", "includeTotal"})
+
+
 def served_operations() -> set[tuple[str, str]]:
     """(method, path shape) of every operation the ServiceTitan sandbox routes, the token endpoint aside."""
     from component.sandbox import Sandbox
@@ -147,6 +156,14 @@ def generate(reference: Path) -> str:
                     "statuses": sorted(int(status) for status in op.get("responses", {})),
                 }
                 operations[f"{method.upper()} {shape(prefix + path)}"] = rules
+    for key, like in ASSUMED_LISTS.items():
+        if tuple(key.split(" ", 1)) in served and key not in operations:
+            template = operations[like]
+            operations[key] = {
+                **template,
+                "operationId": f"assumed like {template['operationId']}",
+                "query": {k: v for k, v in template["query"].items() if k in LIST_QUERY},
+            }
     missing = sorted(f"{m} {p}" for m, p in served if f"{m} {p}" not in operations)
     if missing:
         raise SystemExit(f"served operations missing from the specs: {missing}")

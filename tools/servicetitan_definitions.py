@@ -437,6 +437,9 @@ def output_schema(op: Operation) -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+PAGING = frozenset({"page", "pageSize"})  # filled by the page pagination on every request
+
+
 def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict[str, Any]) -> dict[str, Any]:
     if not _is_page(op.response, op.schemas):
         raise SpecError(f"{key}: {op.operation_id} is not a paged list")
@@ -473,6 +476,13 @@ def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict
         if name not in params:
             raise SpecError(f"{key}: fixed parameter {name} is not a parameter of {op.operation_id}")
         query[name] = value
+    unfilled = [
+        name
+        for name, param in params.items()
+        if param["in"] == "query" and param.get("required") and name not in query and name not in PAGING
+    ]
+    if unfilled:  # the vendor refuses a list request without them: the overlay fixes their values
+        raise SpecError(f"{key}: {op.operation_id} requires {unfilled}: give them in the overlay's 'fixed'")
     inputs: dict[str, Any] = {"type": "object", "additionalProperties": False}
     if required:
         inputs["required"] = required

@@ -175,7 +175,7 @@ def business_unit(f: Faker, n: int, context: Context) -> Record:
         "active": True,
         "name": name,
         "officialName": f"Sandbox Home Services - {name}",
-        "email": f"{name.lower().replace(' ', '.')}@sandbox-home-services.example.com",
+        "email": f"{name.lower().replace(' ', '.')}@home-services.sandbox.example.com",
         "currency": "USD",
         "phoneNumber": "+13035550100",
         "invoiceHeader": None,
