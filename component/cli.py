@@ -350,8 +350,9 @@ _definition_command(
 _STATE_OPTION = click.option(
     "--state",
     "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+    envvar="COMPONENT_STATE",
+    help="Trigger state: a SQLite file (default: $XDG_STATE_HOME/fieldservice-component/triggers.db) "
+    "or a postgresql:// URL for state shared by many workers [env: COMPONENT_STATE].",
 )
 
 
@@ -380,7 +381,7 @@ def poll_command(
     ref: str,
     inputs: str,
     instance: str,
-    state_file: Path | None,
+    state_file: str | None,
     connection_file: Path | None,
     sandboxed: bool,
     dry_run: bool,
@@ -388,7 +389,7 @@ def poll_command(
 ) -> None:
     """Poll a trigger: print each event as one JSON line and commit the trigger's state."""
     from .runtime import check_inputs
-    from .triggers import SQLiteStateStore
+    from .triggers import open_state_store
     from .triggers.watch import watch
 
     runtime = _runtime(ctx, sandboxed)
@@ -413,7 +414,7 @@ def poll_command(
             f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
         )
 
-    with SQLiteStateStore(state_file) as store:
+    with open_state_store(state_file) as store:
         _run(
             watch(
                 runtime, ref, parsed, connection, store, instance,
@@ -492,7 +493,7 @@ def flow_run(
     sandboxed: bool,
     dry_run: bool,
     instance: str | None,
-    state_file: Path | None,
+    state_file: str | None,
 ) -> None:
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
     from rich.console import Console
@@ -521,7 +522,7 @@ def flow_run(
         )
 
     if flow_model.trigger is not None:
-        from .triggers import SQLiteStateStore
+        from .triggers import open_state_store
         from .triggers.flow import run_triggered_flow
 
         if not instance:
@@ -529,7 +530,7 @@ def flow_run(
                 f"flow {flow_model.name!r} starts from the trigger {flow_model.trigger.trigger}: "
                 "give --instance ID (and optionally --state FILE) so its place is kept"
             )
-        with SQLiteStateStore(state_file) as store:
+        with open_state_store(state_file) as store:
 
             async def triggered() -> dict[str, Any]:
                 async with runtime:

@@ -1,14 +1,27 @@
-"""The SQLite state store: leases, commits only under a held lease, WAL, default path, no secrets."""
+"""The state stores: leases, commits only under a held lease, WAL, default path, no secrets.
+
+The interface's tests run against both backends: SQLite (the default) and a real PostgreSQL
+server started for the session (skipped, saying why, where PostgreSQL is not installed).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from component.triggers import LeaseLostError, SQLiteStateStore, StateStoreError, default_path
+from component.triggers import (
+    LeaseLostError,
+    SQLiteStateStore,
+    StateStoreError,
+    default_path,
+    open_state_store,
+)
 from tests.conftest import CANARIES
+from tests.servers import PostgresServer
 from tests.trigger_timeline import Harness, small_page_catalog
 
 
@@ -25,12 +38,35 @@ def wall() -> Wall:
     return Wall()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh store lives: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "deep" / "folder" / "triggers.db")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.database()
+
+
 @pytest.fixture
-def store(tmp_path: Path, wall: Wall) -> SQLiteStateStore:
-    return SQLiteStateStore(tmp_path / "triggers.db", clock=wall)
+def opener(where: str, wall: Wall) -> Iterator[Callable[[], Any]]:
+    """Opens another connection to the same store (as another process would); all closed at the end."""
+    opened: list[Any] = []
+
+    def open_one() -> Any:
+        opened.append(open_state_store(where, clock=wall))
+        return opened[-1]
+
+    yield open_one
+    for one in opened:
+        one.close()
 
 
-def test_a_lease_is_exclusive_until_released_or_expired(store: SQLiteStateStore, wall: Wall) -> None:
+@pytest.fixture
+def store(opener: Callable[[], Any]) -> Any:
+    return opener()
+
+
+def test_a_lease_is_exclusive_until_released_or_expired(store: Any, wall: Wall) -> None:
     first = store.lease("i", "a", ttl=30)
     assert first is not None
     assert store.lease("i", "b", ttl=30) is None
@@ -43,7 +79,7 @@ def test_a_lease_is_exclusive_until_released_or_expired(store: SQLiteStateStore,
     assert third is not None and third.token != second.token
 
 
-def test_commit_needs_the_lease_still_held(store: SQLiteStateStore, wall: Wall) -> None:
+def test_commit_needs_the_lease_still_held(store: Any, wall: Wall) -> None:
     lease = store.lease("i", "a", ttl=30)
     assert lease is not None
     store.commit(lease, {"watermark": "2026-01-01T00:00:00Z"})
@@ -60,7 +96,7 @@ def test_commit_needs_the_lease_still_held(store: SQLiteStateStore, wall: Wall) 
     assert store.lease("i", "c", ttl=30) is None
 
 
-def test_renew_extends_a_held_lease(store: SQLiteStateStore, wall: Wall) -> None:
+def test_renew_extends_a_held_lease(store: Any, wall: Wall) -> None:
     lease = store.lease("i", "a", ttl=30)
     assert lease is not None
     wall.t += 20
@@ -70,18 +106,20 @@ def test_renew_extends_a_held_lease(store: SQLiteStateStore, wall: Wall) -> None
     assert store.load("i") == {"n": 1}
 
 
-def test_state_survives_reopening_and_other_connections_see_it(tmp_path: Path, wall: Wall) -> None:
-    path = tmp_path / "deep" / "folder" / "t.db"
-    with SQLiteStateStore(path, clock=wall) as one:
-        lease = one.lease("flow-7", "a", 30)
-        assert lease is not None
-        one.commit(lease, {"seen": ["a", "b"]})
-        one.release(lease)
-    with SQLiteStateStore(path, clock=wall) as two:
-        assert two.load("flow-7") == {"seen": ["a", "b"]}
-        assert two.load("never-polled") is None
-        assert two.instances() == ["flow-7"]
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_state_survives_reopening_and_other_connections_see_it(opener: Callable[[], Any], where: str) -> None:
+    one = opener()
+    lease = one.lease("flow-7", "a", 30)
+    assert lease is not None
+    one.commit(lease, {"seen": ["a", "b"]})
+    assert opener().load("flow-7") == {"seen": ["a", "b"]}  # another connection sees it at once
+    one.release(lease)
+    one.close()
+    two = opener()
+    assert two.load("flow-7") == {"seen": ["a", "b"]}
+    assert two.load("never-polled") is None
+    assert two.instances() == ["flow-7"]
+    if not where.startswith("postgresql://"):
+        assert sqlite3.connect(where).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_the_default_path_is_per_user_and_honours_xdg_state_home() -> None:
@@ -121,7 +159,7 @@ def test_no_secret_reaches_the_state_file(tmp_path: Path) -> None:
         assert canary not in text
 
 
-def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
+def test_a_poll_longer_than_the_lease_keeps_it_alive(where: str) -> None:
     """The lease is renewed while a slow poll runs, so the poll still commits; none else gets in."""
     import asyncio
     import time
@@ -132,7 +170,7 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     from component.triggers import poll_once
     from tests.conftest import HB_CONNECTION
 
-    store = SQLiteStateStore(tmp_path / "slow.db", clock=time.time)
+    store = open_state_store(where, clock=time.time)
     rivals: list[object] = []
 
     async def answer(request: httpx2.Request) -> httpx2.Response:
