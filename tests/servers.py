@@ -15,10 +15,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,6 +150,51 @@ class RedisServer:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Counting:
+    """An ASGI wrapper that counts the responses an app sends, by status and by path."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: Counter[int] = Counter()
+        self.paths: Counter[str] = Counter()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)  # type: ignore[no-any-return]
+
+        async def counted(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses[message["status"]] += 1
+                self.paths[scope["path"]] += 1
+            await send(message)
+
+        await self.app(scope, receive, counted)
+        return None
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn on a loopback port, in a thread of this process; yields its base URL."""
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            time.sleep(0.01)
+        assert server.started, "the served app did not start"
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,289 @@
+"""Rate budgets and OAuth tokens shared through a real Redis, by real processes, against the served
+sandbox: one budget never overrun by two processes (the sandbox answers no 429), one token request
+for N processes, the budget kept across a Redis restart, a typed error while Redis is down.
+
+Each test starts its own redis-server (Debian's ``redis-server``) and skips, saying so, without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from component.auth import TOKENS, TokenCache
+from component.models import RateLimit
+from component.policy import BUDGETS, BudgetRegistry, SystemClock
+from component.redis_budget import RedisBudgets, RedisRateBudget
+from component.redis_tokens import RedisTokenCache
+from component.runtime import Runtime
+from component.sandbox import Sandbox
+from component.shared import RedisConnections, SharedStateError, key_name
+from tests.conftest import ROOT
+from tests.servers import Counting, RedisServer, free_port, served
+
+pytest.importorskip("redis", reason="the redis client is not installed (pip install redis)")
+
+SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
+LOOKUP = ("servicebay.lookupCustomer", {"phone": "+13035550123"})
+TECHNICIANS = ("servicetitan.listTechnicians", {})
+TOKEN_PATH = "/servicetitan/connect/token"
+
+
+def start_children(
+    number: int,
+    redis: str | None,
+    connection: dict[str, str],
+    action: tuple[str, dict[str, Any]],
+    **options: Any,
+) -> list[subprocess.Popen[str]]:
+    config = {
+        "redis": redis,
+        "connection": connection,
+        "ref": action[0],
+        "inputs": action[1],
+        "count": options.get("count", 1),
+        "concurrency": options.get("concurrency", 1),
+        "limit": options.get("limit"),
+        "start_at": time.time() + 2.0,  # all processes loaded and ready: they start together
+    }
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.shared_child", json.dumps(config)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(number)
+    ]
+
+
+def summaries(children: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    found = []
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        found.append(json.loads(out.strip().splitlines()[-1]))
+    return found
+
+
+# --- one budget, two processes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_two_processes_on_one_redis_budget_never_overrun_the_window(
+    redis_server: RedisServer, shared: bool
+) -> None:
+    """Each process alone keeps the limit; only the Redis budget keeps it for both together. The
+    in-process run is the control: it shows the sandbox does count an overrun."""
+    limit = [5, 0.4]
+    count = (120 if SLOW else 30) if shared else 20
+    sandbox = Sandbox(rate_limits={"servicebay": (limit[0], limit[1])})
+    counting = Counting(sandbox.app)
+    with served(counting) as url:
+        children = start_children(
+            2,
+            redis_server.url if shared else None,
+            sandbox.connection("servicebay", url),
+            LOOKUP,
+            count=count,
+            concurrency=8,
+            limit=limit,
+        )
+        results = summaries(children)
+    assert [r["done"] for r in results] == [count, count]
+    if shared:
+        assert results == [{"done": count, "errors": {}}] * 2
+        assert counting.statuses[429] == 0, dict(counting.statuses)
+        assert sum(counting.statuses.values()) == 2 * count, dict(counting.statuses)  # one request each
+    else:
+        assert counting.statuses[429] > 0, dict(counting.statuses)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_n_processes_make_one_token_request(redis_server: RedisServer, shared: bool) -> None:
+    processes = 4
+    sandbox = Sandbox()
+    counting = Counting(sandbox.app)
+    connection = sandbox.connection("servicetitan", "http://127.0.0.1")
+    with served(counting) as url:
+        connection = sandbox.connection("servicetitan", url)
+        children = start_children(
+            processes, redis_server.url if shared else None, connection, TECHNICIANS, count=3, concurrency=3
+        )
+        results = summaries(children)
+    assert results == [{"done": 3, "errors": {}}] * processes
+    assert counting.paths[TOKEN_PATH] == (1 if shared else processes)
+    if shared:  # what Redis holds: hashed key names; the token, never the client id or secret
+        import redis
+
+        client = redis.Redis.from_url(redis_server.url)
+        everything = b""
+        for key in client.keys("*"):
+            everything += key + repr(client.dump(key)).encode()
+        assert connection["clientSecret"].encode() not in everything
+        assert connection["clientId"].encode() not in everything
+        assert all(key.startswith(b"fsc:") for key in client.keys("*"))
+
+
+def test_redis_restarted_mid_run_keeps_the_budget(redis_server: RedisServer) -> None:
+    """Redis dies (losing every slot it held) while two processes send, and comes back: while it
+    is down their calls fail with a typed ``shared_state`` error (nothing sent; the test's worker
+    retries them); once back, the budget still holds the vendor's window: not one 429."""
+    limit = [10, 1.5]  # a window longer than Redis is down: the vendor still counts what came before
+    count = 60 if SLOW else 20
+    sandbox = Sandbox(rate_limits={"servicebay": (limit[0], limit[1])})
+    counting = Counting(sandbox.app)
+    with served(counting) as url:
+        children = start_children(
+            2,
+            redis_server.url,
+            sandbox.connection("servicebay", url),
+            LOOKUP,
+            count=count,
+            concurrency=8,
+            limit=limit,
+        )
+        while sum(counting.statuses.values()) < count:  # mid-run: half the requests answered
+            assert all(child.poll() is None for child in children)
+            time.sleep(0.02)
+        redis_server.kill()
+        time.sleep(0.2)
+        redis_server.start()
+        results = summaries(children)
+    assert [r["done"] for r in results] == [count, count]
+    assert sum(r["errors"].get("shared_state", 0) for r in results) > 0  # it was down while they ran
+    assert all(set(r["errors"]) <= {"shared_state"} for r in results)
+    assert counting.statuses[429] == 0, dict(counting.statuses)
+
+
+# --- the budget's rule, in one process against the real server ---------------------------------------
+
+
+def budget(url: str, requests: int, per: float, name: str = "b") -> RedisRateBudget:
+    connections = RedisConnections(url)
+    made = RedisBudgets(connections).get(name, RateLimit(requests=requests, per=per), SystemClock())
+    assert isinstance(made, RedisRateBudget)
+    return made
+
+
+def test_waiters_go_in_order_and_a_slot_cools_for_the_window_after_its_response(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> tuple[list[int], list[float]]:
+        shared = budget(redis_server.url, 2, 0.3)
+        assert await shared.acquire() == 0 and await shared.acquire() == 0
+        order: list[int] = []
+        granted: list[float] = []
+
+        async def wait(number: int) -> None:
+            await shared.acquire()
+            order.append(number)
+            granted.append(time.monotonic())
+
+        waiters = []
+        for number in range(3):
+            waiters.append(asyncio.create_task(wait(number)))
+            await asyncio.sleep(0.05)  # each is queued before the next
+        assert order == []  # both slots in flight: nobody gets in, however long the requests take
+        given_back = time.monotonic()
+        await shared.give_back()
+        await asyncio.sleep(0.1)  # the two slots free 0.1 s apart
+        await shared.give_back()
+        await asyncio.gather(*waiters[:2])
+        await shared.give_back()
+        await waiters[2]
+        return order, [t - given_back for t in granted]
+
+    order, after = asyncio.run(scenario())
+    assert order == [0, 1, 2]
+    assert min(after) >= 0.25  # the window (0.3 s, less clock granularity) after the response
+
+
+def test_a_lower_class_is_served_first(redis_server: RedisServer) -> None:
+    async def scenario() -> list[str]:
+        shared = budget(redis_server.url, 1, 0.1)
+        await shared.acquire()
+        order: list[str] = []
+
+        async def wait(name: str, priority: int) -> None:
+            await shared.acquire(priority=priority)
+            order.append(name)
+            await shared.give_back()
+
+        poll = asyncio.create_task(wait("poll", 1))
+        await asyncio.sleep(0.05)
+        interactive = asyncio.create_task(wait("interactive", 0))
+        await asyncio.sleep(0.05)
+        await shared.give_back()
+        await asyncio.gather(poll, interactive)
+        return order
+
+    assert asyncio.run(scenario()) == ["interactive", "poll"]
+
+
+def test_a_budget_redis_lost_counts_every_slot_for_one_window(redis_server: RedisServer) -> None:
+    import redis
+
+    async def first_use(shared: RedisRateBudget) -> float:
+        waited = await shared.acquire()
+        await shared.give_back()
+        return waited
+
+    async def scenario() -> tuple[float, float, float]:
+        shared = budget(redis_server.url, 5, 0.5)
+        fresh_start = await first_use(shared)
+        redis.Redis.from_url(redis_server.url).flushall()  # as a restart without persistence
+        started = time.monotonic()
+        await shared.acquire()
+        after_loss = time.monotonic() - started
+        newcomer = budget(redis_server.url, 5, 0.5, name="never-seen")
+        return fresh_start, after_loss, await first_use(newcomer)
+
+    fresh_start, after_loss, newcomer = asyncio.run(scenario())
+    assert fresh_start == 0 and newcomer == 0  # a budget never seen before starts free
+    assert after_loss >= 0.4  # one that was lost waits out a whole window
+
+
+def test_while_redis_is_down_a_call_is_a_typed_error_and_nothing_is_sent() -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    sandbox = Sandbox()
+    runtime = Runtime(
+        transport=sandbox.transport(),
+        tokens=TokenCache(),
+        budgets=RedisBudgets(RedisConnections(dead)),
+        env={},
+    )
+    with pytest.raises(SharedStateError, match="cannot be reached") as caught:
+        runtime.run_sync(*LOOKUP, sandbox.connection("servicebay"))
+    assert caught.value.to_dict()["error"]["type"] == "shared_state"
+    assert sandbox["servicebay"].requests == 0
+    # the token cache, though, fetches its own token rather than fail
+    runtime = Runtime(
+        transport=sandbox.transport(),
+        tokens=RedisTokenCache(RedisConnections(dead)),
+        budgets=BudgetRegistry(),
+        env={},
+    )
+    assert runtime.run_sync(*TECHNICIANS, sandbox.connection("servicetitan")) is not None
+
+
+def test_the_redis_url_in_the_environment_shares_both(redis_server: RedisServer) -> None:
+    shared = Runtime(env={"COMPONENT_REDIS_URL": redis_server.url})
+    assert isinstance(shared.budgets, RedisBudgets) and isinstance(shared.tokens, RedisTokenCache)
+    again = Runtime(env={"COMPONENT_REDIS_URL": redis_server.url})
+    assert again.budgets is shared.budgets and again.tokens is shared.tokens  # one per process
+    alone = Runtime(env={})
+    assert alone.budgets is BUDGETS and alone.tokens is TOKENS
+    secret = "p4ss-w0rd-canary"
+    assert secret not in repr(RedisConnections(f"redis://u:{secret}@127.0.0.1:1/0"))
+    assert key_name("token", "https://auth", "client-7").startswith("fsc:token:{")
+    assert "client-7" not in key_name("token", "https://auth", "client-7")
