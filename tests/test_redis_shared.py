@@ -75,6 +75,21 @@ def summaries(children: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
     return found
 
 
+def redis_dump(url: str) -> bytes:
+    """Every key name and value Redis holds, as bytes (names checked to be the component's)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = client.keys("*")
+    assert keys and all(key.startswith(b"fsc:") for key in keys)
+    readers = {
+        b"string": client.get,
+        b"hash": client.hgetall,
+        b"zset": lambda key: client.zrange(key, 0, -1, withscores=True),
+    }
+    return b"".join(key + b"=" + repr(readers[client.type(key)](key)).encode() + b"\n" for key in keys)
+
+
 # --- one budget, two processes ---------------------------------------------------------------------
 
 
@@ -89,10 +104,11 @@ def test_two_processes_on_one_redis_budget_never_overrun_the_window(
     sandbox = Sandbox(rate_limits={"servicebay": (limit[0], limit[1])})
     counting = Counting(sandbox.app)
     with served(counting) as url:
+        connection = sandbox.connection("servicebay", url)
         children = start_children(
             2,
             redis_server.url if shared else None,
-            sandbox.connection("servicebay", url),
+            connection,
             LOOKUP,
             count=count,
             concurrency=8,
@@ -104,6 +120,7 @@ def test_two_processes_on_one_redis_budget_never_overrun_the_window(
         assert results == [{"done": count, "errors": {}}] * 2
         assert counting.statuses[429] == 0, dict(counting.statuses)
         assert sum(counting.statuses.values()) == 2 * count, dict(counting.statuses)  # one request each
+        assert connection["apiKey"].encode() not in redis_dump(redis_server.url)  # the budget's key is hashed
     else:
         assert counting.statuses[429] > 0, dict(counting.statuses)
 
@@ -113,7 +130,6 @@ def test_n_processes_make_one_token_request(redis_server: RedisServer, shared: b
     processes = 4
     sandbox = Sandbox()
     counting = Counting(sandbox.app)
-    connection = sandbox.connection("servicetitan", "http://127.0.0.1")
     with served(counting) as url:
         connection = sandbox.connection("servicetitan", url)
         children = start_children(
@@ -123,15 +139,10 @@ def test_n_processes_make_one_token_request(redis_server: RedisServer, shared: b
     assert results == [{"done": 3, "errors": {}}] * processes
     assert counting.paths[TOKEN_PATH] == (1 if shared else processes)
     if shared:  # what Redis holds: hashed key names; the token, never the client id or secret
-        import redis
-
-        client = redis.Redis.from_url(redis_server.url)
-        everything = b""
-        for key in client.keys("*"):
-            everything += key + repr(client.dump(key)).encode()
+        everything = redis_dump(redis_server.url)
         assert connection["clientSecret"].encode() not in everything
         assert connection["clientId"].encode() not in everything
-        assert all(key.startswith(b"fsc:") for key in client.keys("*"))
+        assert b"fsc:token:{" in everything and b"b'value'" in everything  # the token was read too
 
 
 def test_redis_restarted_mid_run_keeps_the_budget(redis_server: RedisServer) -> None:
