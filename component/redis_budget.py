@@ -159,8 +159,10 @@ class RedisRateBudget:
                     on_wait(wait)
                     told = True
                 await self.clock.sleep(min(max(wait, 0.001), HEARTBEAT))
-        except BaseException:
-            with contextlib.suppress(Exception):  # leave the queue now rather than after STALE
+        except SharedStateError:
+            raise
+        except BaseException:  # cancelled: leave the queue now rather than after STALE
+            with contextlib.suppress(Exception):
                 await asyncio.shield(self.connections.client().zrem(self._keys[1], waiter))
             raise
 

@@ -298,3 +298,50 @@ def test_the_redis_url_in_the_environment_shares_both(redis_server: RedisServer)
     assert secret not in repr(RedisConnections(f"redis://u:{secret}@127.0.0.1:1/0"))
     assert key_name("token", "https://auth", "client-7").startswith("fsc:token:{")
     assert "client-7" not in key_name("token", "https://auth", "client-7")
+
+
+def test_the_cli_shares_through_redis_and_says_so_when_it_is_down(redis_server: RedisServer) -> None:
+    """``component run`` with ``COMPONENT_REDIS_URL``: its budget slot taken from Redis; with Redis
+    gone, a typed ``shared_state`` error and no traceback."""
+    args = [
+        sys.executable,
+        "-m",
+        "component",
+        "run",
+        LOOKUP[0],
+        "--inputs",
+        json.dumps(LOOKUP[1]),
+        "--sandbox",
+    ]
+
+    def run(url: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COMPONENT_REDIS_URL": url}
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    live = run(redis_server.url)
+    assert live.returncode == 0, live.stderr
+    assert b"fsc:budget:{" in redis_dump(redis_server.url)
+    dead = run(f"redis://127.0.0.1:{free_port()}/0")
+    output = dead.stdout + dead.stderr
+    assert dead.returncode == 1, output
+    assert "shared_state" in output and "cannot be reached" in output and "Traceback" not in output
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue(redis_server: RedisServer) -> None:
+    """Cancelled while waiting, a caller leaves the queue at once: the one behind it is not held up
+    until the dead-waiter timeout (10 s)."""
+
+    async def scenario() -> None:
+        shared = budget(redis_server.url, 1, 0.1)
+        await shared.acquire()
+        first = asyncio.create_task(shared.acquire())
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(shared.acquire())
+        await asyncio.sleep(0.05)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await shared.give_back()
+        await asyncio.wait_for(second, 5)
+
+    asyncio.run(scenario())
