@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Coroutine
@@ -350,7 +351,6 @@ _definition_command(
 _STATE_OPTION = click.option(
     "--state",
     "state_file",
-    envvar="COMPONENT_STATE",
     help="Trigger state: a SQLite file (default: $XDG_STATE_HOME/fieldservice-component/triggers.db) "
     "or a postgresql:// URL for state shared by many workers [env: COMPONENT_STATE].",
 )
@@ -414,7 +414,7 @@ def poll_command(
             f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
         )
 
-    with open_state_store(state_file) as store:
+    with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
         _run(
             watch(
                 runtime, ref, parsed, connection, store, instance,
@@ -530,7 +530,7 @@ def flow_run(
                 f"flow {flow_model.name!r} starts from the trigger {flow_model.trigger.trigger}: "
                 "give --instance ID (and optionally --state FILE) so its place is kept"
             )
-        with open_state_store(state_file) as store:
+        with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
 
             async def triggered() -> dict[str, Any]:
                 async with runtime:

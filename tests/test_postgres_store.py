@@ -123,3 +123,22 @@ def test_the_cli_polls_with_state_on_postgresql(
         stored = str(db.execute("SELECT state FROM trigger_state").fetchall())
     for canary in CANARIES:
         assert canary not in stored
+
+
+def test_component_state_in_the_environment_leaves_flows_without_a_trigger_alone(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's environment names the shared store for every command; a flow with no trigger
+    (which takes no --state) still runs."""
+    import json
+
+    from click.testing import CliRunner
+
+    from component.cli import cli
+    from tests.test_flows import FLOW
+
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps(FLOW))
+    monkeypatch.setenv("COMPONENT_STATE", f"postgresql://nobody@127.0.0.1:{free_port()}/state")
+    result = CliRunner().invoke(cli, ["flow", "run", str(flow), "--sandbox"])
+    assert result.exit_code == 0, result.output
