@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         UsageError,
         VendorError,
     )
+    from .redact import Redactor, redact
     from .runtime import Runtime
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "InputValidationError",
     "NotFoundError",
     "RateLimitedError",
+    "Redactor",
     "RequestRefusedError",
     "Runtime",
     "ServerError",
@@ -54,6 +56,7 @@ __all__ = [
     "check",
     "load",
     "make_connection",
+    "redact",
 ]
 _HOMES = {
     "Catalog": "catalog",
@@ -62,6 +65,8 @@ _HOMES = {
     "Connection": "connection",
     "make_connection": "connection",
     "Runtime": "runtime",
+    "Redactor": "redact",
+    "redact": "redact",
 }
 
 

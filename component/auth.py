@@ -185,7 +185,7 @@ class OAuth2ClientCredentialsAuth:
             # waiting share its token or its error: bad credentials are never retried in a loop.
             token = await self.cache.obtain(self._key, self._fresh, lambda: self._fetch(client))
         assert token is not None
-        self.redactor.add(token.value)  # a cached token too: this session may echo it in an error
+        self.redactor.add(token.value, token=True)  # a cached token too: this session may echo it in an error
         return {"Authorization": f"Bearer {token.value}"}
 
     async def refresh(self, client: httpx2.AsyncClient, stale: Mapping[str, str]) -> None:
@@ -309,7 +309,7 @@ class OAuth2ClientCredentialsAuth:
                 maybe_applied=False,
             )
         value = str(body["access_token"])
-        self.redactor.add(value)
+        self.redactor.add(value, token=True)  # the registry of secrets in play learns it
         try:
             lifetime = float(body.get("expires_in") or self.spec.defaultExpiresIn)
         except (TypeError, ValueError):

@@ -20,7 +20,7 @@ import click
 from . import catalog_cache
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
-from .redact import RedactingFilter, Redactor
+from .redact import RedactingFilter, Redactor, redact, redact_json
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -31,20 +31,20 @@ T = TypeVar("T")
 
 
 def emit(data: Any) -> None:
-    """Print a result as JSON, with every secret of this invocation redacted (a vendor may echo one)."""
+    """Print a result as JSON, with every secret in play in this invocation redacted (a vendor may echo
+    one): connection secrets whatever their source, and the tokens fetched with them."""
     ctx = click.get_current_context(silent=True)
     redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
     try:
-        shown = data if redactor is None or redactor.empty else redactor.data(data)
-        text = json.dumps(shown, indent=2, ensure_ascii=False)
+        text = redact_json(data, redactor or Redactor(), indent=2)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
     click.echo(text)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
-    payload = error.to_dict()
-    click.echo(json.dumps(redactor.data(payload) if redactor else payload, indent=2), err=True)
+    payload = redact(error, redactor) if redactor else error.to_dict()
+    click.echo(json.dumps(payload, indent=2), err=True)
     sys.exit(error.exit_code)
 
 
@@ -82,16 +82,20 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as exc:
-            if ctx.meta.get("debug"):
-                raise
             redactor: Redactor | None = ctx.meta.get("redactor")
+            if ctx.meta.get("debug"):  # the traceback, through the redactor like every other output
+                import traceback
+
+                shown = "".join(traceback.format_exception(exc))
+                click.echo(redact(shown, redactor) if redactor else shown, err=True)
+                sys.exit(1)
             message = f"{type(exc).__name__}: {exc}"
             click.echo(
                 json.dumps(
                     {
                         "error": {
                             "type": "internal",
-                            "message": redactor.text(message) if redactor else message,
+                            "message": redact(message, redactor) if redactor else message,
                             "hint": "this is a bug; run again with --debug for the traceback",
                         }
                     },
@@ -156,6 +160,14 @@ def parse_inputs(text: str) -> Any:
         raise UsageError(f"cannot read {source}: {exc.strerror or exc}") from None
     except JsonTextError as exc:
         raise UsageError(f"{source} {exc}") from None
+
+
+def _tracked_runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
+    """The runtime, every secret it puts in play (tokens it fetches too) known to this invocation's
+    redactor, through which all output passes."""
+    runtime = _runtime(ctx, sandboxed)
+    runtime.track_secrets(ctx.meta["redactor"])
+    return runtime
 
 
 def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
@@ -328,7 +340,7 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
     ) -> None:
         from .runtime import check_inputs
 
-        runtime = _runtime(ctx, sandboxed)
+        runtime = _tracked_runtime(ctx, sandboxed)
         parsed = parse_inputs(inputs)
         definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
         # inputs first: a bad input is reported before anything else is read (a one-off check: the
@@ -356,12 +368,25 @@ _STATE_OPTION = click.option(
 )
 
 
+def _instance_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--instance`` refused up front (exit 2, before anything is sent) when it cannot name one."""
+    from .triggers.store import check_instance
+
+    if value is None:
+        return None
+    try:
+        return check_instance(value)
+    except UsageError as error:
+        raise click.BadParameter(error.message, ctx=ctx, param=param) from None
+
+
 @cli.command("poll")
 @click.argument("ref", metavar="CONNECTOR.TRIGGER")
 @click.option("--inputs", default="{}", show_default=True, help=_INPUTS_HELP)
 @click.option(
     "--instance",
     required=True,
+    callback=_instance_id,
     help="A stable id for this trigger instance (e.g. the flow's id); its state is kept under it.",
 )
 @_STATE_OPTION
@@ -392,7 +417,7 @@ def poll_command(
     from .triggers import open_state_store
     from .triggers.watch import watch
 
-    runtime = _runtime(ctx, sandboxed)
+    runtime = _tracked_runtime(ctx, sandboxed)
     parsed = parse_inputs(inputs)
     definition = runtime.catalog.find("triggers", ref)
     check_inputs(definition, parsed)
@@ -401,7 +426,7 @@ def poll_command(
 
     def deliver(events: list[dict[str, Any]]) -> None:
         for event in events:
-            click.echo(json.dumps(redactor.data(event), ensure_ascii=False))
+            click.echo(redact_json(event, redactor))
         sys.stdout.flush()
 
     def report(number: int, outcome: Any) -> None:
@@ -434,7 +459,7 @@ def demo(ctx: click.Context, as_json: bool) -> None:
 
     from .demo import run_demo
 
-    runtime = _runtime(ctx, sandboxed=True)
+    runtime = _tracked_runtime(ctx, sandboxed=True)
     summary = _run(run_demo(runtime, ctx.obj["sandbox"], None if as_json else Console()))
     if as_json:
         emit(summary)
@@ -482,6 +507,7 @@ def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, .
 @click.option("--dry-run", is_flag=True, help="Send nothing; show each step's first request.")
 @click.option(
     "--instance",
+    callback=_instance_id,
     help="For a flow with a trigger: the trigger instance id; the steps run once per new event.",
 )
 @_STATE_OPTION
@@ -500,14 +526,10 @@ def flow_run(
 
     from .flows import StepResult, describe, load_flow, run_flow
 
-    runtime = _runtime(ctx, sandboxed)
+    runtime = _tracked_runtime(ctx, sandboxed)  # connections from files and the environment alike
     flow_model = load_flow(flow_file)
     connections = _flow_connections(ctx, runtime, connection_files)
     redactor: Redactor = ctx.meta["redactor"]
-    for connector, data in connections.items():
-        if connector in runtime.catalog.connectors and isinstance(data, dict):
-            for name in runtime.catalog.connector(connector).secret_fields:
-                redactor.add(data.get(name))
     console = Console(stderr=True)
 
     def show(number: int, total: int, result: StepResult) -> None:
@@ -516,7 +538,7 @@ def flow_run(
         )
         console.print(
             f"{mark} {number}/{total} {result.name} [dim]({result.ref}, {result.ms:.0f} ms)[/dim]: "
-            + redactor.text(describe(result)),
+            + redact(describe(result), redactor),
             soft_wrap=True,
             highlight=False,
         )
@@ -538,7 +560,7 @@ def flow_run(
                         runtime, flow_model, connections, store, instance, dry_run=dry_run, on_step=show
                     )
 
-            summary = redactor.data(_run(triggered()))
+            summary = _run(triggered())
         emit(summary)
         if not summary["ok"]:
             sys.exit(1)
@@ -552,7 +574,7 @@ def flow_run(
         async with runtime:
             return await run_flow(runtime, flow_model, connections, dry_run=dry_run, on_step=show)
 
-    summary = redactor.data(_run(go()))
+    summary = _run(go())
     emit(summary)
     if not summary["ok"]:
         sys.exit(1)

@@ -40,7 +40,7 @@ import httpx2
 from .catalog import LoadedConnector
 from .errors import ConnectionConfigError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
-from .redact import REDACTED, Redactor
+from .redact import REDACTED, Redactor, registry_for
 from .templates import CONTROL_CHARACTERS
 
 _ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -62,6 +62,7 @@ class Connection:
         self._key: str | None = None
         self._destinations: dict[tuple[Any, ...], Destinations] = {}
         self._loaded = connector
+        self._redactor: Redactor | None = None
 
     def key(self) -> str:
         """A stable digest of the connector and values: sessions are shared by equal connections."""
@@ -86,7 +87,12 @@ class Connection:
         return [str(self.values[name]) for name in self.secret_fields if self.values.get(name)]
 
     def redactor(self) -> Redactor:
-        return Redactor(self.secrets())
+        """The registry of this connection's secrets in play: its secret fields (from the file, a
+        ``${VAR}`` reference or the environment alike) and every token fetched for it (shared by
+        equal connections)."""
+        if self._redactor is None:
+            self._redactor = registry_for(self.key(), self.secrets())
+        return self._redactor
 
     def __repr__(self) -> str:
         shown = {k: (REDACTED if k in self.secret_fields else v) for k, v in self.values.items()}

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from .flows import FlowError, StepResult, describe, flow_files, load_flow, run_flow, step_kind
 from .models import Flow
+from .redact import redact
 from .runtime import Runtime
 from .sandbox import Sandbox
 
@@ -45,6 +46,7 @@ def unsound(flow: Flow, error: FlowError) -> dict[str, Any]:
 async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) -> dict[str, Any]:
     """Run every example flow against ``sandbox``; a summary per flow, ``ok`` only if all passed."""
     started = time.perf_counter()
+    secrets = runtime.track_secrets()  # what this prints passes the redactor, like the CLI's output
     connections = sandbox.connections()
     summaries = []
 
@@ -55,7 +57,7 @@ async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) 
         title = result.title or result.ref
         timing = f"[dim]({result.ref}, {result.ms:.0f} ms)[/dim]"
         console.print(
-            f"  {mark} {number}/{total} {title} {timing}: {describe(result)}",
+            f"  {mark} {number}/{total} {title} {timing}: {redact(describe(result), secrets)}",
             soft_wrap=True,
             highlight=False,
         )
@@ -70,7 +72,8 @@ async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) 
             except FlowError as error:  # an unsound flow is a failed flow: reported, not a crash
                 summary = unsound(flow, error)
                 if console is not None:
-                    console.print(f"  [red]✗[/red] not run: {error}", soft_wrap=True, highlight=False)
+                    why = redact(str(error), secrets)
+                    console.print(f"  [red]✗[/red] not run: {why}", soft_wrap=True, highlight=False)
             summaries.append(summary)
             if not summary["ok"]:
                 break
@@ -82,4 +85,5 @@ async def run_demo(runtime: Runtime, sandbox: Sandbox, console: Console | None) 
             "[green]all flows passed[/green]" if ok else f"[red]flow {summaries[-1]['flow']!r} failed[/red]"
         )
         console.print(f"{verdict}: {len(summaries)} flows, {steps} steps in {seconds:.2f} s", highlight=False)
-    return {"ok": ok, "seconds": round(seconds, 3), "flows": summaries}
+    shown: dict[str, Any] = redact({"ok": ok, "seconds": round(seconds, 3), "flows": summaries}, secrets)
+    return shown

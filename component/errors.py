@@ -79,6 +79,15 @@ class RequestRefusedError(ComponentError):
     exit_code = 2
 
 
+class StateStoreError(ComponentError):
+    """The trigger state store cannot be opened, read or written, or an instance's stored row is not a
+    state of the trigger polled (not JSON, not an object, fields missing or of the wrong type, times
+    out of range, another trigger's or another version's state). Nothing in the store was changed."""
+
+    kind = "state_store"
+    exit_code = 2
+
+
 class TransportError(ComponentError):
     """The vendor could not be reached or did not answer in time (network error, timeout, deadline).
 

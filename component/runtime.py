@@ -35,6 +35,7 @@ from .http import NO_BODY, FilePart, OutgoingRequest, Session
 from .jsontext import value_problem
 from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock, Random
+from .redact import Redactor
 from .shared import shared_registries
 
 if TYPE_CHECKING:
@@ -290,9 +291,13 @@ class Runtime:
         env: Mapping[str, str] | None = None,
         random: Random = random.random,
         picklist_ttl: float = DEFAULT_TTL,
+        secrets: Redactor | None = None,
     ) -> None:
         """``picklist_ttl``: seconds a picklist result is reused for the same connection and inputs
-        (0 turns the cache off); a write through an action of the same resource drops it sooner."""
+        (0 turns the cache off); a write through an action of the same resource drops it sooner.
+
+        ``secrets``: a registry that learns every secret this runtime puts in play (see
+        :meth:`track_secrets`)."""
         self.catalog = catalog or load_catalog()
         self.random = random
         self.picklist_cache = PicklistCache(picklist_ttl, clock)
@@ -308,6 +313,25 @@ class Runtime:
         self.env = env
         self._open: dict[str, Session] | None = None
         self._connections: dict[tuple[Any, ...], Connection] = {}
+        self.secrets: Redactor | None = None
+        if secrets is not None:
+            self.track_secrets(secrets)
+
+    def track_secrets(self, registry: Redactor | None = None) -> Redactor:
+        """The registry of every secret this runtime puts in play: each connection's secret fields,
+        whatever their source, and every token its sessions fetch. Made on first call (or
+        ``registry`` is used); pass it with the result to :func:`component.redact.redact`.
+
+        For a process that serves one caller (the CLI, a worker's task). A long-lived service that
+        serves many connections from one runtime redacts each answer with its own connection's
+        registry (:meth:`Connection.redactor`) instead, which stays as small as that connection.
+        """
+        if registry is None:
+            registry = self.secrets or Redactor()
+        self.secrets = registry
+        for connection in self._connections.values():
+            connection.redactor().link(registry)
+        return registry
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
         """A validated connection; each distinct one is validated once per runtime."""
@@ -317,14 +341,20 @@ class Runtime:
             plain = all(map(_TEXT.__contains__, map(type, values.values())))
             key = (connector, *values.items()) if plain else (connector, json.dumps(values, sort_keys=True))
         except (TypeError, ValueError):  # not JSON: validation will say why
-            return make_connection(loaded, data, self.env)
+            return self._tracked(make_connection(loaded, data, self.env))
         if key not in self._connections:
             if len(self._connections) >= _MAX_CONNECTIONS:
                 self._connections.clear()
-            self._connections[key] = make_connection(loaded, data, self.env)
+            self._connections[key] = self._tracked(make_connection(loaded, data, self.env))
         return self._connections[key]
 
+    def _tracked(self, connection: Connection) -> Connection:
+        if self.secrets is not None:
+            connection.redactor().link(self.secrets)
+        return connection
+
     def session(self, connection: Connection) -> Session:
+        self._tracked(connection)
         return Session(
             self.catalog.connector(connection.connector),
             connection,

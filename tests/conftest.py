@@ -8,13 +8,14 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, quote, quote_plus
+from urllib.parse import parse_qs, quote, quote_plus, unquote
 
 import httpx2
 import pytest
@@ -43,8 +44,9 @@ CANARIES = (ST_SECRET, ST_APP_KEY, SB_KEY, HB_KEY)
 
 
 def canary_forms(canary: str) -> set[str]:
-    """How a canary can show up: raw, URL-encoded, and base64-encoded at any offset in a longer value."""
-    forms = {canary, quote(canary, safe=""), quote_plus(canary)}
+    """How a canary can show up: raw, URL-encoded, base64-encoded at any offset in a longer value, and
+    cut short to its first 8 characters (:func:`leaks` also looks through JSON and URL escapes)."""
+    forms = {canary, quote(canary, safe=""), quote_plus(canary), canary[:8]}
     for prefix in ("", "a", "ab"):
         encoded = base64.b64encode((prefix + canary).encode()).decode().rstrip("=")
         core = encoded[len(prefix) + 2 : -2]  # clear of the bytes around the canary
@@ -52,9 +54,23 @@ def canary_forms(canary: str) -> set[str]:
     return forms
 
 
+def decodings(text: str) -> list[str]:
+    """``text``, then with JSON ``\\u`` escapes and percent-encoding undone, layer after layer (3)."""
+    layers = [text]
+    for _ in range(3):
+        unescaped = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), layers[-1])
+        layers.append(unquote(unescaped))
+    return layers
+
+
 def leaks(text: str) -> list[str]:
-    """The canaries found in ``text`` in any of their forms."""
-    return [canary for canary in CANARIES if any(form in text for form in canary_forms(canary))]
+    """The canaries found in ``text`` in any of their forms, in the text or decoded."""
+    layers = decodings(text)
+    return [
+        canary
+        for canary in CANARIES
+        if any(form in layer for form in canary_forms(canary) for layer in layers)
+    ]
 
 
 ST_CONNECTION = {

@@ -32,12 +32,13 @@ from component.runtime import Runtime
 from component.sandbox import Sandbox
 from tests.conftest import FakeClock, canary_forms
 
-SECRET = "CANARY-rule-client-secret-5c2e"
-APP_KEY = "CANARY-rule-app-key-d41f"
-TOKEN = "CANARY-rule-bearer-token-0b7a"
-SB_KEY = "CANARY-rule-servicebay-key-93aa"
-HB_KEY = "CANARY-rule-homebase-key-6e10"
-PASSWORD = "CANARY-rule-userinfo-pw-77c1"
+SECRET = "secret5c2e-CANARY-rule-client"
+APP_KEY = "appkeyd41f-CANARY-rule"
+TOKEN = "token0b7a-CANARY-rule-bearer"
+SB_KEY = "sbkey93aa-CANARY-rule-servicebay"
+HB_KEY = "hbkey6e10-CANARY-rule-homebase"
+PASSWORD = "userpw77c1-CANARY-rule-userinfo"
+# Each canary starts differently: an 8-character prefix is one of the forms a leak is sought in.
 CANARIES = (SECRET, APP_KEY, TOKEN, SB_KEY, HB_KEY, PASSWORD)
 ALLOWED_HOSTS_VARIABLE = "COMPONENT_ALLOWED_HOSTS"  # the documented name
 

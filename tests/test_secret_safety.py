@@ -1,12 +1,13 @@
-"""Canary secrets never leak: not raw, URL-encoded or base64-encoded, anywhere a person or a log
-can read them.
+"""Canary secrets never leak: not raw, URL-encoded, base64-encoded, JSON-escaped or cut short,
+anywhere a person or a log can read them.
 
-A hostile vendor echoes every request back (URL, headers, body, and all of it base64-encoded) in
-error bodies, trace headers and success bodies. Every action, picklist and trigger of every
-connector (taken from the catalog, so definitions added later are covered) runs against it with the
-canary connections, through the Python API with debug logging on and through the CLI with
-``-v --debug``; then exceptions (message, repr, JSON), logs, CLI output, trigger state files and
-the committed cassettes are searched for every form of every canary.
+A hostile vendor echoes every request back (URL, headers, body, and all of it base64-encoded and
+``\\u``-escaped, and each header cut to 10 characters) in error bodies, trace headers and success
+bodies. Every action, picklist and trigger of every connector (taken from the catalog, so
+definitions added later are covered) runs against it with the canary connections, through the
+Python API with debug logging on and through the CLI with ``-v --debug``; then exceptions (message,
+repr, JSON), logs, CLI output, trigger state files and the committed cassettes are searched for
+every form of every canary.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class EchoVendor:
             "traceId": echoed_header,
             "errors": {"request": [dump, encoded]},
             "data": {"echo": dump, "encoded": encoded},
+            # JSON-escaped text nested in a value, and every header cut short to 10 characters
+            "escaped": "".join(f"\\u{ord(char):04x}" for char in dump),
+            "cut": {name: value.removeprefix("Bearer ")[:10] for name, value in request.headers.items()},
         }
         status = next(self.statuses)
         if status == 200:

@@ -34,6 +34,7 @@ from tests.conftest import (
     FakeVendor,
     make_runtime,
 )  # fmt: skip
+from tests.trigger_timeline import read_only
 
 JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
 LOOK_BACK = '{"resourceType": "jobs", "lookBack": "2026-01-01"}'
@@ -202,3 +203,79 @@ def test_ctrl_c_stops_every_cleanly_after_committing(tmp_path: Path) -> None:
         state = store.load("hb-1")
     assert state is not None and state["floor"]
     assert HB_API not in rest
+
+
+BLANK_IDS = ["", "  ", "\t", "flow\n1", "\x1b[2J", "a\u200bb"]
+
+
+@pytest.mark.parametrize("instance", BLANK_IDS)
+def test_an_instance_id_no_one_can_see_is_refused_up_front(
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path, instance: str
+) -> None:
+    db = tmp_path / "s.db"
+    result = invoke(
+        "poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", instance,
+        "--state", str(db), "--connection", str(st_file),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert error["type"] == "usage" and "'--instance'" in error["message"]
+    assert not st_vendor.requests and not db.exists()
+
+
+@pytest.mark.parametrize("instance", BLANK_IDS[1:])  # an empty one is refused as missing already
+def test_flow_run_refuses_the_same_instance_ids(tmp_path: Path, instance: str) -> None:
+    flow = tmp_path / "flow.json"
+    flow.write_text(
+        json.dumps(
+            {
+                "name": "f",
+                "trigger": {"trigger": "servicetitan.pollChangesTrigger", "inputs": {"resourceType": "jobs"}},
+                "steps": [{"name": "t", "picklist": "servicetitan.selectTechnician", "inputs": {}}],
+            }
+        )
+    )
+    db = tmp_path / "s.db"
+    result = invoke("flow", "run", str(flow), "--sandbox", "--instance", instance, "--state", str(db))
+    assert result.exit_code == 2
+    assert "'--instance'" in json.loads(result.stderr)["error"]["message"] and not db.exists()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "[]",
+        "{}",
+        "null",
+        '{"floor":"2026-01-01","mode":"watermark","recent":{},"variant":"jobs","version":1,"watermark":1e308}',
+        '{"floor":"2026-01-01","mode":"watermark","recent":{},"variant":"jobs","version":1,"watermark":Infinity}',
+        '{"floor":"2026-01-01","mode":"seen","seen":[],"variant":null,"version":1}',
+    ],
+)
+def test_a_state_row_that_is_not_this_triggers_is_exit_2_and_changes_nothing(
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path, row: str
+) -> None:
+    db = tmp_path / "s.db"
+    with SQLiteStateStore(db) as store:
+        store._db.execute("INSERT INTO trigger_state VALUES ('flow-1', ?, 4, 0)", (row,))
+    args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
+    result = invoke(*args, "--state", str(db), "--connection", str(st_file))
+    assert result.exit_code == 2, result.stderr
+    assert json.loads(result.stderr)["error"]["type"] in ("state_store", "state_mismatch")
+    assert not st_vendor.requests and result.stdout == ""
+    with SQLiteStateStore(db) as store:
+        assert store._db.execute("SELECT state, commits FROM trigger_state").fetchall() == [(row, 4)]
+
+
+def test_a_read_only_state_file_is_exit_2_not_internal(
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path
+) -> None:
+    db = tmp_path / "s.db"
+    SQLiteStateStore(db).close()
+    args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "flow-1"]
+    with read_only(db):
+        result = invoke(*args, "--state", str(db), "--connection", str(st_file))
+    assert result.exit_code == 2, result.stderr
+    error = json.loads(result.stderr)["error"]
+    assert error["type"] == "state_store" and "readonly database" in error["message"]
+    assert not st_vendor.requests

@@ -14,10 +14,19 @@ from component.catalog import Catalog
 from component.errors import InputValidationError
 from component.models import Trigger
 from component.runtime import Runtime
-from component.triggers import StateMismatchError
+from component.triggers import StateMismatchError, StateStoreError
 from component.triggers.checks import problems
+from component.triggers.core import CLOCK_STEP_BACK, FUTURE_SKEW
 from component.triggers.markers import NS, to_iso, to_ns
-from tests.conftest import ST_API, ST_CONNECTION, ST_TOKEN_URL, FakeClock, FakeVendor, make_runtime
+from tests.conftest import (
+    SB_CONNECTION,
+    ST_API,
+    ST_CONNECTION,
+    ST_TOKEN_URL,
+    FakeClock,
+    FakeVendor,
+    make_runtime,
+)
 
 JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
 
@@ -33,8 +42,8 @@ def test_markers_compare_whatever_the_spelling() -> None:
     assert to_ns(base // NS) == base  # epoch seconds
     assert to_ns(base // 1_000_000) == base  # epoch milliseconds
     assert to_ns("2026-03-01") == base - 10 * 3600 * NS
-    for bad in ("yesterday", "2026-13-01", "", None, True, [1]):
-        assert to_ns(bad) is None
+    for bad in ("yesterday", "2026-13-01", "", None, True, [1], 1e308, float("inf"), float("nan"), 10**40):
+        assert to_ns(bad) is None  # the last four name no calendar date
     assert to_iso(base + 123_456_789) == "2026-03-01T10:00:00.123456Z"  # rounded down: a safe lower bound
 
 
@@ -182,3 +191,157 @@ def test_trigger_checks_name_the_field_and_problem() -> None:
     assert "does not name a connection field" in found["$.variants.cases.a.path"]
     assert found["$.emit.created"] == "$inputs.showNew does not name an input"
     assert found["$.sorted"] == "keyset paging (sorted) needs page pagination"
+
+
+# --- the watermark never runs ahead of the clock; a state this trigger did not write is refused -----
+
+POLL = "servicetitan.pollChangesTrigger"
+GOOD = {
+    "mode": "watermark",
+    "variant": "jobs",
+    "floor": "2026-01-01",
+    "watermark": "2026-06-01T00:00:00Z",
+    "recent": {"7": "2026-06-01T00:00:00Z"},
+    "version": 1,
+    "trigger": POLL,
+}
+
+
+def poll_jobs(runtime: Runtime, state: Any) -> Any:
+    return asyncio.run(runtime.poll(POLL, {"resourceType": "jobs"}, ST_CONNECTION, state))
+
+
+def test_a_record_stamped_in_the_future_fires_once_and_never_becomes_the_watermark(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
+    later = [job(8, "2026-07-01T00:00:00Z", "2026-07-01T00:00:00Z")]
+    future = job(9, "9999-12-31T00:00:00Z", "9999-12-31T00:00:00Z")
+    vendor.route("GET", JOBS, page([future]), page([future]), page([*later, future]))
+    one = poll_jobs(runtime, GOOD)
+    assert [(e["type"], e["id"]) for e in one.events] == [("created", "9")]
+    assert one.state["watermark"] == GOOD["watermark"]  # not 9999: nothing after it would ever fire
+    assert one.state["recent"]["9"] == future["modifiedOn"]  # remembered, so it fires once
+    assert poll_jobs(runtime, one.state).events == []
+    three = poll_jobs(runtime, one.state)
+    assert [(e["type"], e["id"]) for e in three.events] == [("created", "8")]
+    assert three.state["watermark"] == "2026-07-01T00:00:00Z"
+    assert [r.url.params["modifiedOnOrAfter"] for r in vendor.api_requests] == [
+        "2026-05-31T23:59:00Z",
+        "2026-05-31T23:59:00Z",
+        "2026-05-31T23:59:00Z",
+    ]
+
+
+def test_a_future_record_stamped_again_earlier_is_a_new_version(runtime: Runtime, vendor: FakeVendor) -> None:
+    """The vendor corrects a date far ahead, or stamps the next change with its real clock."""
+    state = {**GOOD, "recent": {**GOOD["recent"], "9": "9999-12-31T00:00:00Z"}}
+    vendor.route("GET", JOBS, page([job(9, "2026-05-01T00:00:00Z", "2026-06-02T00:00:00Z")]))
+    result = poll_jobs(runtime, state)
+    assert [(e["type"], e["id"]) for e in result.events] == [("updated", "9")]
+    assert result.state["recent"]["9"] == "2026-06-02T00:00:00Z"
+
+
+def test_a_version_stamped_earlier_than_the_one_handled_fires_and_one_read_twice_fires_once(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
+    """Markers name versions: an earlier one is another version (another vendor server's clock), not
+    one to skip. A record listed twice in one poll fires once, as read last (its current version)."""
+    older, newer = "2026-06-01T00:00:10Z", "2026-06-01T00:00:05Z"
+    vendor.route(
+        "GET",
+        JOBS,
+        page([job(7, "2026-05-01T00:00:00Z", "2026-05-31T23:59:30Z")]),
+        page([job(8, "2026-05-01T00:00:00Z", older), job(8, "2026-05-01T00:00:00Z", newer)]),
+    )
+    one = poll_jobs(runtime, GOOD)
+    assert [(e["type"], e["id"]) for e in one.events] == [("updated", "7")]
+    two = poll_jobs(runtime, GOOD)
+    assert [(e["id"], e["changedAt"]) for e in two.events] == [("8", newer)]
+    assert two.state["recent"]["8"] == newer
+
+
+def test_the_watermark_stops_at_the_clock_plus_the_skew_inclusive(
+    runtime: Runtime, vendor: FakeVendor, clock: FakeClock
+) -> None:
+    bound = int(clock.wall() * NS) + int(FUTURE_SKEW * NS)
+    at, beyond = to_iso(bound), to_iso(bound + 1000)
+    vendor.route("GET", JOBS, page([job(1, at, at), job(2, beyond, beyond)]))
+    result = poll_jobs(runtime, GOOD)
+    assert [e["id"] for e in result.events] == ["1", "2"]
+    assert result.state["watermark"] == at
+    assert set(result.state["recent"]) == {"1", "2"}  # 7 fell out of the overlap window
+
+
+BAD_STATES: list[Any] = [
+    [],
+    {},
+    "state",
+    7,
+    {**GOOD, "watermark": 1e308},
+    {**GOOD, "watermark": float("inf")},
+    {**GOOD, "watermark": float("nan")},
+    {**GOOD, "watermark": True},
+    {**GOOD, "watermark": "2026-99-01"},
+    {**GOOD, "floor": None},
+    {**GOOD, "floor": 1_800_000_000},
+    {**GOOD, "floor": "soon"},
+    {**GOOD, "recent": []},
+    {**GOOD, "recent": {"7": 1_800_000_000}},
+    {**GOOD, "recent": {"7": "later"}},
+    {**GOOD, "mode": None},
+    {**GOOD, "mode": "cursor"},
+    {k: v for k, v in GOOD.items() if k != "mode"},
+    {**GOOD, "version": 2},
+    {**GOOD, "version": "1"},
+    {**GOOD, "version": True},
+    {**GOOD, "trigger": "homebase360.updatedJob"},
+    {**GOOD, "mode": "seen", "seen": []},
+    {**GOOD, "variant": ["jobs"]},
+    {**GOOD, "watermark": "9999-12-31T00:00:00Z"},  # frozen by an older version
+]
+
+
+@pytest.mark.parametrize("state", BAD_STATES, ids=[json.dumps(s)[:60] for s in BAD_STATES])
+def test_a_state_this_trigger_did_not_write_is_refused_before_anything_is_sent(
+    runtime: Runtime, vendor: FakeVendor, state: Any
+) -> None:
+    vendor.route("GET", JOBS, page([]))
+    with pytest.raises(StateStoreError) as raised:
+        poll_jobs(runtime, state)
+    assert raised.value.kind in ("state_store", "state_mismatch") and raised.value.exit_code == 2
+    assert vendor.requests == []
+
+
+def test_a_seen_state_is_checked_too(runtime: Runtime, vendor: FakeVendor) -> None:
+    good = {"mode": "seen", "variant": None, "floor": "2026-01-01T00:00:00Z", "seen": ["a"], "version": 1}
+    for state in (
+        {**good, "seen": "a"},
+        {**good, "seen": [1]},
+        {**good, "floor": "x"},
+        {**good, "trigger": POLL},
+    ):
+        with pytest.raises(StateStoreError):
+            asyncio.run(runtime.poll("servicebay.newJob", {}, SB_CONNECTION, state))
+    assert vendor.requests == []
+
+
+def test_a_state_written_before_the_trigger_was_recorded_in_it_still_polls(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
+    vendor.route("GET", JOBS, page([]))
+    old = {k: v for k, v in GOOD.items() if k != "trigger"}
+    assert poll_jobs(runtime, old).state == GOOD
+
+
+def test_a_clock_that_stepped_back_a_little_keeps_its_watermark_and_one_far_back_is_refused(
+    runtime: Runtime, vendor: FakeVendor, clock: FakeClock
+) -> None:
+    now = int(clock.wall() * NS)
+    ahead = to_iso(now + int(CLOCK_STEP_BACK * NS))  # written just before this clock stepped back 5 minutes
+    vendor.route("GET", JOBS, page([]))
+    result = poll_jobs(runtime, {**GOOD, "watermark": ahead, "recent": {"7": ahead}})
+    assert result.state["watermark"] == ahead and result.state["recent"] == {"7": ahead}
+    beyond = to_iso(now + int(CLOCK_STEP_BACK * NS) + 1000)
+    with pytest.raises(StateStoreError, match="more than 300 s past this poll's clock"):
+        poll_jobs(runtime, {**GOOD, "watermark": beyond, "recent": {"7": beyond}})
+    assert len(vendor.api_requests) == 1

@@ -6,6 +6,8 @@ server started for the session (skipped, saying why, where PostgreSQL is not ins
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from component.errors import UsageError
 from component.triggers import (
     LeaseLostError,
     SQLiteStateStore,
@@ -20,9 +23,9 @@ from component.triggers import (
     default_path,
     open_state_store,
 )
-from tests.conftest import CANARIES
+from tests.conftest import CANARIES, ST_CONNECTION, FakeVendor, make_runtime
 from tests.servers import PostgresServer
-from tests.trigger_timeline import Harness, small_page_catalog
+from tests.trigger_timeline import Harness, read_only, small_page_catalog
 
 
 class Wall:
@@ -64,6 +67,29 @@ def opener(where: str, wall: Wall) -> Iterator[Callable[[], Any]]:
 @pytest.fixture
 def store(opener: Callable[[], Any]) -> Any:
     return opener()
+
+
+def raw(store: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """SQL on the store's own connection, past its interface (``?`` placeholders, either backend)."""
+    if isinstance(store, SQLiteStateStore):
+        return store._db.execute(sql, params).fetchall()
+    cursor = store._db.execute(sql.replace("?", "%s"), params)
+    return cursor.fetchall() if cursor.description else []
+
+
+def stored(store: Any) -> list[tuple[Any, ...]]:
+    """The state rows as (state text, commits); PostgreSQL's jsonb gives the text back normalised."""
+    return raw(store, "SELECT CAST(state AS TEXT), commits FROM trigger_state")
+
+
+def refuse_writes(store: Any) -> str:
+    """Make the store's connection refuse every write, as a read-only file or server would; returns
+    the words the refusal says it with."""
+    if isinstance(store, SQLiteStateStore):
+        raw(store, "PRAGMA query_only = ON")
+        return "readonly database"
+    raw(store, "SET default_transaction_read_only = on")
+    return "read-only transaction"
 
 
 def test_a_lease_is_exclusive_until_released_or_expired(store: Any, wall: Wall) -> None:
@@ -190,3 +216,104 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(where: str) -> None:
     )
     assert second.status == "polled" and second.requests == 1
     assert rivals and all(rival is None for rival in rivals)
+
+
+def _poll_once(tmp_path: Path, store: Any, instance: str) -> tuple[FakeVendor, object]:
+    import asyncio
+
+    from component.catalog import load
+    from component.triggers import poll_once
+    from tests.conftest import ROOT, FakeClock
+
+    vendor = FakeVendor()
+    runtime = make_runtime(load(ROOT), vendor, FakeClock(), env={})
+    inputs = {"resourceType": "jobs", "lookBack": "2026-01-01"}
+    try:
+        return vendor, asyncio.run(
+            poll_once(runtime, "servicetitan.pollChangesTrigger", inputs, ST_CONNECTION, store, instance)
+        )
+    except Exception as error:
+        return vendor, error
+
+
+@pytest.mark.parametrize("row", ["[]", "{}", "null", '"state"', "7", "true"])
+def test_a_row_that_is_json_but_not_a_state_is_refused_and_left_alone(
+    tmp_path: Path, store: Any, row: str
+) -> None:
+    """Never taken for a new instance: that would restart it and lose the changes since its last poll."""
+    raw(store, "INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    before = stored(store)
+    with pytest.raises(StateStoreError, match="not a trigger state"):
+        store.load("i")
+    vendor, outcome = _poll_once(tmp_path, store, "i")
+    assert isinstance(outcome, StateStoreError) and outcome.kind == "state_store" and outcome.exit_code == 2
+    assert vendor.requests == []
+    assert stored(store) == before and [json.loads(text) for text, _ in before] == [json.loads(row)]
+    assert before[0][1] == 3
+    assert store.lease("i", "next", 30) is not None  # the failed poll gave its lease back
+
+
+def test_a_foreign_state_changes_nothing(tmp_path: Path, store: Any) -> None:
+    row = (
+        '{"floor":"2026-01-01","mode":"watermark","recent":{},"version":1,"watermark":1e308,"variant":"jobs"}'
+    )
+    raw(store, "INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    before = stored(store)
+    vendor, outcome = _poll_once(tmp_path, store, "i")
+    # (PostgreSQL keeps the number exact: it reads back as 1 and 308 zeros)
+    assert isinstance(outcome, StateStoreError) and re.search(
+        r"watermark 1\S+ is not a time", outcome.message
+    )
+    assert vendor.requests == []
+    assert stored(store) == before and before[0][1] == 3
+    if isinstance(store, SQLiteStateStore):
+        assert before == [(row, 3)]
+
+
+def test_a_store_that_will_not_write_is_a_state_store_error(tmp_path: Path, store: Any) -> None:
+    lease = store.lease("i", "a", 30)
+    assert lease is not None
+    refusal = refuse_writes(store)  # the database's own refusal, as for a read-only file or server
+    for write in (
+        lambda: store.lease("j", "a", 30),
+        lambda: store.renew(lease, 30),
+        lambda: store.commit(lease, {"mode": "seen"}),
+        lambda: store.release(lease),
+    ):
+        with pytest.raises(StateStoreError, match=refusal):
+            write()
+    store.close()
+    with pytest.raises(StateStoreError, match="cannot read"):
+        store.load("i")
+
+
+def test_a_read_only_state_file_is_a_state_store_error_and_nothing_is_sent(
+    tmp_path: Path, wall: Wall
+) -> None:
+    path = tmp_path / "ro.db"
+    SQLiteStateStore(path, clock=wall).close()
+    with read_only(path), SQLiteStateStore(path) as store:
+        vendor, outcome = _poll_once(tmp_path, store, "i")
+    assert isinstance(outcome, StateStoreError), outcome
+    assert "readonly database" in outcome.message
+    assert vendor.requests == []
+
+
+def test_a_read_only_state_folder_is_a_state_store_error(tmp_path: Path, wall: Wall) -> None:
+    folder = tmp_path / "ro"
+    SQLiteStateStore(folder / "t.db", clock=wall).close()
+    with read_only(folder), pytest.raises(StateStoreError, match="cannot open the trigger state store"):
+        SQLiteStateStore(folder / "t.db", clock=wall)
+
+
+@pytest.mark.parametrize(
+    "instance", ["", "   ", "\t", "flow\n1", "flow\x00", "\x1b[31m", "a\u200bb", "\u2028"]
+)
+def test_an_instance_id_no_one_can_see_is_refused_before_the_store_is_touched(
+    tmp_path: Path, store: Any, instance: str
+) -> None:
+    vendor, outcome = _poll_once(tmp_path, store, instance)
+    assert isinstance(outcome, UsageError) and outcome.exit_code == 2
+    assert "trigger instance id" in outcome.message
+    assert vendor.requests == []
+    assert raw(store, "SELECT COUNT(*) FROM trigger_lease") == [(0,)]

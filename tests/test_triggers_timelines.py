@@ -1,7 +1,8 @@
 """Timelines against the real poll core, store and pipeline: no change missed, none emitted twice.
 
-Scripted timelines show each hazard on its own; Hypothesis then generates many timelines mixing
-them. ``COMPONENT_SLOW_TESTS=1`` runs thousands instead of a couple of hundred.
+Scripted timelines show each hazard on its own (records stamped in the future and vendor clocks
+ahead or behind included); Hypothesis then generates many timelines mixing them.
+``COMPONENT_SLOW_TESTS=1`` runs thousands instead of a couple of hundred.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from component.triggers.core import FUTURE_SKEW
+from component.triggers.markers import NS, to_ns
 from tests.servers import PostgresServer
 from tests.trigger_timeline import Harness, small_page_catalog
 
@@ -188,6 +191,24 @@ def test_records_changed_between_pages_cannot_slip_past_a_boundary(catalog3: Any
     assert h.problems() == []
 
 
+def test_a_run_sharing_one_marker_is_read_again_when_it_shifts_mid_poll(fast_dir: Path) -> None:
+    """Three records share the watermark's marker, pages of one: a run read by page number. Record 1
+    changes before page 1 is answered, record 2 (read on page 1) before page 2: record 3 moves onto
+    page 1, already read. Seeing record 2 again with a newer marker, the reader reads the run again.
+    Record 2 fires once, as it was read last."""
+    h = harness(CATALOGS[1], fast_dir)
+    first = h.vendor.insert(3)
+    h.poll()
+    h.advance(61)
+    h.vendor.between_pages.extend([lambda: h.vendor.update(first[0]), lambda: h.vendor.update(first[1])])
+    h.poll()
+    one, two, three = (str(i) for i in first)
+    assert sorted(types(h.delivered)) == [("created", one), ("created", two), ("created", three)]
+    h.advance(121)
+    h.poll()
+    assert h.problems() == []
+
+
 def test_look_back_fires_past_changes_on_the_first_poll(catalog3: Any, fast_dir: Path) -> None:
     h = harness(catalog3, fast_dir, lookBack="2027-01-01")
     ids = h.vendor.insert(4)
@@ -223,7 +244,174 @@ def test_an_instance_keeps_its_place_when_the_definition_is_republished(
     assert h.problems() == []
 
 
+# --- records stamped in the future, vendor clocks ahead and behind ---------------------------------------
+
+YEAR_9999 = to_ns("9999-12-31T00:00:00Z") or 0
+
+
+def state_of(h: Harness) -> dict[str, Any]:
+    state = h.store().load(h.instance)
+    assert state is not None
+    return state
+
+
+def test_a_record_stamped_in_the_year_9999_fires_once_and_freezes_nothing(
+    catalog3: Any, fast_dir: Path
+) -> None:
+    h = harness(catalog3, fast_dir)
+    h.poll()
+    h.advance(5)
+    (future,) = h.vendor.insert(1, at_ns=YEAR_9999)
+    h.poll()
+    assert types(h.delivered) == [("created", str(future))]
+    assert (to_ns(state_of(h)["watermark"]) or 0) < YEAR_9999  # handled, remembered, not adopted
+    for _ in range(3):  # every later change still fires, and the future record never again
+        h.advance(30)
+        new = h.vendor.insert(2)
+        h.poll()
+        assert types(h.delivered)[-2:] == [("created", str(i)) for i in new]
+    assert [e["id"] for e in h.delivered].count(str(future)) == 1
+    assert (to_ns(state_of(h)["watermark"]) or 0) <= int(h.clock.wall() * NS) + int(FUTURE_SKEW * NS)
+    assert h.problems() == []
+
+
+def test_a_future_record_changed_again_fires_again_even_stamped_earlier(
+    catalog3: Any, fast_dir: Path
+) -> None:
+    h = harness(catalog3, fast_dir)
+    h.poll()
+    h.advance(5)
+    (future,) = h.vendor.insert(1, at_ns=YEAR_9999)
+    (ahead,) = h.vendor.insert(1, late_by=-3600)  # an hour ahead: ages into the window later
+    h.poll()
+    h.advance(5)
+    h.vendor.update(future)  # the vendor stamps the correction with its real clock: earlier
+    h.vendor.update(ahead)
+    h.poll()
+    assert types(h.delivered) == [
+        ("created", str(ahead)),
+        ("created", str(future)),
+        ("updated", str(future)),
+        ("updated", str(ahead)),
+    ]
+    h.poll()
+    assert len(h.delivered) == 4
+    assert h.problems() == []
+
+
+def test_a_marker_exactly_at_the_bound_becomes_the_watermark_one_beyond_does_not(
+    catalog3: Any, fast_dir: Path
+) -> None:
+    h = harness(catalog3, fast_dir)
+    h.poll()
+    h.advance(5)
+    bound = int(h.clock.wall() * NS) + int(FUTURE_SKEW * NS)
+    assert bound % 100_000 == 0  # on the fake vendor's grid, so the record is stamped exactly there
+    (at,) = h.vendor.insert(1, at_ns=bound)
+    (beyond,) = h.vendor.insert(1, at_ns=bound + 100_000)
+    h.poll()
+    assert types(h.delivered) == [("created", str(at)), ("created", str(beyond))]
+    state = state_of(h)
+    assert to_ns(state["watermark"]) == bound
+    assert set(state["recent"]) == {str(at), str(beyond)}
+    h.poll()
+    assert len(h.delivered) == 2
+    assert h.problems() == []
+
+
+def test_a_record_stamped_a_little_ahead_of_the_vendors_clock_hides_nothing(
+    catalog3: Any, fast_dir: Path
+) -> None:
+    """With the watermark allowed past the poll's clock, this record (2 minutes ahead of a vendor
+    clock in step with ours) would become it, and the next change, stamped 10 s later, fall before
+    the next poll's start."""
+    h = harness(catalog3, fast_dir)
+    h.poll()
+    h.advance(5)
+    (ahead,) = h.vendor.insert(1, late_by=-120)
+    h.poll()
+    h.advance(10)
+    (after,) = h.vendor.insert(1)
+    h.poll()
+    assert types(h.delivered) == [("created", str(ahead)), ("created", str(after))]
+    h.advance(200)
+    h.poll()
+    assert len(h.delivered) == 2 and h.problems() == []
+
+
+def test_a_version_stamped_earlier_than_the_last_one_still_fires(catalog3: Any, fast_dir: Path) -> None:
+    """The vendor's clock 3 s behind ours; a record stamped 1 s ahead of it (a server of the vendor
+    whose clock runs ahead) is not in our future and becomes the watermark. Its next change, half a
+    second later, is stamped earlier than that: another version all the same."""
+    h = harness(catalog3, fast_dir)
+    h.vendor.offset = -3
+    h.poll()
+    h.advance(70)
+    (ahead,) = h.vendor.insert(1, late_by=-1)
+    h.poll()
+    h.advance(0.5)
+    h.vendor.update(ahead)
+    h.poll()
+    assert types(h.delivered) == [("created", str(ahead)), ("updated", str(ahead))]
+    h.advance(100)
+    h.poll()
+    assert len(h.delivered) == 2 and h.problems() == []
+
+
+@pytest.mark.parametrize("offset", [-120.0, -60.0, -3.0, 3.0, 120.0, 300.0])
+def test_a_vendor_clock_a_little_ahead_or_behind_loses_nothing(
+    catalog3: Any, fast_dir: Path, offset: float
+) -> None:
+    h = harness(catalog3, fast_dir)
+    h.vendor.offset = offset
+    h.poll()
+    h.advance(abs(offset) + 60)  # late arrivals too are past the start, whichever clock is behind
+    for step in range(6):
+        h.vendor.insert(2)
+        h.advance(0.5 if step % 2 else 20)
+        if step % 3 == 0:
+            h.vendor.insert(1, late_by=40)  # a late arrival inside the overlap
+        h.poll()
+    assert len(h.delivered) == 14
+    assert h.problems() == []
+
+
+def test_records_from_a_clock_far_ahead_age_into_the_window_and_the_state_stays_bounded(
+    catalog3: Any, fast_dir: Path
+) -> None:
+    """A vendor clock 20 minutes ahead: its records are in the future for 20 minutes, then ordinary."""
+    h = harness(catalog3, fast_dir)
+    h.vendor.offset = 1200
+    h.poll()
+    sizes = []
+    for _ in range(40):  # an hour: two records a minute and a half, a poll each time
+        h.advance(90)
+        h.vendor.insert(2)
+        h.poll()
+        sizes.append(len(state_of(h)["recent"]))
+    assert len(h.delivered) == 80
+    assert h.problems() == []
+    # 20 minutes of future records, the 60 s overlap and the watermark's batch: at most 15 batches
+    # of two, and it stops growing once the first records age in
+    assert max(sizes) <= 30 and max(sizes[20:]) == max(sizes[:20])
+    watermark = to_ns(state_of(h)["watermark"]) or 0
+    assert int(h.clock.wall() * NS) - 90 * NS < watermark <= int(h.clock.wall() * NS)
+    h.vendor.offset = 0  # its clock is corrected: polls go on, the future pairs age out of the state
+    h.advance(1300)
+    h.vendor.insert(1)
+    h.poll()
+    h.advance(10)
+    h.poll()
+    assert len(state_of(h)["recent"]) == 1
+    assert h.problems() == []
+
+
 # --- generated timelines ------------------------------------------------------------------------------
+
+# Seconds ahead of the vendor's own clock (inf: the year 9999), and the vendor's clock against ours:
+# at most the overlap (60 s) behind, the bound of the guarantee (README, Polling triggers).
+FUTURE = [1.0, 59.0, 61.0, 120.0, 299.0, 301.0, 3600.0, 100 * 365 * 86400.0, float("inf")]
+CLOCKS = [0.0, 0.0, -60.0, -3.0, 3.0, 120.0, 301.0, 1200.0]
 
 STEP = st.one_of(
     st.tuples(st.just("insert"), st.integers(1, 7)),  # a burst of records sharing one timestamp
@@ -235,6 +423,7 @@ STEP = st.one_of(
     st.tuples(st.just("race"), st.just(0)),
     st.tuples(st.just("abandon"), st.just(0)),
     st.tuples(st.just("between_pages"), st.integers(0, 10_000)),
+    st.tuples(st.just("future"), st.sampled_from(FUTURE)),  # stamped ahead of the vendor's own clock
 )
 
 
@@ -260,6 +449,8 @@ def run_timeline(h: Harness, steps: list[tuple[str, float]]) -> None:
             h.race()
         elif action == "abandon":
             h.abandon_lease()
+        elif action == "future":
+            h.vendor.insert(1, at_ns=YEAR_9999 if arg == float("inf") else None, late_by=-arg)
         elif action == "between_pages":
             chosen = ids[int(arg) % len(ids)]
             h.vendor.between_pages.append(lambda chosen=chosen: h.vendor.update(chosen))  # type: ignore[misc]
@@ -278,13 +469,16 @@ def run_timeline(h: Harness, steps: list[tuple[str, float]]) -> None:
     steps=st.lists(STEP, max_size=30),
     page_size=st.integers(1, 5),
     resource=st.sampled_from(["jobs", "jobs", "technicians"]),
+    vendor_clock=st.sampled_from(CLOCKS),
 )
 def test_generated_timelines_miss_nothing_and_repeat_nothing(
-    fast_dir: Path, steps: list[tuple[str, float]], page_size: int, resource: str
+    fast_dir: Path, steps: list[tuple[str, float]], page_size: int, resource: str, vendor_clock: float
 ) -> None:
+    """Any mix of the hazards, with the vendor's clock ahead of or behind the poller's."""
     RAN["timelines"] += 1
     db = Path(tempfile.mkdtemp(dir=fast_dir)) / "state.db"
     h = Harness(CATALOGS[page_size], db, {"resourceType": resource})
+    h.vendor.offset = vendor_clock
     try:
         run_timeline(h, steps)
         assert h.problems() == []

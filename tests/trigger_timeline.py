@@ -2,24 +2,31 @@
 
 A fake ServiceTitan list endpoint (``modifiedOnOrAfter``, ``sort=+ModifiedOn``, ``page``/``pageSize``,
 ``hasMore``) serves records from a scripted timeline on a fake clock: inserts, updates, bursts that
-share one timestamp, late arrivals stamped in the past, changes that land between two page requests.
+share one timestamp, late arrivals stamped in the past, records stamped in the future (up to the year
+9999), a vendor clock ahead of or behind the poller's, changes that land between two page requests.
 Pollers run the real pipeline (Runtime.poll through a Session, SQLite store, poll_once) against it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
+import shutil
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from component import catalog as catalog_module
 from component.auth import TokenCache
+from component.errors import VendorError
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.triggers import open_state_store, poll_once
@@ -43,28 +50,37 @@ class Version:
     created_ns: int
     modified_ns: int
     style: int
+    history: list[int] = field(default_factory=list)  # every modified_ns this record has had, in order
+
+    def __post_init__(self) -> None:
+        self.history.append(self.modified_ns)
 
 
 @dataclass
 class FakeServiceTitan:
-    """The list endpoint over a timeline. ``between_pages`` runs before each list request is answered."""
+    """The list endpoint over a timeline. ``between_pages`` runs before each list request is answered.
+
+    ``offset`` is how far the vendor's clock runs ahead of the poller's (seconds; negative: behind).
+    """
 
     clock: FakeClock
+    offset: float = 0.0
     records: dict[int, Version] = field(default_factory=dict)
     next_id: int = 400_001
     list_requests: int = 0
     between_pages: list[Callable[[], None]] = field(default_factory=list)
 
     def now_ns(self) -> int:
-        return round(self.clock.wall() * 10_000) * 100_000  # 100 microsecond resolution
+        return round((self.clock.wall() + self.offset) * 10_000) * 100_000  # 100 microsecond resolution
 
     def tick(self) -> None:
         """Move the vendor's clock one tenth of a millisecond (so an update gets a new timestamp)."""
         self.clock.t += 0.0001
 
-    def insert(self, count: int = 1, *, late_by: float = 0.0) -> list[int]:
-        """``count`` records sharing one timestamp; ``late_by`` stamps them that many seconds in the past."""
-        at = self.now_ns() - int(late_by * NS)
+    def insert(self, count: int = 1, *, late_by: float = 0.0, at_ns: int | None = None) -> list[int]:
+        """``count`` records sharing one timestamp; ``late_by`` stamps them that many seconds in the past
+        (negative: in the future), ``at_ns`` at that very time."""
+        at = self.now_ns() - int(late_by * NS) if at_ns is None else at_ns
         ids = []
         for _ in range(count):
             self.records[self.next_id] = Version(at, at, self.next_id)
@@ -76,7 +92,8 @@ class FakeServiceTitan:
         version = self.records[record_id]
         if self.now_ns() <= version.modified_ns:
             self.tick()
-        version.modified_ns = self.now_ns()
+        version.modified_ns = self.now_ns()  # earlier than before when it was stamped in the future
+        version.history.append(version.modified_ns)
         version.style += 1
 
     def _json(self, record_id: int, version: Version) -> dict[str, Any]:
@@ -196,6 +213,8 @@ class Harness:
         except RuntimeError:
             self.restart()
             return "crashed"
+        except VendorError as error:  # the list changed under the pages so that one repeated the last
+            return f"failed: {error.message}"  # nothing committed: the next poll repeats this one
         return outcome.status
 
     def poll(self, *, fail: bool = False) -> str:
@@ -246,11 +265,44 @@ class Harness:
                 out.append(f"missed: record {rid} at {stamp(version.modified_ns)}")
             created = [e for e in events if e["type"] == "created"]
             expected = 1 if version.created_ns >= floor_ns else 0
+            if version.created_ns > version.modified_ns < floor_ns:
+                expected = len(created[:1])  # stamped in the future, then corrected to before the start
             if len(created) != expected:
                 out.append(f"record {rid}: {len(created)} created events, expected {expected}")
             if created and events[0]["type"] != "created":
                 out.append(f"record {rid}: created after updated")
             markers = [to_ns(e["changedAt"]) or 0 for e in events]
-            if markers != sorted(markers):
+            if not _in_order(markers, version.history):
                 out.append(f"record {rid}: events out of order")
         return out
+
+
+def _in_order(markers: list[int], history: list[int]) -> bool:
+    """Whether ``markers`` are versions of ``history`` in the order the record had them."""
+    versions = iter(history)
+    return all(any(marker == version for version in versions) for marker in markers)
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` (a file or a folder) unwritable for the block: by its mode, and for root (whom modes do
+    not stop) by the immutable attribute; the test is skipped where neither can be had."""
+    mode = path.stat().st_mode
+    immutable = False
+    path.chmod(mode & ~0o222)
+    try:
+        if os.geteuid() == 0:
+            chattr = shutil.which("chattr")
+            done = (
+                subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False)
+                if chattr
+                else None
+            )
+            if done is None or done.returncode != 0:
+                pytest.skip("running as root, and chattr cannot make the file immutable here")
+            immutable = True
+        yield
+    finally:
+        if immutable:
+            subprocess.run([str(shutil.which("chattr")), "-i", str(path)], check=False)
+        path.chmod(mode)

@@ -9,10 +9,17 @@ Two ways of noticing changes, both declared in the trigger definition:
 * **watermark** (change marker): the state keeps the newest marker handled (the watermark), a
   floor (where the instance started) and the (id, marker) pairs handled inside the overlap window,
   which includes every id at the watermark itself. A poll reads records whose marker is at or
-  after ``since = max(watermark - overlap, floor)``; a record fires unless that version (or a newer
-  one) was already handled. Records sharing a timestamp across a page or poll boundary are neither
+  after ``since = max(watermark - overlap, floor)``; a record fires unless that version (that
+  marker) was already handled: one stamped earlier than the last handled is another version all
+  the same (a vendor server whose clock runs behind another's), and a record listed twice in one
+  poll counts as read last. Records sharing a timestamp across a page or poll boundary are neither
   skipped (the query is inclusive) nor repeated (their ids are remembered); an update after the
   watermark fires again as ``updated``; late arrivals inside the overlap still fire once.
+  The watermark never moves past the poll's own clock (plus :data:`FUTURE_SKEW`, zero): a record
+  stamped later (a vendor clock ahead, a mistyped year) fires once and is remembered among the
+  handled pairs, not adopted, so it cannot hide the changes after it; once the clock catches up it
+  can become the watermark like any other record, and a new version of it (even one stamped
+  earlier) fires again.
 * **seen** (id set): for lists with no change filter. The state is the ids of the last full scan;
   a listed id not in it fires once.
 """
@@ -26,7 +33,7 @@ from typing import Any
 
 from .. import pagination as paging
 from .. import templates
-from ..errors import ComponentError, InputValidationError
+from ..errors import ComponentError, InputValidationError, StateStoreError
 from ..http import OutgoingRequest
 from ..models import PagePagination, RequestTemplate, Trigger, Watermark
 from . import markers
@@ -34,6 +41,13 @@ from . import markers
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Build = Callable[[Trigger, Mapping[str, Any]], OutgoingRequest]
 STATE_VERSION = 1
+# Seconds a marker may run past the poll's own clock and still become the watermark. Not more than
+# zero: with a skew s, a record stamped between the overlap and s ahead of the vendor's (correct)
+# clock would become the watermark and the changes after it would fall before the next poll's start.
+# At zero nothing is lost while the vendor's clock is at most the overlap behind ours, however far
+# ahead it runs or its records are stamped; records past the clock are re-read until they age in.
+FUTURE_SKEW = 0.0
+CLOCK_STEP_BACK = 300.0  # a stored watermark this far past the poll's clock is accepted: it stepped back
 MAX_PAGES = 10_000  # a poll that reads more pages than this is a definition or vendor fault
 
 
@@ -43,8 +57,8 @@ class TriggerError(ComponentError):
     kind = "trigger"
 
 
-class StateMismatchError(ComponentError):
-    """The stored state belongs to another variant or kind of trigger than the one polled."""
+class StateMismatchError(StateStoreError):
+    """The stored state belongs to another trigger, variant or kind of polling than the one polled."""
 
     kind = "state_mismatch"
     exit_code = 2
@@ -158,16 +172,31 @@ class _Fetcher:
             out.extend(self._items(payload))
         return out
 
-    async def keyset(self, since: str, field: str) -> list[dict[str, Any]]:
+    async def keyset(self, since: str, field: str, id_field: str) -> list[dict[str, Any]]:
         """Sorted endpoints: after each page ask again from the last marker seen, page one.
 
         Only when a whole page shares one marker does it move to the next page number. Records
         changed while the poll runs move to the end of the order; they cannot push an unread
-        record back onto a page already read.
+        record back onto a page already read, except inside such a run of one marker read page by
+        page: when a record read in the run shows up again later with a newer marker, the run may
+        have shifted under the reader, so it is read again from its first page.
         """
+        out: list[dict[str, Any]] = []
+        start: str | None = since
+        while start is not None:
+            items, start = await self._keyset_pass(start, field, id_field)
+            out.extend(items)
+        return out
+
+    async def _keyset_pass(
+        self, since: str, field: str, id_field: str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One keyset read to the end; also the cursor of the earliest run that shifted, if one did."""
         pagination = self.plan.trigger.pagination
         assert isinstance(pagination, PagePagination)
         out: list[dict[str, Any]] = []
+        in_runs: dict[str, tuple[int, str]] = {}  # id -> (marker, cursor) of records read in a run by page
+        shifted: tuple[int, str] | None = None
         cursor, page = since, pagination.firstPage
         while True:
             request = self._request(cursor)
@@ -175,9 +204,19 @@ class _Fetcher:
             payload = await self._send(replace(request, query=query))
             items = self._items(payload)
             out.extend(items)
-            if not paging.has_more(pagination, payload):
-                return out
             keys = [markers.to_ns(templates.get_path(item, field, None)) for item in items]
+            ids = [templates.get_path(item, id_field, None) for item in items]
+            for record_id, key in zip(ids, keys, strict=True):
+                run = in_runs.get(str(record_id))
+                if (
+                    run is not None
+                    and key is not None
+                    and key > run[0]
+                    and (shifted is None or run < shifted)
+                ):
+                    shifted = run
+            if not paging.has_more(pagination, payload):
+                return out, None if shifted is None else shifted[1]
             known = [key for key in keys if key is not None]
             if known != sorted(known):
                 raise TriggerError(
@@ -186,9 +225,12 @@ class _Fetcher:
                 )
             last = items[-1] if items else None
             last_key = keys[-1] if keys else None
-            if last is not None and last_key is not None and last_key > (markers.to_ns(cursor) or 0):
+            cursor_key = markers.to_ns(cursor) or 0
+            if last is not None and last_key is not None and last_key > cursor_key:
                 cursor, page = str(templates.get_path(last, field)), pagination.firstPage
             else:
+                run_ids = (str(rid) for rid, key in zip(ids, keys, strict=True) if key == cursor_key)
+                in_runs.update(dict.fromkeys(run_ids, (cursor_key, cursor)))
                 page += 1
 
 
@@ -207,16 +249,59 @@ def _prune(recent: dict[str, str], low: int, keep: int, watermark: int | None) -
     return {**dict(newest), **at_top}
 
 
-def _check_state(state: Mapping[str, Any], mode: str, variant: str | None) -> None:
-    if not state:
+def _refuse(message: str) -> StateStoreError:
+    return StateStoreError(
+        f"the stored state is not a state of this trigger: {message}; nothing was changed "
+        "(repair the row or poll under a new instance id)"
+    )
+
+
+def _time(state: Mapping[str, Any], name: str, *, required: bool = True) -> None:
+    value = state.get(name)
+    if value is None and not required:
         return
-    if state.get("mode") not in (None, mode):
-        raise StateMismatchError(f"the stored state is for {state.get('mode')} polling, not {mode}")
-    if state.get("variant") != variant:
+    if markers.to_ns(value) is None:
+        raise _refuse(f"{name} {value!r:.60} is not a time between the years 1 and 9999")
+
+
+def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[str, Any]:
+    """The state to poll from (empty for a new instance); refuses one this trigger did not write."""
+    if state is None:
+        return {}
+    if not isinstance(state, Mapping) or not state:
+        raise _refuse(f"{type(state).__name__} {state!r:.40}")
+    if state.get("mode") not in ("watermark", "seen"):
+        raise _refuse(f"mode {state.get('mode')!r:.40} is not 'watermark' or 'seen'")
+    version = state.get("version", STATE_VERSION)
+    if type(version) is not int or version != STATE_VERSION:
+        raise _refuse(f"version {version!r:.40} is not {STATE_VERSION}; another version wrote it")
+    if state.get("trigger", ref) != ref:
         raise StateMismatchError(
-            f"this trigger instance follows {state.get('variant')!r}, not {variant!r}; "
+            f"this trigger instance follows {state.get('trigger')!r:.80}, not {ref!r}; "
             "use a new instance id to follow something else"
         )
+    if state["mode"] != mode:
+        raise StateMismatchError(f"the stored state is for {state['mode']} polling, not {mode}")
+    if state.get("variant") != variant:
+        raise StateMismatchError(
+            f"this trigger instance follows {state.get('variant')!r:.80}, not {variant!r}; "
+            "use a new instance id to follow something else"
+        )
+    if not isinstance(state.get("floor", ""), str):
+        raise _refuse("floor is not a string")
+    _time(state, "floor", required=mode == "watermark" or "floor" in state)
+    if mode == "seen":
+        seen = state.get("seen", [])
+        if not isinstance(seen, list) or not all(isinstance(rid, str) for rid in seen):
+            raise _refuse("seen is not a list of ids")
+        return dict(state)
+    _time(state, "watermark", required=False)
+    recent = state.get("recent", {})
+    if not isinstance(recent, dict) or not all(
+        isinstance(m, str) and markers.to_ns(m) is not None for m in recent.values()
+    ):
+        raise _refuse("recent is not an object of ids and times")
+    return dict(state)
 
 
 async def poll(
@@ -233,20 +318,19 @@ async def poll(
     """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted."""
     p = plan(trigger, inputs)
     trigger = p.trigger
-    state = dict(state or {})
+    ref = f"{vendor}.{trigger.key}"
+    state = _check_state(state, ref, "watermark" if trigger.seen is None else "seen", p.variant)
     now_ns = int(now * markers.NS)
     scope: dict[str, Any] = {"inputs": dict(inputs), "connection": dict(connection), "state": {}}
     scope["state"]["window"] = window_scope(trigger, scope, now_ns)
     fetcher = _Fetcher(p, scope, build, send, vendor)
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
-        _check_state(state, "seen", p.variant)
         events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
     else:
         assert trigger.watermark is not None
-        _check_state(state, "watermark", p.variant)
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
-    new_state.update({"version": STATE_VERSION, "variant": p.variant})
+    new_state.update({"version": STATE_VERSION, "trigger": ref, "variant": p.variant})
     return PollResult(events, new_state, fetcher.requests)
 
 
@@ -312,6 +396,14 @@ async def _by_watermark(
     watermark_raw = state.get("watermark")
     watermark = markers.to_ns(watermark_raw)
     overlap = int(spec.overlap * markers.NS)
+    bound = now_ns + int(FUTURE_SKEW * markers.NS)
+    if watermark is not None and watermark > now_ns + int(CLOCK_STEP_BACK * markers.NS):
+        raise StateStoreError(
+            f"the stored watermark {watermark_raw!r:.60} is more than {CLOCK_STEP_BACK:g} s past this "
+            "poll's clock: the clock has gone back since it was written, or an older version adopted a "
+            "record stamped in the future; nothing was changed (check the clock, or poll under a new "
+            "instance id with a start date to resume)"
+        )
     since = floor if watermark is None else max(watermark - overlap, floor)
     if watermark is not None and since == watermark and overlap == 0:
         since_text = str(watermark_raw)  # the vendor's own spelling of its timestamp
@@ -319,32 +411,36 @@ async def _by_watermark(
         since_text = str(state["floor"]) if since == floor else markers.to_iso(since)
     scope["state"]["since"] = since_text
     if fetcher.plan.sorted:
-        records = await fetcher.keyset(since_text, spec.field)
+        records = await fetcher.keyset(since_text, spec.field, spec.id)
     else:
         records = await fetcher.all_pages()
-    keyed = []
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
     for index, record in enumerate(records):
+        record_id = templates.get_path(record, spec.id, None)
+        if record_id is not None:
+            latest[str(record_id)] = (index, record)  # read again later in the poll: the newer version
+    keyed = []
+    for record_id, (index, record) in latest.items():
         marker = templates.get_path(record, spec.field, None)
         key = markers.to_ns(marker)
-        record_id = templates.get_path(record, spec.id, None)
-        if key is None or key < since or record_id is None:
+        if key is None or key < since:
             continue
-        keyed.append((key, str(record_id), index, marker, record))
+        keyed.append((key, record_id, index, marker, record))
     keyed.sort(key=lambda item: (item[0], item[1], item[2]))
     recent: dict[str, str] = {str(k): str(v) for k, v in (state.get("recent") or {}).items()}
     events = []
     top, top_raw = watermark, watermark_raw
     for key, record_id, _, marker, record in keyed:
+        if key <= bound and (top is None or key > top):
+            top, top_raw = key, marker  # read and handled (now or before), and not in the future
         previous = recent.get(record_id)
-        if previous is not None and (markers.to_ns(previous) or 0) >= key:
-            continue  # this version, or a newer one, was handled already
+        if previous is not None and markers.to_ns(previous) == key:
+            continue  # this version was handled already; any other marker is another version
         created_at = (
             markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
         )
         kind = "created" if created_at is not None and created_at >= since and previous is None else "updated"
         recent[record_id] = str(marker)
-        if top is None or key > top:
-            top, top_raw = key, marker
         if emit.get(kind, True):
             events.append(_event(kind, record_id, marker, record))
     low = floor if top is None else max(top - overlap, floor)

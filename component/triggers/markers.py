@@ -8,12 +8,15 @@ nanoseconds since the Unix epoch (UTC), so ``...:00Z`` and ``...:00.0000000Z`` c
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 NS = 1_000_000_000
 DAY = 86_400 * NS
+MIN_NS = -62_135_596_800 * NS  # 0001-01-01T00:00:00Z
+MAX_NS = 253_402_300_800 * NS - 1  # 9999-12-31T23:59:59.999999999Z
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
@@ -22,16 +25,26 @@ _ISO = re.compile(
 
 
 def to_ns(value: Any) -> int | None:
-    """Nanoseconds since the epoch, or None when ``value`` is not a recognisable time."""
+    """Nanoseconds since the epoch, or None when ``value`` is not a recognisable time.
+
+    Times outside the years 1 to 9999 (``1e308``, an infinity, NaN) are not recognisable either:
+    no calendar date names them.
+    """
+    ns = _to_ns(value)
+    return ns if ns is not None and MIN_NS <= ns <= MAX_NS else None
+
+
+def _to_ns(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         scale = NS // 1000 if abs(value) >= 100_000_000_000 else NS  # epoch ms or s
-        return int(value * scale)
+        scaled = value * scale
+        return None if isinstance(scaled, float) and not math.isfinite(scaled) else int(scaled)
     if isinstance(value, dict):
         whole = value.get("_seconds", value.get("seconds"))
         nanos = value.get("_nanoseconds", value.get("nanoseconds", 0))
-        if isinstance(whole, int) and isinstance(nanos, int):
+        if isinstance(whole, int) and isinstance(nanos, int) and not isinstance(whole, bool):
             return whole * NS + nanos
         return None
     if not isinstance(value, str):

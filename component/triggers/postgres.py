@@ -15,6 +15,7 @@ restart of the instance.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,9 +47,7 @@ class PostgresStateStore:
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         import psycopg
-        from psycopg.types.json import Jsonb
 
-        self._jsonb = Jsonb
         self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.url = redacted_url(url)
         self.clock = clock
@@ -79,12 +78,14 @@ class PostgresStateStore:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
+    def _tx(self, doing: str) -> Iterator[Any]:
+        """One transaction; the server's and the connection's failures as :class:`StateStoreError`."""
         try:
             with self._db.transaction():
                 yield self._db
         except self._errors as exc:
-            raise StateStoreError(f"the trigger state store {self.url!r} failed: {exc}") from None
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StateStoreError(f"cannot {doing} in the trigger state store {self.url!r}: {text}") from None
 
     def _held(self, db: Any, lease: Lease) -> bool:
         row = db.execute(
@@ -94,7 +95,7 @@ class PostgresStateStore:
 
     def lease(self, instance: str, owner: str, ttl: float) -> Lease | None:
         now = self.clock()
-        with self._tx() as db:
+        with self._tx(f"take the lease on trigger instance {instance!r}") as db:
             db.execute(
                 "INSERT INTO trigger_lease (instance, owner, token, expires) VALUES (%s, '', '', 0) "
                 "ON CONFLICT (instance) DO NOTHING",
@@ -113,7 +114,7 @@ class PostgresStateStore:
         return lease
 
     def renew(self, lease: Lease, ttl: float) -> Lease:
-        with self._tx() as db:
+        with self._tx(f"renew the lease on trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
                 raise LeaseLostError(f"the lease on trigger instance {lease.instance!r} was lost")
             renewed = Lease(lease.instance, lease.owner, lease.token, self.clock() + ttl)
@@ -123,37 +124,46 @@ class PostgresStateStore:
         return renewed
 
     def load(self, instance: str) -> dict[str, Any] | None:
-        with self._tx() as db:
+        with self._tx(f"read the state of trigger instance {instance!r}") as db:
             row = db.execute("SELECT state FROM trigger_state WHERE instance = %s", (instance,)).fetchone()
         if row is None:
             return None
-        if not isinstance(row[0], dict):
+        if not isinstance(row[0], dict) or not row[0]:
+            shown = json.dumps(row[0])
             raise StateStoreError(
-                f"the state of trigger instance {instance!r} is not a JSON object "
-                f"({type(row[0]).__name__}); it was not written by this component"
+                f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
+                "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
+                "new instance id)"
             )
         return row[0]
 
     def commit(self, lease: Lease, state: dict[str, Any]) -> None:
-        with self._tx() as db:
+        try:
+            text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise StateStoreError(
+                f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
+            ) from None
+        with self._tx(f"commit the state of trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
                 raise LeaseLostError(
                     f"the lease on trigger instance {lease.instance!r} ran out before commit; "
                     "the state was not written and the next poll repeats this one"
                 )
             db.execute(
-                "INSERT INTO trigger_state (instance, state, commits, updated_at) VALUES (%s, %s, 1, %s) "
+                "INSERT INTO trigger_state (instance, state, commits, updated_at) "
+                "VALUES (%s, %s::jsonb, 1, %s) "
                 "ON CONFLICT (instance) DO UPDATE SET state = excluded.state, "
                 "commits = trigger_state.commits + 1, updated_at = excluded.updated_at",
-                (lease.instance, self._jsonb(state), self.clock()),
+                (lease.instance, text, self.clock()),
             )
 
     def release(self, lease: Lease) -> None:
-        with self._tx() as db:
+        with self._tx(f"release the lease on trigger instance {lease.instance!r}") as db:
             db.execute(
                 "DELETE FROM trigger_lease WHERE instance = %s AND token = %s", (lease.instance, lease.token)
             )
 
     def instances(self) -> list[str]:
-        with self._tx() as db:
+        with self._tx("list the trigger instances") as db:
             return [row[0] for row in db.execute("SELECT instance FROM trigger_state ORDER BY instance")]

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .store import Lease, LeaseLostError, StateStore, new_owner
+from .store import Lease, LeaseLostError, StateStore, check_instance, new_owner
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -52,7 +52,12 @@ async def poll_once(
     owner: str | None = None,
     ttl: float = DEFAULT_TTL,
 ) -> PollOutcome:
-    """Poll ``ref`` for trigger instance ``instance`` once, durably."""
+    """Poll ``ref`` for trigger instance ``instance`` once, durably.
+
+    An instance id that cannot name an instance (empty, blank, control characters) is refused
+    before the store or the vendor is touched.
+    """
+    check_instance(instance)
     lease: Lease | None = store.lease(instance, owner or new_owner(), ttl)
     if lease is None:
         return PollOutcome("busy")

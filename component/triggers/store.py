@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,25 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import ComponentError
+from ..errors import ComponentError, UsageError
+from ..errors import StateStoreError as StateStoreError  # re-exported: it was defined here
 
 if TYPE_CHECKING:
     from .postgres import PostgresStateStore
 
 APP_DIR = "fieldservice-component"
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # control, format, unassigned, line breaks
 
 
 class LeaseLostError(ComponentError):
     """The lease ran out (or was taken over) before the state was committed; nothing was written."""
 
     kind = "lease_lost"
-
-
-class StateStoreError(ComponentError):
-    """The state store cannot be opened or read."""
-
-    kind = "state_store"
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,19 @@ def default_path(env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ) if env is None else env
     base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
     return Path(base) / APP_DIR / "triggers.db"
+
+
+def check_instance(instance: object) -> str:
+    """``instance`` if it can name a trigger instance: a string with a visible character and no
+    control, format or line-break characters (which no one can see, type or tell apart)."""
+    if not isinstance(instance, str) or not instance.strip():
+        raise UsageError(f"a trigger instance id must have a visible character (got {instance!r:.40})")
+    hidden = next((c for c in instance if unicodedata.category(c) in _UNSEEN), None)
+    if hidden is not None:
+        raise UsageError(
+            f"a trigger instance id must not hold control or invisible characters (U+{ord(hidden):04X})"
+        )
+    return instance
 
 
 def open_state_store(
@@ -136,14 +145,26 @@ class SQLiteStateStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _guard(self, doing: str) -> Iterator[None]:
+        """SQLite's and the file system's failures (a read-only file or folder, a full disk, a
+        corrupt file) as :class:`StateStoreError`."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            yield
+        except (OSError, sqlite3.Error) as exc:
+            raise StateStoreError(
+                f"cannot {doing} in the trigger state store {str(self.path)!r}: {exc}"
+            ) from None
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._guard(doing):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _held(self, db: sqlite3.Connection, lease: Lease) -> bool:
         row = db.execute(
@@ -153,7 +174,7 @@ class SQLiteStateStore:
 
     def lease(self, instance: str, owner: str, ttl: float) -> Lease | None:
         now = self.clock()
-        with self._write() as db:
+        with self._write(f"take the lease on trigger instance {instance!r}") as db:
             row = db.execute(
                 "SELECT owner, expires FROM trigger_lease WHERE instance = ?", (instance,)
             ).fetchone()
@@ -167,7 +188,7 @@ class SQLiteStateStore:
         return lease
 
     def renew(self, lease: Lease, ttl: float) -> Lease:
-        with self._write() as db:
+        with self._write(f"renew the lease on trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
                 raise LeaseLostError(f"the lease on trigger instance {lease.instance!r} was lost")
             renewed = Lease(lease.instance, lease.owner, lease.token, self.clock() + ttl)
@@ -177,18 +198,35 @@ class SQLiteStateStore:
         return renewed
 
     def load(self, instance: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT state FROM trigger_state WHERE instance = ?", (instance,)).fetchone()
+        """The committed state, or None when there is no row; a row that is not a JSON object with
+        fields (``[]``, ``{}``, ``null``, not JSON) is refused, never taken for a new instance."""
+        with self._guard(f"read the state of trigger instance {instance!r}"):
+            row = self._db.execute(
+                "SELECT state FROM trigger_state WHERE instance = ?", (instance,)
+            ).fetchone()
         if row is None:
             return None
         try:
-            state = json.loads(row[0])
-        except json.JSONDecodeError as exc:
+            state = json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise StateStoreError(f"the state of trigger instance {instance!r} is not JSON: {exc}") from None
-        return state if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not state:
+            shown = row[0] if isinstance(row[0], str) else repr(row[0])
+            raise StateStoreError(
+                f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
+                "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
+                "new instance id)"
+            )
+        return state
 
     def commit(self, lease: Lease, state: dict[str, Any]) -> None:
-        text = json.dumps(state, sort_keys=True, separators=(",", ":"))
-        with self._write() as db:
+        try:
+            text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise StateStoreError(
+                f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
+            ) from None
+        with self._write(f"commit the state of trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
                 raise LeaseLostError(
                     f"the lease on trigger instance {lease.instance!r} ran out before commit; "
@@ -202,10 +240,12 @@ class SQLiteStateStore:
             )
 
     def release(self, lease: Lease) -> None:
-        with self._write() as db:
+        with self._write(f"release the lease on trigger instance {lease.instance!r}") as db:
             db.execute(
                 "DELETE FROM trigger_lease WHERE instance = ? AND token = ?", (lease.instance, lease.token)
             )
 
     def instances(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT instance FROM trigger_state ORDER BY instance")]
+        with self._guard("list the trigger instances"):
+            rows = self._db.execute("SELECT instance FROM trigger_state ORDER BY instance").fetchall()
+        return [row[0] for row in rows]
