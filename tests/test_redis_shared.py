@@ -345,3 +345,40 @@ def test_a_waiter_that_gives_up_leaves_the_queue(redis_server: RedisServer) -> N
         await asyncio.wait_for(second, 5)
 
     asyncio.run(scenario())
+
+
+def test_a_token_refused_with_401_is_replaced_for_every_process(redis_server: RedisServer) -> None:
+    """Process A's token is answered 401: A fetches a new one and stores it; process B then takes
+    that one from Redis instead of the refused one, and asks for no token of its own."""
+    import httpx2
+
+    from component.policy import SYSTEM_CLOCK
+    from tests.conftest import ST_API, ST_CONNECTION, FakeVendor
+
+    technicians = f"{ST_API}/settings/v2/tenant/{ST_CONNECTION['tenant']}/technicians"
+    vendor = FakeVendor()
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.headers["Authorization"] == "Bearer tok-1":
+            return httpx2.Response(401, json={"title": "token revoked", "status": 401, "traceId": "t"})
+        return httpx2.Response(200, json={"page": 1, "pageSize": 50, "hasMore": False, "data": []})
+
+    vendor.route("GET", technicians, answer)
+
+    def process() -> Runtime:  # a runtime with its own token cache, as another process has
+        return Runtime(
+            transport=httpx2.MockTransport(vendor),
+            clock=SYSTEM_CLOCK,
+            tokens=RedisTokenCache(RedisConnections(redis_server.url)),
+            budgets=BudgetRegistry(),
+            env={},
+        )
+
+    process().run_sync(*TECHNICIANS, ST_CONNECTION)
+    assert vendor.tokens_issued == 2  # tok-1, refused; tok-2
+    process().run_sync(*TECHNICIANS, ST_CONNECTION)
+    assert vendor.tokens_issued == 2
+    assert [r.headers["Authorization"] for r in vendor.api_requests] == [
+        "Bearer tok-1",
+        *["Bearer tok-2"] * 2,
+    ]
