@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import actions, cold_start, demo, peer, picklists, polling, sessions
+from . import actions, cold_start, demo, peer, picklists, polling, service, sessions
 from .core import Report, machine, markdown_table
 from .served import Unavailable
 
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[Report, int], None]] = {
     "polling": polling.run,
     "peer": peer.run,
     "demo": demo.run,
+    "service": service.run,
 }
 HERE = Path(__file__).resolve().parent
 

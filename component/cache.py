@@ -94,17 +94,28 @@ class PicklistCache:
         """
         if self.ttl <= 0:
             return await load()
-        cached = self._current(key)
-        if cached is not None:
-            return _copy(cached.value, cached.flat)
-        pending = self._loading.get(key)
-        if pending is not None and not pending.done():
-            return _copy(await asyncio.shield(pending), flat)
+        while True:
+            cached = self._current(key)
+            if cached is not None:
+                return _copy(cached.value, cached.flat)
+            pending = self._loading.get(key)
+            if pending is None or pending.done():
+                break
+            try:
+                return _copy(await asyncio.shield(pending), flat)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # the caller that was loading was cancelled, not this one: load it here instead
         generation = self._generation_of(key)
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
             value = await load()
+        except asyncio.CancelledError:
+            future.cancel()  # those waiting load it themselves; a cancellation is this caller's own
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiting callers re-raise it, nobody else must

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -144,12 +145,35 @@ class Catalog:
                         item["output"] = definition.model.output
                     if definition.model.checks:
                         item["checks"] = [checks.describe(rule) for rule in definition.model.checks]
+                    operation = vendor_operation(definition.model)
+                    if operation is not None:
+                        item["operation"] = operation
+                    if definition.model.notes:
+                        item["notes"] = definition.model.notes
+                    if definition.model.examples:
+                        item["examples"] = definition.model.examples
                     entry[kind][key] = item
                     if isinstance(definition.model, Action):
                         for alias in definition.model.aliases:
                             entry[kind][alias] = {**item, "aliasOf": key}
             out[name] = entry
         return {"connectors": out}
+
+
+_PLACEHOLDER = re.compile(r"\{(?:connection|inputs)\.([^{}]+)\}")
+
+
+def vendor_operation(model: Definition) -> dict[str, str] | None:
+    """The vendor operation a definition calls: ``{"id"?, "method", "path"}``, path as the vendor spells it.
+
+    ``id`` is the vendor's OpenAPI operationId, where the vendor publishes a spec; a raw request (whose
+    method or path is an input) calls no one operation and has none.
+    """
+    request = model.request
+    if "$" in request.method or "$" in request.path:
+        return None
+    operation = {"method": request.method.upper(), "path": _PLACEHOLDER.sub(r"{\1}", request.path)}
+    return {"id": request.operationId, **operation} if request.operationId else operation
 
 
 def _suggest(name: str, options: Any, prefix: str = "") -> str:

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,7 +24,7 @@ from .redact import RedactingFilter, Redactor, redact, redact_json
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .catalog import LoadedDefinition
+    from .app import Application
     from .runtime import Runtime
 
 T = TypeVar("T")
@@ -184,24 +184,27 @@ def _runtime(ctx: click.Context, sandboxed: bool = False) -> Runtime:
     return Runtime(load(root), transport=sandbox.transport())
 
 
-def _connection_data(
-    ctx: click.Context, runtime: Runtime, definition: LoadedDefinition, file: Path | None
-) -> dict[str, Any]:
-    """The connection as given (file and environment, or the sandbox's), its secrets registered for
-    redaction first."""
-    from .connection import connection_values, read_connection_file
+def _app(ctx: click.Context, sandboxed: bool = False) -> Application:
+    """The application layer over :func:`_runtime`, sharing this invocation's redactor."""
+    from .app import Application
 
-    connector = runtime.catalog.connector(definition.connector)
-    sandbox = ctx.obj.get("sandbox")
-    if sandbox is not None and file is not None:
-        raise UsageError("give --connection or --sandbox, not both")
-    data = sandbox.connection(definition.connector) if sandbox else read_connection_file(file) if file else {}
-    redactor: Redactor = ctx.meta["redactor"]
-    values = connection_values(connector, data, runtime.env)
-    for name in connector.secret_fields:
-        if isinstance(values.get(name), str):
-            redactor.add(values[name])
-    return data
+    runtime = _tracked_runtime(ctx, sandboxed)
+    return Application(runtime, sandbox=ctx.obj.get("sandbox"), redactor=ctx.meta["redactor"])
+
+
+def _connection_source(ctx: click.Context, file: Path | None) -> Callable[[], dict[str, Any] | None]:
+    """The connection file's data, read when the application asks for it (after the inputs passed);
+    None for the sandbox's or the environment's."""
+    sandboxed = ctx.obj.get("sandbox") is not None
+
+    def read() -> dict[str, Any] | None:
+        from .connection import read_connection_file
+
+        if sandboxed and file is not None:
+            raise UsageError("give --connection or --sandbox, not both")
+        return read_connection_file(file) if file else None
+
+    return read
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -338,16 +341,10 @@ def _definition_command(name: str, kind: str, metavar: str, summary: str) -> Non
         sandboxed: bool,
         dry_run: bool,
     ) -> None:
-        from .runtime import check_inputs
-
-        runtime = _tracked_runtime(ctx, sandboxed)
+        app = _app(ctx, sandboxed)
         parsed = parse_inputs(inputs)
-        definition = runtime.catalog.find("actions" if kind == "action" else "dataSources", ref)
-        # inputs first: a bad input is reported before anything else is read (a one-off check: the
-        # run checks them again, and compiling the schema would not pay off in one command)
-        check_inputs(definition, parsed, compiled=False)
-        connection = _connection_data(ctx, runtime, definition, connection_file)
-        call = runtime.run if kind == "action" else runtime.picklist
+        connection = _connection_source(ctx, connection_file)
+        call = app.run if kind == "action" else app.picklist
         emit(_run(call(ref, parsed, connection, dry_run=dry_run)))
 
 
@@ -413,15 +410,12 @@ def poll_command(
     every: float | None,
 ) -> None:
     """Poll a trigger: print each event as one JSON line and commit the trigger's state."""
-    from .runtime import check_inputs
     from .triggers import open_state_store
-    from .triggers.watch import watch
 
-    runtime = _tracked_runtime(ctx, sandboxed)
+    app = _app(ctx, sandboxed)
     parsed = parse_inputs(inputs)
-    definition = runtime.catalog.find("triggers", ref)
-    check_inputs(definition, parsed)
-    connection = _connection_data(ctx, runtime, definition, connection_file)
+    app.check_trigger(ref, parsed)  # before the state store is opened
+    connection = _connection_source(ctx, connection_file)
     redactor: Redactor = ctx.meta["redactor"]
 
     def deliver(events: list[dict[str, Any]]) -> None:
@@ -441,8 +435,8 @@ def poll_command(
 
     with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
         _run(
-            watch(
-                runtime, ref, parsed, connection, store, instance,
+            app.watch(
+                ref, parsed, connection, store, instance,
                 deliver=deliver, every=every, dry_run=dry_run, on_poll=report,
             )
         )  # fmt: skip
@@ -459,8 +453,8 @@ def demo(ctx: click.Context, as_json: bool) -> None:
 
     from .demo import run_demo
 
-    runtime = _tracked_runtime(ctx, sandboxed=True)
-    summary = _run(run_demo(runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    app = _app(ctx, sandboxed=True)
+    summary = _run(run_demo(app.runtime, ctx.obj["sandbox"], None if as_json else Console()))
     if as_json:
         emit(summary)
     if not summary["ok"]:
@@ -472,23 +466,22 @@ def flow() -> None:
     """Flows: named steps (actions and picklists) run in order, each reading earlier outputs."""
 
 
-def _flow_connections(ctx: click.Context, runtime: Runtime, files: tuple[Path, ...]) -> dict[str, Any]:
-    """Connections by connector: the sandbox's, or merged from files keyed by connector name."""
-    sandbox = ctx.obj.get("sandbox")
-    if sandbox is not None:
+def _flow_connections(ctx: click.Context, app: Application, files: tuple[Path, ...]) -> dict[str, Any] | None:
+    """Connections by connector merged from files keyed by connector name (None: the sandbox's)."""
+    if ctx.obj.get("sandbox") is not None:
         if files:
             raise UsageError("give --connection or --sandbox, not both")
-        return dict(sandbox.connections())
+        return None
     from .connection import read_connection_file
 
     merged: dict[str, Any] = {}
     for file in files:
         data = read_connection_file(file)
-        unknown = [name for name in data if name not in runtime.catalog.connectors]
+        unknown = [name for name in data if name not in app.catalog.connectors]
         if unknown:
             raise UsageError(
                 f"connection file {str(file)!r} must hold connections keyed by connector name "
-                f"({', '.join(runtime.catalog.connectors)}); unknown keys: {', '.join(unknown)}"
+                f"({', '.join(app.catalog.connectors)}); unknown keys: {', '.join(unknown)}"
             )
         merged.update(data)
     return merged
@@ -524,11 +517,11 @@ def flow_run(
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
     from rich.console import Console
 
-    from .flows import StepResult, describe, load_flow, run_flow
+    from .flows import StepResult, describe, load_flow
 
-    runtime = _tracked_runtime(ctx, sandboxed)  # connections from files and the environment alike
+    app = _app(ctx, sandboxed)
     flow_model = load_flow(flow_file)
-    connections = _flow_connections(ctx, runtime, connection_files)
+    connections = app.flow_connections(_flow_connections(ctx, app, connection_files))
     redactor: Redactor = ctx.meta["redactor"]
     console = Console(stderr=True)
 
@@ -545,7 +538,6 @@ def flow_run(
 
     if flow_model.trigger is not None:
         from .triggers import open_state_store
-        from .triggers.flow import run_triggered_flow
 
         if not instance:
             raise UsageError(
@@ -553,14 +545,10 @@ def flow_run(
                 "give --instance ID (and optionally --state FILE) so its place is kept"
             )
         with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
-
-            async def triggered() -> dict[str, Any]:
-                async with runtime:
-                    return await run_triggered_flow(
-                        runtime, flow_model, connections, store, instance, dry_run=dry_run, on_step=show
-                    )
-
-            summary = _run(triggered())
+            run = app.run_flow(
+                flow_model, connections, dry_run=dry_run, on_step=show, store=store, instance=instance
+            )
+            summary = redactor.data(_run(run))
         emit(summary)
         if not summary["ok"]:
             sys.exit(1)
@@ -570,11 +558,7 @@ def flow_run(
             f"flow {flow_model.name!r} has no trigger; --instance and --state apply to triggered flows"
         )
 
-    async def go() -> dict[str, Any]:
-        async with runtime:
-            return await run_flow(runtime, flow_model, connections, dry_run=dry_run, on_step=show)
-
-    summary = _run(go())
+    summary = redactor.data(_run(app.run_flow(flow_model, connections, dry_run=dry_run, on_step=show)))
     emit(summary)
     if not summary["ok"]:
         sys.exit(1)
@@ -673,3 +657,13 @@ def schemas() -> None:
 
 def main() -> None:
     cli(prog_name="component")
+
+
+def _add_service_commands() -> None:
+    from .cli_service import mcp_command, serve_command
+
+    cli.add_command(serve_command)
+    cli.add_command(mcp_command)
+
+
+_add_service_commands()

@@ -260,7 +260,12 @@ class DateWindow(Strict):
 class Definition(Strict):
     key: str = Field(pattern=KEY_PATTERN)
     label: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    description: str = Field(min_length=1, description="What it does, for the user who picks it.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Facts for an integrator, kept out of the description: what the vendor's docs do not "
+        "confirm and what this definition chose instead (README, Known unknowns).",
+    )
     inputs: JsonSchema = Field(
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False},
         description="Draft 2020-12 JSON Schema of the inputs: an object with additionalProperties false.",

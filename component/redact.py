@@ -121,8 +121,13 @@ class _Matcher:
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
+        secrets = tuple(secrets)
         literals = {literal for secret in secrets for literal in _literals(secret)}
         self.literals = tuple(sorted(literals, key=len, reverse=True))
+        # a secret written out (not base64) counts as cut short only where the text's word ends
+        # too: "sandbox-org" shares its first 8 characters with a key "sandbox-servicebay-key"
+        # and betrays none of the rest, while "sandbox-servi…" and "sandbox-servicebay-k" do
+        self.written = frozenset(form for secret in secrets for form in (secret, json.dumps(secret)[1:-1]))
         self.anchors = tuple(sorted({literal[:PREFIX_LENGTH] for literal in literals}))
 
     def could_hold(self, text: str) -> bool:
@@ -152,6 +157,9 @@ class _Matcher:
                     index = head
                     while end < len(text) and index < len(literal) and text[end] == literal[index]:
                         end, index = end + 1, index + 1
+                    if end < len(text) and text[end].isalnum() and literal in self.written:
+                        found = text.find(anchor, found + 1)
+                        continue  # the text goes on with other letters: a shared start, not a cut
                 spans.append((starts[found], starts[end]) if starts else (found, end))
                 found = text.find(anchor, end)
         return spans

@@ -54,6 +54,8 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
 
     Canonical form: a value RFC 3339 lets be spelled several ways (``2024-01-15 10:00:00z``) is sent
     the one way (``2024-01-15T10:00:00Z``), whatever the definition (``SchemaValidator.canonical``).
+    An optional field that holds nothing (``[]``, ``{}``), as a form leaves it untouched, is unset
+    (``SchemaValidator.without_untouched``).
 
     ``compiled=False`` for a one-off check that should not count towards compiling the schema.
     """
@@ -68,7 +70,7 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
             f"invalid inputs for {definition.ref}: {unsafe[0]}: {unsafe[1]}",
             problems=[{"path": unsafe[0], "message": unsafe[1]}],
         )
-    filled = definition.validator.with_defaults(inputs)
+    filled = definition.validator.with_defaults(definition.validator.without_untouched(inputs))
     problems = definition.validator.problems(filled, compiled=compiled)
     canonical: dict[str, Any] = filled if problems else definition.validator.canonical(filled)
     problems = problems or checks.problems(definition.model.checks, canonical)

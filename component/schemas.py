@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
 
@@ -285,6 +285,22 @@ class SchemaValidator:
     def _rewrite(self) -> Rewrite | None:
         return _rewriter(self.schema)
 
+    def without_untouched(self, instance: Any) -> Any:
+        """``instance`` without the optional fields a form leaves untouched, at any depth.
+
+        A form renderer fills an optional list with ``[]`` and an optional object holding a list with
+        ``{"list": []}``; sent, they would change the record (a PATCH with ``tagTypeIds: []`` clears the
+        tags) or be refused (an object missing its required fields). An optional list of declared items
+        or object of declared fields (one its object does not list in ``required``) whose value holds
+        nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
+        ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
+        """
+        return self._untouched.apply(instance)
+
+    @cached_property
+    def _untouched(self) -> _Untouched:
+        return _Untouched(self.schema)
+
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
         filled = dict(instance)
@@ -292,6 +308,71 @@ class SchemaValidator:
             if name not in filled:
                 filled[name] = copy.deepcopy(default) if isinstance(default, dict | list) else default
         return filled
+
+
+def _holds_nothing(value: Any) -> bool:
+    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends."""
+    if isinstance(value, list):
+        return not value
+    if isinstance(value, dict):
+        return all(_holds_nothing(item) for item in value.values())
+    return False
+
+
+def _is_form_field(schema: Any) -> TypeGuard[dict[str, Any]]:
+    """A list of declared items or an object of declared fields, which a form draws (and pre-fills).
+
+    Free-form JSON (a raw request's ``json`` body, an object of extra query parameters) is data:
+    an empty one is sent as given.
+    """
+    return isinstance(schema, dict) and (isinstance(schema.get("properties"), dict) or "items" in schema)
+
+
+class _Untouched:
+    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field,
+    whether it may be left out when it holds nothing, and the same for the fields and items inside."""
+
+    __slots__ = ("fields", "items")
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.fields: dict[str, tuple[bool, _Untouched]] = {}
+        self.items: _Untouched | None = None
+        properties = schema.get("properties")
+        required = schema.get("required", [])
+        if isinstance(properties, dict):
+            for name, sub in properties.items():
+                if _is_form_field(sub):
+                    self.fields[name] = (name not in required, _Untouched(sub))
+        items = schema.get("items")
+        if isinstance(items, dict) and _is_form_field(items):
+            self.items = _Untouched(items)
+
+    def apply(self, instance: Any) -> Any:
+        """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
+        if isinstance(instance, dict):
+            out = instance
+            for name, value in instance.items():
+                entry = self.fields.get(name)
+                if entry is None or not isinstance(value, dict | list):
+                    continue
+                optional, inner = entry
+                if optional and _holds_nothing(value):
+                    if out is instance:
+                        out = dict(instance)
+                    del out[name]
+                    continue
+                new = inner.apply(value)
+                if new is not value:
+                    if out is instance:
+                        out = dict(instance)
+                    out[name] = new
+            return out
+        if isinstance(instance, list) and self.items is not None:
+            pruned = [self.items.apply(item) for item in instance]
+            return (
+                pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
+            )
+        return instance
 
 
 @lru_cache(maxsize=4096)

@@ -44,7 +44,10 @@ _PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_~-]+")
 
 
 def _join(value: Any) -> Any:
-    return ",".join(as_text(item) for item in value) if isinstance(value, list) else value
+    """``[1, 2]`` -> ``"1,2"``; an empty list is nothing to send (a form's untouched list input)."""
+    if not isinstance(value, list):
+        return value
+    return ",".join(as_text(item) for item in value) if value else MISSING
 
 
 def _integer(value: Any) -> Any:

@@ -79,7 +79,7 @@ def used(schema: Any) -> tuple[set[str], set[str]]:
 
 
 def problems(schema: Any) -> list[dict[str, str]]:
-    """Each undeclared ``x-`` keyword, keyword value of the wrong shape, and undeclared format."""
+    """Each undeclared ``x-`` keyword, keyword value of the wrong shape, unknown format, unmatched label."""
     keywords = _value_validators()
     formats = declared_formats()
     found: list[dict[str, str]] = []
@@ -94,6 +94,10 @@ def problems(schema: Any) -> list[dict[str, str]]:
                     found.append(
                         {"path": f"{path}.{keyword}{problem['path'][1:]}", "message": problem["message"]}
                     )
+        labels, values = sub.get("x-enumNames"), sub.get("enum")
+        if isinstance(labels, list) and not (isinstance(values, list) and len(values) == len(labels)):
+            message = "x-enumNames must give one label per enum value, in order"
+            found.append({"path": f"{path}.x-enumNames", "message": message})
         name = sub.get("format")
         if isinstance(name, str) and name not in formats:
             message = f"format {name!r} is not declared in component/schema/vocabulary.json"

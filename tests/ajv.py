@@ -4,7 +4,8 @@
 ``npm ci`` into a cache folder named after the lock file's hash (``$COMPONENT_NODE_CACHE``, else
 ``node-<hash>`` in the user's cache folder of the component), so the registry is asked once per
 pinned set; :func:`run` sends every schema and instance of a batch to one ``node`` process
-(``tests/js/ajv_check.cjs``) and returns its answer.
+(``tests/js/ajv_check.cjs``) and returns its answer. :func:`form_states` runs react-jsonschema-form's
+form-state logic (``tests/js/form_state.cjs``) over the actions' schemas and examples the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 JS = Path(__file__).resolve().parent / "js"
 SCRIPT = JS / "ajv_check.cjs"
+FORM_SCRIPT = JS / "form_state.cjs"
 CACHE_ENV = "COMPONENT_NODE_CACHE"
+PACKAGES = ("ajv", "ajv-formats", "@rjsf/utils", "@rjsf/validator-ajv8")
 
 
 class Unavailable(Exception):
@@ -52,7 +55,7 @@ def install() -> Path:
         raise Unavailable(reason)
     home = _home()
     modules = home / "node_modules"
-    if (modules / "ajv" / "package.json").is_file() and (modules / "ajv-formats" / "package.json").is_file():
+    if all((modules / name / "package.json").is_file() for name in PACKAGES):
         return modules
     home.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".node-", dir=home.parent))
@@ -71,7 +74,7 @@ def install() -> Path:
         try:
             os.replace(work, home)
         except OSError:  # another run installed the same pinned set meanwhile
-            if not (modules / "ajv" / "package.json").is_file():
+            if not all((modules / name / "package.json").is_file() for name in PACKAGES):
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -94,5 +97,26 @@ def run(
     )
     if done.returncode != 0:
         raise RuntimeError(f"node {SCRIPT.name} failed:\n{done.stderr}")
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def form_states(actions: dict[str, Any]) -> dict[str, Any]:
+    """``{"versions", "forms": {ref: {"untouched", "examples"}}, "warnings"}`` from react-jsonschema-form.
+
+    ``actions`` is ``{ref: {"inputs": <schema>, "examples": [...]}}``; each form state is what a form
+    drawn from the schema holds untouched, and with each example loaded, before it is submitted.
+    """
+    modules = install()
+    done = subprocess.run(
+        ["node", str(FORM_SCRIPT)],
+        input=json.dumps({"actions": actions}),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(modules)},
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"node {FORM_SCRIPT.name} failed:\n{done.stderr}")
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer

@@ -33,7 +33,7 @@ from tests.schema_variants import variants
 # Catalog entry fields holding a JSON Schema; the rest are listed as not schemas, so a new field
 # has to be put on one side or the other before this test passes.
 SCHEMA_FIELDS = frozenset({"inputs", "output"})
-OTHER_FIELDS = frozenset({"label", "description", "aliasOf", "checks"})
+OTHER_FIELDS = frozenset({"label", "description", "aliasOf", "checks", "operation", "notes", "examples"})
 CONNECTOR_SCHEMA_FIELDS = frozenset({"connection"})
 CONNECTOR_OTHER_FIELDS = frozenset({"label", "description", "actions", "dataSources", "triggers"})
 # Compiled alongside, to prove strict mode is on and only the vocabulary is registered.

@@ -79,7 +79,19 @@ def test_catalog_json_has_the_documented_shape(catalog: Catalog) -> None:
     st = out["servicetitan"]
     assert {"label", "connection", "actions", "dataSources", "triggers"} <= set(st)
     assert st["connection"]["properties"]["clientSecret"]["x-secret"] is True
-    assert set(st["actions"]["createJob"]) == {"label", "description", "inputs", "output"}
+    assert set(st["actions"]["createJob"]) == {
+        "label",
+        "description",
+        "inputs",
+        "output",
+        "operation",
+        "examples",
+    }
+    assert st["actions"]["createJob"]["operation"] == {
+        "id": "Jobs_Create",
+        "method": "POST",
+        "path": "/jpm/v2/tenant/{tenant}/jobs",
+    }
     assert st["actions"]["createJob"]["output"]["properties"]["jobNumber"]["type"] == "string"
     assert st["dataSources"]["selectTechnician"]["label"] == "Select Technician"
 

@@ -70,12 +70,22 @@ def betrayed(text: str, secret: str) -> list[str]:
     for _ in range(3):
         unescaped = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), variants[-1])
         variants.append(unquote(unescaped))
-    starts = [secret[:8]]
+    starts = []
     for offset, clear in ((0, 0), (1, 2), (2, 3)):  # the first character clear of the bytes before it
         encoded = base64.b64encode(b"\0" * offset + secret.encode()).decode()
         starts += [encoded[clear : clear + 8], encoded[clear : clear + 8].replace("+", "-").replace("/", "_")]
-    return sorted({f"{start!r} in layer {layer}" for start in starts for layer, variant in enumerate(variants)
-                   if start in variant})  # fmt: skip
+    found = {f"{start!r} in layer {layer}" for start in starts for layer, variant in enumerate(variants)
+             if start in variant}  # fmt: skip
+    # written out, its first 8 characters or more, where the text's word ends with them (a shared
+    # start going on with other letters, "sandbox-org" beside "sandbox-servicebay-key", betrays nothing)
+    for layer, variant in enumerate(variants):
+        for match in re.finditer(re.escape(secret[:8]), variant):
+            end, index = match.end(), 8
+            while end < len(variant) and index < len(secret) and variant[end] == secret[index]:
+                end, index = end + 1, index + 1
+            if index == len(secret) or end == len(variant) or not variant[end].isalnum():
+                found.add(f"{variant[match.start() : end]!r} in layer {layer}")
+    return sorted(found)
 
 
 def test_the_oracle_finds_every_form() -> None:

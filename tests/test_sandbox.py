@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from component import AuthError, NotFoundError, RateLimitedError, TransportError, VendorError
+from component import AuthError, BadRequestError, NotFoundError, RateLimitedError, TransportError, VendorError
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
@@ -233,6 +233,9 @@ def test_creating_a_job_creates_its_appointment_invoice_and_assignment(sandbox: 
 
 def test_missing_records_are_not_found(sandbox: Sandbox) -> None:
     with pytest.raises(NotFoundError):
+        run(sandbox, "servicetitan.getJob", {"id": 987654321}, "servicetitan")
+    # assign-technicians declares no 404: an appointment named in the body that is not there is a 400
+    with pytest.raises(BadRequestError):
         run(
             sandbox,
             "servicetitan.assignTechnicians",

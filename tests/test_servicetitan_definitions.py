@@ -256,6 +256,7 @@ def test_empty_body_successes_return_null_data(
 def test_catalog_json_shows_outputs(catalog: Catalog) -> None:
     actions = catalog.to_json()["connectors"]["servicetitan"]["actions"]
     assert actions["getJob"]["output"]["properties"]["jobNumber"] == {
+        "title": "Job Number",
         "type": "string",
         "description": "Job number",
     }

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling tool readable.py
+import readable
+
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = Path(__file__).with_name("servicetitan_overlay.json")
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference"
@@ -112,10 +115,8 @@ def _deref(node: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def title_of(name: str) -> str:
-    """``jobAppointmentId`` -> ``Job Appointment ID``."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name.replace("_", " ")).split()
-    fixed = {"Id": "ID", "Ids": "IDs", "Guid": "GUID", "Po": "PO", "Sku": "SKU", "Url": "URL"}
-    return " ".join(fixed.get(w.capitalize(), w.capitalize()) for w in words)
+    """``jobAppointmentId`` -> ``Job Appointment ID`` (the rule of ``tools/readable.py``)."""
+    return readable.title_of(name)
 
 
 class Converter:
@@ -329,8 +330,8 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
     definition: dict[str, Any] = {
         "key": key,
         "label": spec["label"],
-        "description": _describe(spec, op, is_list),
-        "inputs": inputs,
+        "description": _describe(spec, is_list),
+        "inputs": readable_schema(inputs, common["titles"]),
         "request": request,
     }
     if is_list:
@@ -339,7 +340,7 @@ def build_action(key: str, spec: dict[str, Any], op: Operation, common: dict[str
         definition["aliases"] = spec["aliases"]
     if spec.get("response"):
         definition["response"] = spec["response"]
-    definition["output"] = spec.get("output") or output_schema(op)
+    definition["output"] = readable_schema(spec.get("output") or output_schema(op), common["titles"])
     definition["examples"] = spec["examples"]
     return definition
 
@@ -373,6 +374,19 @@ def omit_null_objects(properties: dict[str, Any], required: list[str]) -> None:
             omit_null_objects(nested["properties"], nested.get("required", []))
 
 
+# --- readable schemas: a title on every property, a label on every enum value -----------------------
+
+
+def readable_schema(schema: dict[str, Any], titles: dict[str, str] | None = None) -> dict[str, Any]:
+    """``schema`` with every property titled from its name and every enum's labels in ``x-enumNames``.
+
+    The overlay's titles are already on the top-level properties; a nested one takes the overlay's
+    common title for its name (``titles``), else the name's title.
+    """
+    result: dict[str, Any] = readable.readable(schema, titles)
+    return result
+
+
 def _ordered(properties: dict[str, Any], is_list: bool) -> dict[str, Any]:
     if not is_list:
         return properties
@@ -383,7 +397,8 @@ def _ordered(properties: dict[str, Any], is_list: bool) -> dict[str, Any]:
     return {name: properties[name] for name in [*order, *tail]}
 
 
-def _describe(spec: dict[str, Any], op: Operation, is_list: bool) -> str:
+def _describe(spec: dict[str, Any], is_list: bool) -> str:
+    """The description a user reads; the vendor operation is the catalog's ``operation`` field."""
     text = spec["description"].rstrip(".") + "."
     if is_list:
         text += (
@@ -392,7 +407,7 @@ def _describe(spec: dict[str, Any], op: Operation, is_list: bool) -> str:
         )
     if spec.get("note"):
         text += " " + spec["note"]
-    return f"{text} ({op.operation_id}: {op.method} {op.path})"
+    return text
 
 
 def output_schema(op: Operation) -> dict[str, Any]:
@@ -448,8 +463,8 @@ def build_datasource(key: str, spec: dict[str, Any], op: Operation, common: dict
     return {
         "key": key,
         "label": spec["label"],
-        "description": f"{spec['description'].rstrip('.')}. ({op.operation_id}: {op.method} {op.path})",
-        "inputs": inputs,
+        "description": f"{spec['description'].rstrip('.')}.",
+        "inputs": readable_schema(inputs, common["titles"]),
         "request": request,
         "pagination": {"style": "page", "pageSize": common["picklistPageSize"], "items": "data"},
         "result": {"key": "{id}", "label": spec["label_template"]},

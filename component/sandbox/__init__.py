@@ -20,11 +20,13 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx2
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Host, Mount, Router
+from starlette.types import Receive, Scope, Send
 
 from . import homebase360, servicebay, servicetitan
 from .data import doc_id
-from .engine import VendorApp
+from .engine import SandboxError, VendorApp
 from .faults import DroppedConnection, Faults
 
 if TYPE_CHECKING:
@@ -99,7 +101,20 @@ class Sandbox:
             self.vendors[name] = app
             routes += [Host(host, app=app) for host in HOSTS[name]]
         routes += [Mount(f"/{name}", app=app) for name, app in self.vendors.items()]
-        self.app = Router(routes=routes)
+        self.app = Router(routes=routes, default=self._unrouted)
+
+    async def _unrouted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request no route takes (a path a vendor's mount cannot read, with a control character in
+        an id): a 404 in the vendor's error format when the host or path prefix names one."""
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1").split(":", 1)[0]
+        path = str(scope.get("path", ""))
+        response: Response = PlainTextResponse("Not Found", status_code=404)
+        for name, app in self.vendors.items():
+            if host in HOSTS[name] or path.startswith(f"/{name}/"):
+                response = app.vendor.dialect.error(SandboxError(404, "Not found"))
+                break
+        await response(scope, receive, send)
 
     def __getitem__(self, vendor: str) -> VendorApp:
         return self.vendors[vendor]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import operator
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -197,7 +198,10 @@ class Collection:
         return list(self._records.values())
 
     def get(self, key: Any) -> Record | None:
-        found = self._records.get(key)
+        try:
+            found = self._records.get(key)
+        except TypeError:  # an object or a list where an id belongs: no such record (rules refuse it first)
+            return None
         if found is not None or self._complete or key in self._removed:
             return found
         n = self._seeded_index(key)
@@ -324,6 +328,22 @@ class Dialect(Protocol):
     def rate_headers(self, limit: int, remaining: int, reset: float) -> dict[str, str]: ...
 
 
+class RequestCheck(Protocol):
+    """One operation's request rules (:mod:`.rules`)."""
+
+    def check(self, context: Context) -> None:
+        """Raise the vendor's 400 when the request breaks the operation's rules."""
+        ...
+
+    def declared(self, error: SandboxError) -> SandboxError:
+        """A handler's error as the operation declares it."""
+        ...
+
+
+class RequestRules(Protocol):
+    def checker(self, operation: Operation) -> RequestCheck | None: ...
+
+
 @dataclass
 class Vendor:
     name: str
@@ -333,6 +353,7 @@ class Vendor:
     partitions: Mapping[str, float] = field(default_factory=dict)  # partition -> seed scale
     rate_limit: tuple[int, float] | None = None  # requests per seconds
     faults: Faults = field(default_factory=Faults)
+    rules: RequestRules | None = None  # every request checked before its handler (None: none are)
 
     def resource(self, name: str) -> Resource:
         return next(r for r in self.resources if r.name == name)
@@ -451,13 +472,16 @@ def select(context: Context, resource: Resource, records: Iterable[Record]) -> l
     return chosen
 
 
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: "³".isdigit() is true, int("³") fails
+
+
 def candidates(context: Context, resource: Resource) -> list[Record]:
     """The records a list filters: those an ``index`` filter names, else the whole collection."""
     collection = context[resource.name]
     for param, flt in resource.filters.items():
         raw = context.query.get(param)
         if flt.index and raw and resource.id_base is not None:
-            keys = {int(part) for part in raw.split(",") if part.strip().lstrip("-").isdigit()}
+            keys = {int(part) for part in raw.split(",") if _INTEGER.fullmatch(part.strip())}
             found = (collection.get(key) for key in sorted(keys))  # integer ids: the collection's order
             return [record for record in found if record is not None]
     return collection.all()
@@ -544,6 +568,9 @@ async def _read_body(request: Request) -> Any:
         raise SandboxError(400, "The request body is not valid JSON.", {"body": ["invalid JSON"]}) from None
 
 
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
 class VendorApp:
     """One vendor's Starlette app plus the state and switches tests reach for."""
 
@@ -557,8 +584,11 @@ class VendorApp:
         operations = [*vendor.operations, *(op for r in vendor.resources for op in crud_operations(r))]
         for operation in operations:
             by_path.setdefault(operation.path, {}).setdefault(operation.method, operation)
+        self.served: dict[str, dict[str, Operation]] = by_path  # path -> method -> operation, as routed
+        # Each route takes every method and answers 405 itself for one it does not serve, so a literal
+        # path (/installed-equipment/attachments) is never read as an id of the route after it.
         self.app = Starlette(
-            routes=[Route(path, self._endpoint(ops), methods=list(ops)) for path, ops in by_path.items()],
+            routes=[Route(path, self._endpoint(ops), methods=_METHODS) for path, ops in by_path.items()],
             exception_handlers={404: self._no_route, 405: self._no_route},
         )
 
@@ -566,11 +596,21 @@ class VendorApp:
         """An unknown path or method, answered in the vendor's own error shape."""
         status = getattr(exc, "status_code", 404)
         message = "Not found" if status == 404 else f"Method {request.method} is not allowed here"
-        return self.vendor.dialect.error(SandboxError(status, message))
+        response = self.vendor.dialect.error(SandboxError(status, message))
+        response.headers.update(getattr(exc, "headers", None) or {})  # a 405's Allow
+        return response
 
     def _endpoint(self, operations: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
+        allowed = ", ".join(sorted({*operations, *(("HEAD",) if "GET" in operations else ())}))
+
         async def endpoint(request: Request) -> Response:
-            return await self.handle(request, operations[request.method])
+            operation = operations.get("GET" if request.method == "HEAD" else request.method)
+            if operation is None:
+                message = f"Method {request.method} is not allowed here"
+                response = self.vendor.dialect.error(SandboxError(405, message))
+                response.headers["Allow"] = allowed
+                return response
+            return await self.handle(request, operation)
 
         return endpoint
 
@@ -579,6 +619,7 @@ class VendorApp:
         dialect = self.vendor.dialect
         await self.faults.delay()
         limit_headers: dict[str, str] = {}
+        rules = self.vendor.rules.checker(operation) if self.vendor.rules else None
         try:
             self.faults.before(self.vendor.name, operation.public)
             partition_key = "" if operation.public else dialect.authenticate(request, self.state)
@@ -591,10 +632,13 @@ class VendorApp:
                         429, "Too many requests; slow down.", headers={"Retry-After": str(wait)}
                     )
             context = Context(self.state.partition(partition_key), request, await _read_body(request))
+            if rules is not None:
+                rules.check(context)
             result = operation.handler(context)
             reply = await result if inspect.isawaitable(result) else result
             response = dialect.success(replace(reply, payload=public(reply.payload)))
-        except SandboxError as error:
+        except SandboxError as refused:
+            error = rules.declared(refused) if rules is not None else refused
             response = dialect.error(error)
             response.headers.update(error.headers)
         response.headers.update(limit_headers)
@@ -647,6 +691,8 @@ __all__ = [
     "Operation",
     "Record",
     "Reply",
+    "RequestCheck",
+    "RequestRules",
     "Resource",
     "SandboxError",
     "SandboxState",

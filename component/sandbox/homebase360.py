@@ -169,6 +169,8 @@ def job_problem(body: Mapping[str, Any]) -> str | None:
     for name in ("customerId", "start", "end"):
         if not body.get(name):
             return f"{name} is required"
+        if not isinstance(body[name], str):
+            return f"{name} must be a string"
     items = body.get("lineItems")
     if not isinstance(items, list) or not items:
         return "lineItems must be a non-empty array"

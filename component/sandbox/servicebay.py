@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from .data import Faker, iso, parse_time
 from .engine import Context, Filter, Operation, Record, Reply, Resource, SandboxError, SandboxState, Vendor
+from .rules import Rules, shape
 
 ORG = "sandbox-org"
 OTHER_ORG = "other-org"
@@ -197,8 +198,11 @@ def lookup_customer(context: Context) -> Reply:
 
 
 def _customer_of(context: Context, n: int) -> Record:
+    """Seeded customer ``n``: its id even when it was deleted before this record was generated (a
+    document keeps its customer's id; seeded records are generated lazily, after any deletes)."""
     customers = context["customers"]
-    return customers.get(customers.seeded_id(n % max(1, customers.seeded))) or {}
+    key = customers.seeded_id(n % max(1, customers.seeded))
+    return customers.get(key) or {"id": key}
 
 
 def _name(record: Record) -> str:
@@ -515,6 +519,102 @@ def update_organisation(context: Context) -> Reply:
     return Reply(record)
 
 
+# --- the request rules: each field's type, from the developer docs -------------------------------------
+# A wrong type anywhere in a body is a 400 naming the field before any handler reads it
+# (:mod:`.rules`); required fields, enums, times in order and links are checked by the handlers above.
+# Any optional field may be sent as null (an update clears it); unknown fields are kept as given.
+
+
+def _t(*kinds: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [*kinds, "null"], **extra}
+
+
+TEXT, NUMBER, WHOLE, FLAG = _t("string"), _t("number"), _t("integer"), _t("boolean")
+WHEN = _t("string", format="date-time")
+LINE = {
+    "type": "object",
+    "properties": {
+        "id": TEXT,
+        "title": TEXT,
+        "description": TEXT,
+        "price": NUMBER,
+        "quantity": NUMBER,
+        "taxRateId": TEXT,
+    },
+}
+DOCUMENT = {  # what quotes and invoices share
+    **dict.fromkeys(("customerId", "ticketId", "customerName", "title", "message", "terms"), TEXT),
+    **dict.fromkeys(("totalPrice", "depositAmount", "balanceAmount"), NUMBER),
+    **dict.fromkeys(("index", "depositDueDays", "balanceDueDays", "dueDays"), WHOLE),
+    "viewedByCustomer": FLAG,
+    **dict.fromkeys(("viewedDate", "sentDate", "createdOn"), WHEN),
+    "services": _t("array", items=LINE),
+    "inventoryItems": _t("array", items=LINE),
+    "discount": _t("object", properties={"type": TEXT, "value": NUMBER, "reason": TEXT}, required=["type"]),
+}
+FIELDS: dict[str, dict[str, Any]] = {
+    "customers": {
+        **dict.fromkeys(("firstName", "lastName", "email", "phone", "businessName"), TEXT),
+        "billingAddress": _t("object", additionalProperties=TEXT),
+        "devices": _t("array"),
+    },
+    "tickets": {
+        **dict.fromkeys(("customerId", "customerName", "serviceLocation", "status"), TEXT),
+        **dict.fromkeys(("assignedTechnician", "description"), TEXT),
+        **dict.fromkeys(("serviceTime", "endTime"), WHEN),
+    },
+    "services": {
+        **dict.fromkeys(("title", "description", "priceType", "priceTimeRate", "taxRateId"), TEXT),
+        "price": NUMBER,
+        "warranty": FLAG,
+        "warrantyDuration": WHOLE,
+        "warrantyPeriod": TEXT,
+    },
+    "inventory": {
+        **dict.fromkeys(("itemName", "description", "categoryId", "sku", "gtin", "weightUnit"), TEXT),
+        **dict.fromkeys(("price", "weight", "quantity"), NUMBER),
+        **dict.fromkeys(("tracksStock", "warranty"), FLAG),
+        **dict.fromkeys(("stockCount", "warrantyDuration", "index"), WHOLE),
+        **dict.fromkeys(("taxRateId", "warrantyPeriod"), TEXT),
+    },
+    "quotes": {
+        **DOCUMENT,
+        **dict.fromkeys(("depositRequest", "neverExpires", "accepted", "invoiced"), FLAG),
+        "expirationDays": WHOLE,
+        **dict.fromkeys(("expirationDate", "acceptedDate", "invoicedDate"), WHEN),
+    },
+    "invoices": {
+        **DOCUMENT,
+        "paymentAdvice": TEXT,
+        **dict.fromkeys(("depositRequested", "depositPaid", "balancePaid", "paid"), FLAG),
+        **dict.fromkeys(("invoiceDate", "dueDate", "depositDueDate", "balanceDueDate", "paidDate"), WHEN),
+    },
+    "calendar-events": {
+        **dict.fromkeys(("title", "description", "assignedToId", "ticketId", "customerId"), TEXT),
+        **dict.fromkeys(("startTime", "endTime"), WHEN),
+        "allDay": FLAG,
+    },
+}
+ORGANISATION = dict.fromkeys(("name", "email", "phone", "website", "address", "timezone", "currency"), TEXT)
+
+
+def request_rules() -> dict[str, Any]:
+    """Body rules of every write: create (POST) and update (PUT) of each resource, the organisation."""
+    table: dict[str, Any] = {f"PUT {shape(BASE)}": {"body": {"type": "object", "properties": ORGANISATION}}}
+    for name, fields in FIELDS.items():
+        body = {"type": "object", "properties": fields}
+        table[f"POST {shape(BASE)}/{name}"] = {"body": body}
+        table[f"PUT {shape(BASE)}/{name}/{{}}"] = {"body": body}
+    return table
+
+
+def refuse(problems: list[tuple[str, str]]) -> SandboxError:
+    """Servicebay's 400: one message naming each field."""
+    return SandboxError(
+        400, "; ".join(f"{name}: {problem}" if name else problem for name, problem in problems)
+    )
+
+
 # --- the table -----------------------------------------------------------------------------------------
 
 
@@ -641,4 +741,5 @@ VENDOR = Vendor(
     ),
     partitions={ORG: 1.0, OTHER_ORG: 0.01},
     rate_limit=(100, 60.0),
+    rules=Rules(request_rules, refuse),
 )

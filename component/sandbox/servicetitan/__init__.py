@@ -20,6 +20,7 @@ invoices 700001+, invoice items 800001+, payments 900001+, installed equipment 1
 from __future__ import annotations
 
 from ..engine import Filter, Operation, Resource, Vendor
+from ..rules import Rules
 from . import records as r
 from . import writes as w
 from .dialect import (
@@ -32,6 +33,8 @@ from .dialect import (
     amount_filter,
     any_id_filter,
     ids_filter,
+    refuse,
+    request_rules,
     token,
 )
 
@@ -369,6 +372,7 @@ VENDOR = Vendor(
     operations=OPERATIONS,
     partitions={TENANT: 1.0, OTHER_TENANT: 0.01},
     rate_limit=(60, 1.0),
+    rules=Rules(request_rules, refuse),
 )
 
 __all__ = ["APP_KEY", "CLIENTS", "OTHER_TENANT", "RESOURCES", "TENANT", "VENDOR"]
