@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -335,8 +336,8 @@ _definition_command(
 _STATE_OPTION = click.option(
     "--state",
     "state_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file for trigger state (default: $XDG_STATE_HOME/fieldservice-component/triggers.db).",
+    help="Trigger state: a SQLite file (default: $XDG_STATE_HOME/fieldservice-component/triggers.db) "
+    "or a postgresql:// URL for state shared by many workers [env: COMPONENT_STATE].",
 )
 
 
@@ -378,14 +379,14 @@ def poll_command(
     ref: str,
     inputs: str,
     instance: str,
-    state_file: Path | None,
+    state_file: str | None,
     connection_file: Path | None,
     sandboxed: bool,
     dry_run: bool,
     every: float | None,
 ) -> None:
     """Poll a trigger: print each event as one JSON line and commit the trigger's state."""
-    from .triggers import SQLiteStateStore
+    from .triggers import open_state_store
 
     app = _app(ctx, sandboxed)
     parsed = parse_inputs(inputs)
@@ -408,7 +409,7 @@ def poll_command(
             f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
         )
 
-    with SQLiteStateStore(state_file) as store:
+    with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
         _run(
             app.watch(
                 ref, parsed, connection, store, instance,
@@ -487,7 +488,7 @@ def flow_run(
     sandboxed: bool,
     dry_run: bool,
     instance: str | None,
-    state_file: Path | None,
+    state_file: str | None,
 ) -> None:
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
     from rich.console import Console
@@ -512,14 +513,14 @@ def flow_run(
         )
 
     if flow_model.trigger is not None:
-        from .triggers import SQLiteStateStore
+        from .triggers import open_state_store
 
         if not instance:
             raise UsageError(
                 f"flow {flow_model.name!r} starts from the trigger {flow_model.trigger.trigger}: "
                 "give --instance ID (and optionally --state FILE) so its place is kept"
             )
-        with SQLiteStateStore(state_file) as store:
+        with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
             run = app.run_flow(
                 flow_model, connections, dry_run=dry_run, on_step=show, store=store, instance=instance
             )

@@ -36,7 +36,7 @@ from .errors import (
     VendorError,
 )
 from .models import ResponseSpec
-from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, BudgetRegistry, Clock, Random, RateBudget, header_delay
+from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, Budget, BudgetRegistry, Clock, Random, header_delay
 from .redact import REDACTED
 from .version import USER_AGENT
 
@@ -232,7 +232,7 @@ class Session:
         self.reserved_headers = frozenset(
             name.lower() for name in [*self.auth.preview(), *model.connection.headers]
         )
-        self.budget: RateBudget | None = None
+        self.budget: Budget | None = None
         if self.policy.rateLimit:
             key = templates.render(self.policy.rateLimit.key, scope)
             budget_key = f"{self.vendor}|{'' if key is templates.MISSING else key}"
@@ -532,7 +532,7 @@ class Session:
             return exc
         finally:
             if self.budget:
-                self.budget.release()
+                await self.budget.give_back()
 
     def _report_wait(self, seconds: float) -> None:
         assert self.budget is not None

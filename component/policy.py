@@ -45,6 +45,19 @@ class SystemClock:
 SYSTEM_CLOCK = SystemClock()
 
 
+class Budget(Protocol):
+    """A rate budget: in process (:class:`RateBudget`) or shared through Redis (component/redis_budget.py)."""
+
+    requests: int
+    window: float
+
+    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
+        """Take a slot; returns the seconds waited."""
+
+    async def give_back(self) -> None:
+        """Give back a slot taken with ``acquire`` once its response (or failure) is in."""
+
+
 class RateBudget:
     """At most ``requests`` requests in any ``per`` seconds, however late each reaches the vendor.
 
@@ -109,6 +122,10 @@ class RateBudget:
         """Give back a slot: it is free again ``per`` seconds from now."""
         self._give_back(self.clock.now() + self.per)
 
+    async def give_back(self) -> None:
+        """:meth:`release`, as :class:`Budget` has it."""
+        self.release()
+
     def _give_back(self, free_at: float) -> None:
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -151,7 +168,7 @@ class BudgetRegistry:
         self._budgets: dict[str, RateBudget] = {}
         self.limits = dict(limits or {})
 
-    def get(self, key: str, limit: RateLimit, clock: Clock) -> RateBudget:
+    def get(self, key: str, limit: RateLimit, clock: Clock) -> Budget:
         if key not in self._budgets:
             self._budgets[key] = RateBudget(self.limits.get(key.split("|", 1)[0], limit), clock)
         return self._budgets[key]

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import importlib
 import json
+import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -35,6 +36,7 @@ from .jsontext import value_problem
 from .models import Action, DataSource, Definition, NoPagination, RequestTemplate, Trigger
 from .policy import BUDGETS, SYSTEM_CLOCK, BudgetRegistry, Clock, Random
 from .redact import Redactor
+from .shared import shared_registries
 
 if TYPE_CHECKING:
     from .triggers.core import PollResult
@@ -303,6 +305,10 @@ class Runtime:
         self.picklist_cache = PicklistCache(picklist_ttl, clock)
         self.transport = transport
         self.clock = clock
+        if tokens is TOKENS and budgets is BUDGETS:  # the process defaults: shared when Redis is set
+            shared = shared_registries(os.environ if env is None else env)
+            if shared is not None:
+                tokens, budgets = shared
         self.tokens = tokens
         self.budgets = budgets
         self.base_urls = dict(base_urls or {})

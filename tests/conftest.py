@@ -27,6 +27,7 @@ from component import cli as cli_module
 from component.auth import TokenCache
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
+from tests.servers import postgres_server, redis_server  # noqa: F401  (fixtures: real servers for tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 # The precompiled catalog cache of this run (and of the CLI subprocesses it starts) stays out of $HOME.

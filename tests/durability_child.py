@@ -1,7 +1,7 @@
 """A poller process for the durability test: it polls, hands part or all of the batch to its
 consumer (a file, flushed to disk) and is then killed with SIGKILL before it can commit.
 
-    python -m tests.durability_child STATE_DB ACCEPTED_FILE ACCEPT_COUNT
+    python -m tests.durability_child STATE_DB_OR_URL ACCEPTED_FILE ACCEPT_COUNT
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ INPUTS = {"resourceType": "jobs", "lookBack": "2020-01-01"}
 RECORDS = 7
 
 
-def harness(db: Path) -> Harness:
-    """The same vendor timeline in every process: seven jobs, then one second later."""
-    h = Harness(small_page_catalog(3), db, INPUTS)
+def harness(db: Path | str) -> Harness:
+    """The same vendor timeline in every process: seven jobs, then one second later. ``db`` is a
+    SQLite file or a ``postgresql://`` URL."""
+    url = db if isinstance(db, str) and db.startswith("postgresql://") else None
+    h = Harness(small_page_catalog(3), Path(db) if url is None else Path("unused.db"), INPUTS, store_url=url)
     h.vendor.insert(RECORDS)
     h.advance(1)
     return h
 
 
 def main(db: str, accepted: str, count: str) -> None:
-    h = harness(Path(db))
+    h = harness(db if db.startswith("postgresql://") else Path(db))
     keep = int(count)
 
     def deliver(events: list[dict[str, Any]]) -> None:

@@ -47,6 +47,8 @@ def test_wheel_contains_manifest_definitions_and_schemas(wheel: Path) -> None:
             for relative in connector.get(kind, []):
                 assert f"component/_definitions/{relative}" in names
     assert "component/schema/action.schema.json" in names
+    for migration in (ROOT / "component" / "migrations" / "postgresql").glob("*.sql"):
+        assert f"component/migrations/postgresql/{migration.name}" in names
     assert any(name.endswith("entry_points.txt") for name in names)
 
 

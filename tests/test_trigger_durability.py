@@ -24,12 +24,16 @@ SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 @pytest.mark.parametrize("accepted_before_the_kill", [0, 3, RECORDS] if SLOW else [3])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_poller_killed_between_fetch_and_commit_loses_nothing(
-    tmp_path: Path, accepted_before_the_kill: int
+    tmp_path: Path, accepted_before_the_kill: int, backend: str, request: pytest.FixtureRequest
 ) -> None:
     import asyncio
 
-    db, accepted = tmp_path / "state.db", tmp_path / "accepted.txt"
+    accepted = tmp_path / "accepted.txt"
+    db: Path | str = tmp_path / "state.db"
+    if backend == "postgresql":  # the state on a real server the test session started
+        db = request.getfixturevalue("postgres_server").database()
     accepted.touch()
     child = subprocess.run(
         [

@@ -1,15 +1,30 @@
-"""The SQLite state store: leases, commits only under a held lease, WAL, default path, no secrets."""
+"""The state stores: leases, commits only under a held lease, WAL, default path, no secrets.
+
+The interface's tests run against both backends: SQLite (the default) and a real PostgreSQL
+server started for the session (skipped, saying why, where PostgreSQL is not installed).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from component.errors import UsageError
-from component.triggers import LeaseLostError, SQLiteStateStore, StateStoreError, default_path
+from component.triggers import (
+    LeaseLostError,
+    SQLiteStateStore,
+    StateStoreError,
+    default_path,
+    open_state_store,
+)
 from tests.conftest import CANARIES, ST_CONNECTION, FakeVendor, make_runtime
+from tests.servers import PostgresServer
 from tests.trigger_timeline import Harness, read_only, small_page_catalog
 
 
@@ -26,12 +41,58 @@ def wall() -> Wall:
     return Wall()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh store lives: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "deep" / "folder" / "triggers.db")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.database()
+
+
 @pytest.fixture
-def store(tmp_path: Path, wall: Wall) -> SQLiteStateStore:
-    return SQLiteStateStore(tmp_path / "triggers.db", clock=wall)
+def opener(where: str, wall: Wall) -> Iterator[Callable[[], Any]]:
+    """Opens another connection to the same store (as another process would); all closed at the end."""
+    opened: list[Any] = []
+
+    def open_one() -> Any:
+        opened.append(open_state_store(where, clock=wall))
+        return opened[-1]
+
+    yield open_one
+    for one in opened:
+        one.close()
 
 
-def test_a_lease_is_exclusive_until_released_or_expired(store: SQLiteStateStore, wall: Wall) -> None:
+@pytest.fixture
+def store(opener: Callable[[], Any]) -> Any:
+    return opener()
+
+
+def raw(store: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """SQL on the store's own connection, past its interface (``?`` placeholders, either backend)."""
+    if isinstance(store, SQLiteStateStore):
+        return store._db.execute(sql, params).fetchall()
+    cursor = store._db.execute(sql.replace("?", "%s"), params)
+    return cursor.fetchall() if cursor.description else []
+
+
+def stored(store: Any) -> list[tuple[Any, ...]]:
+    """The state rows as (state text, commits); PostgreSQL's jsonb gives the text back normalised."""
+    return raw(store, "SELECT CAST(state AS TEXT), commits FROM trigger_state")
+
+
+def refuse_writes(store: Any) -> str:
+    """Make the store's connection refuse every write, as a read-only file or server would; returns
+    the words the refusal says it with."""
+    if isinstance(store, SQLiteStateStore):
+        raw(store, "PRAGMA query_only = ON")
+        return "readonly database"
+    raw(store, "SET default_transaction_read_only = on")
+    return "read-only transaction"
+
+
+def test_a_lease_is_exclusive_until_released_or_expired(store: Any, wall: Wall) -> None:
     first = store.lease("i", "a", ttl=30)
     assert first is not None
     assert store.lease("i", "b", ttl=30) is None
@@ -44,7 +105,7 @@ def test_a_lease_is_exclusive_until_released_or_expired(store: SQLiteStateStore,
     assert third is not None and third.token != second.token
 
 
-def test_commit_needs_the_lease_still_held(store: SQLiteStateStore, wall: Wall) -> None:
+def test_commit_needs_the_lease_still_held(store: Any, wall: Wall) -> None:
     lease = store.lease("i", "a", ttl=30)
     assert lease is not None
     store.commit(lease, {"watermark": "2026-01-01T00:00:00Z"})
@@ -61,7 +122,7 @@ def test_commit_needs_the_lease_still_held(store: SQLiteStateStore, wall: Wall) 
     assert store.lease("i", "c", ttl=30) is None
 
 
-def test_renew_extends_a_held_lease(store: SQLiteStateStore, wall: Wall) -> None:
+def test_renew_extends_a_held_lease(store: Any, wall: Wall) -> None:
     lease = store.lease("i", "a", ttl=30)
     assert lease is not None
     wall.t += 20
@@ -71,18 +132,20 @@ def test_renew_extends_a_held_lease(store: SQLiteStateStore, wall: Wall) -> None
     assert store.load("i") == {"n": 1}
 
 
-def test_state_survives_reopening_and_other_connections_see_it(tmp_path: Path, wall: Wall) -> None:
-    path = tmp_path / "deep" / "folder" / "t.db"
-    with SQLiteStateStore(path, clock=wall) as one:
-        lease = one.lease("flow-7", "a", 30)
-        assert lease is not None
-        one.commit(lease, {"seen": ["a", "b"]})
-        one.release(lease)
-    with SQLiteStateStore(path, clock=wall) as two:
-        assert two.load("flow-7") == {"seen": ["a", "b"]}
-        assert two.load("never-polled") is None
-        assert two.instances() == ["flow-7"]
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_state_survives_reopening_and_other_connections_see_it(opener: Callable[[], Any], where: str) -> None:
+    one = opener()
+    lease = one.lease("flow-7", "a", 30)
+    assert lease is not None
+    one.commit(lease, {"seen": ["a", "b"]})
+    assert opener().load("flow-7") == {"seen": ["a", "b"]}  # another connection sees it at once
+    one.release(lease)
+    one.close()
+    two = opener()
+    assert two.load("flow-7") == {"seen": ["a", "b"]}
+    assert two.load("never-polled") is None
+    assert two.instances() == ["flow-7"]
+    if not where.startswith("postgresql://"):
+        assert sqlite3.connect(where).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_the_default_path_is_per_user_and_honours_xdg_state_home() -> None:
@@ -122,7 +185,7 @@ def test_no_secret_reaches_the_state_file(tmp_path: Path) -> None:
         assert canary not in text
 
 
-def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
+def test_a_poll_longer_than_the_lease_keeps_it_alive(where: str) -> None:
     """The lease is renewed while a slow poll runs, so the poll still commits; none else gets in."""
     import asyncio
     import time
@@ -133,7 +196,7 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     from component.triggers import poll_once
     from tests.conftest import HB_CONNECTION
 
-    store = SQLiteStateStore(tmp_path / "slow.db", clock=time.time)
+    store = open_state_store(where, clock=time.time)
     rivals: list[object] = []
 
     async def answer(request: httpx2.Request) -> httpx2.Response:
@@ -155,7 +218,7 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(tmp_path: Path) -> None:
     assert rivals and all(rival is None for rival in rivals)
 
 
-def _poll_once(tmp_path: Path, store: SQLiteStateStore, instance: str) -> tuple[FakeVendor, object]:
+def _poll_once(tmp_path: Path, store: Any, instance: str) -> tuple[FakeVendor, object]:
     import asyncio
 
     from component.catalog import load
@@ -175,43 +238,49 @@ def _poll_once(tmp_path: Path, store: SQLiteStateStore, instance: str) -> tuple[
 
 @pytest.mark.parametrize("row", ["[]", "{}", "null", '"state"', "7", "true"])
 def test_a_row_that_is_json_but_not_a_state_is_refused_and_left_alone(
-    tmp_path: Path, store: SQLiteStateStore, row: str
+    tmp_path: Path, store: Any, row: str
 ) -> None:
     """Never taken for a new instance: that would restart it and lose the changes since its last poll."""
-    store._db.execute("INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    raw(store, "INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    before = stored(store)
     with pytest.raises(StateStoreError, match="not a trigger state"):
         store.load("i")
     vendor, outcome = _poll_once(tmp_path, store, "i")
     assert isinstance(outcome, StateStoreError) and outcome.kind == "state_store" and outcome.exit_code == 2
     assert vendor.requests == []
-    assert store._db.execute("SELECT state, commits FROM trigger_state").fetchall() == [(row, 3)]
+    assert stored(store) == before and [json.loads(text) for text, _ in before] == [json.loads(row)]
+    assert before[0][1] == 3
     assert store.lease("i", "next", 30) is not None  # the failed poll gave its lease back
 
 
-def test_a_foreign_state_changes_nothing(tmp_path: Path, store: SQLiteStateStore) -> None:
+def test_a_foreign_state_changes_nothing(tmp_path: Path, store: Any) -> None:
     row = (
         '{"floor":"2026-01-01","mode":"watermark","recent":{},"version":1,"watermark":1e308,"variant":"jobs"}'
     )
-    store._db.execute("INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    raw(store, "INSERT INTO trigger_state VALUES ('i', ?, 3, 0)", (row,))
+    before = stored(store)
     vendor, outcome = _poll_once(tmp_path, store, "i")
-    assert isinstance(outcome, StateStoreError) and "watermark 1e+308 is not a time" in outcome.message
+    # (PostgreSQL keeps the number exact: it reads back as 1 and 308 zeros)
+    assert isinstance(outcome, StateStoreError) and re.search(
+        r"watermark 1\S+ is not a time", outcome.message
+    )
     assert vendor.requests == []
-    assert store._db.execute("SELECT state, commits FROM trigger_state").fetchall() == [(row, 3)]
+    assert stored(store) == before and before[0][1] == 3
+    if isinstance(store, SQLiteStateStore):
+        assert before == [(row, 3)]
 
 
-def test_a_store_sqlite_will_not_write_is_a_state_store_error(
-    tmp_path: Path, store: SQLiteStateStore
-) -> None:
+def test_a_store_that_will_not_write_is_a_state_store_error(tmp_path: Path, store: Any) -> None:
     lease = store.lease("i", "a", 30)
     assert lease is not None
-    store._db.execute("PRAGMA query_only = ON")  # SQLite's own refusal, as for a read-only file
+    refusal = refuse_writes(store)  # the database's own refusal, as for a read-only file or server
     for write in (
         lambda: store.lease("j", "a", 30),
         lambda: store.renew(lease, 30),
         lambda: store.commit(lease, {"mode": "seen"}),
         lambda: store.release(lease),
     ):
-        with pytest.raises(StateStoreError, match="readonly database"):
+        with pytest.raises(StateStoreError, match=refusal):
             write()
     store.close()
     with pytest.raises(StateStoreError, match="cannot read"):
@@ -241,10 +310,10 @@ def test_a_read_only_state_folder_is_a_state_store_error(tmp_path: Path, wall: W
     "instance", ["", "   ", "\t", "flow\n1", "flow\x00", "\x1b[31m", "a\u200bb", "\u2028"]
 )
 def test_an_instance_id_no_one_can_see_is_refused_before_the_store_is_touched(
-    tmp_path: Path, store: SQLiteStateStore, instance: str
+    tmp_path: Path, store: Any, instance: str
 ) -> None:
     vendor, outcome = _poll_once(tmp_path, store, instance)
     assert isinstance(outcome, UsageError) and outcome.exit_code == 2
     assert "trigger instance id" in outcome.message
     assert vendor.requests == []
-    assert store._db.execute("SELECT COUNT(*) FROM trigger_lease").fetchone() == (0,)
+    assert raw(store, "SELECT COUNT(*) FROM trigger_lease") == [(0,)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from component.triggers.core import FUTURE_SKEW
 from component.triggers.markers import NS, to_ns
+from tests.servers import PostgresServer
 from tests.trigger_timeline import Harness, small_page_catalog
 
 SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
@@ -45,6 +47,11 @@ def fast_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
     else:
         yield tmp_path_factory.mktemp("timelines")
+
+
+@pytest.fixture(scope="module")
+def postgres_database(postgres_server: PostgresServer) -> str:
+    return postgres_server.database()
 
 
 def harness(catalog: Any, folder: Path, **inputs: Any) -> Harness:
@@ -472,6 +479,36 @@ def test_generated_timelines_miss_nothing_and_repeat_nothing(
     db = Path(tempfile.mkdtemp(dir=fast_dir)) / "state.db"
     h = Harness(CATALOGS[page_size], db, {"resourceType": resource})
     h.vendor.offset = vendor_clock
+    try:
+        run_timeline(h, steps)
+        assert h.problems() == []
+    finally:
+        h.restart()
+
+
+@settings(
+    max_examples=TIMELINES // 4,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(STEP, max_size=30),
+    page_size=st.integers(1, 5),
+    resource=st.sampled_from(["jobs", "jobs", "technicians"]),
+)
+def test_generated_timelines_hold_on_postgresql(
+    postgres_database: str, steps: list[tuple[str, float]], page_size: int, resource: str
+) -> None:
+    """The same property against the PostgreSQL store (a fresh instance id per timeline)."""
+    RAN["timelines"] += 1
+    h = Harness(
+        CATALOGS[page_size],
+        Path("unused.db"),
+        {"resourceType": resource},
+        instance=f"flow-{uuid.uuid4().hex}",
+        store_url=postgres_database,
+    )
     try:
         run_timeline(h, steps)
         assert h.problems() == []

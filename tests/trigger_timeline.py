@@ -29,7 +29,7 @@ from component.auth import TokenCache
 from component.errors import VendorError
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
-from component.triggers import SQLiteStateStore, poll_once
+from component.triggers import open_state_store, poll_once
 from component.triggers.markers import NS, to_ns
 from tests.conftest import ROOT, ST_CONNECTION, ST_TOKEN_URL, FakeClock
 
@@ -163,10 +163,11 @@ class Harness:
     outcomes: list[str] = field(default_factory=list)
     instance: str = "flow-1/trigger"
     ttl: float = 120.0
+    store_url: str | None = None  # a postgresql:// URL instead of the SQLite file ``db``
 
     def __post_init__(self) -> None:
         self.vendor = FakeServiceTitan(self.clock)
-        self._stores: dict[str, SQLiteStateStore] = {}
+        self._stores: dict[str, Any] = {}
 
     def runtime(self) -> Runtime:
         """A fresh runtime, as after a restart: nothing carried over but the store file."""
@@ -179,10 +180,10 @@ class Harness:
             env={},
         )
 
-    def store(self, owner: str = "poller-a") -> SQLiteStateStore:
+    def store(self, owner: str = "poller-a") -> Any:
         """The poller's open store (each poller process has its own connection to the file)."""
         if owner not in self._stores:
-            self._stores[owner] = SQLiteStateStore(self.db, clock=self.clock.wall)
+            self._stores[owner] = open_state_store(self.store_url or self.db, clock=self.clock.wall)
         return self._stores[owner]
 
     def restart(self) -> None:

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .core import PollResult, StateMismatchError
     from .runner import PollOutcome, poll_once
-    from .store import Lease, LeaseLostError, SQLiteStateStore, StateStore, StateStoreError, default_path
+    from .store import (
+        Lease,
+        LeaseLostError,
+        SQLiteStateStore,
+        StateStore,
+        StateStoreError,
+        default_path,
+        open_state_store,
+    )
 
 __all__ = [
     "Lease",
@@ -24,13 +32,14 @@ __all__ = [
     "StateStore",
     "StateStoreError",
     "default_path",
+    "open_state_store",
     "poll_once",
 ]
 _HOMES = {
     **dict.fromkeys(("PollResult", "StateMismatchError"), "core"),
     **dict.fromkeys(("PollOutcome", "poll_once"), "runner"),
     **dict.fromkeys(("Lease", "LeaseLostError", "SQLiteStateStore"), "store"),
-    **dict.fromkeys(("StateStore", "StateStoreError", "default_path"), "store"),
+    **dict.fromkeys(("StateStore", "StateStoreError", "default_path", "open_state_store"), "store"),
 }
 
 

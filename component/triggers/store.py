@@ -5,8 +5,8 @@ its version, so republishing a flow keeps its place). A lease with an expiry mak
 polls of one instance emit once; a crashed poller's lease simply runs out. ``commit`` writes only
 while the lease is still held, in one transaction, so state and lease cannot disagree.
 
-:class:`SQLiteStateStore` (WAL mode) is the default; a server database can implement the same
-five methods.
+:class:`SQLiteStateStore` (WAL mode) is the default; :func:`open_state_store` opens the PostgreSQL
+store (component/triggers/postgres.py) for a ``postgresql://`` URL.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ComponentError, UsageError
 from ..errors import StateStoreError as StateStoreError  # re-exported: it was defined here
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStateStore
 
 APP_DIR = "fieldservice-component"
 _UNSEEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})  # control, format, unassigned, line breaks
@@ -79,6 +82,17 @@ def check_instance(instance: object) -> str:
             f"a trigger instance id must not hold control or invisible characters (U+{ord(hidden):04X})"
         )
     return instance
+
+
+def open_state_store(
+    where: str | Path | None = None, *, clock: Callable[[], float] = time.time
+) -> SQLiteStateStore | PostgresStateStore:
+    """The store at ``where``: a ``postgresql://`` URL, else a SQLite file (the default path when None)."""
+    if str(where or "").startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStateStore
+
+        return PostgresStateStore(str(where), clock=clock)
+    return SQLiteStateStore(where, clock=clock)
 
 
 def new_owner() -> str:

@@ -1,0 +1,169 @@
+"""Trigger state on PostgreSQL, for many workers on many machines: the :class:`StateStore` interface.
+
+The semantics are the SQLite store's (component/triggers/store.py): a lease with an expiry per
+instance, ``commit`` only while the lease is held, in the same transaction that checks it.
+Taking a lease locks the instance's lease row with ``SELECT ... FOR UPDATE SKIP LOCKED``: a worker
+that finds another one deciding about the same instance at that moment gets None at once instead
+of waiting, and two workers never both hold an instance. Expiry times come from the pollers'
+clocks (``clock``, Unix seconds), as with SQLite; keep the workers' clocks in sync (NTP) and the
+lease ``ttl`` well above their skew.
+
+The schema is created and upgraded by the numbered migrations in component/migrations/ when the
+store opens. A state row that is not a JSON object is a :class:`StateStoreError`, never a silent
+restart of the instance.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..migrations import NewerSchemaError, migrate
+from .store import Lease, LeaseLostError, StateStoreError
+
+SCHEMES = ("postgresql", "postgres")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its password (for messages and reprs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://?"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+class PostgresStateStore:
+    """One psycopg connection in autocommit mode; each call is its own short transaction."""
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+        import psycopg
+
+        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        self.url = redacted_url(url)
+        self.clock = clock
+        secret = urlsplit(url).password if "://" in url else None
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except (psycopg.Error, ValueError) as exc:
+            text = str(exc).strip()
+            if secret:
+                text = text.replace(secret, "***")
+            raise StateStoreError(f"cannot open the trigger state store {self.url!r}: {text}") from None
+        try:
+            migrate(self._db)
+        except (psycopg.Error, NewerSchemaError) as exc:
+            self._db.close()
+            raise StateStoreError(f"cannot prepare the trigger state store {self.url!r}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"PostgresStateStore({self.url!r})"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> PostgresStateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, doing: str) -> Iterator[Any]:
+        """One transaction; the server's and the connection's failures as :class:`StateStoreError`."""
+        try:
+            with self._db.transaction():
+                yield self._db
+        except self._errors as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StateStoreError(f"cannot {doing} in the trigger state store {self.url!r}: {text}") from None
+
+    def _held(self, db: Any, lease: Lease) -> bool:
+        row = db.execute(
+            "SELECT token, expires FROM trigger_lease WHERE instance = %s FOR UPDATE", (lease.instance,)
+        ).fetchone()
+        return row is not None and row[0] == lease.token and row[1] > self.clock()
+
+    def lease(self, instance: str, owner: str, ttl: float) -> Lease | None:
+        now = self.clock()
+        with self._tx(f"take the lease on trigger instance {instance!r}") as db:
+            db.execute(
+                "INSERT INTO trigger_lease (instance, owner, token, expires) VALUES (%s, '', '', 0) "
+                "ON CONFLICT (instance) DO NOTHING",
+                (instance,),
+            )
+            row = db.execute(
+                "SELECT expires FROM trigger_lease WHERE instance = %s FOR UPDATE SKIP LOCKED", (instance,)
+            ).fetchone()
+            if row is None or row[0] > now:  # another worker is taking it right now, or holds it
+                return None
+            lease = Lease(instance, owner, uuid.uuid4().hex, now + ttl)
+            db.execute(
+                "UPDATE trigger_lease SET owner = %s, token = %s, expires = %s WHERE instance = %s",
+                (owner, lease.token, lease.expires, instance),
+            )
+        return lease
+
+    def renew(self, lease: Lease, ttl: float) -> Lease:
+        with self._tx(f"renew the lease on trigger instance {lease.instance!r}") as db:
+            if not self._held(db, lease):
+                raise LeaseLostError(f"the lease on trigger instance {lease.instance!r} was lost")
+            renewed = Lease(lease.instance, lease.owner, lease.token, self.clock() + ttl)
+            db.execute(
+                "UPDATE trigger_lease SET expires = %s WHERE instance = %s", (renewed.expires, lease.instance)
+            )
+        return renewed
+
+    def load(self, instance: str) -> dict[str, Any] | None:
+        with self._tx(f"read the state of trigger instance {instance!r}") as db:
+            row = db.execute("SELECT state FROM trigger_state WHERE instance = %s", (instance,)).fetchone()
+        if row is None:
+            return None
+        if not isinstance(row[0], dict) or not row[0]:
+            shown = json.dumps(row[0])
+            raise StateStoreError(
+                f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
+                "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
+                "new instance id)"
+            )
+        return row[0]
+
+    def commit(self, lease: Lease, state: dict[str, Any]) -> None:
+        try:
+            text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise StateStoreError(
+                f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
+            ) from None
+        with self._tx(f"commit the state of trigger instance {lease.instance!r}") as db:
+            if not self._held(db, lease):
+                raise LeaseLostError(
+                    f"the lease on trigger instance {lease.instance!r} ran out before commit; "
+                    "the state was not written and the next poll repeats this one"
+                )
+            db.execute(
+                "INSERT INTO trigger_state (instance, state, commits, updated_at) "
+                "VALUES (%s, %s::jsonb, 1, %s) "
+                "ON CONFLICT (instance) DO UPDATE SET state = excluded.state, "
+                "commits = trigger_state.commits + 1, updated_at = excluded.updated_at",
+                (lease.instance, text, self.clock()),
+            )
+
+    def release(self, lease: Lease) -> None:
+        with self._tx(f"release the lease on trigger instance {lease.instance!r}") as db:
+            db.execute(
+                "DELETE FROM trigger_lease WHERE instance = %s AND token = %s", (lease.instance, lease.token)
+            )
+
+    def instances(self) -> list[str]:
+        with self._tx("list the trigger instances") as db:
+            return [row[0] for row in db.execute("SELECT instance FROM trigger_state ORDER BY instance")]
