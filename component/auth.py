@@ -284,6 +284,7 @@ class OAuth2ClientCredentialsAuth:
                 + (f" ({reason})" if reason else f" ({status})")
                 + ": check clientId and clientSecret in the connection, and that its environment "
                 "(production or integration) is the one the app was created in",
+                fields=["clientId", "clientSecret", "environment"],
                 status=status,
                 vendor=self.vendor,
                 trace_id=trace_id,
