@@ -212,6 +212,10 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+_VERBOSE_HELP = "Log each HTTP request, the token request too (secrets redacted), to stderr."
+_DEBUG_HELP = "Show the traceback of an unexpected error."
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
@@ -219,8 +223,8 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     envvar=catalog_cache.ROOT_ENV,
     help="Folder holding manifest.json (default: the installed definitions).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log each HTTP request (secrets redacted) to stderr.")
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP + " Also after the subcommand.")
+@click.option("--debug", is_flag=True, help=_DEBUG_HELP + " Also after the subcommand.")
 @click.version_option(__version__, prog_name="component")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> None:
@@ -244,12 +248,62 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
 
     ctx.call_on_close(close_progress)
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(RedactingFilter(redactor))
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        logger = logging.getLogger("component")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        _log_verbosely(ctx)
+
+
+def _log_verbosely(ctx: click.Context) -> None:
+    """``-v``: every ``component`` log line (each request, the token request) on stderr, through this
+    invocation's redactor. Once per invocation, wherever the flag was given; removed when it ends."""
+    if ctx.meta.get("verbose"):
+        return
+    ctx.meta["verbose"] = True
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(ctx.meta["redactor"]))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("component")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def stop() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+    ctx.find_root().call_on_close(stop)
+
+
+def _verbose_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _log_verbosely(ctx)
+
+
+def _debug_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["debug"] = True
+
+
+def accept_global_flags(group: click.Group) -> None:
+    """``-v``/``--verbose`` and ``--debug`` after the subcommand too (``component run -v …``): every
+    subcommand, at any depth, takes the same flags, setting the same flags of the invocation."""
+    for command in group.commands.values():
+        names = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if not names & {"-v", "--verbose"}:
+            command.params.append(
+                click.Option(
+                    ["-v", "--verbose"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_verbose_flag,
+                    help=_VERBOSE_HELP,
+                )
+            )
+        if "--debug" not in names:
+            command.params.append(
+                click.Option(
+                    ["--debug"], is_flag=True, expose_value=False, callback=_debug_flag, help=_DEBUG_HELP
+                )
+            )
+        if isinstance(command, click.Group):
+            accept_global_flags(command)
 
 
 @cli.command()
@@ -645,3 +699,4 @@ def _add_service_commands() -> None:
 
 
 _add_service_commands()
+accept_global_flags(cli)
