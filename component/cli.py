@@ -306,22 +306,62 @@ def accept_global_flags(group: click.Group) -> None:
             accept_global_flags(command)
 
 
+_ROOT_SOURCES = {
+    "--root": "--root",
+    "COMPONENT_ROOT": "$COMPONENT_ROOT",
+    "checkout": "the checkout around the current directory",
+    "installed": "the installed definitions",
+}
+
+
+def _validated_root(ctx: click.Context, given: Path | None) -> tuple[Path, str]:
+    """The definitions ``validate`` checks, and why those: ``--root`` (after the subcommand or before
+    it), $COMPONENT_ROOT, the checkout around the current directory, else the installed copy."""
+    if given is not None:
+        return given.resolve(), "--root"
+    root: Path | None = ctx.obj["root"]
+    if root is not None:
+        from_env = ctx.find_root().get_parameter_source("root") == click.core.ParameterSource.ENVIRONMENT
+        return root.resolve(), catalog_cache.ROOT_ENV if from_env else "--root"
+    checkout = catalog_cache.checkout_root(Path.cwd().resolve())
+    if checkout is not None:
+        return checkout, "checkout"
+    return catalog_cache.default_root().resolve(), "installed"
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+@click.option(
+    "--root",
+    "given_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding manifest.json to check (the same as the group's --root).",
+)
 @click.pass_context
-def validate(ctx: click.Context, as_json: bool) -> None:
-    """Check the manifest and every definition; exit 0 only if all are sound."""
+def validate(ctx: click.Context, as_json: bool, given_root: Path | None) -> None:
+    """Check the manifest and every definition; exit 0 only if all are sound.
+
+    What it checks: --root DIR (or $COMPONENT_ROOT) when given; else, inside a checkout (the nearest
+    folder at or above the current directory holding manifest.json and actions/), the checkout's
+    definitions; else the installed ones. The output names the folder checked."""
     from . import catalog as catalog_module
 
-    root = ctx.obj["root"] or catalog_module.default_root()
+    root, source = _validated_root(ctx, given_root)
     loaded, problems = catalog_module.check(root)
     if problems:
         if as_json:
-            emit({"ok": False, "problems": [p.to_dict() for p in problems]})
+            emit(
+                {
+                    "ok": False,
+                    "root": str(root),
+                    "rootFrom": source,
+                    "problems": [p.to_dict() for p in problems],
+                }
+            )
         else:
             for problem in problems:
                 click.echo(str(problem), err=True)
-            click.echo(f"{len(problems)} problem(s) under {root}", err=True)
+            click.echo(f"{len(problems)} problem(s) under {root} ({_ROOT_SOURCES[source]})", err=True)
         sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
@@ -329,11 +369,20 @@ def validate(ctx: click.Context, as_json: bool) -> None:
         for kind in catalog_module.KINDS
     }
     if as_json:
-        emit({"ok": True, "root": str(root), "connectors": len(loaded.connectors), **counts})
+        emit(
+            {
+                "ok": True,
+                "root": str(root),
+                "rootFrom": source,
+                "connectors": len(loaded.connectors),
+                **counts,
+            }
+        )
     else:
         click.echo(
             f"ok: {len(loaded.connectors)} connectors, {counts['actions']} actions, "
-            f"{counts['dataSources']} data sources, {counts['triggers']} triggers ({root})"
+            f"{counts['dataSources']} data sources, {counts['triggers']} triggers "
+            f"under {root} ({_ROOT_SOURCES[source]})"
         )
 
 
