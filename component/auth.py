@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
@@ -31,6 +32,8 @@ from .models import ApiKeyAuth, Auth, HttpPolicy, OAuth2ClientCredentials
 from .policy import Attempts, Clock, Random
 from .redact import REDACTED, Redactor
 from .version import USER_AGENT
+
+log = logging.getLogger("component.auth")
 
 
 class AuthStrategy(Protocol):
@@ -222,6 +225,7 @@ class OAuth2ClientCredentialsAuth:
                     headers=headers,
                     timeout=max(0.001, min(self.policy.timeout, attempts.remaining())),
                 )
+                started = self.clock.now()
                 response = await client.send(request, stream=True)
                 await read_bounded(
                     response,
@@ -229,6 +233,7 @@ class OAuth2ClientCredentialsAuth:
                     vendor=self.vendor,
                     what=f"the token request to {self.token_url}",
                 )
+                self._log_token_request(response.status_code, attempts.count, started)
             except httpx2.HTTPError as exc:
                 if await attempts.retry("GET", None, None):
                     continue
@@ -250,6 +255,19 @@ class OAuth2ClientCredentialsAuth:
                 if await attempts.retry("GET", None, None):
                     continue
                 raise
+
+    def _log_token_request(self, status: int, attempt: int, started: float) -> None:
+        """One debug line per token request, like every API request's: the form's secret masked,
+        and the line redacted here, whatever handler reads the log."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s",
+                self.redactor.text(
+                    f"POST {self.token_url} (token request: client_id={self.client_id}, "
+                    f"client_secret={REDACTED}) -> {status} (attempt {attempt}, "
+                    f"{(self.clock.now() - started) * 1000:.0f} ms)"
+                ),
+            )
 
     def _token_from(self, response: httpx2.Response) -> _Token:
         try:
@@ -278,6 +296,7 @@ class OAuth2ClientCredentialsAuth:
                 + (f" ({reason})" if reason else f" ({status})")
                 + ": check clientId and clientSecret in the connection, and that its environment "
                 "(production or integration) is the one the app was created in",
+                fields=["clientId", "clientSecret", "environment"],
                 status=status,
                 vendor=self.vendor,
                 trace_id=trace_id,

@@ -298,6 +298,14 @@ class _Loader:
                     f"connection field {env_field!r} must be an enum of the environments "
                     f"{sorted(model.connection.environments)}",
                 )
+        for status, fields in model.envelope.credentials.items():
+            for index, field_name in enumerate(fields):
+                if field_name not in props:
+                    self.problem(
+                        "manifest.json",
+                        f"{where}.envelope.credentials.{status}[{index}]",
+                        f"{field_name!r} does not name a connection field",
+                    )
         connection_templates = {
             "auth": model.connection.auth.model_dump(),
             "headers": model.connection.headers,

@@ -39,6 +39,15 @@ def default_root() -> Path:
     return _PACKAGE.parent
 
 
+def checkout_root(start: Path) -> Path | None:
+    """The checkout ``start`` is in: the nearest folder, ``start`` or above, holding ``manifest.json``
+    and an ``actions/`` folder; None outside one."""
+    for folder in (start, *start.parents):
+        if (folder / "manifest.json").is_file() and (folder / "actions").is_dir():
+            return folder
+    return None
+
+
 def cache_dir() -> Path | None:
     configured = os.environ.get(CACHE_ENV)
     if configured == "off":

@@ -213,6 +213,10 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+_VERBOSE_HELP = "Log each HTTP request, the token request too (secrets redacted), to stderr."
+_DEBUG_HELP = "Show the traceback of an unexpected error."
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
@@ -220,8 +224,8 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     envvar=catalog_cache.ROOT_ENV,
     help="Folder holding manifest.json (default: the installed definitions).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log each HTTP request (secrets redacted) to stderr.")
-@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
+@click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP + " Also after the subcommand.")
+@click.option("--debug", is_flag=True, help=_DEBUG_HELP + " Also after the subcommand.")
 @click.version_option(__version__, prog_name="component")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> None:
@@ -245,30 +249,120 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
 
     ctx.call_on_close(close_progress)
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(RedactingFilter(redactor))
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        logger = logging.getLogger("component")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        _log_verbosely(ctx)
+
+
+def _log_verbosely(ctx: click.Context) -> None:
+    """``-v``: every ``component`` log line (each request, the token request) on stderr, through this
+    invocation's redactor. Once per invocation, wherever the flag was given; removed when it ends."""
+    if ctx.meta.get("verbose"):
+        return
+    ctx.meta["verbose"] = True
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(ctx.meta["redactor"]))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("component")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def stop() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+    ctx.find_root().call_on_close(stop)
+
+
+def _verbose_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _log_verbosely(ctx)
+
+
+def _debug_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["debug"] = True
+
+
+def accept_global_flags(group: click.Group) -> None:
+    """``-v``/``--verbose`` and ``--debug`` after the subcommand too (``component run -v …``): every
+    subcommand, at any depth, takes the same flags, setting the same flags of the invocation."""
+    for command in group.commands.values():
+        names = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if not names & {"-v", "--verbose"}:
+            command.params.append(
+                click.Option(
+                    ["-v", "--verbose"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_verbose_flag,
+                    help=_VERBOSE_HELP,
+                )
+            )
+        if "--debug" not in names:
+            command.params.append(
+                click.Option(
+                    ["--debug"], is_flag=True, expose_value=False, callback=_debug_flag, help=_DEBUG_HELP
+                )
+            )
+        if isinstance(command, click.Group):
+            accept_global_flags(command)
+
+
+_ROOT_SOURCES = {
+    "--root": "--root",
+    "COMPONENT_ROOT": "$COMPONENT_ROOT",
+    "checkout": "the checkout around the current directory",
+    "installed": "the installed definitions",
+}
+
+
+def _validated_root(ctx: click.Context, given: Path | None) -> tuple[Path, str]:
+    """The definitions ``validate`` checks, and why those: ``--root`` (after the subcommand or before
+    it), $COMPONENT_ROOT, the checkout around the current directory, else the installed copy."""
+    if given is not None:
+        return given.resolve(), "--root"
+    root: Path | None = ctx.obj["root"]
+    if root is not None:
+        from_env = ctx.find_root().get_parameter_source("root") == click.core.ParameterSource.ENVIRONMENT
+        return root.resolve(), catalog_cache.ROOT_ENV if from_env else "--root"
+    checkout = catalog_cache.checkout_root(Path.cwd().resolve())
+    if checkout is not None:
+        return checkout, "checkout"
+    return catalog_cache.default_root().resolve(), "installed"
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+@click.option(
+    "--root",
+    "given_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding manifest.json to check (the same as the group's --root).",
+)
 @click.pass_context
-def validate(ctx: click.Context, as_json: bool) -> None:
-    """Check the manifest and every definition; exit 0 only if all are sound."""
+def validate(ctx: click.Context, as_json: bool, given_root: Path | None) -> None:
+    """Check the manifest and every definition; exit 0 only if all are sound.
+
+    What it checks: --root DIR (or $COMPONENT_ROOT) when given; else, inside a checkout (the nearest
+    folder at or above the current directory holding manifest.json and actions/), the checkout's
+    definitions; else the installed ones. The output names the folder checked."""
     from . import catalog as catalog_module
 
-    root = ctx.obj["root"] or catalog_module.default_root()
+    root, source = _validated_root(ctx, given_root)
     loaded, problems = catalog_module.check(root)
     if problems:
         if as_json:
-            emit({"ok": False, "problems": [p.to_dict() for p in problems]})
+            emit(
+                {
+                    "ok": False,
+                    "root": str(root),
+                    "rootFrom": source,
+                    "problems": [p.to_dict() for p in problems],
+                }
+            )
         else:
             for problem in problems:
                 click.echo(str(problem), err=True)
-            click.echo(f"{len(problems)} problem(s) under {root}", err=True)
+            click.echo(f"{len(problems)} problem(s) under {root} ({_ROOT_SOURCES[source]})", err=True)
         sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
@@ -276,11 +370,20 @@ def validate(ctx: click.Context, as_json: bool) -> None:
         for kind in catalog_module.KINDS
     }
     if as_json:
-        emit({"ok": True, "root": str(root), "connectors": len(loaded.connectors), **counts})
+        emit(
+            {
+                "ok": True,
+                "root": str(root),
+                "rootFrom": source,
+                "connectors": len(loaded.connectors),
+                **counts,
+            }
+        )
     else:
         click.echo(
             f"ok: {len(loaded.connectors)} connectors, {counts['actions']} actions, "
-            f"{counts['dataSources']} data sources, {counts['triggers']} triggers ({root})"
+            f"{counts['dataSources']} data sources, {counts['triggers']} triggers "
+            f"under {root} ({_ROOT_SOURCES[source]})"
         )
 
 
@@ -646,3 +749,4 @@ def _add_service_commands() -> None:
 
 
 _add_service_commands()
+accept_global_flags(cli)

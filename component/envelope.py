@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 import msgspec
 
-from .errors import UnexpectedBodyError, VendorError, vendor_error_class
+from .errors import CredentialsError, UnexpectedBodyError, VendorError, vendor_error_class
 from .jsontext import MAX_DEPTH, value_problem
 from .models import Envelope, ResponseSpec
 from .redact import Redactor
@@ -160,6 +160,18 @@ def error_from(
     trace = _first(body, envelope.traceId) if isinstance(body, dict) else None
     trace_id = redactor.text(str(trace)) if trace is not None else _trace_header(envelope, response, redactor)
     errors = get_path(body, envelope.errors, None) if envelope.errors and isinstance(body, dict) else None
+    fields = envelope.credentials.get(str(status)) if not response.is_success else None  # type: ignore[call-overload]
+    if fields:
+        return CredentialsError(
+            redactor.text(message),
+            hint=f"{vendor} refused the connection's credentials: check {' and '.join(fields)} "
+            "in the connection",
+            status=status,
+            vendor=vendor,
+            trace_id=trace_id,
+            errors=errors or None,
+            fields=fields,
+        )
     error_class = vendor_error_class(status)
     return error_class(
         redactor.text(message),

@@ -162,10 +162,23 @@ class AuthError(VendorError):
 
 
 class CredentialsError(AuthError):
-    """The vendor refused the connection's credentials (a token request answered 400/401)."""
+    """The vendor refused the connection's credentials: a token request answered 400/401, or the API
+    answered a status the connector's envelope declares a credential refusal (``credentials``).
+    ``fields`` names the connection fields to check, ``hint`` says so in words; ``message`` stays the
+    vendor's."""
 
     kind = "invalid_credentials"
     exit_code = 2
+
+    def __init__(
+        self, message: str, *, fields: list[str] | None = None, hint: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.fields = fields
+        if fields:
+            self.details["fields"] = list(fields)
+        if hint:
+            self.details["hint"] = hint
 
 
 class NotFoundError(VendorError):

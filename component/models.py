@@ -501,6 +501,11 @@ class Envelope(Strict):
         default_factory=list, description="Response headers tried for a trace id."
     )
     errors: str | None = Field(None, description="Dotted path of field-level error details.")
+    credentials: dict[Literal["401", "403"], list[str]] = Field(
+        default_factory=dict,
+        description="HTTP statuses that mean the vendor refused the connection's credentials, each "
+        "with the connection fields to check: such an answer is invalid_credentials (exit 2), not auth.",
+    )
 
 
 class ConnectionTest(Strict):

@@ -695,10 +695,13 @@ def test_logs_through_redacting_filter_hide_secrets(runtime: Runtime, vendor: Fa
     result = runtime.run_sync(ST_RAW, {"urlType": "jpm", "path": f"/customers/{ST_APP_KEY}"}, ST_CONNECTION)
 
     assert result == {"data": {"id": 7}}
-    assert len(handler.messages) == 3  # -> 500, retrying, -> 200
-    assert handler.messages[0].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 500")
-    assert handler.messages[1] == "retrying GET after 500 in 0.50 s"
-    assert handler.messages[2].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 200")
+    assert len(handler.messages) == 4  # the token, -> 500, retrying, -> 200
+    assert (
+        handler.messages[0].startswith("POST https://") and "client_secret=***) -> 200" in handler.messages[0]
+    )
+    assert handler.messages[1].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 500")
+    assert handler.messages[2] == "retrying GET after 500 in 0.50 s"
+    assert handler.messages[3].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 200")
     assert leaked("\n".join(handler.messages), TOKEN_1) == []
 
 

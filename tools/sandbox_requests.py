@@ -9,6 +9,7 @@ without reading the specs, which the project does not ship. Run it after a spec 
     python tools/sandbox_requests.py [--reference ../shared/reference] [--check]
 
 ``--check`` writes nothing and exits 1 when the committed file differs from what it would write.
+Without the specs it prints one line naming the folder and exits 66 (``tools/reference.py``).
 
 OpenAPI 3.0 becomes Draft 2020-12: ``nullable`` adds ``null``; ``int32``/``int64`` become the
 type's bounds; ``guid`` becomes ``uuid``; ``date-time`` stays (checked); other formats, examples,
@@ -27,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling tool reference.py
+import reference as reference_specs  # noqa: E402
+
 TARGET = ROOT / "component" / "sandbox" / "servicetitan" / "requests.json"
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference"
 KEPT = frozenset(
@@ -128,9 +132,10 @@ def served_operations() -> set[tuple[str, str]]:
 
 
 def generate(reference: Path) -> str:
+    spec_files = reference_specs.spec_files(reference, "servicetitan")
     served = served_operations()
     operations: dict[str, Any] = {}
-    for spec_file in sorted((reference / "servicetitan").glob("*.subset.json")):
+    for spec_file in spec_files:
         spec = json.loads(spec_file.read_text(encoding="utf-8"))
         prefix = "/" + spec["servers"][0]["url"].split("://", 1)[1].split("/", 1)[1]
         conv = Converter(spec["components"]["schemas"])
@@ -180,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file differs")
     args = parser.parse_args(argv)
-    text = generate(args.reference)
+    try:
+        text = generate(args.reference)
+    except reference_specs.MissingReference as error:
+        return reference_specs.report("tools/sandbox_requests.py", error)
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.is_file() else None
         if current != text:

@@ -8,6 +8,7 @@ links, picklist labels and examples. Run it after a spec update:
     python tools/servicetitan_definitions.py [--reference ../shared/reference] [--check]
 
 ``--check`` writes nothing and exits 1 when a committed definition differs from what it would write.
+Without the specs it prints one line naming the folder and exits 66 (``tools/reference.py``).
 ``rawRequest`` and the picklists of ``HAND_WRITTEN_DATASOURCES`` are hand-written and not touched.
 """
 
@@ -22,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling tool readable.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling tools readable.py, reference.py
 import readable
+import reference as reference_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = Path(__file__).with_name("servicetitan_overlay.json")
@@ -73,7 +75,7 @@ class Operation:
 
 def load_operations(reference: Path) -> dict[str, Operation]:
     found: dict[str, Operation] = {}
-    for spec_file in sorted((reference / CONNECTOR).glob("*.subset.json")):
+    for spec_file in reference_specs.spec_files(reference, CONNECTOR):
         spec = json.loads(spec_file.read_text(encoding="utf-8"))
         prefix = "/" + spec["servers"][0]["url"].split("://", 1)[1].split("/", 1)[1]
         schemas = spec["components"]["schemas"]
@@ -569,6 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file differs")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except reference_specs.MissingReference as error:
+        return reference_specs.report("tools/servicetitan_definitions.py", error)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.check:
         stale = drift(args.reference)
         for name in stale:
