@@ -437,6 +437,16 @@ def poll_command(
         click.echo(
             f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
         )
+        for part in outcome.incomplete:
+            where = (
+                "the list"
+                if part["window"] is None
+                else f"{part['window']['from']} to {part['window']['to']}"
+            )
+            click.echo(
+                f"  incomplete: {where} came back full ({part['records']} records); some may be missed",
+                err=True,
+            )
 
     with SQLiteStateStore(state_file) as store:
         _run(

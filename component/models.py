@@ -253,6 +253,28 @@ class DateWindow(Strict):
     )
 
 
+class Capped(Strict):
+    """A list the vendor cuts short at a cap with no next page: a full answer is narrowed and asked again."""
+
+    limit: int = Field(
+        ge=1,
+        description="Most records one answer holds. An answer this long may have been cut short, so its "
+        "window is split and each part asked for again.",
+    )
+    split: Literal["window"] = Field(
+        "window",
+        description='How a full answer is narrowed: "window" halves $state.window.from/to, recursively, '
+        "until every part comes back under the limit (parts share their boundary; records are deduplicated "
+        "by id).",
+    )
+    minSpan: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds (a day at least for a date window): a part this narrow that still comes back "
+        "full is not split further; it is reported in the poll result as incomplete and logged.",
+    )
+
+
 # --- definitions --------------------------------------------------------------------------------
 # --- definitions --------------------------------------------------------------------------------
 
@@ -344,6 +366,11 @@ class Trigger(Definition):
     )
     variants: Variants | None = None
     window: DateWindow | None = None
+    capped: Capped | None = Field(
+        None,
+        description="The list is cut short at a cap with no paging (Homebase360 jobs): full answers are "
+        "split by time until none is full; what cannot be split is reported, never passed over.",
+    )
 
     @model_validator(mode="after")
     def _one_mode(self) -> Trigger:

@@ -193,6 +193,31 @@ def test_trigger_checks_name_the_field_and_problem() -> None:
     assert found["$.sorted"] == "keyset paging (sorted) needs page pagination"
 
 
+def test_a_capped_list_must_be_unpaged_windowed_and_ask_for_its_cap() -> None:
+    base = {"key": "t", "label": "T", "description": "d", "watermark": {"field": "m"}}
+    trigger = Trigger.model_validate(
+        {
+            **base,
+            "request": {"method": "GET", "path": "/x", "query": {"limit": 50}},
+            "pagination": {"style": "cursor", "items": "x"},
+            "capped": {"limit": 100},
+        }
+    )
+    found = dict(problems(trigger, {}))
+    assert found["$.capped"] == "a capped list has no pages; a paged list is not cut short"
+    assert found["$.capped.split"] == "splitting by window needs a window"
+    assert found["$.capped.limit"] == "the request asks for 50 records a page, not 100"
+    good = Trigger.model_validate(
+        {
+            **base,
+            "request": {"method": "GET", "path": "/x", "query": {"limit": 100}},
+            "window": {"back": 1},
+            "capped": {"limit": 100},
+        }
+    )
+    assert dict(problems(good, {})) == {}
+
+
 # --- the watermark never runs ahead of the clock; a state this trigger did not write is refused -----
 
 POLL = "servicetitan.pollChangesTrigger"

@@ -298,3 +298,48 @@ def test_every_triggers_first_example_polls_on_the_sandbox(world: World, catalog
     world.poll(ref, inputs)
     world.clock.t += 5
     assert world.poll(ref, inputs) == []  # nothing changed in between
+
+
+def test_homebase360_new_job_fires_although_its_window_holds_more_jobs_than_the_cap(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """The sandbox holds about 400 jobs a day and answers at most 100 a request with no paging: the
+    trigger splits the window until no answer is full, so a job added today is read and fires."""
+    clock = FakeClock(wall=datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp())
+    sandbox = Sandbox(today=date(2026, 11, 22), clock=lambda: datetime.fromtimestamp(clock.wall(), tz=UTC))
+    runtime = Runtime(
+        catalog,
+        transport=sandbox.transport(),
+        clock=clock,
+        tokens=TokenCache(),
+        budgets=BudgetRegistry(),
+        env={},
+    )
+    connection = sandbox.connection("homebase360")
+    window = {"daysBack": 0, "daysAhead": 0}
+
+    def poll() -> Any:
+        delivered: list[dict[str, Any]] = []
+        outcome = asyncio.run(
+            poll_once(
+                runtime, "homebase360.newJob", window, connection, store, "capped", deliver=delivered.extend
+            )
+        )
+        return delivered, outcome
+
+    with SQLiteStateStore(tmp_path / "state.db", clock=clock.wall) as store:
+        assert poll()[0] == []
+        clock.t += 5
+        job = {
+            **example(catalog, "homebase360.createJob"),
+            "start": "2026-11-22T23:30:00Z",  # the day's last start: past the first 100 in start order
+            "end": "2026-11-22T23:45:00Z",
+        }
+        job_id = asyncio.run(runtime.run("homebase360.createJob", job, connection))["data"]["jobId"]
+        clock.t += 5
+        events, outcome = poll()
+        assert [(e["type"], e["id"]) for e in events] == [("created", job_id)]
+        assert outcome.incomplete == []
+        assert outcome.requests > 4  # the day came back full and was split
+        clock.t += 5
+        assert poll()[0] == []

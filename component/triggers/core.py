@@ -27,8 +27,9 @@ Two ways of noticing changes, both declared in the trigger definition:
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import pagination as paging
@@ -41,6 +42,7 @@ from . import markers
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Build = Callable[[Trigger, Mapping[str, Any]], OutgoingRequest]
 STATE_VERSION = 1
+LOG = logging.getLogger("component.triggers")
 # Seconds a marker may run past the poll's own clock and still become the watermark. Not more than
 # zero: with a skew s, a record stamped between the overlap and s ahead of the vendor's (correct)
 # clock would become the watermark and the changes after it would fall before the next poll's start.
@@ -66,12 +68,19 @@ class StateMismatchError(StateStoreError):
 
 @dataclass(frozen=True)
 class PollResult:
+    """``incomplete``: the parts of a capped list that came back full and could not be split
+    (``{"window": {"from", "to"} or None, "records": n}``); records past the cap there were not read."""
+
     events: list[dict[str, Any]]
     state: dict[str, Any]
     requests: int = 0
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, "state": self.state}
+        out: dict[str, Any] = {"events": self.events, "state": self.state}
+        if self.incomplete:
+            out["incomplete"] = self.incomplete
+        return out
 
 
 @dataclass(frozen=True)
@@ -123,15 +132,40 @@ def _days(template: Any, scope: Mapping[str, Any]) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def window_scope(trigger: Trigger, scope: Mapping[str, Any], now_ns: int) -> dict[str, str]:
+def window_bounds(trigger: Trigger, scope: Mapping[str, Any], now_ns: int) -> tuple[int, int] | None:
+    """The rolling window's ends in nanoseconds (from midnight ``back`` days ago to the midnight after
+    ``ahead`` days on), or None when the trigger has no window."""
     window = trigger.window
     if window is None:
-        return {}
+        return None
     today = markers.start_of_day(now_ns)
     start = today - _days(window.back, scope) * markers.DAY
     end = today + (_days(window.ahead, scope) + 1) * markers.DAY
-    show = markers.to_date if window.format == "date" else markers.to_iso
-    return {"from": show(start), "to": show(end)}
+    return start, end
+
+
+def show_window(trigger: Trigger, low: int, high: int) -> dict[str, str]:
+    """``$state.window``: the ends as the window's format spells them."""
+    show = markers.to_date if trigger.window and trigger.window.format == "date" else markers.to_iso
+    return {"from": show(low), "to": show(high)}
+
+
+def split_point(trigger: Trigger, low: int, high: int) -> int | None:
+    """Where a full window ``[low, high]`` is halved, or None when it is too narrow to split.
+
+    A date window splits on midnights and is never narrower than a day; a date-time window splits
+    on whole seconds down to the trigger's ``minSpan`` (on whole microseconds, what ``$state.window``
+    can spell, below a second).
+    """
+    assert trigger.capped is not None
+    dates = trigger.window is not None and trigger.window.format == "date"
+    unit = markers.DAY if dates else markers.NS if trigger.capped.minSpan >= 1 else 1000
+    span = max(int(trigger.capped.minSpan * markers.NS), unit)
+    if high - low <= span:
+        return None
+    mid = low + (high - low) // 2
+    mid -= mid % unit
+    return mid if low < mid < high else None
 
 
 class _Fetcher:
@@ -144,6 +178,8 @@ class _Fetcher:
         self.send = send
         self.vendor = vendor
         self.requests = 0
+        self.incomplete: list[dict[str, Any]] = []
+        self.bounds: tuple[int, int] | None = None  # the window's ends, split when the list is capped
 
     async def _send(self, request: OutgoingRequest) -> Any:
         self.requests += 1
@@ -155,22 +191,72 @@ class _Fetcher:
         found = templates.get_path(payload, self.plan.records, [])
         return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
-    def _request(self, since: str | None) -> OutgoingRequest:
+    def _request(self, since: str | None, window: tuple[int, int] | None = None) -> OutgoingRequest:
         state = dict(self.scope["state"])
         if since is not None:
             state["since"] = since
+        if window is not None:
+            state["window"] = show_window(self.plan.trigger, *window)
         return self.build(self.plan.trigger, {**self.scope, "state": state})
 
     async def all_pages(self) -> list[dict[str, Any]]:
-        """Every page as the pagination declares it (cursor, page numbers or one request)."""
-        request = self._request(None)
+        """Every page as the pagination declares it (cursor, page numbers or one request); a capped
+        list is asked for part by part until no answer is full (see :meth:`capped`)."""
         pagination = self.plan.trigger.pagination
+        if self.plan.trigger.capped is not None and not isinstance(pagination, paging.Paged):
+            return await self.capped()
+        request = self._request(None)
         if not isinstance(pagination, paging.Paged):
             return self._items(await self._send(request))
         out: list[dict[str, Any]] = []
         async for payload, _ in paging.pages(pagination, request, self._send, self.vendor):
             out.extend(self._items(payload))
         return out
+
+    async def capped(self) -> list[dict[str, Any]]:
+        """The records of a list cut short at the cap: a full answer's window is split in two halves
+        sharing their boundary, depth first, until every part comes back under the cap.
+
+        A part too narrow to split (or a list without a window) that is still full is kept as read,
+        reported in :attr:`incomplete` (runs of such parts as one) and logged. Records read twice (at
+        a shared boundary) are deduplicated by the caller.
+        """
+        trigger = self.plan.trigger
+        assert trigger.capped is not None
+        out: list[dict[str, Any]] = []
+        parts: list[tuple[int, int] | None] = [self.bounds]
+        while parts:
+            part = parts.pop()
+            items = self._items(await self._send(self._request(None, part)))
+            full = len(items) >= trigger.capped.limit
+            mid = split_point(trigger, *part) if full and part is not None else None
+            if part is not None and mid is not None:
+                parts.extend([(mid, part[1]), (part[0], mid)])  # the earlier half is read first
+                continue
+            if full:
+                self._cut_short(part, len(items))
+            out.extend(items)
+        for cut in self.incomplete:
+            window = cut["window"]
+            LOG.warning(
+                "%s came back full (%d records, the vendor's cap) and cannot be split further: records "
+                "past the cap were not read; narrow the trigger's inputs",
+                "the list" if window is None else f"the window {window['from']} to {window['to']}",
+                cut["records"],
+            )
+        return out
+
+    def _cut_short(self, part: tuple[int, int] | None, count: int) -> None:
+        window = None if part is None else show_window(self.plan.trigger, *part)
+        last = self.incomplete[-1] if self.incomplete else None
+        joined = (
+            last is not None and window is not None and (last["window"] or {}).get("to") == window["from"]
+        )
+        if joined and last is not None and window is not None:  # one run of full parts across a boundary
+            window = {"from": last["window"]["from"], "to": window["to"]}
+            count = max(count, last["records"])
+            self.incomplete.pop()
+        self.incomplete.append({"window": window, "records": count})
 
     async def keyset(self, since: str, field: str, id_field: str) -> list[dict[str, Any]]:
         """Sorted endpoints: after each page ask again from the last marker seen, page one.
@@ -322,8 +408,10 @@ async def poll(
     state = _check_state(state, ref, "watermark" if trigger.seen is None else "seen", p.variant)
     now_ns = int(now * markers.NS)
     scope: dict[str, Any] = {"inputs": dict(inputs), "connection": dict(connection), "state": {}}
-    scope["state"]["window"] = window_scope(trigger, scope, now_ns)
+    bounds = window_bounds(trigger, scope, now_ns)
+    scope["state"]["window"] = {} if bounds is None else show_window(trigger, *bounds)
     fetcher = _Fetcher(p, scope, build, send, vendor)
+    fetcher.bounds = bounds
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
         events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
@@ -331,7 +419,7 @@ async def poll(
         assert trigger.watermark is not None
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
     new_state.update({"version": STATE_VERSION, "trigger": ref, "variant": p.variant})
-    return PollResult(events, new_state, fetcher.requests)
+    return PollResult(events, new_state, fetcher.requests, fetcher.incomplete)
 
 
 def _by_ids(
