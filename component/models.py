@@ -217,6 +217,11 @@ class SeenIds(Strict):
         description="Record field with the creation time: when set, only records created after the "
         "instance started fire (a record that merely enters the list, e.g. a window, does not).",
     )
+    changedAt: list[str] = Field(
+        default_factory=list,
+        description="Record fields that give an event's changedAt (the time of the change that fires, "
+        "e.g. paidDate), the first present wins; createdField is tried last.",
+    )
     max: int = Field(
         50_000,
         ge=1,

@@ -481,11 +481,14 @@ class Runtime:
         inputs: Any = None,
         connection: Connection | Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
+        *,
+        instance: str | None = None,
     ) -> PollResult:
         """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
 
         Pure with respect to storage: persisting the new state is the caller's job, after it has
         accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        ``instance`` goes into each event's ``eventId``.
         """
         from .triggers.core import poll as poll_core
 
@@ -503,6 +506,7 @@ class Runtime:
                 send=session.send,
                 vendor=session.vendor,
                 now=self.clock.wall(),
+                instance=instance,
             )
 
     async def poll_preview(

@@ -370,3 +370,18 @@ def test_a_clock_that_stepped_back_a_little_keeps_its_watermark_and_one_far_back
     with pytest.raises(StateStoreError, match="more than 300 s past this poll's clock"):
         poll_jobs(runtime, {**GOOD, "watermark": beyond, "recent": {"7": beyond}})
     assert len(vendor.api_requests) == 1
+
+
+def test_an_event_id_names_the_change_not_its_spelling() -> None:
+    from component.triggers.core import event_id
+
+    same = event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00Z")
+    assert event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00.0000000Z") == same
+    others = {
+        event_id("flow-2", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicebay.newJob", "7", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "8", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00.0000001Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "7", None),
+    }
+    assert same not in others and len(others) == 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,21 @@ class World:
             )
         )  # fmt: skip
         assert outcome.status == "polled"
+        for event in delivered:  # every vendor gives a time: the event carries it, and an identity
+            assert event["changedAt"] is not None, event
+            assert re.fullmatch(r"[0-9a-f]{32}", event["eventId"]), event
         return delivered
+
+    def preview(self, ref: str, inputs: dict[str, Any], instance: str) -> list[dict[str, Any]]:
+        """The events a poll would deliver now (a dry run: nothing committed)."""
+        connector = ref.split(".")[0]
+        outcome = asyncio.run(
+            poll_once(
+                self.runtime, ref, inputs, self.sandbox.connection(connector), self.store, instance,
+                dry_run=True,
+            )
+        )  # fmt: skip
+        return outcome.events
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +161,12 @@ def test_servicebay_quotes_accepted_and_invoices_paid_through_actions_fire_once(
     world.run("servicebay.updateQuote", {"quoteId": quote["id"], "accepted": True})
     world.run("servicebay.updateInvoice", {"invoiceId": invoice["id"], "paid": True})
     world.clock.t += 5
+    previewed = world.preview("servicebay.invoicePaid", {}, "invoices")
     assert [e["id"] for e in world.poll("servicebay.quoteAccepted", {}, "quotes")] == [quote["id"]]
-    assert [e["id"] for e in world.poll("servicebay.invoicePaid", {}, "invoices")] == [invoice["id"]]
+    (paid,) = world.poll("servicebay.invoicePaid", {}, "invoices")
+    assert paid["id"] == invoice["id"]
+    assert paid["changedAt"] == world.run("servicebay.getInvoice", {"invoiceId": invoice["id"]})["paidDate"]
+    assert [e["eventId"] for e in previewed] == [paid["eventId"]]  # the same change, the same identity
     world.clock.t += 5
     assert world.poll("servicebay.quoteAccepted", {}, "quotes") == []
     assert world.poll("servicebay.invoicePaid", {}, "invoices") == []
@@ -343,3 +362,19 @@ def test_homebase360_new_job_fires_although_its_window_holds_more_jobs_than_the_
         assert outcome.requests > 4  # the day came back full and was split
         clock.t += 5
         assert poll()[0] == []
+
+
+def test_an_event_id_is_the_same_for_the_same_change_and_another_for_any_other(
+    world: World, catalog: Catalog
+) -> None:
+    assert world.poll("servicebay.newJob", {}, "ids-a") == []
+    assert world.poll("servicebay.newJob", {}, "ids-b") == []
+    world.clock.t += 5
+    job = world.run("servicebay.createJob", example(catalog, "servicebay.createJob"))
+    world.clock.t += 5
+    before = world.preview("servicebay.newJob", {}, "ids-a")
+    (a,) = world.poll("servicebay.newJob", {}, "ids-a")
+    (b,) = world.poll("servicebay.newJob", {}, "ids-b")
+    assert a["id"] == b["id"] == job["id"] and a["changedAt"] == job["createdAt"]
+    assert [e["eventId"] for e in before] == [a["eventId"]]
+    assert a["eventId"] != b["eventId"]  # another instance

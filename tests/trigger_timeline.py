@@ -319,11 +319,14 @@ class Harness:
         out = []
         seen: set[tuple[str, int]] = set()
         by_id: dict[str, list[dict[str, Any]]] = {}
+        identities: dict[str, tuple[str, int]] = {}
         for event in self.delivered:
             key = (event["id"], to_ns(event["changedAt"]) or -1)
             if key in seen:
                 out.append(f"emitted twice: {key}")
             seen.add(key)
+            if identities.setdefault(event["eventId"], key) != key:
+                out.append(f"one eventId for two changes: {identities[event['eventId']]} and {key}")
             by_id.setdefault(event["id"], []).append(event)
         for rid, version in self.vendor.records.items():
             events = by_id.get(str(rid), [])
@@ -349,6 +352,8 @@ class Harness:
         cut = [(to_ns(p["window"]["from"]) or 0, to_ns(p["window"]["to"]) or 0) for p in self.incomplete]
         out = []
         fired: dict[str, int] = {}
+        if len({e["eventId"] for e in self.delivered}) != len(self.delivered):
+            out.append("an eventId delivered twice")
         for event in self.delivered:
             if event["type"] != "created":
                 out.append(f"record {event['id']}: {event['type']} fired")

@@ -26,6 +26,7 @@ Two ways of noticing changes, both declared in the trigger definition:
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +37,7 @@ from .. import pagination as paging
 from .. import templates
 from ..errors import ComponentError, InputValidationError, StateStoreError
 from ..http import OutgoingRequest
-from ..models import PagePagination, RequestTemplate, Trigger, Watermark
+from ..models import PagePagination, RequestTemplate, SeenIds, Trigger, Watermark
 from . import markers
 
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
@@ -320,6 +321,19 @@ class _Fetcher:
                 page += 1
 
 
+def event_id(instance: str | None, ref: str, record_id: str, marker: Any) -> str:
+    """The event's identity: the same every time this change of this record is delivered to this
+    instance (after a crash, a repeated poll, a restart), another for any other change.
+
+    The marker counts as the time it names, however the vendor spells it; a record with no time
+    at all is identified by its id alone.
+    """
+    moment = markers.to_ns(marker)
+    version = "" if marker is None else str(marker) if moment is None else str(moment)
+    text = "\x1f".join((instance or "", ref, record_id, version))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def _event(kind: str, record_id: str, marker: Any, record: Any) -> dict[str, Any]:
     return {"type": kind, "id": record_id, "changedAt": marker, "record": record}
 
@@ -400,8 +414,13 @@ async def poll(
     send: Send,
     vendor: str,
     now: float,
+    instance: str | None = None,
 ) -> PollResult:
-    """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted."""
+    """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted.
+
+    Each event carries an ``eventId`` (see :func:`event_id`) made from ``instance``, the trigger, the
+    record's id and its ``changedAt``.
+    """
     p = plan(trigger, inputs)
     trigger = p.trigger
     ref = f"{vendor}.{trigger.key}"
@@ -419,6 +438,7 @@ async def poll(
         assert trigger.watermark is not None
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
     new_state.update({"version": STATE_VERSION, "trigger": ref, "variant": p.variant})
+    events = [{"eventId": event_id(instance, ref, e["id"], e["changedAt"]), **e} for e in events]
     return PollResult(events, new_state, fetcher.requests, fetcher.incomplete)
 
 
@@ -456,8 +476,17 @@ def _by_ids(
             created_ns = markers.to_ns(created)
             if created_ns is not None and created_ns < floor_ns:
                 continue  # it existed before the instance started; it only entered the list now
-            events.append(_event("created", rid, created, record))
+            events.append(_event("created", rid, _changed_at(spec, record, created), record))
     return events, {"mode": "seen", "floor": floor, "seen": sorted(listed)}
+
+
+def _changed_at(spec: SeenIds, record: Any, created: Any) -> Any:
+    """The first of the trigger's ``changedAt`` fields the record holds a time in, else its creation time."""
+    for name in spec.changedAt:
+        value = templates.get_path(record, name, None)
+        if markers.to_ns(value) is not None:
+            return value
+    return created
 
 
 async def _by_watermark(

@@ -68,7 +68,7 @@ async def poll_once(
         return PollOutcome("busy")
     heartbeat = asyncio.create_task(_keep_alive(store, lease, ttl))
     try:
-        result = await runtime.poll(ref, inputs, connection, store.load(instance))
+        result = await runtime.poll(ref, inputs, connection, store.load(instance), instance=instance)
         if dry_run:
             return PollOutcome("dry-run", result.events, result.requests, result.incomplete)
         store.renew(lease, ttl)  # still ours, so no other poller has emitted these
