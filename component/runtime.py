@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 
-from . import checks, progress, templates
+from . import checks, policy, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
@@ -497,17 +497,18 @@ class Runtime:
         if not isinstance(connection, Connection):
             connection = self.connection(definition.connector, connection)
         async with self._using(connection) as session:
-            return await poll_core(
-                cast(Trigger, definition.model),
-                checked,
-                connection.values,
-                state,
-                build=build_request,
-                send=session.send,
-                vendor=session.vendor,
-                now=self.clock.wall(),
-                instance=instance,
-            )
+            with policy.background():  # the poll's pages let actions and picklists on the key go first
+                return await poll_core(
+                    cast(Trigger, definition.model),
+                    checked,
+                    connection.values,
+                    state,
+                    build=build_request,
+                    send=session.send,
+                    vendor=session.vendor,
+                    now=self.clock.wall(),
+                    instance=instance,
+                )
 
     async def poll_preview(
         self,
