@@ -222,6 +222,14 @@ class SeenIds(Strict):
         description="Record fields that give an event's changedAt (the time of the change that fires, "
         "e.g. paidDate), the first present wins; createdField is tried last.",
     )
+    budgetSeconds: float = Field(
+        30,
+        ge=0,
+        description="Most of the key's rate budget one poll spends, in seconds' worth (30: half a minute's "
+        "worth, 50 pages on Servicebay's 100 a minute). A longer list is scanned over several polls: the "
+        "cursor is kept in the state, so a pass resumes where it stopped, after a restart too. 0: every "
+        "poll scans the whole list.",
+    )
     max: int = Field(
         50_000,
         ge=1,

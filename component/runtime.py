@@ -508,6 +508,7 @@ class Runtime:
                     vendor=session.vendor,
                     now=self.clock.wall(),
                     instance=instance,
+                    rate=None if session.budget is None else (session.budget.requests, session.budget.window),
                 )
 
     async def poll_preview(

@@ -9,6 +9,7 @@ figures are what the budget decides, not how fast this machine is.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -101,6 +102,24 @@ class Counting(httpx2.AsyncBaseTransport):
         return response
 
 
+def full_scan_catalog() -> catalog_module.Catalog:
+    """The real catalog with New Customer scanning its whole list in one poll (budgetSeconds 0), as a
+    poll that spends the key's budget for two minutes."""
+    shared = catalog_module.load(ROOT)
+    connectors = {
+        name: dataclasses.replace(c, definitions={kind: dict(table) for kind, table in c.definitions.items()})
+        for name, c in shared.connectors.items()
+    }
+    loaded = dataclasses.replace(shared, connectors=connectors)
+    triggers = loaded.connectors["servicebay"].definitions["triggers"]
+    definition = triggers["newCustomer"]
+    model = definition.model
+    assert model.seen is not None
+    seen = model.seen.model_copy(update={"budgetSeconds": 0})
+    triggers["newCustomer"] = dataclasses.replace(definition, model=model.model_copy(update={"seen": seen}))
+    return loaded
+
+
 def test_an_action_during_a_12000_customer_poll_is_served_at_once_and_nothing_is_refused(
     tmp_path: Path,
 ) -> None:
@@ -110,7 +129,7 @@ def test_an_action_during_a_12000_customer_poll_is_served_at_once_and_nothing_is
     app.state.limiter = RateLimiter(100, 60, clock=clock.now)  # the vendor's limit, on virtual time
     transport = Counting(sandbox.transport(), clock)
     runtime = Runtime(
-        catalog_module.load(ROOT),
+        full_scan_catalog(),
         transport=transport,
         clock=clock,
         tokens=TokenCache(),

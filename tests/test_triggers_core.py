@@ -385,3 +385,17 @@ def test_an_event_id_names_the_change_not_its_spelling() -> None:
         event_id("flow-1", "servicetitan.pollChangesTrigger", "7", None),
     }
     assert same not in others and len(others) == 5
+
+
+@pytest.mark.parametrize(
+    "passing",
+    [[], {"cursor": None, "ids": []}, {"cursor": True, "ids": []}, {"cursor": "c1", "ids": [1]}, {"ids": []}],
+)
+def test_a_scan_cursor_this_trigger_did_not_write_is_refused(passing: Any) -> None:
+    from component.triggers.core import _check_state
+
+    state = {"mode": "seen", "floor": "2027-01-01T00:00:00Z", "seen": [], "pass": passing}
+    with pytest.raises(StateStoreError, match="pass is not a cursor"):
+        _check_state(state, "servicebay.newCustomer", "seen", None)
+    good = {**state, "pass": {"cursor": "c1", "ids": ["c0"]}}
+    assert _check_state(good, "servicebay.newCustomer", "seen", None) == good

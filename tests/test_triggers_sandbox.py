@@ -378,3 +378,32 @@ def test_an_event_id_is_the_same_for_the_same_change_and_another_for_any_other(
     assert a["id"] == b["id"] == job["id"] and a["changedAt"] == job["createdAt"]
     assert [e["eventId"] for e in before] == [a["eventId"]]
     assert a["eventId"] != b["eventId"]  # another instance
+
+
+def test_servicebay_new_customer_scans_12000_customers_over_polls_of_50_requests(
+    world: World, catalog: Catalog
+) -> None:
+    """Half a minute's worth of the key's 100 a minute per poll: a pass over 120 pages takes three
+    polls, resumes from the state, and a customer added meanwhile fires exactly once."""
+    connection = world.sandbox.connection("servicebay")
+
+    def poll() -> tuple[list[dict[str, Any]], int]:
+        delivered: list[dict[str, Any]] = []
+        outcome = asyncio.run(
+            poll_once(
+                world.runtime, "servicebay.newCustomer", {}, connection, world.store, "scan",
+                deliver=delivered.extend,
+            )
+        )  # fmt: skip
+        world.clock.t += 60
+        return delivered, outcome.requests
+
+    first_pass = [poll() for _ in range(3)]
+    assert [requests for _, requests in first_pass] == [50, 50, 20]
+    assert all(events == [] for events, _ in first_pass)
+    added = world.run("servicebay.createCustomer", example(catalog, "servicebay.createCustomer"))
+    second_pass = [poll() for _ in range(3)]
+    fired = [e["id"] for events, _ in second_pass for e in events]
+    assert fired == [added["id"]]
+    assert max(requests for _, requests in second_pass) <= 50
+    assert all(events == [] for events, _ in (poll() for _ in range(3)))

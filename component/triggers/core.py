@@ -21,7 +21,13 @@ Two ways of noticing changes, both declared in the trigger definition:
   can become the watermark like any other record, and a new version of it (even one stamped
   earlier) fires again.
 * **seen** (id set): for lists with no change filter. The state is the ids of the last full scan;
-  a listed id not in it fires once.
+  a listed id not in it fires once. A scan longer than the poll's page budget (``budgetSeconds``
+  of the key's rate budget) is a pass over several polls: the state keeps the pass's cursor and
+  the ids it has read, so it resumes where it stopped (after a restart too); an id fires when it
+  is first read that is neither in the last full scan nor read earlier in the pass. When a pass
+  ends its ids become the last full scan. During an instance's first pass only records created
+  after the instance started fire (by ``createdField``; without it, nothing fires until the first
+  pass is complete).
 """
 
 from __future__ import annotations
@@ -214,6 +220,28 @@ class _Fetcher:
             out.extend(self._items(payload))
         return out
 
+    async def scan(self, resume: Any, pages: int) -> tuple[list[dict[str, Any]], Any]:
+        """Up to ``pages`` pages from ``resume`` (a cursor or page number kept in the state; None:
+        from the start): the records, and where the next poll resumes (None: the list is done)."""
+        pagination = self.plan.trigger.pagination
+        assert isinstance(pagination, paging.Paged)
+        position = pagination.pageParam if isinstance(pagination, PagePagination) else pagination.cursorParam
+        request = self._request(None)
+        query = paging.first_query(pagination, request.query)
+        if resume is not None:
+            query = {**query, position: resume}
+            if isinstance(pagination, PagePagination) and pagination.totalParam:
+                query.pop(pagination.totalParam, None)
+        out: list[dict[str, Any]] = []
+        for _ in range(pages):
+            payload = await self._send(replace(request, query=query))
+            out.extend(self._items(payload))
+            following = paging.next_query(pagination, query, payload, self.vendor)
+            if following is None:
+                return out, None
+            query = following
+        return out, query[position]
+
     async def capped(self) -> list[dict[str, Any]]:
         """The records of a list cut short at the cap: a full answer's window is split in two halves
         sharing their boundary, depth first, until every part comes back under the cap.
@@ -394,6 +422,18 @@ def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[s
         seen = state.get("seen", [])
         if not isinstance(seen, list) or not all(isinstance(rid, str) for rid in seen):
             raise _refuse("seen is not a list of ids")
+        passing = state.get("pass", {})
+        ids = passing.get("ids") if isinstance(passing, dict) else None
+        if not isinstance(passing, dict) or (
+            passing
+            and (
+                not isinstance(passing.get("cursor"), str | int)
+                or isinstance(passing.get("cursor"), bool)
+                or not isinstance(ids, list)
+                or not all(isinstance(rid, str) for rid in ids)
+            )
+        ):
+            raise _refuse("pass is not a cursor and a list of ids")
         return dict(state)
     _time(state, "watermark", required=False)
     recent = state.get("recent", {})
@@ -415,11 +455,13 @@ async def poll(
     vendor: str,
     now: float,
     instance: str | None = None,
+    rate: tuple[int, float] | None = None,
 ) -> PollResult:
     """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted.
 
     Each event carries an ``eventId`` (see :func:`event_id`) made from ``instance``, the trigger, the
-    record's id and its ``changedAt``.
+    record's id and its ``changedAt``. ``rate`` is the key's rate budget (requests, per seconds): an
+    id-set scan spends at most its ``budgetSeconds`` worth of it per poll.
     """
     p = plan(trigger, inputs)
     trigger = p.trigger
@@ -433,7 +475,7 @@ async def poll(
     fetcher.bounds = bounds
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
-        events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
+        events, new_state = await _by_ids(trigger, state, fetcher, emit, vendor, now_ns, rate)
     else:
         assert trigger.watermark is not None
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
@@ -442,42 +484,69 @@ async def poll(
     return PollResult(events, new_state, fetcher.requests, fetcher.incomplete)
 
 
-def _by_ids(
+def scan_pages(spec: SeenIds, rate: tuple[int, float] | None) -> int | None:
+    """Pages one poll of an id-set trigger may read: ``budgetSeconds`` worth of the key's budget
+    (at least one), or None (the whole list) without a budget or with ``budgetSeconds`` 0."""
+    if rate is None or spec.budgetSeconds <= 0:
+        return None
+    requests, per = rate
+    return max(1, int(requests * spec.budgetSeconds / per))
+
+
+async def _by_ids(
     trigger: Trigger,
     state: dict[str, Any],
-    records: list[dict[str, Any]],
+    fetcher: _Fetcher,
     emit: Mapping[str, bool],
     vendor: str,
     now_ns: int,
+    rate: tuple[int, float] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     spec = trigger.seen
     assert spec is not None
     first = "seen" not in state
     floor = str(state.get("floor") or markers.to_iso(now_ns))
     known = set(state.get("seen", []))
+    passing = state.get("pass") or {}
+    read_before = set(passing.get("ids", []))
+    pages = scan_pages(spec, rate)
+    if pages is None or not isinstance(trigger.pagination, paging.Paged):
+        records, resume = await fetcher.all_pages(), None
+        read_before = set()
+    else:
+        records, resume = await fetcher.scan(passing.get("cursor"), pages)
     listed: dict[str, dict[str, Any]] = {}
     for record in records:
         value = templates.get_path(record, spec.id, None)
         if value is not None and value != "":
             listed.setdefault(str(value), record)
-    if len(listed) > spec.max:
+    if len(listed) + len(read_before) > spec.max:
         raise TriggerError(
-            f"the list has {len(listed)} records, more than this trigger remembers ({spec.max}); "
-            "narrow it with the trigger's inputs",
+            f"the list has {len(listed) + len(read_before)} records, more than this trigger remembers "
+            f"({spec.max}); narrow it with the trigger's inputs",
             vendor=vendor,
         )
     events = []
-    if not first and emit.get("created", True):
+    if emit.get("created", True) and (not first or spec.createdField):
         floor_ns = markers.to_ns(floor) or 0
         for rid, record in listed.items():
-            if rid in known:
+            if rid in known or rid in read_before:
                 continue
             created = templates.get_path(record, spec.createdField, None) if spec.createdField else None
             created_ns = markers.to_ns(created)
             if created_ns is not None and created_ns < floor_ns:
                 continue  # it existed before the instance started; it only entered the list now
+            if first and created_ns is None:
+                continue  # the first pass learns the list; only what was created since may fire
             events.append(_event("created", rid, _changed_at(spec, record, created), record))
-    return events, {"mode": "seen", "floor": floor, "seen": sorted(listed)}
+    ids = read_before | set(listed)
+    if resume is None:  # the pass is complete: its ids are the last full scan
+        return events, {"mode": "seen", "floor": floor, "seen": sorted(ids)}
+    new_state: dict[str, Any] = {"mode": "seen", "floor": floor}
+    if not first:
+        new_state["seen"] = sorted(known)
+    new_state["pass"] = {"cursor": resume, "ids": sorted(ids)}
+    return events, new_state
 
 
 def _changed_at(spec: SeenIds, record: Any, created: Any) -> Any:
