@@ -520,8 +520,8 @@ class Runtime:
     ) -> dict[str, Any] | None:
         """The first request a poll of trigger ``ref`` from ``state`` would send, sending nothing.
 
-        None when that poll would send nothing: the first poll of a watermark trigger without a
-        look-back only records where the instance starts. Later pages depend on the answers.
+        For a new instance that is the one request that checks the connection (its answer is not
+        used). None when that poll would send nothing. Later pages depend on the answers.
         """
         from .triggers.core import poll as poll_core
 

@@ -102,14 +102,29 @@ def test_the_next_poll_asks_from_the_watermark_less_the_overlap(runtime: Runtime
     assert result.state["recent"] == state["recent"]
 
 
-def test_a_new_instance_without_look_back_sends_nothing(
+def test_a_new_instance_without_look_back_checks_the_connection_with_one_request(
     runtime: Runtime, vendor: FakeVendor, clock: FakeClock
 ) -> None:
+    vendor.route("GET", JOBS, page([]))
     result = asyncio.run(
         runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, None)
     )
-    assert result.events == [] and vendor.requests == []
+    assert result.events == [] and result.requests == 1
+    (sent,) = [r for r in vendor.requests if r.url.path.endswith("/jobs")]
+    assert to_ns(sent.url.params["modifiedOnOrAfter"]) == int(clock.wall()) * NS
     assert to_ns(result.state["floor"]) == int(clock.wall()) * NS
+
+
+def test_bad_credentials_show_on_a_new_instance_s_first_poll(
+    runtime: Runtime, vendor: FakeVendor, clock: FakeClock
+) -> None:
+    from component.errors import AuthError
+
+    vendor.route("GET", JOBS, httpx2.Response(401, json={"title": "Unauthorized", "status": 401}))
+    with pytest.raises(AuthError):
+        asyncio.run(
+            runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, None)
+        )
 
 
 def test_an_instance_cannot_silently_switch_resource(runtime: Runtime) -> None:

@@ -64,7 +64,7 @@ def test_first_poll_records_a_start_and_fires_nothing(catalog3: Any, fast_dir: P
     h.advance(1)
     assert h.poll() == "polled"
     assert h.delivered == []
-    assert h.vendor.list_requests == 0  # the starting point is the clock: nothing to read yet
+    assert h.vendor.list_requests == 1  # the starting point is the clock; one request checks the connection
     h.advance(10)
     new = h.vendor.insert(2)
     h.poll()

@@ -226,7 +226,7 @@ def test_homebase_new_and_updated_job_split_on_date_added(
         "100",
     )
     assert requests[-1].headers["x-api-key"] == HB_CONNECTION["apiKey"]
-    assert len(requests) == 4  # one request a poll (the first poll of each records a start and sends nothing)
+    assert len(requests) == 6  # one request a poll (the first poll of each checks the connection)
 
 
 # --- a full scan spread over polls: at most budgetSeconds of the key's budget each ---------------

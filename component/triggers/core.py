@@ -32,10 +32,12 @@ Two ways of noticing changes, both declared in the trigger definition:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,6 +66,16 @@ class TriggerError(ComponentError):
     """A poll cannot be completed safely (the vendor's list breaks the trigger's assumptions)."""
 
     kind = "trigger"
+
+
+class PollStoppedError(ComponentError):
+    """The poll was asked to stop (Ctrl-C) between two requests; nothing of it was handed on or committed."""
+
+    kind = "stopped"
+
+
+# Set by a poller: once the event is set, a poll in progress stops before its next request.
+STOP: ContextVar[asyncio.Event | None] = ContextVar("component_poll_stop", default=None)
 
 
 class StateMismatchError(StateStoreError):
@@ -189,6 +201,9 @@ class _Fetcher:
         self.bounds: tuple[int, int] | None = None  # the window's ends, split when the list is capped
 
     async def _send(self, request: OutgoingRequest) -> Any:
+        stop = STOP.get()
+        if stop is not None and stop.is_set():
+            raise PollStoppedError("stopped before the poll's next request; nothing of it was committed")
         self.requests += 1
         if self.requests > MAX_PAGES:
             raise TriggerError(f"a poll read more than {MAX_PAGES} pages; stopping", vendor=self.vendor)
@@ -219,6 +234,16 @@ class _Fetcher:
         async for payload, _ in paging.pages(pagination, request, self._send, self.vendor):
             out.extend(self._items(payload))
         return out
+
+    async def probe(self, since: str) -> None:
+        """The poll's first request from ``since``, its answer dropped: a new instance's first poll
+        checks the connection (auth, host, the definition's request) with one request."""
+        self.scope["state"]["since"] = since
+        request = self._request(since)
+        pagination = self.plan.trigger.pagination
+        if isinstance(pagination, paging.Paged):
+            request = replace(request, query=paging.first_query(pagination, request.query))
+        await self._send(request)
 
     async def scan(self, resume: Any, pages: int) -> tuple[list[dict[str, Any]], Any]:
         """Up to ``pages`` pages from ``resume`` (a cursor or page number kept in the state; None:
@@ -576,7 +601,9 @@ async def _by_watermark(
                 problems=[{"path": "$", "message": "look-back must be YYYY-MM-DD or an ISO date-time"}],
             )
         if start_ns is None:  # a new instance: record where it starts and fire nothing
-            return [], {"mode": "watermark", "floor": markers.to_iso(now_ns), "watermark": None, "recent": {}}
+            floor_text = markers.to_iso(now_ns)
+            await fetcher.probe(floor_text)  # one request: bad credentials show now, not a poll later
+            return [], {"mode": "watermark", "floor": floor_text, "watermark": None, "recent": {}}
         state = {"floor": str(start), "watermark": None, "recent": {}}
     floor = markers.to_ns(state["floor"]) or 0
     watermark_raw = state.get("watermark")
