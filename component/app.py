@@ -265,15 +265,20 @@ class Application:
         every: float | None = None,
         dry_run: bool = False,
         on_poll: Callable[[int, PollOutcome], None] | None = None,
+        on_stop: Callable[[str], None] | None = None,
+        on_retry: Callable[[ComponentError, float], None] | None = None,
     ) -> int:
-        """Poll durably (the state is committed once ``deliver`` returned), once or every ``every`` s."""
+        """Poll durably (the state is committed once ``deliver`` returned), once or every ``every`` s;
+        with ``every``, transient failures are retried (``on_retry``) and Ctrl-C stops after the
+        current request (``on_stop`` says so)."""
         from .triggers.watch import watch
 
         definition = self.check_trigger(ref, inputs)
         data = self.resolve_connection(definition.connector, connection)
         return await watch(
             self.runtime, ref, inputs, data, store, instance,
-            deliver=deliver, every=every, dry_run=dry_run, on_poll=on_poll,
+            deliver=deliver, every=every, dry_run=dry_run,
+            on_poll=on_poll, on_stop=on_stop, on_retry=on_retry,
         )  # fmt: skip
 
     async def poll_batch(

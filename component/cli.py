@@ -6,6 +6,7 @@ client nor the definition models, and a cached ``catalog --json`` loads neither.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -137,6 +138,14 @@ class ProgressLine(logging.Handler):
         except (OSError, ValueError):
             pass
 
+    def clear(self) -> None:
+        """Wipe an in-place line so the next output starts clean on it."""
+        if self._open:
+            with contextlib.suppress(OSError, ValueError):
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
+            self._open = False
+
     def finish(self) -> None:
         """End an in-place line so what follows starts on its own line."""
         if self._open:
@@ -237,6 +246,7 @@ def cli(ctx: click.Context, root: Path | None, verbose: bool, debug: bool) -> No
     redactor = Redactor()
     ctx.meta["redactor"] = redactor
     progress_line = ProgressLine()
+    ctx.meta["progress_line"] = progress_line
     progress_line.addFilter(RedactingFilter(redactor))
     progress_log = logging.getLogger("component.progress")
     progress_log.addHandler(progress_line)
@@ -474,7 +484,8 @@ def _instance_id(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option(
     "--every",
     type=click.FloatRange(min=1),
-    help="Keep polling every SECONDS until Ctrl-C (the poll in progress finishes and commits first).",
+    help="Keep polling every SECONDS until Ctrl-C, trying again after transient failures (Ctrl-C stops "
+    "after the current request; a second one aborts without committing).",
 )
 @click.pass_context
 def poll_command(
@@ -496,8 +507,19 @@ def poll_command(
     app.check_trigger(ref, parsed)  # before the state store is opened
     connection = _connection_source(ctx, connection_file)
     redactor: Redactor = ctx.meta["redactor"]
+    line: ProgressLine | None = ctx.meta.get("progress_line")
+
+    def say(text: str) -> None:
+        if line is not None:
+            line.clear()  # a budget-wait line in place is wiped before anything else is printed
+        click.echo(redactor.text(text), err=True)
+
+    def retry(error: Any, wait: float) -> None:
+        say(f"poll failed ({error.kind}): {error.message}; trying again in {wait:.0f} s")
 
     def deliver(events: list[dict[str, Any]]) -> None:
+        if line is not None:
+            line.clear()
         for event in events:
             click.echo(redact_json(event, redactor))
         sys.stdout.flush()
@@ -508,19 +530,24 @@ def poll_command(
         what = {"polled": "state committed", "dry-run": "dry run, nothing committed"}.get(
             outcome.status, "another poller holds this instance; skipped"
         )
-        click.echo(
-            f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
-        )
+        say(f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}")
+        for part in outcome.incomplete:
+            where = (
+                "the list"
+                if part["window"] is None
+                else f"{part['window']['from']} to {part['window']['to']}"
+            )
+            say(f"  incomplete: {where} came back full ({part['records']} records); some may be missed")
 
     with open_state_store(state_file or os.environ.get("COMPONENT_STATE")) as store:
         _run(
             app.watch(
                 ref, parsed, connection, store, instance,
-                deliver=deliver, every=every, dry_run=dry_run, on_poll=report,
+                deliver=deliver, every=every, dry_run=dry_run, on_poll=report, on_stop=say, on_retry=retry,
             )
         )  # fmt: skip
         if every is not None:
-            click.echo("stopped; the last poll's state is committed", err=True)
+            say("stopped; the state of every delivered poll is committed")
 
 
 @cli.command()

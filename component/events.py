@@ -3,7 +3,7 @@
 A trigger names the schema of one emitted record with ``record``: ``ACTION#/json/pointer``, the part
 of an action's output that describes one record (``listJobs#/properties/data/items``), or one such
 source per variant case. :func:`event_schema` wraps it in the event envelope every trigger emits,
-``{"type", "id", "changedAt", "record"}``; the catalog shows it as ``event``.
+``{"eventId", "type", "id", "changedAt", "record"}``; the catalog shows it as ``event``.
 
 :func:`path_problem` follows a reference path (``data.firstAppointmentId``, ``record.jobNumber``)
 through a schema and says where it leaves the fields the schema declares, with a did-you-mean.
@@ -82,8 +82,14 @@ def envelope(record: dict[str, Any], kinds: list[str], defs: Mapping[str, Any], 
         "$schema": DRAFT,
         "title": title,
         "type": "object",
-        "required": ["type", "id", "changedAt", "record"],
+        "required": ["eventId", "type", "id", "changedAt", "record"],
         "properties": {
+            "eventId": {
+                "title": "Event ID",
+                "type": "string",
+                "pattern": "^[0-9a-f]{32}$",
+                "description": "The same every time this change is delivered to this instance: dedupe on it.",
+            },
             "type": {"title": "Event Type", "enum": kinds, "description": "What happened to the record."},
             "id": {"title": "Record ID", "type": "string", "description": "The record's id, as text."},
             "changedAt": {

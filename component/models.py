@@ -217,6 +217,19 @@ class SeenIds(Strict):
         description="Record field with the creation time: when set, only records created after the "
         "instance started fire (a record that merely enters the list, e.g. a window, does not).",
     )
+    changedAt: list[str] = Field(
+        default_factory=list,
+        description="Record fields that give an event's changedAt (the time of the change that fires, "
+        "e.g. paidDate), the first present wins; createdField is tried last.",
+    )
+    budgetSeconds: float = Field(
+        30,
+        ge=0,
+        description="Most of the key's rate budget one poll spends, in seconds' worth (30: half a minute's "
+        "worth, 50 pages on Servicebay's 100 a minute). A longer list is scanned over several polls: the "
+        "cursor is kept in the state, so a pass resumes where it stopped, after a restart too. 0: every "
+        "poll scans the whole list.",
+    )
     max: int = Field(
         50_000,
         ge=1,
@@ -250,6 +263,28 @@ class DateWindow(Strict):
     ahead: Template = Field(0, description="Days after today the window ends: a number or a reference.")
     format: Literal["date", "date-time"] = Field(
         "date-time", description='"date" (YYYY-MM-DD) or "date-time" (midnight UTC, ISO 8601).'
+    )
+
+
+class Capped(Strict):
+    """A list the vendor cuts short at a cap with no next page: a full answer is narrowed and asked again."""
+
+    limit: int = Field(
+        ge=1,
+        description="Most records one answer holds. An answer this long may have been cut short, so its "
+        "window is split and each part asked for again.",
+    )
+    split: Literal["window"] = Field(
+        "window",
+        description='How a full answer is narrowed: "window" halves $state.window.from/to, recursively, '
+        "until every part comes back under the limit (parts share their boundary; records are deduplicated "
+        "by id).",
+    )
+    minSpan: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds (a day at least for a date window): a part this narrow that still comes back "
+        "full is not split further; it is reported in the poll result as incomplete and logged.",
     )
 
 
@@ -354,6 +389,11 @@ class Trigger(Definition):
         description="Where the schema of one emitted record comes from: ACTION#/json/pointer names the part "
         "of an action's output that describes one record (listJobs#/properties/data/items); with variants, "
         "one such source per case. The event schema (catalog: event) is the envelope around it.",
+    )
+    capped: Capped | None = Field(
+        None,
+        description="The list is cut short at a cap with no paging (Homebase360 jobs): full answers are "
+        "split by time until none is full; what cannot be split is reported, never passed over.",
     )
 
     @model_validator(mode="after")

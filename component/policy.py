@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import httpx2
 
@@ -19,6 +21,29 @@ from .models import HttpPolicy, RateLimit
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 log = logging.getLogger("component.policy")
 Random = Callable[[], float]
+Priority = Literal["interactive", "background"]
+_PRIORITY: ContextVar[Priority] = ContextVar("component_budget_priority", default="interactive")
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """Requests sent inside this block (a poll's pages) take rate-budget slots as background calls:
+    they leave the budget's reserve to interactive calls (actions, picklists) and let them go first."""
+    token = _PRIORITY.set("background")
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
+
+
+def priority() -> Priority:
+    """The class of the requests sent from here: ``background`` inside :func:`background`."""
+    return _PRIORITY.get()
+
+
+def default_reserve(requests: int) -> int:
+    """Slots kept for interactive calls: a tenth of the budget, at least one when there are two."""
+    return min(requests - 1, max(1, requests // 10)) if requests > 1 else 0
 
 
 class Clock(Protocol):
@@ -69,10 +94,19 @@ class RateBudget:
 
     Callers that find every slot taken wait in order: each takes the slot that frees first, or, when
     every slot is in flight, the next one a response gives back.
+
+    Two classes share it. Interactive calls (the default) may take every slot. Background calls
+    (:func:`background`: poll pages) never take the last ``reserve`` free slots and never go
+    ahead of a waiting interactive call: they wait until more than ``reserve`` slots are free, so
+    an action or picklist on a key a long poll is using finds a slot at once.
     """
 
-    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+    def __init__(self, limit: RateLimit, clock: Clock, reserve: int | None = None) -> None:
         self.requests = limit.requests
+        self.reserve = (
+            default_reserve(limit.requests) if reserve is None else min(reserve, limit.requests - 1)
+        )
+        self.background_waiting: list[asyncio.Future[None]] = []  # background callers waiting to look again
         self.window = limit.per  # as the vendor states it
         self.per = limit.per + limit.margin  # the cool-down after each response
         self.clock = clock
@@ -81,11 +115,17 @@ class RateBudget:
         self.waiting: deque[asyncio.Future[float]] = deque()  # callers waiting for a slot in flight
         self._guard = threading.Lock()  # sessions on other threads' event loops share the budget
 
-    async def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
+    async def acquire(
+        self, on_wait: Callable[[float], None] | None = None, *, priority: Priority | None = None
+    ) -> float:
         """Take a slot; returns the seconds waited. ``on_wait(seconds)`` is called before a timed wait.
 
-        Every slot taken must be given back with ``release`` once its response (or failure) is in.
+        ``priority`` is the caller's class (by default the one :func:`background` sets, else
+        interactive). Every slot taken must be given back with ``release`` once its response (or
+        failure) is in.
         """
+        if (priority or _PRIORITY.get()) == "background":
+            return await self._acquire_background(on_wait)
         started = now = self.clock.now()
         turn: asyncio.Future[float] | None = None
         with self._guard:
@@ -118,6 +158,41 @@ class RateBudget:
                 raise
         return self.clock.now() - started
 
+    async def _acquire_background(self, on_wait: Callable[[float], None] | None) -> float:
+        """Take a slot only while more than ``reserve`` are free and no interactive call waits."""
+        started = self.clock.now()
+        loop = asyncio.get_running_loop()
+        while True:
+            now = self.clock.now()
+            turn: asyncio.Future[None] | None = None
+            with self._guard:
+                while self.cooling and self.cooling[0] <= now:
+                    self.cooling.popleft()
+                    self.free += 1
+                if self.free > self.reserve and not self.waiting:
+                    self.free -= 1
+                    return self.clock.now() - started
+                need = self.reserve + 1 - self.free  # more slots that must come free first
+                if self.waiting or len(self.cooling) < need:
+                    turn = loop.create_future()
+                    self.background_waiting.append(turn)
+                    wake = now
+                else:
+                    wake = self.cooling[need - 1]
+            if turn is not None:
+                await turn  # a response gave a slot back: look again
+                continue
+            if on_wait is not None:
+                on_wait(wake - now)
+            await self.clock.sleep(wake - now)
+
+    def _wake_background(self) -> None:
+        """Let every waiting background caller look again (called with the guard held)."""
+        waiting, self.background_waiting = self.background_waiting, []
+        for turn in waiting:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                turn.get_loop().call_soon_threadsafe(_settle, turn)
+
     def release(self) -> None:
         """Give back a slot: it is free again ``per`` seconds from now."""
         self._give_back(self.clock.now() + self.per)
@@ -148,6 +223,7 @@ class RateBudget:
                 bisect.insort(self.cooling, free_at)
             else:
                 self.cooling.append(free_at)
+            self._wake_background()
 
     def _hand(self, turn: asyncio.Future[float], free_at: float) -> None:
         """On the waiting caller's loop: give it the slot, or back if it stopped waiting meanwhile."""
@@ -155,6 +231,11 @@ class RateBudget:
             self._give_back(free_at)
         else:
             turn.set_result(free_at)
+
+
+def _settle(turn: asyncio.Future[None]) -> None:
+    if not turn.done():
+        turn.set_result(None)
 
 
 class BudgetRegistry:

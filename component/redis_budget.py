@@ -41,6 +41,7 @@ from typing import Any
 
 from .models import RateLimit
 from .policy import Budget, BudgetRegistry, Clock
+from .policy import priority as policy_priority
 from .shared import RedisConnections, SharedStateError, key_name
 
 log = logging.getLogger("component.redis_budget")
@@ -137,9 +138,14 @@ class RedisRateBudget:
                 maybe_applied=False,
             ) from None
 
-    async def acquire(self, on_wait: Callable[[float], None] | None = None, *, priority: int = 0) -> float:
+    async def acquire(
+        self, on_wait: Callable[[float], None] | None = None, *, priority: int | None = None
+    ) -> float:
         """Take a slot, waiting in order behind earlier callers of every process; returns the seconds
-        waited. ``priority``: the caller's class (lower goes first), 0 for all callers today."""
+        waited. ``priority``: the caller's class (lower goes first); by default the current call's
+        (:func:`component.policy.priority`: interactive 0, a poll's pages 1)."""
+        if priority is None:
+            priority = 1 if policy_priority() == "background" else 0
         started = self.clock.now()
         waiter = uuid.uuid4().hex
         told = asked = False

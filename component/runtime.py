@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 
-from . import checks, progress, templates
+from . import checks, policy, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
@@ -489,11 +489,14 @@ class Runtime:
         inputs: Any = None,
         connection: Connection | Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
+        *,
+        instance: str | None = None,
     ) -> PollResult:
         """Poll trigger ``connector.key`` once: the events since ``state`` and the state to commit next.
 
         Pure with respect to storage: persisting the new state is the caller's job, after it has
         accepted the events (:func:`component.triggers.poll_once` does both with a state store).
+        ``instance`` goes into each event's ``eventId``.
         """
         from .triggers.core import poll as poll_core
 
@@ -502,16 +505,19 @@ class Runtime:
         if not isinstance(connection, Connection):
             connection = self.connection(definition.connector, connection)
         async with self._using(connection) as session:
-            return await poll_core(
-                cast(Trigger, definition.model),
-                checked,
-                connection.values,
-                state,
-                build=build_request,
-                send=session.send,
-                vendor=session.vendor,
-                now=self.clock.wall(),
-            )
+            with policy.background():  # the poll's pages let actions and picklists on the key go first
+                return await poll_core(
+                    cast(Trigger, definition.model),
+                    checked,
+                    connection.values,
+                    state,
+                    build=build_request,
+                    send=session.send,
+                    vendor=session.vendor,
+                    now=self.clock.wall(),
+                    instance=instance,
+                    rate=None if session.budget is None else (session.budget.requests, session.budget.window),
+                )
 
     async def poll_preview(
         self,
@@ -522,8 +528,8 @@ class Runtime:
     ) -> dict[str, Any] | None:
         """The first request a poll of trigger ``ref`` from ``state`` would send, sending nothing.
 
-        None when that poll would send nothing: the first poll of a watermark trigger without a
-        look-back only records where the instance starts. Later pages depend on the answers.
+        For a new instance that is the one request that checks the connection (its answer is not
+        used). None when that poll would send nothing. Later pages depend on the answers.
         """
         from .triggers.core import poll as poll_core
 

@@ -465,14 +465,15 @@ def test_dry_run_of_a_triggered_flow_sends_nothing_and_shows_the_poll_and_the_st
     assert sent.requests == []
 
 
-def test_dry_run_of_a_new_watermark_instance_shows_that_the_first_poll_sends_nothing(
+def test_dry_run_of_a_new_watermark_instance_shows_the_one_request_that_checks_the_connection(
     invoke: Callable[..., Result], sent: Recorder, tmp_path: Path
 ) -> None:
     flow = {**TRIGGERED, "trigger": {**TRIGGERED["trigger"], "inputs": {"resourceType": "jobs"}}}
     result = dry_run(invoke, tmp_path, flow, "--instance", "i-2", "--state", str(tmp_path / "s.db"))
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["trigger"]["request"] is None
-    assert sent.requests == []
+    request = json.loads(result.stdout)["trigger"]["request"]
+    assert request["url"].endswith("/jobs") and "modifiedOnOrAfter" in request["query"]
+    assert sent.requests == []  # a dry run sends nothing
 
 
 def test_dry_run_of_an_id_set_trigger_previews_its_list_request(

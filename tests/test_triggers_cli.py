@@ -29,8 +29,10 @@ from tests.conftest import (
     HB_API,
     HB_CONNECTION,
     ROOT,
+    SB_CONNECTION,
     ST_API,
     ST_CONNECTION,
+    FakeClock,
     FakeVendor,
     make_runtime,
 )  # fmt: skip
@@ -152,7 +154,7 @@ def test_watch_keeps_polling_until_stopped_and_commits_each_poll(tmp_path: Path)
         )
     )  # fmt: skip
     assert polls == 3
-    assert len(calls) == 2  # the first poll records where the instance starts
+    assert len(calls) == 3  # the first poll records where the instance starts and checks the connection
     state = store.load("w")
     assert state is not None and state["mode"] == "watermark"
 
@@ -198,7 +200,8 @@ def test_ctrl_c_stops_every_cleanly_after_committing(tmp_path: Path) -> None:
         process.kill()
         server.shutdown()
     assert process.returncode == 0, "".join(seen) + rest
-    assert "stopped; the last poll's state is committed" in rest
+    assert "stopping after the current request; Ctrl-C again to abort" in rest
+    assert "stopped; the state of every delivered poll is committed" in rest
     with SQLiteStateStore(db) as store:
         state = store.load("hb-1")
     assert state is not None and state["floor"]
@@ -279,3 +282,98 @@ def test_a_read_only_state_file_is_exit_2_not_internal(
     error = json.loads(result.stderr)["error"]
     assert error["type"] == "state_store" and "readonly database" in error["message"]
     assert not st_vendor.requests
+
+
+def _watch_jobs(
+    tmp_path: Path, answers: list[Any], stop: asyncio.Event, **options: Any
+) -> tuple[int, list[httpx2.Request], list[tuple[str, float]]]:
+    """watch() every 1 s over Homebase360 jobs answered by ``answers`` in turn (the last repeats)."""
+    calls: list[httpx2.Request] = []
+    retries: list[tuple[str, float]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request)
+        reply = answers[min(len(calls) - 1, len(answers) - 1)]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply if isinstance(reply, httpx2.Response) else reply(request)
+
+    runtime = Runtime(
+        transport=httpx2.MockTransport(answer), env={}, clock=FakeClock()
+    )  # no real retry waits
+    with SQLiteStateStore(tmp_path / "w.db") as store:
+        polls = asyncio.run(
+            watch(
+                runtime, "homebase360.newJob", {}, HB_CONNECTION, store, "w",
+                deliver=lambda events: None, every=0.01, stop=stop, draw=lambda: 0.0,
+                on_retry=lambda error, wait: retries.append((error.kind, wait)), **options,
+            )
+        )  # fmt: skip
+    return polls, calls, retries
+
+
+def test_watch_carries_on_after_transient_failures_with_a_growing_back_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from component.triggers import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "FIRST_BACKOFF", 0.01)
+    ok = httpx2.Response(200, json={"success": True, "data": []})
+    stop = asyncio.Event()
+    done: list[int] = []
+
+    def on_poll(number: int, outcome: Any) -> None:
+        done.append(number)
+        if number == 2:
+            stop.set()
+
+    dropped = httpx2.ConnectError("connection refused")
+    http = Runtime(env={}).catalog.connector("homebase360").model.http
+    attempts = http.retry.maxAttempts  # a poll fails once the session has tried this many times
+    answers = [ok, *[dropped] * (2 * attempts), ok]
+    polls, calls, retries = _watch_jobs(tmp_path, answers, stop, on_poll=on_poll)
+    assert polls == 2 and done == [1, 2] and len(calls) == len(answers)
+    assert [kind for kind, _ in retries] == ["transport", "transport"]
+    assert retries[1][1] == 2 * retries[0][1]  # doubling (no jitter drawn here)
+
+
+def test_watch_stops_on_bad_credentials_with_the_error(tmp_path: Path) -> None:
+    from component.errors import AuthError
+
+    refused = httpx2.Response(401, json={"success": False, "error": "Invalid API key"})
+    with pytest.raises(AuthError):
+        _watch_jobs(tmp_path, [refused], asyncio.Event())
+
+
+def test_a_stop_during_a_poll_ends_it_before_its_next_request_and_commits_nothing(tmp_path: Path) -> None:
+    from component.triggers.core import STOP, PollStoppedError
+
+    stop = asyncio.Event()
+
+    async def scenario() -> None:
+        calls: list[httpx2.Request] = []
+
+        def answer(request: httpx2.Request) -> httpx2.Response:
+            calls.append(request)
+            stop.set()  # Ctrl-C while the first request is answered
+            page = {
+                "customers": [{"id": "a"}],
+                "pagination": {"limit": 100, "hasMore": True, "nextCursor": "a"},
+            }
+            return httpx2.Response(200, json={"success": True, "data": page})
+
+        runtime = Runtime(transport=httpx2.MockTransport(answer), env={})
+        token = STOP.set(stop)
+        try:
+            with pytest.raises(PollStoppedError):
+                async with runtime:
+                    state = {
+                        "mode": "seen", "floor": "2027-01-01T00:00:00Z", "seen": [],
+                        "version": 1, "trigger": "servicebay.newCustomer", "variant": None,
+                    }  # fmt: skip
+                    await runtime.poll("servicebay.newCustomer", {}, SB_CONNECTION, state)
+        finally:
+            STOP.reset(token)
+        assert len(calls) == 1
+
+    asyncio.run(scenario())

@@ -102,14 +102,29 @@ def test_the_next_poll_asks_from_the_watermark_less_the_overlap(runtime: Runtime
     assert result.state["recent"] == state["recent"]
 
 
-def test_a_new_instance_without_look_back_sends_nothing(
+def test_a_new_instance_without_look_back_checks_the_connection_with_one_request(
     runtime: Runtime, vendor: FakeVendor, clock: FakeClock
 ) -> None:
+    vendor.route("GET", JOBS, page([]))
     result = asyncio.run(
         runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, None)
     )
-    assert result.events == [] and vendor.requests == []
+    assert result.events == [] and result.requests == 1
+    (sent,) = [r for r in vendor.requests if r.url.path.endswith("/jobs")]
+    assert to_ns(sent.url.params["modifiedOnOrAfter"]) == int(clock.wall()) * NS
     assert to_ns(result.state["floor"]) == int(clock.wall()) * NS
+
+
+def test_bad_credentials_show_on_a_new_instance_s_first_poll(
+    runtime: Runtime, vendor: FakeVendor, clock: FakeClock
+) -> None:
+    from component.errors import AuthError
+
+    vendor.route("GET", JOBS, httpx2.Response(401, json={"title": "Unauthorized", "status": 401}))
+    with pytest.raises(AuthError):
+        asyncio.run(
+            runtime.poll("servicetitan.pollChangesTrigger", {"resourceType": "jobs"}, ST_CONNECTION, None)
+        )
 
 
 def test_an_instance_cannot_silently_switch_resource(runtime: Runtime) -> None:
@@ -191,6 +206,31 @@ def test_trigger_checks_name_the_field_and_problem() -> None:
     assert "does not name a connection field" in found["$.variants.cases.a.path"]
     assert found["$.emit.created"] == "$inputs.showNew does not name an input"
     assert found["$.sorted"] == "keyset paging (sorted) needs page pagination"
+
+
+def test_a_capped_list_must_be_unpaged_windowed_and_ask_for_its_cap() -> None:
+    base = {"key": "t", "label": "T", "description": "d", "watermark": {"field": "m"}}
+    trigger = Trigger.model_validate(
+        {
+            **base,
+            "request": {"method": "GET", "path": "/x", "query": {"limit": 50}},
+            "pagination": {"style": "cursor", "items": "x"},
+            "capped": {"limit": 100},
+        }
+    )
+    found = dict(problems(trigger, {}))
+    assert found["$.capped"] == "a capped list has no pages; a paged list is not cut short"
+    assert found["$.capped.split"] == "splitting by window needs a window"
+    assert found["$.capped.limit"] == "the request asks for 50 records a page, not 100"
+    good = Trigger.model_validate(
+        {
+            **base,
+            "request": {"method": "GET", "path": "/x", "query": {"limit": 100}},
+            "window": {"back": 1},
+            "capped": {"limit": 100},
+        }
+    )
+    assert dict(problems(good, {})) == {}
 
 
 # --- the watermark never runs ahead of the clock; a state this trigger did not write is refused -----
@@ -345,3 +385,32 @@ def test_a_clock_that_stepped_back_a_little_keeps_its_watermark_and_one_far_back
     with pytest.raises(StateStoreError, match="more than 300 s past this poll's clock"):
         poll_jobs(runtime, {**GOOD, "watermark": beyond, "recent": {"7": beyond}})
     assert len(vendor.api_requests) == 1
+
+
+def test_an_event_id_names_the_change_not_its_spelling() -> None:
+    from component.triggers.core import event_id
+
+    same = event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00Z")
+    assert event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00.0000000Z") == same
+    others = {
+        event_id("flow-2", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicebay.newJob", "7", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "8", "2027-01-15T08:00:00Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "7", "2027-01-15T08:00:00.0000001Z"),
+        event_id("flow-1", "servicetitan.pollChangesTrigger", "7", None),
+    }
+    assert same not in others and len(others) == 5
+
+
+@pytest.mark.parametrize(
+    "passing",
+    [[], {"cursor": None, "ids": []}, {"cursor": True, "ids": []}, {"cursor": "c1", "ids": [1]}, {"ids": []}],
+)
+def test_a_scan_cursor_this_trigger_did_not_write_is_refused(passing: Any) -> None:
+    from component.triggers.core import _check_state
+
+    state = {"mode": "seen", "floor": "2027-01-01T00:00:00Z", "seen": [], "pass": passing}
+    with pytest.raises(StateStoreError, match="pass is not a cursor"):
+        _check_state(state, "servicebay.newCustomer", "seen", None)
+    good = {**state, "pass": {"cursor": "c1", "ids": ["c0"]}}
+    assert _check_state(good, "servicebay.newCustomer", "seen", None) == good

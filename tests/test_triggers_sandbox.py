@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,21 @@ class World:
             )
         )  # fmt: skip
         assert outcome.status == "polled"
+        for event in delivered:  # every vendor gives a time: the event carries it, and an identity
+            assert event["changedAt"] is not None, event
+            assert re.fullmatch(r"[0-9a-f]{32}", event["eventId"]), event
         return delivered
+
+    def preview(self, ref: str, inputs: dict[str, Any], instance: str) -> list[dict[str, Any]]:
+        """The events a poll would deliver now (a dry run: nothing committed)."""
+        connector = ref.split(".")[0]
+        outcome = asyncio.run(
+            poll_once(
+                self.runtime, ref, inputs, self.sandbox.connection(connector), self.store, instance,
+                dry_run=True,
+            )
+        )  # fmt: skip
+        return outcome.events
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +161,12 @@ def test_servicebay_quotes_accepted_and_invoices_paid_through_actions_fire_once(
     world.run("servicebay.updateQuote", {"quoteId": quote["id"], "accepted": True})
     world.run("servicebay.updateInvoice", {"invoiceId": invoice["id"], "paid": True})
     world.clock.t += 5
+    previewed = world.preview("servicebay.invoicePaid", {}, "invoices")
     assert [e["id"] for e in world.poll("servicebay.quoteAccepted", {}, "quotes")] == [quote["id"]]
-    assert [e["id"] for e in world.poll("servicebay.invoicePaid", {}, "invoices")] == [invoice["id"]]
+    (paid,) = world.poll("servicebay.invoicePaid", {}, "invoices")
+    assert paid["id"] == invoice["id"]
+    assert paid["changedAt"] == world.run("servicebay.getInvoice", {"invoiceId": invoice["id"]})["paidDate"]
+    assert [e["eventId"] for e in previewed] == [paid["eventId"]]  # the same change, the same identity
     world.clock.t += 5
     assert world.poll("servicebay.quoteAccepted", {}, "quotes") == []
     assert world.poll("servicebay.invoicePaid", {}, "invoices") == []
@@ -298,3 +317,93 @@ def test_every_triggers_first_example_polls_on_the_sandbox(world: World, catalog
     world.poll(ref, inputs)
     world.clock.t += 5
     assert world.poll(ref, inputs) == []  # nothing changed in between
+
+
+def test_homebase360_new_job_fires_although_its_window_holds_more_jobs_than_the_cap(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """The sandbox holds about 400 jobs a day and answers at most 100 a request with no paging: the
+    trigger splits the window until no answer is full, so a job added today is read and fires."""
+    clock = FakeClock(wall=datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp())
+    sandbox = Sandbox(today=date(2026, 11, 22), clock=lambda: datetime.fromtimestamp(clock.wall(), tz=UTC))
+    runtime = Runtime(
+        catalog,
+        transport=sandbox.transport(),
+        clock=clock,
+        tokens=TokenCache(),
+        budgets=BudgetRegistry(),
+        env={},
+    )
+    connection = sandbox.connection("homebase360")
+    window = {"daysBack": 0, "daysAhead": 0}
+
+    def poll() -> Any:
+        delivered: list[dict[str, Any]] = []
+        outcome = asyncio.run(
+            poll_once(
+                runtime, "homebase360.newJob", window, connection, store, "capped", deliver=delivered.extend
+            )
+        )
+        return delivered, outcome
+
+    with SQLiteStateStore(tmp_path / "state.db", clock=clock.wall) as store:
+        assert poll()[0] == []
+        clock.t += 5
+        job = {
+            **example(catalog, "homebase360.createJob"),
+            "start": "2026-11-22T23:30:00Z",  # the day's last start: past the first 100 in start order
+            "end": "2026-11-22T23:45:00Z",
+        }
+        job_id = asyncio.run(runtime.run("homebase360.createJob", job, connection))["data"]["jobId"]
+        clock.t += 5
+        events, outcome = poll()
+        assert [(e["type"], e["id"]) for e in events] == [("created", job_id)]
+        assert outcome.incomplete == []
+        assert outcome.requests > 4  # the day came back full and was split
+        clock.t += 5
+        assert poll()[0] == []
+
+
+def test_an_event_id_is_the_same_for_the_same_change_and_another_for_any_other(
+    world: World, catalog: Catalog
+) -> None:
+    assert world.poll("servicebay.newJob", {}, "ids-a") == []
+    assert world.poll("servicebay.newJob", {}, "ids-b") == []
+    world.clock.t += 5
+    job = world.run("servicebay.createJob", example(catalog, "servicebay.createJob"))
+    world.clock.t += 5
+    before = world.preview("servicebay.newJob", {}, "ids-a")
+    (a,) = world.poll("servicebay.newJob", {}, "ids-a")
+    (b,) = world.poll("servicebay.newJob", {}, "ids-b")
+    assert a["id"] == b["id"] == job["id"] and a["changedAt"] == job["createdAt"]
+    assert [e["eventId"] for e in before] == [a["eventId"]]
+    assert a["eventId"] != b["eventId"]  # another instance
+
+
+def test_servicebay_new_customer_scans_12000_customers_over_polls_of_50_requests(
+    world: World, catalog: Catalog
+) -> None:
+    """Half a minute's worth of the key's 100 a minute per poll: a pass over 120 pages takes three
+    polls, resumes from the state, and a customer added meanwhile fires exactly once."""
+    connection = world.sandbox.connection("servicebay")
+
+    def poll() -> tuple[list[dict[str, Any]], int]:
+        delivered: list[dict[str, Any]] = []
+        outcome = asyncio.run(
+            poll_once(
+                world.runtime, "servicebay.newCustomer", {}, connection, world.store, "scan",
+                deliver=delivered.extend,
+            )
+        )  # fmt: skip
+        world.clock.t += 60
+        return delivered, outcome.requests
+
+    first_pass = [poll() for _ in range(3)]
+    assert [requests for _, requests in first_pass] == [50, 50, 20]
+    assert all(events == [] for events, _ in first_pass)
+    added = world.run("servicebay.createCustomer", example(catalog, "servicebay.createCustomer"))
+    second_pass = [poll() for _ in range(3)]
+    fired = [e["id"] for events, _ in second_pass for e in events]
+    assert fired == [added["id"]]
+    assert max(requests for _, requests in second_pass) <= 50
+    assert all(events == [] for events, _ in (poll() for _ in range(3)))

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from component.triggers.core import FUTURE_SKEW
 from component.triggers.markers import NS, to_ns
 from tests.servers import PostgresServer
-from tests.trigger_timeline import Harness, small_page_catalog
+from tests.trigger_timeline import Harness, capped_catalog, small_page_catalog
 
 SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
 TIMELINES = 5000 if SLOW else 200
@@ -70,7 +71,7 @@ def test_first_poll_records_a_start_and_fires_nothing(catalog3: Any, fast_dir: P
     h.advance(1)
     assert h.poll() == "polled"
     assert h.delivered == []
-    assert h.vendor.list_requests == 0  # the starting point is the clock: nothing to read yet
+    assert h.vendor.list_requests == 1  # the starting point is the clock; one request checks the connection
     h.advance(10)
     new = h.vendor.insert(2)
     h.poll()
@@ -520,3 +521,154 @@ def test_timeline_count_is_reported() -> None:
     """Runs after the property test in file order; the count appears in the test report."""
     if RAN["timelines"]:
         print(f"\n{RAN['timelines']} generated trigger timelines ran")
+
+
+# --- lists cut short at a cap (Homebase360 jobs: at most 100 an answer, no paging) ------------------
+
+HB_CATALOGS = {limit: capped_catalog(limit) for limit in range(2, 6)}
+DAY_NS = 86_400 * NS
+
+
+def capped_harness(catalog: Any, folder: Path, trigger: str = "homebase360.newJob") -> Harness:
+    db = Path(tempfile.mkdtemp(dir=folder)) / "state.db"
+    return Harness(catalog, db, {"daysBack": 0, "daysAhead": 0}, trigger=trigger)
+
+
+def today_ns(h: Harness) -> int:
+    now = int(h.clock.wall() * NS)
+    return now - now % DAY_NS
+
+
+def test_hundreds_of_jobs_a_day_past_the_real_cap_fire_once_each(fast_dir: Path) -> None:
+    """500 jobs a day against the vendor's cap of 100, added in bursts between polls: every one fires."""
+    from component import catalog as catalog_module
+    from tests.conftest import ROOT
+
+    h = capped_harness(catalog_module.load(ROOT), fast_dir)
+    day = today_ns(h)
+    h.vendor.starts = [day + (i * 7919 % 500) * 172 * NS for i in range(500)]  # spread over the day
+    h.vendor.insert(100)  # there before the trigger started: they never fire
+    h.advance(1)
+    h.poll()
+    for _ in range(4):
+        h.advance(30)
+        h.vendor.insert(100)
+        h.poll()
+    h.poll()
+    assert len(h.delivered) == 400
+    assert h.incomplete == []
+    assert h.created_problems() == []
+    assert h.vendor.list_requests > 10  # a full day came back full and was split
+
+
+def test_an_answer_cut_anywhere_is_split_until_no_part_is_full(fast_dir: Path) -> None:
+    """The cut need not keep the earliest starts (the order is not the vendor's promise)."""
+    h = capped_harness(HB_CATALOGS[3], fast_dir)
+    h.vendor.unsorted = True
+    day = today_ns(h)
+    h.poll()
+    h.advance(5)
+    h.vendor.starts = [day + (17 * i % 40) * 1800 * NS for i in range(40)]
+    h.vendor.insert(40)
+    h.poll()
+    assert len(h.delivered) == 40
+    assert h.created_problems() == []
+
+
+def test_a_full_part_too_narrow_to_split_is_reported_never_passed_over(
+    fast_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = capped_harness(HB_CATALOGS[3], fast_dir)
+    day = today_ns(h)
+    h.poll()
+    h.advance(5)
+    h.vendor.starts = [day + 9 * 3600 * NS] * 5 + [day + 15 * 3600 * NS] * 2  # five jobs at one instant
+    h.vendor.insert(7)
+    with caplog.at_level("WARNING", logger="component.triggers"):
+        h.poll()
+    assert len(h.incomplete) == 1
+    part = h.incomplete[0]
+    assert part["records"] == 3
+    low, high = to_ns(part["window"]["from"]) or 0, to_ns(part["window"]["to"]) or 0
+    assert low <= day + 9 * 3600 * NS <= high and high - low <= 2 * NS  # a second each side
+    assert caplog.text.count("came back full") == 1 and part["window"]["from"] in caplog.text
+    assert sorted(e["id"] for e in h.delivered if e["id"] in {"400006", "400007"}) == ["400006", "400007"]
+    assert h.created_problems() == []  # the jobs not read lie in the reported part
+
+
+def test_updated_jobs_past_the_cap_fire_once_each(fast_dir: Path) -> None:
+    h = capped_harness(HB_CATALOGS[2], fast_dir, trigger="homebase360.updatedJob")
+    day = today_ns(h)
+    h.vendor.starts = [day + i * 600 * NS for i in range(30)]
+    ids = h.vendor.insert(30)
+    h.advance(5)
+    h.poll()
+    h.advance(5)
+    for rid in ids[::3]:
+        h.vendor.update(rid)
+    h.poll()
+    h.poll()
+    assert sorted(e["id"] for e in h.delivered) == sorted(str(rid) for rid in ids[::3])
+    assert {e["type"] for e in h.delivered} == {"updated"}
+
+
+CAPPED_STEP = st.one_of(
+    st.tuples(st.just("insert"), st.integers(1, 12), st.integers(0, 2**16)),
+    st.tuples(st.just("update"), st.integers(0, 100), st.just(0)),
+    st.tuples(st.just("advance"), st.sampled_from([0.0, 0.0001, 1.0, 30.0, 700.0]), st.just(0)),
+    st.tuples(st.just("poll"), st.just(0), st.just(0)),
+    st.tuples(st.just("crash"), st.just(0), st.just(0)),
+    st.tuples(st.just("race"), st.just(0), st.just(0)),
+)
+
+
+@settings(
+    max_examples=TIMELINES // 2,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(CAPPED_STEP, max_size=25),
+    limit=st.integers(2, 5),
+    unsorted=st.booleans(),
+    slots=st.sampled_from([4, 48, 1440, 86_400]),
+)
+def test_generated_timelines_past_the_cap_miss_nothing_and_repeat_nothing(
+    fast_dir: Path, steps: list[tuple[str, float, int]], limit: int, unsorted: bool, slots: int
+) -> None:
+    """Bursts of jobs, more than the cap, starting on ``slots`` possible times of the day (4: many
+    share a start, so some parts cannot be split and must be reported)."""
+    RAN["timelines"] += 1
+    h = capped_harness(HB_CATALOGS[limit], fast_dir)
+    h.vendor.unsorted = unsorted
+    try:
+        h.vendor.insert(3)
+        h.advance(1)
+        h.poll()
+        for action, arg, seed in steps:
+            day = today_ns(h)
+            if action == "insert":
+                count = int(arg)
+                h.vendor.starts = [
+                    day + (seed * (i + 1) * 7919 % slots) * (DAY_NS // slots) for i in range(count)
+                ]
+                h.vendor.insert(count)
+            elif action == "update":
+                ids = sorted(h.vendor.records)
+                h.vendor.update(ids[int(arg) % len(ids)])
+            elif action == "advance":
+                h.advance(arg)
+            elif action == "poll":
+                h.poll()
+            elif action == "crash":
+                h.poll(fail=True)
+            elif action == "race":
+                h.race()
+        h.advance(h.ttl + 1)
+        assert h.poll() == "polled"
+        assert h.created_problems() == []
+        crowded = Counter(v.start_ns for v in h.vendor.records.values()).most_common(1)[0][1] >= limit
+        assert crowded or h.incomplete == []  # only an instant holding a full answer is reported
+    finally:
+        h.restart()

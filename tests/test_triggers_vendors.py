@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from component.auth import TokenCache
 from component.catalog import Catalog
+from component.models import RateLimit
+from component.policy import BudgetRegistry
 from component.runtime import Runtime, build_request
 from component.triggers import SQLiteStateStore, poll_once
 from component.triggers.core import TriggerError
@@ -220,4 +226,139 @@ def test_homebase_new_and_updated_job_split_on_date_added(
         "100",
     )
     assert requests[-1].headers["x-api-key"] == HB_CONNECTION["apiKey"]
-    assert len(requests) == 4  # one request a poll (the first poll of each records a start and sends nothing)
+    assert len(requests) == 6  # one request a poll (the first poll of each checks the connection)
+
+
+# --- a full scan spread over polls: at most budgetSeconds of the key's budget each ---------------
+
+
+def limited_runtime(catalog: Catalog, clock: FakeClock, fake: FakeList, requests: int) -> Runtime:
+    """A Servicebay runtime whose key allows ``requests`` a minute: a poll reads requests / 2 pages."""
+    vendor = FakeVendor()
+    vendor.route("GET", f"{SB_API}/organisations/{ORG}/customers", fake)
+    return Runtime(
+        catalog,
+        transport=httpx2.MockTransport(vendor),
+        clock=clock,
+        tokens=TokenCache(),
+        budgets=BudgetRegistry({"servicebay": RateLimit(requests=requests, per=60)}),
+        env={},
+        random=lambda: 0.0,
+    )
+
+
+def customer(n: int, created: str) -> dict[str, Any]:
+    return {"id": f"c{n:05d}", "createdAt": created}
+
+
+def test_a_scan_longer_than_the_poll_budget_spans_polls_and_fires_each_new_id_once(
+    catalog: Catalog, clock: FakeClock, store: SQLiteStateStore
+) -> None:
+    fake = FakeList("customers")
+    old = to_iso(int(clock.wall() - 86_400) * NS)
+    fake.rows = [customer(n * 10, old) for n in range(1000)]  # 10 pages of 100
+    runtime = limited_runtime(catalog, clock, fake, requests=8)  # 4 pages a poll
+    counts = []
+    for _ in range(3):  # the first pass: 4 + 4 + 2 pages, nothing fires
+        before = len(fake.requests)
+        assert poll(runtime, "servicebay.newCustomer", store, SB_CONNECTION) == []
+        counts.append(len(fake.requests) - before)
+        clock.t += 60
+    assert counts == [4, 4, 2]
+    state = store.load("i-1")
+    assert state is not None and "pass" not in state and len(state["seen"]) == 1000
+    now = to_iso(int(clock.wall()) * NS)
+    fake.rows += [customer(5, now), customer(9995, now)]  # one on the first page, one on the last
+    first = poll(runtime, "servicebay.newCustomer", store, SB_CONNECTION)
+    assert [e["id"] for e in first] == ["c00005"]  # the last page is not read yet
+    state = store.load("i-1")
+    assert state is not None and state["pass"]["cursor"] == "c03980"  # 400 read, one of them new
+    restarted = limited_runtime(catalog, clock, fake, requests=8)  # the cursor is in the state
+    clock.t += 60
+    assert poll(restarted, "servicebay.newCustomer", store, SB_CONNECTION) == []
+    clock.t += 60
+    assert [e["id"] for e in poll(restarted, "servicebay.newCustomer", store, SB_CONNECTION)] == ["c09995"]
+    for _ in range(6):  # two more passes: nothing fires again
+        clock.t += 60
+        assert poll(restarted, "servicebay.newCustomer", store, SB_CONNECTION) == []
+
+
+def test_a_record_created_during_the_first_pass_still_fires(
+    catalog: Catalog, clock: FakeClock, store: SQLiteStateStore
+) -> None:
+    fake = FakeList("customers")
+    old = to_iso(int(clock.wall() - 86_400) * NS)
+    fake.rows = [customer(n * 10, old) for n in range(300)]
+    runtime = limited_runtime(catalog, clock, fake, requests=2)  # one page a poll
+    assert poll(runtime, "servicebay.newCustomer", store, SB_CONNECTION) == []
+    clock.t += 60
+    fake.rows.append(customer(2505, to_iso(int(clock.wall()) * NS)))  # on a page not read yet
+    fake.rows.append(customer(5, to_iso(int(clock.wall()) * NS)))  # on a page already read
+    fired = [e["id"] for _ in range(8) for e in poll(runtime, "servicebay.newCustomer", store, SB_CONNECTION)]
+    assert sorted(fired) == ["c00005", "c02505"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    size=st.integers(0, 450),
+    pages_a_poll=st.integers(1, 3),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.integers(0, 99_999)),
+            st.tuples(st.just("remove"), st.integers(0, 10_000)),
+            st.tuples(st.just("poll"), st.just(0)),
+            st.tuples(st.just("crash"), st.just(0)),
+            st.tuples(st.just("restart"), st.just(0)),
+        ),
+        max_size=30,
+    ),
+)
+def test_a_pass_interrupted_at_any_page_fires_each_new_record_once(
+    catalog: Catalog, tmp_path_factory: pytest.TempPathFactory, size: int, pages_a_poll: int, steps: Any
+) -> None:
+    """Records added anywhere in the list (before or after the cursor), removed, polls that fail to
+    deliver, restarts: after the final passes every record added since the start fired exactly once."""
+    clock = FakeClock()
+    fake = FakeList("customers")
+    old = to_iso(int(clock.wall() - 86_400) * NS)
+    fake.rows = [customer(n * 20, old) for n in range(size)]
+    added: set[str] = set()
+    fired: list[str] = []
+    with SQLiteStateStore(tmp_path_factory.mktemp("scan") / "t.db", clock=clock.wall) as store:
+        runtime = limited_runtime(catalog, clock, fake, requests=2 * pages_a_poll)
+
+        def once(fail: bool = False) -> None:
+            def deliver(events: list[dict[str, Any]]) -> None:
+                if fail:
+                    raise RuntimeError("the consumer crashed")
+                fired.extend(e["id"] for e in events)
+
+            with contextlib.suppress(RuntimeError):
+                asyncio.run(
+                    poll_once(
+                        runtime, "servicebay.newCustomer", {}, SB_CONNECTION, store, "i", deliver=deliver
+                    )
+                )
+            clock.t += 60
+
+        once()
+        for action, value in steps:
+            if action == "add":
+                rid = f"c{value:05d}x"
+                if rid not in added:
+                    fake.rows.append({"id": rid, "createdAt": to_iso(int(clock.wall()) * NS)})
+                    added.add(rid)
+            elif action == "remove" and fake.rows:
+                fake.rows.pop(value % len(fake.rows))
+            elif action == "poll":
+                once()
+            elif action == "crash":
+                once(fail=True)
+            elif action == "restart":
+                runtime = limited_runtime(catalog, clock, fake, requests=2 * pages_a_poll)
+        for _ in range(2 * (len(fake.rows) // 100 + 1) // pages_a_poll + 2):  # two more full passes
+            once()
+    listed = {r["id"] for r in fake.rows}
+    assert sorted(fired) == sorted(added & listed | set(fired) & added)  # nothing old, nothing twice
+    assert len(fired) == len(set(fired))
+    assert added & listed <= set(fired)  # every new record still listed fired

@@ -4,6 +4,8 @@ A fake ServiceTitan list endpoint (``modifiedOnOrAfter``, ``sort=+ModifiedOn``, 
 ``hasMore``) serves records from a scripted timeline on a fake clock: inserts, updates, bursts that
 share one timestamp, late arrivals stamped in the past, records stamped in the future (up to the year
 9999), a vendor clock ahead of or behind the poller's, changes that land between two page requests.
+A fake Homebase360 jobs endpoint (``startDate``/``endDate`` by start time, at most ``limit`` jobs an
+answer, no paging) serves the same timeline to the capped triggers, with more jobs a day than the cap.
 Pollers run the real pipeline (Runtime.poll through a Session, SQLite store, poll_once) against it.
 """
 
@@ -31,9 +33,10 @@ from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.triggers import open_state_store, poll_once
 from component.triggers.markers import NS, to_ns
-from tests.conftest import ROOT, ST_CONNECTION, ST_TOKEN_URL, FakeClock
+from tests.conftest import HB_API, HB_CONNECTION, ROOT, ST_CONNECTION, ST_TOKEN_URL, FakeClock
 
 TRIGGER = "servicetitan.pollChangesTrigger"
+HB_TRIGGER = "homebase360.newJob"
 
 
 def stamp(ns: int, style: int = 0) -> str:
@@ -51,6 +54,7 @@ class Version:
     modified_ns: int
     style: int
     history: list[int] = field(default_factory=list)  # every modified_ns this record has had, in order
+    start_ns: int = 0  # a Homebase360 job's start time (what its list is windowed by)
 
     def __post_init__(self) -> None:
         self.history.append(self.modified_ns)
@@ -132,6 +136,64 @@ class FakeServiceTitan:
         )
 
 
+@dataclass
+class FakeHomebase360(FakeServiceTitan):
+    """``GET /jobs``: the jobs starting in ``[startDate, endDate]``, in start order, cut at ``limit``
+    with nothing to say the answer was cut (the vendor's way). ``starts`` places new jobs' starts."""
+
+    starts: list[int] = field(default_factory=list)
+    unsorted: bool = False  # answer in id order instead of start order: the cut falls anywhere
+
+    def insert(self, count: int = 1, *, late_by: float = 0.0, at_ns: int | None = None) -> list[int]:
+        ids = super().insert(count, late_by=late_by, at_ns=at_ns)
+        day = self.now_ns() - self.now_ns() % (86_400 * NS)
+        for rid in ids:
+            self.records[rid].start_ns = self.starts.pop(0) if self.starts else day + 12 * 3600 * NS
+        return ids
+
+    def _json(self, record_id: int, version: Version) -> dict[str, Any]:
+        return {
+            "jobId": str(record_id),
+            "start": stamp(version.start_ns),
+            "dateAdded": stamp(version.created_ns, version.style),
+            "lastUpdated": stamp(version.modified_ns, version.style),
+        }
+
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(0)
+        assert str(request.url).startswith(f"{HB_API}/jobs")
+        self.list_requests += 1
+        if self.between_pages:
+            self.between_pages.pop(0)()
+        params = request.url.params
+        low, high = to_ns(params["startDate"]), to_ns(params["endDate"])
+        assert low is not None and high is not None
+        rows = [(rid, v) for rid, v in self.records.items() if low <= v.start_ns <= high]
+        rows.sort(key=lambda row: row[0] if self.unsorted else (row[1].start_ns, row[0]))
+        chunk = rows[: int(params.get("limit", 50))]
+        return httpx2.Response(200, json={"success": True, "data": [self._json(r, v) for r, v in chunk]})
+
+
+def capped_catalog(limit: int) -> catalog_module.Catalog:
+    """The real catalog with the Homebase360 job triggers' cap (and the limit they ask for) shrunk."""
+    shared = catalog_module.load(ROOT)
+    connectors = {
+        name: dataclasses.replace(c, definitions={kind: dict(table) for kind, table in c.definitions.items()})
+        for name, c in shared.connectors.items()
+    }
+    loaded = dataclasses.replace(shared, connectors=connectors)
+    triggers = loaded.connectors["homebase360"].definitions["triggers"]
+    for key in ("newJob", "updatedJob"):
+        definition = triggers[key]
+        model = definition.model
+        assert model.capped is not None and isinstance(model.request.query, dict)
+        request = model.request.model_copy(update={"query": {**model.request.query, "limit": limit}})
+        capped = model.capped.model_copy(update={"limit": limit})
+        model = model.model_copy(update={"capped": capped, "request": request})
+        triggers[key] = dataclasses.replace(definition, model=model)
+    return loaded
+
+
 def small_page_catalog(page_size: int) -> catalog_module.Catalog:
     """The real catalog with the trigger's page size shrunk, so page boundaries come often."""
     shared = catalog_module.load(ROOT)  # shared and cached: change a copy of its tables only
@@ -164,9 +226,13 @@ class Harness:
     instance: str = "flow-1/trigger"
     ttl: float = 120.0
     store_url: str | None = None  # a postgresql:// URL instead of the SQLite file ``db``
+    trigger: str = TRIGGER
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.vendor = FakeServiceTitan(self.clock)
+        capped = self.trigger.startswith("homebase360.")
+        self.vendor = FakeHomebase360(self.clock) if capped else FakeServiceTitan(self.clock)
+        self.connection = HB_CONNECTION if capped else ST_CONNECTION
         self._stores: dict[str, Any] = {}
 
     def runtime(self) -> Runtime:
@@ -201,9 +267,9 @@ class Harness:
         try:
             outcome = await poll_once(
                 self.runtime(),
-                TRIGGER,
+                self.trigger,
                 self.inputs,
-                ST_CONNECTION,
+                self.connection,
                 self.store(owner),
                 self.instance,
                 deliver=deliver,
@@ -215,6 +281,7 @@ class Harness:
             return "crashed"
         except VendorError as error:  # the list changed under the pages so that one repeated the last
             return f"failed: {error.message}"  # nothing committed: the next poll repeats this one
+        self.incomplete.extend(outcome.incomplete)
         return outcome.status
 
     def poll(self, *, fail: bool = False) -> str:
@@ -253,11 +320,14 @@ class Harness:
         out = []
         seen: set[tuple[str, int]] = set()
         by_id: dict[str, list[dict[str, Any]]] = {}
+        identities: dict[str, tuple[str, int]] = {}
         for event in self.delivered:
             key = (event["id"], to_ns(event["changedAt"]) or -1)
             if key in seen:
                 out.append(f"emitted twice: {key}")
             seen.add(key)
+            if identities.setdefault(event["eventId"], key) != key:
+                out.append(f"one eventId for two changes: {identities[event['eventId']]} and {key}")
             by_id.setdefault(event["id"], []).append(event)
         for rid, version in self.vendor.records.items():
             events = by_id.get(str(rid), [])
@@ -274,6 +344,28 @@ class Harness:
             markers = [to_ns(e["changedAt"]) or 0 for e in events]
             if not _in_order(markers, version.history):
                 out.append(f"record {rid}: events out of order")
+        return out
+
+    def created_problems(self) -> list[str]:
+        """For a trigger firing new records only (Homebase360 newJob): each record added since the start
+        fired once, as created, unless its start fell in a part the poll reported incomplete."""
+        floor_ns = self.floor_ns()
+        cut = [(to_ns(p["window"]["from"]) or 0, to_ns(p["window"]["to"]) or 0) for p in self.incomplete]
+        out = []
+        fired: dict[str, int] = {}
+        if len({e["eventId"] for e in self.delivered}) != len(self.delivered):
+            out.append("an eventId delivered twice")
+        for event in self.delivered:
+            if event["type"] != "created":
+                out.append(f"record {event['id']}: {event['type']} fired")
+            fired[event["id"]] = fired.get(event["id"], 0) + 1
+        for rid, version in self.vendor.records.items():
+            count = fired.get(str(rid), 0)
+            if count > 1:
+                out.append(f"record {rid}: fired {count} times")
+            reported = any(low <= version.start_ns <= high for low, high in cut)
+            if version.created_ns >= floor_ns and count == 0 and not reported:
+                out.append(f"missed: record {rid} added at {stamp(version.created_ns)}")
         return out
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import templates
-from ..models import PagePagination, Trigger
+from ..models import CursorPagination, PagePagination, Trigger
 
 
 def _references(
@@ -48,3 +48,12 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
         yield "$.sorted", "keyset paging (sorted) needs page pagination"
     if trigger.sorted and trigger.seen is not None:
         yield "$.sorted", "sorted applies to watermark polling only"
+    if trigger.capped is not None:
+        if isinstance(trigger.pagination, PagePagination | CursorPagination):
+            yield "$.capped", "a capped list has no pages; a paged list is not cut short"
+        if trigger.capped.split == "window" and trigger.window is None:
+            yield "$.capped.split", "splitting by window needs a window"
+        query = trigger.request.query
+        limit = query.get("limit") if isinstance(query, dict) else None
+        if isinstance(limit, int) and limit != trigger.capped.limit:
+            yield "$.capped.limit", f"the request asks for {limit} records a page, not {trigger.capped.limit}"

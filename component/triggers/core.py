@@ -21,26 +21,37 @@ Two ways of noticing changes, both declared in the trigger definition:
   can become the watermark like any other record, and a new version of it (even one stamped
   earlier) fires again.
 * **seen** (id set): for lists with no change filter. The state is the ids of the last full scan;
-  a listed id not in it fires once.
+  a listed id not in it fires once. A scan longer than the poll's page budget (``budgetSeconds``
+  of the key's rate budget) is a pass over several polls: the state keeps the pass's cursor and
+  the ids it has read, so it resumes where it stopped (after a restart too); an id fires when it
+  is first read that is neither in the last full scan nor read earlier in the pass. When a pass
+  ends its ids become the last full scan. During an instance's first pass only records created
+  after the instance started fire (by ``createdField``; without it, nothing fires until the first
+  pass is complete).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import heapq
+import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import pagination as paging
 from .. import templates
 from ..errors import ComponentError, InputValidationError, StateStoreError
 from ..http import OutgoingRequest
-from ..models import PagePagination, RequestTemplate, Trigger, Watermark
+from ..models import PagePagination, RequestTemplate, SeenIds, Trigger, Watermark
 from . import markers
 
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
 Build = Callable[[Trigger, Mapping[str, Any]], OutgoingRequest]
 STATE_VERSION = 1
+LOG = logging.getLogger("component.triggers")
 # Seconds a marker may run past the poll's own clock and still become the watermark. Not more than
 # zero: with a skew s, a record stamped between the overlap and s ahead of the vendor's (correct)
 # clock would become the watermark and the changes after it would fall before the next poll's start.
@@ -57,6 +68,16 @@ class TriggerError(ComponentError):
     kind = "trigger"
 
 
+class PollStoppedError(ComponentError):
+    """The poll was asked to stop (Ctrl-C) between two requests; nothing of it was handed on or committed."""
+
+    kind = "stopped"
+
+
+# Set by a poller: once the event is set, a poll in progress stops before its next request.
+STOP: ContextVar[asyncio.Event | None] = ContextVar("component_poll_stop", default=None)
+
+
 class StateMismatchError(StateStoreError):
     """The stored state belongs to another trigger, variant or kind of polling than the one polled."""
 
@@ -66,12 +87,19 @@ class StateMismatchError(StateStoreError):
 
 @dataclass(frozen=True)
 class PollResult:
+    """``incomplete``: the parts of a capped list that came back full and could not be split
+    (``{"window": {"from", "to"} or None, "records": n}``); records past the cap there were not read."""
+
     events: list[dict[str, Any]]
     state: dict[str, Any]
     requests: int = 0
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, "state": self.state}
+        out: dict[str, Any] = {"events": self.events, "state": self.state}
+        if self.incomplete:
+            out["incomplete"] = self.incomplete
+        return out
 
 
 @dataclass(frozen=True)
@@ -123,15 +151,40 @@ def _days(template: Any, scope: Mapping[str, Any]) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def window_scope(trigger: Trigger, scope: Mapping[str, Any], now_ns: int) -> dict[str, str]:
+def window_bounds(trigger: Trigger, scope: Mapping[str, Any], now_ns: int) -> tuple[int, int] | None:
+    """The rolling window's ends in nanoseconds (from midnight ``back`` days ago to the midnight after
+    ``ahead`` days on), or None when the trigger has no window."""
     window = trigger.window
     if window is None:
-        return {}
+        return None
     today = markers.start_of_day(now_ns)
     start = today - _days(window.back, scope) * markers.DAY
     end = today + (_days(window.ahead, scope) + 1) * markers.DAY
-    show = markers.to_date if window.format == "date" else markers.to_iso
-    return {"from": show(start), "to": show(end)}
+    return start, end
+
+
+def show_window(trigger: Trigger, low: int, high: int) -> dict[str, str]:
+    """``$state.window``: the ends as the window's format spells them."""
+    show = markers.to_date if trigger.window and trigger.window.format == "date" else markers.to_iso
+    return {"from": show(low), "to": show(high)}
+
+
+def split_point(trigger: Trigger, low: int, high: int) -> int | None:
+    """Where a full window ``[low, high]`` is halved, or None when it is too narrow to split.
+
+    A date window splits on midnights and is never narrower than a day; a date-time window splits
+    on whole seconds down to the trigger's ``minSpan`` (on whole microseconds, what ``$state.window``
+    can spell, below a second).
+    """
+    assert trigger.capped is not None
+    dates = trigger.window is not None and trigger.window.format == "date"
+    unit = markers.DAY if dates else markers.NS if trigger.capped.minSpan >= 1 else 1000
+    span = max(int(trigger.capped.minSpan * markers.NS), unit)
+    if high - low <= span:
+        return None
+    mid = low + (high - low) // 2
+    mid -= mid % unit
+    return mid if low < mid < high else None
 
 
 class _Fetcher:
@@ -144,8 +197,13 @@ class _Fetcher:
         self.send = send
         self.vendor = vendor
         self.requests = 0
+        self.incomplete: list[dict[str, Any]] = []
+        self.bounds: tuple[int, int] | None = None  # the window's ends, split when the list is capped
 
     async def _send(self, request: OutgoingRequest) -> Any:
+        stop = STOP.get()
+        if stop is not None and stop.is_set():
+            raise PollStoppedError("stopped before the poll's next request; nothing of it was committed")
         self.requests += 1
         if self.requests > MAX_PAGES:
             raise TriggerError(f"a poll read more than {MAX_PAGES} pages; stopping", vendor=self.vendor)
@@ -155,22 +213,104 @@ class _Fetcher:
         found = templates.get_path(payload, self.plan.records, [])
         return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
-    def _request(self, since: str | None) -> OutgoingRequest:
+    def _request(self, since: str | None, window: tuple[int, int] | None = None) -> OutgoingRequest:
         state = dict(self.scope["state"])
         if since is not None:
             state["since"] = since
+        if window is not None:
+            state["window"] = show_window(self.plan.trigger, *window)
         return self.build(self.plan.trigger, {**self.scope, "state": state})
 
     async def all_pages(self) -> list[dict[str, Any]]:
-        """Every page as the pagination declares it (cursor, page numbers or one request)."""
-        request = self._request(None)
+        """Every page as the pagination declares it (cursor, page numbers or one request); a capped
+        list is asked for part by part until no answer is full (see :meth:`capped`)."""
         pagination = self.plan.trigger.pagination
+        if self.plan.trigger.capped is not None and not isinstance(pagination, paging.Paged):
+            return await self.capped()
+        request = self._request(None)
         if not isinstance(pagination, paging.Paged):
             return self._items(await self._send(request))
         out: list[dict[str, Any]] = []
         async for payload, _ in paging.pages(pagination, request, self._send, self.vendor):
             out.extend(self._items(payload))
         return out
+
+    async def probe(self, since: str) -> None:
+        """The poll's first request from ``since``, its answer dropped: a new instance's first poll
+        checks the connection (auth, host, the definition's request) with one request."""
+        self.scope["state"]["since"] = since
+        request = self._request(since)
+        pagination = self.plan.trigger.pagination
+        if isinstance(pagination, paging.Paged):
+            request = replace(request, query=paging.first_query(pagination, request.query))
+        await self._send(request)
+
+    async def scan(self, resume: Any, pages: int) -> tuple[list[dict[str, Any]], Any]:
+        """Up to ``pages`` pages from ``resume`` (a cursor or page number kept in the state; None:
+        from the start): the records, and where the next poll resumes (None: the list is done)."""
+        pagination = self.plan.trigger.pagination
+        assert isinstance(pagination, paging.Paged)
+        position = pagination.pageParam if isinstance(pagination, PagePagination) else pagination.cursorParam
+        request = self._request(None)
+        query = paging.first_query(pagination, request.query)
+        if resume is not None:
+            query = {**query, position: resume}
+            if isinstance(pagination, PagePagination) and pagination.totalParam:
+                query.pop(pagination.totalParam, None)
+        out: list[dict[str, Any]] = []
+        for _ in range(pages):
+            payload = await self._send(replace(request, query=query))
+            out.extend(self._items(payload))
+            following = paging.next_query(pagination, query, payload, self.vendor)
+            if following is None:
+                return out, None
+            query = following
+        return out, query[position]
+
+    async def capped(self) -> list[dict[str, Any]]:
+        """The records of a list cut short at the cap: a full answer's window is split in two halves
+        sharing their boundary, depth first, until every part comes back under the cap.
+
+        A part too narrow to split (or a list without a window) that is still full is kept as read,
+        reported in :attr:`incomplete` (runs of such parts as one) and logged. Records read twice (at
+        a shared boundary) are deduplicated by the caller.
+        """
+        trigger = self.plan.trigger
+        assert trigger.capped is not None
+        out: list[dict[str, Any]] = []
+        parts: list[tuple[int, int] | None] = [self.bounds]
+        while parts:
+            part = parts.pop()
+            items = self._items(await self._send(self._request(None, part)))
+            full = len(items) >= trigger.capped.limit
+            mid = split_point(trigger, *part) if full and part is not None else None
+            if part is not None and mid is not None:
+                parts.extend([(mid, part[1]), (part[0], mid)])  # the earlier half is read first
+                continue
+            if full:
+                self._cut_short(part, len(items))
+            out.extend(items)
+        for cut in self.incomplete:
+            window = cut["window"]
+            LOG.warning(
+                "%s came back full (%d records, the vendor's cap) and cannot be split further: records "
+                "past the cap were not read; narrow the trigger's inputs",
+                "the list" if window is None else f"the window {window['from']} to {window['to']}",
+                cut["records"],
+            )
+        return out
+
+    def _cut_short(self, part: tuple[int, int] | None, count: int) -> None:
+        window = None if part is None else show_window(self.plan.trigger, *part)
+        last = self.incomplete[-1] if self.incomplete else None
+        joined = (
+            last is not None and window is not None and (last["window"] or {}).get("to") == window["from"]
+        )
+        if joined and last is not None and window is not None:  # one run of full parts across a boundary
+            window = {"from": last["window"]["from"], "to": window["to"]}
+            count = max(count, last["records"])
+            self.incomplete.pop()
+        self.incomplete.append({"window": window, "records": count})
 
     async def keyset(self, since: str, field: str, id_field: str) -> list[dict[str, Any]]:
         """Sorted endpoints: after each page ask again from the last marker seen, page one.
@@ -234,6 +374,19 @@ class _Fetcher:
                 page += 1
 
 
+def event_id(instance: str | None, ref: str, record_id: str, marker: Any) -> str:
+    """The event's identity: the same every time this change of this record is delivered to this
+    instance (after a crash, a repeated poll, a restart), another for any other change.
+
+    The marker counts as the time it names, however the vendor spells it; a record with no time
+    at all is identified by its id alone.
+    """
+    moment = markers.to_ns(marker)
+    version = "" if marker is None else str(marker) if moment is None else str(moment)
+    text = "\x1f".join((instance or "", ref, record_id, version))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def _event(kind: str, record_id: str, marker: Any, record: Any) -> dict[str, Any]:
     return {"type": kind, "id": record_id, "changedAt": marker, "record": record}
 
@@ -294,6 +447,18 @@ def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[s
         seen = state.get("seen", [])
         if not isinstance(seen, list) or not all(isinstance(rid, str) for rid in seen):
             raise _refuse("seen is not a list of ids")
+        passing = state.get("pass", {})
+        ids = passing.get("ids") if isinstance(passing, dict) else None
+        if not isinstance(passing, dict) or (
+            passing
+            and (
+                not isinstance(passing.get("cursor"), str | int)
+                or isinstance(passing.get("cursor"), bool)
+                or not isinstance(ids, list)
+                or not all(isinstance(rid, str) for rid in ids)
+            )
+        ):
+            raise _refuse("pass is not a cursor and a list of ids")
         return dict(state)
     _time(state, "watermark", required=False)
     recent = state.get("recent", {})
@@ -314,62 +479,108 @@ async def poll(
     send: Send,
     vendor: str,
     now: float,
+    instance: str | None = None,
+    rate: tuple[int, float] | None = None,
 ) -> PollResult:
-    """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted."""
+    """One poll: the events since ``state`` (oldest first) and the state to commit once they are accepted.
+
+    Each event carries an ``eventId`` (see :func:`event_id`) made from ``instance``, the trigger, the
+    record's id and its ``changedAt``. ``rate`` is the key's rate budget (requests, per seconds): an
+    id-set scan spends at most its ``budgetSeconds`` worth of it per poll.
+    """
     p = plan(trigger, inputs)
     trigger = p.trigger
     ref = f"{vendor}.{trigger.key}"
     state = _check_state(state, ref, "watermark" if trigger.seen is None else "seen", p.variant)
     now_ns = int(now * markers.NS)
     scope: dict[str, Any] = {"inputs": dict(inputs), "connection": dict(connection), "state": {}}
-    scope["state"]["window"] = window_scope(trigger, scope, now_ns)
+    bounds = window_bounds(trigger, scope, now_ns)
+    scope["state"]["window"] = {} if bounds is None else show_window(trigger, *bounds)
     fetcher = _Fetcher(p, scope, build, send, vendor)
+    fetcher.bounds = bounds
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
-        events, new_state = _by_ids(trigger, state, await fetcher.all_pages(), emit, vendor, now_ns)
+        events, new_state = await _by_ids(trigger, state, fetcher, emit, vendor, now_ns, rate)
     else:
         assert trigger.watermark is not None
         events, new_state = await _by_watermark(trigger.watermark, state, scope, fetcher, emit, now_ns)
     new_state.update({"version": STATE_VERSION, "trigger": ref, "variant": p.variant})
-    return PollResult(events, new_state, fetcher.requests)
+    events = [{"eventId": event_id(instance, ref, e["id"], e["changedAt"]), **e} for e in events]
+    return PollResult(events, new_state, fetcher.requests, fetcher.incomplete)
 
 
-def _by_ids(
+def scan_pages(spec: SeenIds, rate: tuple[int, float] | None) -> int | None:
+    """Pages one poll of an id-set trigger may read: ``budgetSeconds`` worth of the key's budget
+    (at least one), or None (the whole list) without a budget or with ``budgetSeconds`` 0."""
+    if rate is None or spec.budgetSeconds <= 0:
+        return None
+    requests, per = rate
+    return max(1, int(requests * spec.budgetSeconds / per))
+
+
+async def _by_ids(
     trigger: Trigger,
     state: dict[str, Any],
-    records: list[dict[str, Any]],
+    fetcher: _Fetcher,
     emit: Mapping[str, bool],
     vendor: str,
     now_ns: int,
+    rate: tuple[int, float] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     spec = trigger.seen
     assert spec is not None
     first = "seen" not in state
     floor = str(state.get("floor") or markers.to_iso(now_ns))
     known = set(state.get("seen", []))
+    passing = state.get("pass") or {}
+    read_before = set(passing.get("ids", []))
+    pages = scan_pages(spec, rate)
+    if pages is None or not isinstance(trigger.pagination, paging.Paged):
+        records, resume = await fetcher.all_pages(), None
+        read_before = set()
+    else:
+        records, resume = await fetcher.scan(passing.get("cursor"), pages)
     listed: dict[str, dict[str, Any]] = {}
     for record in records:
         value = templates.get_path(record, spec.id, None)
         if value is not None and value != "":
             listed.setdefault(str(value), record)
-    if len(listed) > spec.max:
+    if len(listed) + len(read_before) > spec.max:
         raise TriggerError(
-            f"the list has {len(listed)} records, more than this trigger remembers ({spec.max}); "
-            "narrow it with the trigger's inputs",
+            f"the list has {len(listed) + len(read_before)} records, more than this trigger remembers "
+            f"({spec.max}); narrow it with the trigger's inputs",
             vendor=vendor,
         )
     events = []
-    if not first and emit.get("created", True):
+    if emit.get("created", True) and (not first or spec.createdField):
         floor_ns = markers.to_ns(floor) or 0
         for rid, record in listed.items():
-            if rid in known:
+            if rid in known or rid in read_before:
                 continue
             created = templates.get_path(record, spec.createdField, None) if spec.createdField else None
             created_ns = markers.to_ns(created)
             if created_ns is not None and created_ns < floor_ns:
                 continue  # it existed before the instance started; it only entered the list now
-            events.append(_event("created", rid, created, record))
-    return events, {"mode": "seen", "floor": floor, "seen": sorted(listed)}
+            if first and created_ns is None:
+                continue  # the first pass learns the list; only what was created since may fire
+            events.append(_event("created", rid, _changed_at(spec, record, created), record))
+    ids = read_before | set(listed)
+    if resume is None:  # the pass is complete: its ids are the last full scan
+        return events, {"mode": "seen", "floor": floor, "seen": sorted(ids)}
+    new_state: dict[str, Any] = {"mode": "seen", "floor": floor}
+    if not first:
+        new_state["seen"] = sorted(known)
+    new_state["pass"] = {"cursor": resume, "ids": sorted(ids)}
+    return events, new_state
+
+
+def _changed_at(spec: SeenIds, record: Any, created: Any) -> Any:
+    """The first of the trigger's ``changedAt`` fields the record holds a time in, else its creation time."""
+    for name in spec.changedAt:
+        value = templates.get_path(record, name, None)
+        if markers.to_ns(value) is not None:
+            return value
+    return created
 
 
 async def _by_watermark(
@@ -390,7 +601,9 @@ async def _by_watermark(
                 problems=[{"path": "$", "message": "look-back must be YYYY-MM-DD or an ISO date-time"}],
             )
         if start_ns is None:  # a new instance: record where it starts and fire nothing
-            return [], {"mode": "watermark", "floor": markers.to_iso(now_ns), "watermark": None, "recent": {}}
+            floor_text = markers.to_iso(now_ns)
+            await fetcher.probe(floor_text)  # one request: bad credentials show now, not a poll later
+            return [], {"mode": "watermark", "floor": floor_text, "watermark": None, "recent": {}}
         state = {"floor": str(start), "watermark": None, "recent": {}}
     floor = markers.to_ns(state["floor"]) or 0
     watermark_raw = state.get("watermark")

@@ -3,7 +3,7 @@
 The trigger's state is committed only after every event's run succeeded. If a run fails, nothing
 is committed and the next poll hands the same events on again, so no event is lost; steps of
 events before the failing one then run a second time (make such steps idempotent, or key them on
-the event's ``id`` and ``changedAt``).
+the event's ``eventId``).
 """
 
 from __future__ import annotations

@@ -28,11 +28,16 @@ DEFAULT_TTL = 300.0
 
 @dataclass
 class PollOutcome:
-    """``polled`` (state committed), ``dry-run`` (nothing committed) or ``busy`` (another poller holds it)."""
+    """``polled`` (state committed), ``dry-run`` (nothing committed) or ``busy`` (another poller holds it).
+
+    ``incomplete`` lists the parts of a capped list that came back full and could not be split
+    (see :class:`component.triggers.core.PollResult`).
+    """
 
     status: Literal["polled", "dry-run", "busy"]
     events: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def committed(self) -> bool:
@@ -63,9 +68,9 @@ async def poll_once(
         return PollOutcome("busy")
     heartbeat = asyncio.create_task(_keep_alive(store, lease, ttl))
     try:
-        result = await runtime.poll(ref, inputs, connection, store.load(instance))
+        result = await runtime.poll(ref, inputs, connection, store.load(instance), instance=instance)
         if dry_run:
-            return PollOutcome("dry-run", result.events, result.requests)
+            return PollOutcome("dry-run", result.events, result.requests, result.incomplete)
         store.renew(lease, ttl)  # still ours, so no other poller has emitted these
         if deliver is not None and result.events:
             outcome = deliver(result.events)
@@ -73,7 +78,7 @@ async def poll_once(
                 await outcome
         heartbeat.cancel()
         store.commit(lease, result.state)
-        return PollOutcome("polled", result.events, result.requests)
+        return PollOutcome("polled", result.events, result.requests, result.incomplete)
     finally:
         heartbeat.cancel()
         store.release(lease)
