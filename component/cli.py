@@ -564,6 +564,7 @@ _RATE = click.FloatRange(0, 1)
 @click.option("--token-lifetime", default=900, type=click.IntRange(1), help="ServiceTitan token lifetime, s.")
 @click.option("--rate-limits/--no-rate-limits", default=True, help="Enforce the vendors' rate limits.")
 @click.option("--seed", default=0, type=int, show_default=True, help="Seed of the data and the faults.")
+@click.option("--quiet", is_flag=True, help="No access log and no fault lines on stderr.")
 def serve(
     host: str,
     port: int,
@@ -577,8 +578,11 @@ def serve(
     token_lifetime: int,
     rate_limits: bool,
     seed: int,
+    quiet: bool,
 ) -> None:
-    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON."""
+    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON; log each
+    request and each injected fault as one line on stderr. Ctrl-C stops it (exit 0)."""
+    import contextlib
     import socket
 
     import uvicorn
@@ -617,8 +621,13 @@ def serve(
     base = f"http://{f'[{reach}]' if ':' in reach else reach}:{bound}"
     emit({"url": base, "connections": served.connections(base)})
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", lifespan="off"))
-    server.run(sockets=[listener])
+    from .sandbox.access_log import AccessLog, serve_logging
+
+    config = uvicorn.Config(AccessLog(served.app), log_level="warning", lifespan="off")
+    serve_logging(quiet)
+    # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 @cli.command(hidden=True)
