@@ -6,20 +6,19 @@ client nor the definition models, and a cached ``catalog --json`` loads neither.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import catalog_cache, commands
+from . import catalog_cache, commands, render
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor, redact, redact_json
+from .render import ProgressLine, clear_progress, plural, show_error
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -38,13 +37,19 @@ def emit(data: Any) -> None:
         text = redact_json(data, redactor or Redactor(), indent=2)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
+    clear_progress()
     click.echo(text)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
     payload = redact(error, redactor) if redactor else error.to_dict()
-    click.echo(json.dumps(payload, indent=2), err=True)
+    show_error(payload, as_json=_wants_json())
     sys.exit(error.exit_code)
+
+
+def _wants_json() -> bool:
+    """``--json`` on the command line: errors as JSON even on a terminal."""
+    return "--json" in sys.argv[1:]
 
 
 _NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -63,10 +68,12 @@ class Group(click.Group):
             sys.exit(help_shown.exit_code)
         except click.ClickException as error:
             payload = {"error": {"type": UsageError.kind, "message": error.format_message()}}
-            click.echo(json.dumps(payload, indent=2), err=True)
+            show_error(payload, as_json=_wants_json())
             sys.exit(error.exit_code)
         except click.Abort:
-            click.echo(json.dumps({"error": {"type": "interrupted", "message": "aborted"}}), err=True)
+            show_error(
+                {"error": {"type": "interrupted", "message": "aborted"}}, as_json=_wants_json(), indent=None
+            )
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -76,7 +83,11 @@ class Group(click.Group):
         except ComponentError as error:
             fail(error, ctx.meta.get("redactor"))
         except KeyboardInterrupt:
-            click.echo(json.dumps({"error": {"type": "interrupted", "message": "interrupted"}}), err=True)
+            show_error(
+                {"error": {"type": "interrupted", "message": "interrupted"}},
+                as_json=_wants_json(),
+                indent=None,
+            )
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -89,59 +100,17 @@ class Group(click.Group):
                 click.echo(redact(shown, redactor) if redactor else shown, err=True)
                 sys.exit(1)
             message = f"{type(exc).__name__}: {exc}"
-            click.echo(
-                json.dumps(
-                    {
-                        "error": {
-                            "type": "internal",
-                            "message": redact(message, redactor) if redactor else message,
-                            "hint": "this is a bug; run again with --debug for the traceback",
-                        }
-                    },
-                    indent=2,
-                ),
-                err=True,
+            show_error(
+                {
+                    "error": {
+                        "type": "internal",
+                        "message": redact(message, redactor) if redactor else message,
+                        "hint": "this is a bug; run again with --debug for the traceback",
+                    }
+                },
+                as_json=_wants_json(),
             )
             sys.exit(1)
-
-
-class ProgressLine(logging.Handler):
-    """Shows ``component.progress`` events as one line on stderr: rewritten in place on a terminal,
-    otherwise printed at most once a second (a rate-budget wait is always printed when it starts)."""
-
-    def __init__(self, stream: Any = None, interval: float = 1.0) -> None:
-        super().__init__(logging.INFO)
-        self.stream = stream or sys.stderr
-        self.interval = interval
-        self._last = float("-inf")
-        self._waiting = False
-        self._open = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        kind = getattr(record, "progress", {}).get("kind")
-        starts_wait = kind == "budget-wait" and not self._waiting
-        self._waiting = kind == "budget-wait"
-        now = time.monotonic()
-        if not starts_wait and now - self._last < self.interval:
-            return
-        self._last = now
-        text = self.format(record)
-        try:
-            if self.stream.isatty():
-                self.stream.write("\r\x1b[2K" + text)
-                self._open = True
-            else:
-                self.stream.write(text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def finish(self) -> None:
-        """End an in-place line so what follows starts on its own line."""
-        if self._open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._open = False
 
 
 def parse_inputs(text: str) -> Any:
@@ -267,7 +236,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
         else:
             for problem in problems:
                 click.echo(str(problem), err=True)
-            click.echo(f"{len(problems)} problem(s) under {root}", err=True)
+            click.echo(f"{plural(len(problems), 'problem')} under {root}", err=True)
         sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
@@ -395,7 +364,7 @@ def poll_command(
 
     def deliver(events: list[dict[str, Any]]) -> None:
         for event in events:
-            click.echo(redact_json(event, redactor))
+            render.echo(redact_json(event, redactor))
         sys.stdout.flush()
 
     def report(number: int, outcome: Any) -> None:
@@ -404,9 +373,8 @@ def poll_command(
         what = {"polled": "state committed", "dry-run": "dry run, nothing committed"}.get(
             outcome.status, "another poller holds this instance; skipped"
         )
-        click.echo(
-            f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}", err=True
-        )
+        counts = f"{plural(len(outcome.events), 'event')}, {plural(outcome.requests, 'request')}"
+        render.echo(f"poll {number}: {counts}; {what}", err=True)
 
     with SQLiteStateStore(state_file) as store:
         _run(
@@ -424,12 +392,11 @@ def poll_command(
 @click.pass_context
 def demo(ctx: click.Context, as_json: bool) -> None:
     """The main job: the example flows across the three vendors, on the embedded sandbox."""
-    from rich.console import Console
 
     from .demo import run_demo
 
     app = _app(ctx, sandboxed=True)
-    summary = _run(run_demo(app.runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    summary = _run(run_demo(app.runtime, ctx.obj["sandbox"], None if as_json else render.console()))
     if as_json:
         emit(summary)
     if not summary["ok"]:
@@ -490,7 +457,6 @@ def flow_run(
     state_file: Path | None,
 ) -> None:
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
-    from rich.console import Console
 
     from .flows import StepResult, describe, load_flow
 
@@ -498,7 +464,7 @@ def flow_run(
     flow_model = load_flow(flow_file)
     connections = app.flow_connections(_flow_connections(ctx, app, connection_files))
     redactor: Redactor = ctx.meta["redactor"]
-    console = Console(stderr=True)
+    console = render.console(stderr=True)
 
     def show(number: int, total: int, result: StepResult) -> None:
         mark = (
