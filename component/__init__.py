@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from .redact import Redactor, redact
     from .runtime import Runtime
+    from .sandbox import Sandbox
 
 __all__ = [
     "AuthError",
@@ -48,6 +49,7 @@ __all__ = [
     "Redactor",
     "RequestRefusedError",
     "Runtime",
+    "Sandbox",
     "ServerError",
     "TransportError",
     "UsageError",
@@ -65,6 +67,7 @@ _HOMES = {
     "Connection": "connection",
     "make_connection": "connection",
     "Runtime": "runtime",
+    "Sandbox": "sandbox",
     "Redactor": "redact",
     "redact": "redact",
 }

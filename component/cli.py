@@ -7,21 +7,20 @@ client nor the definition models, and a cached ``catalog --json`` loads neither.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import catalog_cache, commands
+from . import catalog_cache, commands, render
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
 from .redact import RedactingFilter, Redactor, redact, redact_json
+from .render import ProgressLine, clear_progress, plural, show_error
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -40,13 +39,19 @@ def emit(data: Any) -> None:
         text = redact_json(data, redactor or Redactor(), indent=2)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
+    clear_progress()
     click.echo(text)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:
     payload = redact(error, redactor) if redactor else error.to_dict()
-    click.echo(json.dumps(payload, indent=2), err=True)
+    show_error(payload, as_json=_wants_json())
     sys.exit(error.exit_code)
+
+
+def _wants_json() -> bool:
+    """``--json`` on the command line: errors as JSON even on a terminal."""
+    return "--json" in sys.argv[1:]
 
 
 _NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -65,10 +70,12 @@ class Group(click.Group):
             sys.exit(help_shown.exit_code)
         except click.ClickException as error:
             payload = {"error": {"type": UsageError.kind, "message": error.format_message()}}
-            click.echo(json.dumps(payload, indent=2), err=True)
+            show_error(payload, as_json=_wants_json())
             sys.exit(error.exit_code)
         except click.Abort:
-            click.echo(json.dumps({"error": {"type": "interrupted", "message": "aborted"}}), err=True)
+            show_error(
+                {"error": {"type": "interrupted", "message": "aborted"}}, as_json=_wants_json(), indent=None
+            )
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -78,7 +85,11 @@ class Group(click.Group):
         except ComponentError as error:
             fail(error, ctx.meta.get("redactor"))
         except KeyboardInterrupt:
-            click.echo(json.dumps({"error": {"type": "interrupted", "message": "interrupted"}}), err=True)
+            show_error(
+                {"error": {"type": "interrupted", "message": "interrupted"}},
+                as_json=_wants_json(),
+                indent=None,
+            )
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -91,67 +102,17 @@ class Group(click.Group):
                 click.echo(redact(shown, redactor) if redactor else shown, err=True)
                 sys.exit(1)
             message = f"{type(exc).__name__}: {exc}"
-            click.echo(
-                json.dumps(
-                    {
-                        "error": {
-                            "type": "internal",
-                            "message": redact(message, redactor) if redactor else message,
-                            "hint": "this is a bug; run again with --debug for the traceback",
-                        }
-                    },
-                    indent=2,
-                ),
-                err=True,
+            show_error(
+                {
+                    "error": {
+                        "type": "internal",
+                        "message": redact(message, redactor) if redactor else message,
+                        "hint": "this is a bug; run again with --debug for the traceback",
+                    }
+                },
+                as_json=_wants_json(),
             )
             sys.exit(1)
-
-
-class ProgressLine(logging.Handler):
-    """Shows ``component.progress`` events as one line on stderr: rewritten in place on a terminal,
-    otherwise printed at most once a second (a rate-budget wait is always printed when it starts)."""
-
-    def __init__(self, stream: Any = None, interval: float = 1.0) -> None:
-        super().__init__(logging.INFO)
-        self.stream = stream or sys.stderr
-        self.interval = interval
-        self._last = float("-inf")
-        self._waiting = False
-        self._open = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        kind = getattr(record, "progress", {}).get("kind")
-        starts_wait = kind == "budget-wait" and not self._waiting
-        self._waiting = kind == "budget-wait"
-        now = time.monotonic()
-        if not starts_wait and now - self._last < self.interval:
-            return
-        self._last = now
-        text = self.format(record)
-        try:
-            if self.stream.isatty():
-                self.stream.write("\r\x1b[2K" + text)
-                self._open = True
-            else:
-                self.stream.write(text + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def clear(self) -> None:
-        """Wipe an in-place line so the next output starts clean on it."""
-        if self._open:
-            with contextlib.suppress(OSError, ValueError):
-                self.stream.write("\r\x1b[2K")
-                self.stream.flush()
-            self._open = False
-
-    def finish(self) -> None:
-        """End an in-place line so what follows starts on its own line."""
-        if self._open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._open = False
 
 
 def parse_inputs(text: str) -> Any:
@@ -372,7 +333,7 @@ def validate(ctx: click.Context, as_json: bool, given_root: Path | None) -> None
         else:
             for problem in problems:
                 click.echo(str(problem), err=True)
-            click.echo(f"{len(problems)} problem(s) under {root} ({_ROOT_SOURCES[source]})", err=True)
+            click.echo(f"{plural(len(problems), 'problem')} under {root} ({_ROOT_SOURCES[source]})", err=True)
         sys.exit(DefinitionError.exit_code)
     assert loaded is not None
     counts = {
@@ -507,21 +468,16 @@ def poll_command(
     app.check_trigger(ref, parsed)  # before the state store is opened
     connection = _connection_source(ctx, connection_file)
     redactor: Redactor = ctx.meta["redactor"]
-    line: ProgressLine | None = ctx.meta.get("progress_line")
 
     def say(text: str) -> None:
-        if line is not None:
-            line.clear()  # a budget-wait line in place is wiped before anything else is printed
-        click.echo(redactor.text(text), err=True)
+        render.echo(redactor.text(text), err=True)  # a progress line in place is wiped first
 
     def retry(error: Any, wait: float) -> None:
         say(f"poll failed ({error.kind}): {error.message}; trying again in {wait:.0f} s")
 
     def deliver(events: list[dict[str, Any]]) -> None:
-        if line is not None:
-            line.clear()
         for event in events:
-            click.echo(redact_json(event, redactor))
+            render.echo(redact_json(event, redactor))
         sys.stdout.flush()
 
     def report(number: int, outcome: Any) -> None:
@@ -530,7 +486,8 @@ def poll_command(
         what = {"polled": "state committed", "dry-run": "dry run, nothing committed"}.get(
             outcome.status, "another poller holds this instance; skipped"
         )
-        say(f"poll {number}: {len(outcome.events)} event(s), {outcome.requests} request(s); {what}")
+        counts = f"{plural(len(outcome.events), 'event')}, {plural(outcome.requests, 'request')}"
+        say(f"poll {number}: {counts}; {what}")
         for part in outcome.incomplete:
             where = (
                 "the list"
@@ -555,12 +512,11 @@ def poll_command(
 @click.pass_context
 def demo(ctx: click.Context, as_json: bool) -> None:
     """The main job: the example flows across the three vendors, on the embedded sandbox."""
-    from rich.console import Console
 
     from .demo import run_demo
 
     app = _app(ctx, sandboxed=True)
-    summary = _run(run_demo(app.runtime, ctx.obj["sandbox"], None if as_json else Console()))
+    summary = _run(run_demo(app.runtime, ctx.obj["sandbox"], None if as_json else render.console()))
     if as_json:
         emit(summary)
     if not summary["ok"]:
@@ -621,7 +577,6 @@ def flow_run(
     state_file: str | None,
 ) -> None:
     """Run a flow: check it whole, then run each step, printing its inputs, output and time."""
-    from rich.console import Console
 
     from .flows import StepResult, describe, load_flow
 
@@ -629,7 +584,7 @@ def flow_run(
     flow_model = load_flow(flow_file)
     connections = app.flow_connections(_flow_connections(ctx, app, connection_files))
     redactor: Redactor = ctx.meta["redactor"]
-    console = Console(stderr=True)
+    console = render.console(stderr=True)
 
     def show(number: int, total: int, result: StepResult) -> None:
         mark = (
@@ -695,6 +650,7 @@ _RATE = click.FloatRange(0, 1)
 @click.option("--token-lifetime", default=900, type=click.IntRange(1), help="ServiceTitan token lifetime, s.")
 @click.option("--rate-limits/--no-rate-limits", default=True, help="Enforce the vendors' rate limits.")
 @click.option("--seed", default=0, type=int, show_default=True, help="Seed of the data and the faults.")
+@click.option("--quiet", is_flag=True, help="No access log and no fault lines on stderr.")
 def serve(
     host: str,
     port: int,
@@ -708,8 +664,10 @@ def serve(
     token_lifetime: int,
     rate_limits: bool,
     seed: int,
+    quiet: bool,
 ) -> None:
-    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON."""
+    """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON; log each
+    request and each injected fault as one line on stderr. Ctrl-C stops it (exit 0)."""
     import socket
 
     import uvicorn
@@ -748,8 +706,13 @@ def serve(
     base = f"http://{f'[{reach}]' if ':' in reach else reach}:{bound}"
     emit({"url": base, "connections": served.connections(base)})
     sys.stdout.flush()
-    server = uvicorn.Server(uvicorn.Config(served.app, log_level="warning", lifespan="off"))
-    server.run(sockets=[listener])
+    from .sandbox.access_log import AccessLog, serve_logging
+
+    config = uvicorn.Config(AccessLog(served.app), log_level="warning", lifespan="off")
+    serve_logging(quiet)
+    # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
 
 
 @cli.command(hidden=True)

@@ -22,6 +22,7 @@ from . import events, jsontext, templates
 from .catalog import Catalog, LoadedDefinition
 from .errors import ComponentError, InputValidationError, UsageError
 from .models import Flow, FlowStep
+from .progress import plural
 from .runtime import Runtime
 
 Problem = dict[str, str]
@@ -358,7 +359,7 @@ def describe(result: StepResult) -> str:
             if key in data:
                 return f"{key} {data[key]}"
         if isinstance(data.get("data"), list):
-            return f"{len(data['data'])} records"
+            return plural(len(data["data"]), "record")
     if isinstance(data, list):
-        return f"{len(data)} records"
+        return plural(len(data), "record")
     return "no content" if data is None else json.dumps(data)[:60]

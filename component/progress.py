@@ -13,6 +13,11 @@ from typing import Any
 log = logging.getLogger("component.progress")
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 record``, ``2 records`` (``many`` for an irregular plural)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def report(kind: str, message: str, *args: object, **fields: Any) -> None:
     """One progress event (``message % args``): ``kind`` is ``"budget-wait"`` or ``"pages"``;
     ``fields`` are the same facts as data, for handlers that render them their own way."""

@@ -236,7 +236,13 @@ def _full(model: Definition, request: OutgoingRequest, count: int) -> bool:
 def _page_reporter(ref: str) -> Callable[[int, int], None]:
     def on_page(pages: int, items: int) -> None:
         progress.report(
-            "pages", "%s: %d page(s), %d item(s) so far", ref, pages, items, pages=pages, items=items
+            "pages",
+            "%s: %s, %s so far",
+            ref,
+            progress.plural(pages, "page"),
+            progress.plural(items, "item"),
+            pages=pages,
+            items=items,
         )
 
     return on_page

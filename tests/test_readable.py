@@ -190,7 +190,7 @@ def test_examples_and_notes_are_in_the_catalog(catalog: Catalog) -> None:
             for key, item in entry[kind].items():
                 assert item.get("examples"), f"{connector}.{key} has no examples in the catalog"
     lookup = out["servicebay"]["actions"]["lookupCustomer"]
-    assert any("phone and email" in note for note in lookup["notes"])
+    assert any("email is inferred" in note for note in lookup["notes"])
 
 
 # --- forms that render plainly and submit -----------------------------------------------------------

@@ -34,7 +34,7 @@ def test_readme_catalog_tables_are_current() -> None:
 
 def test_tables_list_every_definition_with_aliases_and_first_sentences() -> None:
     text = TOOL.tables(CATALOG)
-    assert "### Acme (`acme`): 2 actions, 1 data source, 0 triggers" in text
+    assert "### Acme (`acme`): 2 actions (and 1 alias, listed too), 1 data source, 0 triggers" in text
     assert "| `getThing` (alias `getThingy`) | Get Thing | Fetch a thing by id. |" in text
     assert "| `addThing` | Add Thing | Add a \\| b thing |" in text
     assert text.index("`addThing`") < text.index("`getThing`")  # sorted by key

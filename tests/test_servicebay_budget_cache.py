@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from component.cache import CacheKey, PicklistCache
 from component.catalog import Catalog
-from component.cli import ProgressLine, cli
+from component.cli import cli
+from component.render import ProgressLine
 from component.runtime import Runtime
 from tests.conftest import SB_API, SB_CONNECTION, SB_KEY, FakeClock, FakeVendor, make_runtime
 
@@ -333,7 +334,8 @@ def test_progress_line_on_a_terminal_and_in_a_log() -> None:
     line.finish()
     assert tty.getvalue() == (
         "\r\x1b[2Kservicebay.selectCustomer: 1 page(s), 100 item(s) so far"
-        "\r\x1b[2Kservicebay: rate budget full; waiting 0.6 s\n"
+        "\r\x1b[2Kservicebay: rate budget full; waiting 0.6 s"
+        "\r\x1b[2K"  # erased when done: what follows starts at the margin, not glued to it
     )
     plain = io.StringIO()
     line = ProgressLine(plain, interval=0)
@@ -349,4 +351,4 @@ def test_cli_shows_picklist_progress_on_stderr_only() -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["result"]  # stdout stays pure JSON
-    assert "servicebay.selectCustomer: 1 page(s), 100 item(s) so far" in result.stderr
+    assert "servicebay.selectCustomer: 1 page, 100 items so far" in result.stderr

@@ -90,7 +90,7 @@ def test_poll_prints_json_lines_and_commits_state(
     first = invoke(*args, "--state", str(db), "--connection", str(st_file))
     assert first.exit_code == 0, first.stderr
     assert [(e["type"], e["id"]) for e in lines(first)] == [("created", "1"), ("updated", "2")]
-    assert "poll 1: 2 event(s), 1 request(s); state committed" in first.stderr
+    assert "poll 1: 2 events, 1 request; state committed" in first.stderr
     second = invoke(*args, "--state", str(db), "--connection", str(st_file))
     assert lines(second) == []
     assert (

@@ -41,7 +41,9 @@ def summary(description: str) -> str:
 
 def _counted(entries: dict[str, Any], name: str) -> str:
     count = len([entry for entry in entries.values() if "aliasOf" not in entry])
-    return f"{count} {name.removesuffix('s') if count == 1 else name}"
+    aliases = len(entries) - count
+    also = f" (and {aliases} {'alias' if aliases == 1 else 'aliases'}, listed too)" if aliases else ""
+    return f"{count} {name.removesuffix('s') if count == 1 else name}{also}"
 
 
 def tables(catalog_json: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ applied, the answer is lost): the hard case for a client that must not repeat a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections import deque
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+log = logging.getLogger("component.sandbox.faults")
 
 
 class DroppedConnection(Exception):
@@ -70,8 +73,10 @@ class Faults:
         """Answer the next ``times`` API requests (with ``public``: token requests) with ``status``."""
         (self.injected_public if public else self.injected).extend([(status, message)] * times)
 
-    def _count(self, kind: str) -> None:
+    def _count(self, kind: str, vendor: str = "") -> None:
+        """Counts a fault and logs it as one line (``component.sandbox.faults``)."""
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        log.info("fault: %s%s", kind, f" ({vendor})" if vendor else "")
 
     async def delay(self) -> None:
         seconds = (self.latency_ms + (self.random.uniform(0, self.jitter_ms) if self.jitter_ms else 0)) / 1000
@@ -85,15 +90,15 @@ class Faults:
         scripted = self.injected_public if public else self.injected
         if scripted:
             status, message = scripted.popleft()
-            self._count(f"injected {status}")
+            self._count(f"injected {status}", vendor)
             raise SandboxError(status, message, headers={"Retry-After": "1"} if status == 429 else None)
         if self._burst > 0 or (self.burst_rate and self.random.random() < self.burst_rate):
             self._burst = self._burst - 1 if self._burst > 0 else self.burst_length - 1
-            self._count("429")
+            self._count("429", vendor)
             raise SandboxError(429, f"{vendor} sandbox: rate limit burst", headers={"Retry-After": "1"})
         if self.error_rate and self.random.random() < self.error_rate:
             status = self.random.choice((500, 502, 503))
-            self._count(str(status))
+            self._count(str(status), vendor)
             raise SandboxError(status, f"{vendor} sandbox: injected server error")
 
     def after(self, response: Response) -> Response:
