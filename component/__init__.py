@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         UsageError,
         VendorError,
     )
-    from .redact import Redactor, redact
+    from .redact import Redactor
     from .runtime import Runtime
     from .sandbox import Sandbox
 
@@ -58,7 +58,6 @@ __all__ = [
     "check",
     "load",
     "make_connection",
-    "redact",
 ]
 _HOMES = {
     "Catalog": "catalog",
@@ -69,8 +68,7 @@ _HOMES = {
     "Runtime": "runtime",
     "Sandbox": "sandbox",
     "Redactor": "redact",
-    "redact": "redact",
-}
+}  # redact() is imported from component.redact: the module of that name would shadow it
 
 
 def __getattr__(name: str) -> Any:
