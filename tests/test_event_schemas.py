@@ -44,7 +44,7 @@ def test_every_trigger_declares_its_event_in_the_catalog(catalog: Catalog) -> No
     for name, connector in catalog.connectors.items():
         for key, trigger in connector.definitions["triggers"].items():
             event = shown[name]["triggers"][key]["event"]
-            assert event["required"] == ["type", "id", "changedAt", "record"], trigger.ref
+            assert event["required"] == ["eventId", "type", "id", "changedAt", "record"], trigger.ref
             assert event["properties"]["record"].get("properties") or event["properties"]["record"].get(
                 "anyOf"
             )
