@@ -58,7 +58,8 @@ def _serving(args: list[str], what: str) -> Iterator[dict[str, Any]]:
 @contextmanager
 def sandbox(latency_ms: float = 0, rate_limits: bool = False) -> Iterator[dict[str, Any]]:
     """``component sandbox serve`` on a free port: ``{"url", "connections": {vendor: connection}}``."""
-    args = [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0"]
+    # --quiet: its access log would fill the stderr pipe nobody reads while it serves
+    args = [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0", "--quiet"]
     args += ["--latency-ms", str(latency_ms)] + ([] if rate_limits else ["--no-rate-limits"])
     with _serving(args, "the served sandbox") as announced:
         yield announced
