@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -172,6 +174,32 @@ class Counting:
 
         await self.app(scope, receive, counted)
         return None
+
+
+@contextlib.contextmanager
+def sandbox_process(*switches: str) -> Iterator[dict[str, Any]]:
+    """``component sandbox serve --port 0 --quiet SWITCHES`` as a real process; yields what it prints
+    (``{"url", "connections"}``). Its stderr goes to a file: a pipe nobody reads could fill."""
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0", "--quiet", *switches],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines: list[str] = []
+            while not lines or lines[-1] != "}\n":
+                line = process.stdout.readline()
+                if not line:
+                    errors.seek(0)
+                    raise AssertionError(f"the served sandbox did not start: {errors.read()[-500:]}")
+                lines.append(line)
+            yield json.loads("".join(lines))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @contextlib.contextmanager

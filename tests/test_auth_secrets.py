@@ -697,7 +697,7 @@ def test_logs_through_redacting_filter_hide_secrets(runtime: Runtime, vendor: Fa
     assert result == {"data": {"id": 7}}
     assert len(handler.messages) == 4  # the token, -> 500, retrying, -> 200
     token_line = handler.messages[0]
-    assert token_line.startswith("POST https://") and f"client_secret={REDACTED}) -> 200" in token_line
+    assert token_line.startswith("POST https://") and "client_secret=" + REDACTED + ") -> 200" in token_line
     assert handler.messages[1].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 500")
     assert handler.messages[2] == "retrying GET after 500 in 0.50 s"
     assert handler.messages[3].startswith(f"GET {ST_API}/jpm/v2/tenant/{TENANT}/customers/*** -> 200")

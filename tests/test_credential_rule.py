@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.sandbox import Sandbox
 from tests.conftest import FakeClock, canary_forms
+from tests.servers import sandbox_process
 
 SECRET = "secret5c2e-CANARY-rule-client"
 APP_KEY = "appkeyd41f-CANARY-rule"
@@ -620,20 +619,7 @@ def test_the_in_process_sandbox_keeps_its_own_hosts_but_not_userinfo(catalog: Ca
 def test_the_served_sandbox_works_over_loopback_http_for_every_vendor(catalog: Catalog, host: str) -> None:
     """``sandbox serve`` prints connections the rule accepts (a wildcard listen address is given as
     loopback), and each vendor's credentials, ServiceTitan's token request included, reach it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "component", "sandbox", "serve", "--host", host, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        while not lines or lines[-1] != "}\n":
-            line = process.stdout.readline()
-            assert line, process.stderr.read() if process.stderr else "no output"
-            lines.append(line)
-        served = json.loads("".join(lines))
+    with sandbox_process("--host", host) as served:
         assert served["url"].startswith("http://127.0.0.1:")
         rt = Runtime(catalog, tokens=TokenCache(), budgets=BudgetRegistry(), env={})
         connections = served["connections"]
@@ -656,9 +642,6 @@ def test_the_served_sandbox_works_over_loopback_http_for_every_vendor(catalog: C
         )
         with pytest.raises(ConnectionConfigError, match=ALLOWED_HOSTS_VARIABLE):
             fenced.run_sync("homebase360.ping", {}, connections["homebase360"])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_a_cancelled_token_fetch_hands_the_turn_to_a_waiting_caller() -> None:

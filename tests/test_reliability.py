@@ -14,14 +14,9 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +33,7 @@ from component.sandbox import Faults, Sandbox
 from component.sandbox.servicebay import ORG
 from component.sandbox.servicetitan import TENANT
 from tests.conftest import ST_API, ST_CONNECTION, FakeClock, FakeVendor, make_runtime
+from tests.servers import sandbox_process, served
 from tests.virtual_clock import VirtualClock
 
 SLOW = os.environ.get("COMPONENT_SLOW_TESTS") == "1"
@@ -561,30 +557,6 @@ def test_fault_matrix(vendor_name):
     _check(figures)
 
 
-@contextmanager
-def served(sandbox: Sandbox) -> Iterator[str]:
-    """``sandbox`` under uvicorn on 127.0.0.1 (a thread of this process, so its records can be counted
-    afterwards), as ``component sandbox serve`` runs it; yields its base URL."""
-    import uvicorn
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1000):
-            if server.started:
-                break
-            time.sleep(0.01)
-        assert server.started, "the served sandbox did not start"
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
-
-
 @pytest.mark.parametrize("vendor_name", list(MIXES))
 def test_fault_matrix_against_the_served_sandbox(vendor_name):
     """The same matrix over real HTTP: uvicorn, loopback TCP, connections really dropped mid-body."""
@@ -592,7 +564,7 @@ def test_fault_matrix_against_the_served_sandbox(vendor_name):
     counting = Counting(httpx2.AsyncHTTPTransport())
     runtime = _matrix_runtime(vendor_name, counting)
 
-    with served(sandbox) as url:
+    with served(sandbox.app) as url:  # a thread of this process, so its records can be counted
         figures = _matrix(vendor_name, sandbox, runtime, sandbox.connection(vendor_name, url), counting)
 
     record_figures(f"fault_matrix_served_{vendor_name}", figures)
@@ -604,20 +576,8 @@ def test_the_served_sandbox_process_bursts_are_waited_out():
     connector's attempts, and not one 429 reaches a caller."""
     length = max(BURSTS.values())
     switches = ["--no-rate-limits", "--burst-rate", "0.2", "--burst-length", str(length), "--seed", "3"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "component", "sandbox", "serve", "--port", "0", *switches],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        while not lines or lines[-1] != "}\n":
-            line = process.stdout.readline()
-            assert line, process.stderr.read() if process.stderr else "no output"
-            lines.append(line)
-        connections = json.loads("".join(lines))["connections"]
+    with sandbox_process(*switches) as announced:
+        connections = announced["connections"]
         counting = Counting(httpx2.AsyncHTTPTransport())
         runtime = sandbox_runtime(None, counting, clock=ScaledClock(), random=random.Random(5).random)
         reads = {name: MIXES[name]().reads[0] for name in MIXES}
@@ -630,8 +590,5 @@ def test_the_served_sandbox_process_bursts_are_waited_out():
                     await runtime.run(ref, inputs, connections[name])
 
         asyncio.run(scenario())  # any 429 reaching the caller would raise rate_limited here
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
     assert counting.statuses[429] >= length, dict(counting.statuses)  # at least one whole burst was sent
     record_figures("served_process_bursts", {"burst_length": length, "statuses": dict(counting.statuses)})
