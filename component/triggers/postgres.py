@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..migrations import NewerSchemaError, migrate
-from .store import Lease, LeaseLostError, StateStoreError
+from .store import Lease, LeaseLostError, StateStoreError, checked_state, lease_lost, state_text
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -128,28 +128,13 @@ class PostgresStateStore:
             row = db.execute("SELECT state FROM trigger_state WHERE instance = %s", (instance,)).fetchone()
         if row is None:
             return None
-        if not isinstance(row[0], dict) or not row[0]:
-            shown = json.dumps(row[0])
-            raise StateStoreError(
-                f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
-                "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
-                "new instance id)"
-            )
-        return row[0]
+        return checked_state(instance, row[0], json.dumps(row[0]))
 
     def commit(self, lease: Lease, state: dict[str, Any]) -> None:
-        try:
-            text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise StateStoreError(
-                f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
-            ) from None
+        text = state_text(lease, state)
         with self._tx(f"commit the state of trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
-                raise LeaseLostError(
-                    f"the lease on trigger instance {lease.instance!r} ran out before commit; "
-                    "the state was not written and the next poll repeats this one"
-                )
+                raise lease_lost(lease)
             db.execute(
                 "INSERT INTO trigger_state (instance, state, commits, updated_at) "
                 "VALUES (%s, %s::jsonb, 1, %s) "

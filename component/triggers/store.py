@@ -64,6 +64,35 @@ class StateStore(Protocol):
         """Give the lease up (nothing happens if it was lost meanwhile)."""
 
 
+def state_text(lease: Lease, state: dict[str, Any]) -> str:
+    """``state`` as the stores keep it (compact, sorted JSON); a state that is not JSON is refused."""
+    try:
+        return json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise StateStoreError(
+            f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
+        ) from None
+
+
+def checked_state(instance: str, state: Any, shown: str) -> dict[str, Any]:
+    """A row's state when it is a trigger state (a JSON object with fields); anything else (``[]``,
+    ``{}``, ``null``) is refused, never taken for a new instance. ``shown``: the row as stored."""
+    if not isinstance(state, dict) or not state:
+        raise StateStoreError(
+            f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
+            "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
+            "new instance id)"
+        )
+    return state
+
+
+def lease_lost(lease: Lease) -> LeaseLostError:
+    return LeaseLostError(
+        f"the lease on trigger instance {lease.instance!r} ran out before commit; "
+        "the state was not written and the next poll repeats this one"
+    )
+
+
 def default_path(env: dict[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/fieldservice-component/triggers.db`` (``~/.local/state/...`` by default)."""
     env = dict(os.environ) if env is None else env
@@ -210,28 +239,13 @@ class SQLiteStateStore:
             state = json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0]
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise StateStoreError(f"the state of trigger instance {instance!r} is not JSON: {exc}") from None
-        if not isinstance(state, dict) or not state:
-            shown = row[0] if isinstance(row[0], str) else repr(row[0])
-            raise StateStoreError(
-                f"the state of trigger instance {instance!r} is {shown[:40]!r}, not a trigger state "
-                "(a JSON object of its fields); nothing was changed (repair the row or poll under a "
-                "new instance id)"
-            )
-        return state
+        return checked_state(instance, state, row[0] if isinstance(row[0], str) else repr(row[0]))
 
     def commit(self, lease: Lease, state: dict[str, Any]) -> None:
-        try:
-            text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise StateStoreError(
-                f"the state of trigger instance {lease.instance!r} is not JSON: {exc}"
-            ) from None
+        text = state_text(lease, state)
         with self._write(f"commit the state of trigger instance {lease.instance!r}") as db:
             if not self._held(db, lease):
-                raise LeaseLostError(
-                    f"the lease on trigger instance {lease.instance!r} ran out before commit; "
-                    "the state was not written and the next poll repeats this one"
-                )
+                raise lease_lost(lease)
             db.execute(
                 "INSERT INTO trigger_state (instance, state, commits, updated_at) VALUES (?, ?, 1, ?) "
                 "ON CONFLICT(instance) DO UPDATE SET state = excluded.state, "
