@@ -397,7 +397,13 @@ class Session:
                 "method": "POST",
                 "url": token_url,
                 "host": where.netloc.decode("ascii"),
-                "headers": self.redactor.headers(wire_headers("POST", where, token_headers, {"data": form})),
+                # the body's length would tell the secret's length: shown masked like the secret
+                "headers": {
+                    k: REDACTED if k.lower() == "content-length" else v
+                    for k, v in self.redactor.headers(
+                        wire_headers("POST", where, token_headers, {"data": form})
+                    ).items()
+                },
                 "form": {k: REDACTED if k == "client_secret" else v for k, v in form.items()},
             }
         redacted: dict[str, Any] = self.redactor.data(out)
