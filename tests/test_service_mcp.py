@@ -179,3 +179,25 @@ def test_an_mcp_tool_uses_a_stored_connection_named_by_id(tmp_path: Path) -> Non
     assert errors["typed"]["problems"][0]["path"] == "$.connection"
     text = json.dumps([str(result) for result in seen.values()])
     assert SB_KEY not in text and SB_KEY[:12] not in text
+
+
+def test_a_definition_with_an_input_named_connection_is_refused_as_an_mcp_tool() -> None:
+    from types import SimpleNamespace
+
+    from component.errors import ComponentError
+    from component.service.mcp import _input_schema
+
+    clash: Any = SimpleNamespace(
+        ref="x.y", model=SimpleNamespace(inputs={"type": "object", "properties": {"connection": {}}})
+    )
+    with pytest.raises(ComponentError, match=r"x\.y has an input named 'connection'"):
+        _input_schema(clash)
+    plain: Any = SimpleNamespace(
+        ref="x.z", model=SimpleNamespace(inputs={"type": "object", "required": ["a"]})
+    )
+    assert _input_schema(plain) == {
+        "type": "object",
+        "required": ["a"],
+        "properties": {"connection": _input_schema(plain)["properties"]["connection"]},
+    }
+    assert plain.model.inputs == {"type": "object", "required": ["a"]}  # the definition's is left as it was

@@ -190,3 +190,38 @@ def test_component_serve_keeps_connections_and_batches_in_postgresql(
                 rows.extend(bytes(v).decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
     text = "\n".join(rows)
     assert "org-in-the-clear" in text and SECRET not in text and SECRET[:12] not in text and not leaks(text)
+
+
+def test_a_batch_polled_through_one_service_is_committed_through_another(
+    postgres_server: PostgresServer,
+) -> None:
+    """Two services on one database, as two processes behind one address would be: the commit
+    lands on the one that did not poll, a stored connection made on one is used on the other."""
+    from starlette.testclient import TestClient
+
+    from component.service.server import build
+
+    url = postgres_server.database()
+    key = Fernet.generate_key().decode()
+    built = [build(root=ROOT, sandbox=True, state=url, env={}, secret_key=key, mcp=False) for _ in range(2)]
+    sandbox = built[0][1].app.sandbox
+    assert sandbox is not None
+    with (
+        TestClient(built[0][0], base_url="http://127.0.0.1") as one,
+        TestClient(built[1][0], base_url="http://127.0.0.1") as two,
+    ):
+        poll = "/v1/triggers/servicetitan.pollChangesTrigger/instances/techs/poll"
+        inputs = {"resourceType": "technicians", "lookBack": "2000-01-01"}
+        batch = one.post(poll, json=inputs).json()
+        assert batch["events"] and batch["commit"]
+        commit = poll.replace("/poll", "/commit")
+        assert two.post(commit, json={"commit": batch["commit"]}).json()["committed"] is True
+        assert one.post(commit, json={"commit": batch["commit"]}).status_code == 409  # taken already
+        assert one.post(poll, json=inputs).json()["events"] == []  # the committed state is shared
+        values = dict(sandbox.connection("servicebay"))
+        assert (
+            one.put("/v1/connections/shop", json={"connector": "servicebay", "values": values}).status_code
+            == 201
+        )
+        used = two.post("/v1/picklists/servicebay.selectService?connection=shop")
+        assert used.status_code == 200 and used.json()["result"]
