@@ -16,8 +16,9 @@ _CONNECTIONS_HELP = (
     '{"connector": NAME, "values": {…}}. Values may be ${VAR} references.'
 )
 _STATE_HELP = (
-    "SQLite file for trigger state, pending batches and stored connections "
-    "(default: $XDG_STATE_HOME/fieldservice-component/triggers.db)."
+    "Trigger state, pending batches and stored connections: a SQLite file "
+    "(default: $XDG_STATE_HOME/fieldservice-component/triggers.db) or a postgresql:// URL "
+    "shared by several service processes."
 )
 _SANDBOX_HELP = "Wire every connector to the embedded vendor sandbox, in process (no account needed)."
 
@@ -40,7 +41,7 @@ def _connections(file: Path | None) -> dict[str, Any] | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help=_CONNECTIONS_HELP,
 )
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), help=_STATE_HELP)
+@click.option("--state", "state_file", help=_STATE_HELP)
 @click.option(
     "--cors-origin",
     "cors_origins",
@@ -54,7 +55,7 @@ def serve_command(
     port: int,
     sandboxed: bool,
     connections_file: Path | None,
-    state_file: Path | None,
+    state_file: str | None,
     cors_origins: tuple[str, ...],
 ) -> None:
     """Serve the catalog over HTTP (/v1, /openapi.json, /mcp). Set COMPONENT_SERVICE_TOKEN to require
@@ -87,10 +88,10 @@ def serve_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help=_CONNECTIONS_HELP,
 )
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), help=_STATE_HELP)
+@click.option("--state", "state_file", help=_STATE_HELP)
 @click.pass_context
 def mcp_command(
-    ctx: click.Context, sandboxed: bool, connections_file: Path | None, state_file: Path | None
+    ctx: click.Context, sandboxed: bool, connections_file: Path | None, state_file: str | None
 ) -> None:
     """Serve the catalog's actions and picklists as MCP tools over standard input and output."""
     import anyio

@@ -24,8 +24,9 @@ from component.errors import UsageError
 from component.service.connections import KEY_ENV
 from component.service.routes import Service
 from component.service.server import TOKEN_ENV, build, log_handler, serve
-from component.service.store import SQLiteServiceStore
+from component.service.store import open_service_store
 from tests.conftest import CANARIES, HB_KEY, ROOT, SB_KEY, ST_APP_KEY, ST_SECRET, FakeClock, leaks
+from tests.servers import PostgresServer
 
 BASE = "http://127.0.0.1"
 KEY = Fernet.generate_key().decode()
@@ -55,7 +56,8 @@ def make(tmp_path: Path, **options: Any) -> Iterator[Harness]:
     options.setdefault("sandbox", True)
     options.setdefault("secret_key", KEY)
     options.setdefault("env", {})
-    app, service = build(root=ROOT, state=tmp_path / "service.db", **options)
+    options.setdefault("state", tmp_path / "service.db")
+    app, service = build(root=ROOT, **options)
     lines: list[str] = []
     capture = Lines(log_handler(service.app.redactor), lines)
     service_log = logging.getLogger("component.service")
@@ -79,8 +81,41 @@ def _fresh_budgets() -> Iterator[None]:
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
-    yield from make(tmp_path)
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where the service keeps its state: a SQLite file, or (parametrised ``indirect`` with
+    "postgresql") a new database on the PostgreSQL server, skipped where there is none."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return tmp_path / "service.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.database()
+
+
+both_stores = pytest.mark.parametrize("state", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def h(tmp_path: Path, state: str | Path) -> Iterator[Harness]:
+    yield from make(tmp_path, state=state)
+
+
+def stored_text(state: str | Path) -> str:
+    """Everything the store holds, as text: the SQLite file and its WAL, or every row of every table
+    in the PostgreSQL database (byte columns as their bytes)."""
+    if isinstance(state, Path):
+        files = [state, *state.parent.glob(state.name + "-*")]
+        return b"".join(p.read_bytes() for p in files).decode("latin-1")
+    import psycopg
+
+    seen: list[str] = []
+    with psycopg.connect(state) as db:
+        tables = [row[0] for row in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        assert {"service_connection", "trigger_pending"} <= set(tables)
+        for table in tables:
+            for row in db.execute(f"SELECT * FROM {table}"):
+                seen.extend(
+                    bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v) for v in row
+                )
+    return "\n".join(seen)
 
 
 # --- health, catalog, definitions -------------------------------------------------------------------
@@ -182,6 +217,7 @@ def test_picklists_search_and_come_from_the_cache_when_fresh(h: Harness) -> None
     assert any("search=smith" in line or "customers" in line for line in counting.sent[sent:])
 
 
+@both_stores
 def test_poll_gives_the_same_batch_until_it_is_committed(h: Harness) -> None:
     url = "/v1/triggers/servicebay.newJob/instances/jobs/poll"
     start = h.client.post(url).json()  # a new instance: its starting point, committed at once
@@ -240,6 +276,7 @@ def sandbox_values(h: Harness, connector: str) -> dict[str, Any]:
     return dict(h.service.app.sandbox.connection(connector))
 
 
+@both_stores
 def test_a_stored_connection_is_validated_shown_without_secrets_and_used_by_id(h: Harness) -> None:
     values = sandbox_values(h, "servicebay")
     created = h.client.put("/v1/connections/shop-1", json={"connector": "servicebay", "values": values})
@@ -262,18 +299,19 @@ def test_a_stored_connection_is_validated_shown_without_secrets_and_used_by_id(h
     assert h.client.post("/v1/picklists/servicebay.selectService?connection=shop-1").status_code == 404
 
 
-def test_secrets_are_sealed_at_rest(h: Harness, tmp_path: Path) -> None:
+@both_stores
+def test_secrets_are_sealed_at_rest(h: Harness, state: str | Path) -> None:
     values = {**sandbox_values(h, "servicebay"), "apiKey": SB_KEY}
     assert (
         h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": values}).status_code
         == 201
     )
-    raw = (tmp_path / "service.db").read_bytes() + b"".join(
-        p.read_bytes() for p in tmp_path.glob("service.db-*")
-    )
-    assert SB_KEY.encode() not in raw and not leaks(raw.decode("latin-1"))
+    raw = stored_text(state)
+    assert values["orgId"] in raw  # what is not secret is there to be found
+    assert SB_KEY not in raw and not leaks(raw)
 
 
+@both_stores
 def test_changing_where_a_connection_sends_its_credentials_clears_its_secrets(h: Harness) -> None:
     values = sandbox_values(h, "servicebay")
     h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": values})
@@ -289,6 +327,7 @@ def test_changing_where_a_connection_sends_its_credentials_clears_its_secrets(h:
     assert use.status_code == 422 and "apiKey" in use.text
 
 
+@both_stores
 def test_invalid_connections_and_read_only_ones_are_refused(h: Harness) -> None:
     bad = h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": {"orgId": 5}})
     assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["path"] == "$.orgId"
@@ -303,8 +342,11 @@ def test_invalid_connections_and_read_only_ones_are_refused(h: Harness) -> None:
     assert {c["id"] for c in listed} >= {"servicebay", "servicetitan", "homebase360"}
 
 
-def test_without_a_key_secrets_are_not_stored_and_the_error_says_how_to_set_one(tmp_path: Path) -> None:
-    for h in make(tmp_path, secret_key=""):
+@both_stores
+def test_without_a_key_secrets_are_not_stored_and_the_error_says_how_to_set_one(
+    tmp_path: Path, state: str | Path
+) -> None:
+    for h in make(tmp_path, secret_key="", state=state):
         values = {"apiKey": "sk_test_abc1", "orgId": "o"}
         refused = h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": values})
         assert refused.status_code == 409 and KEY_ENV in refused.json()["error"]["message"]
@@ -313,6 +355,7 @@ def test_without_a_key_secrets_are_not_stored_and_the_error_says_how_to_set_one(
         assert plain.status_code == 201 and plain.json()["secretsSet"] == []
 
 
+@both_stores
 def test_connection_test_reports_bad_credentials(h: Harness) -> None:
     values = {**sandbox_values(h, "servicebay"), "apiKey": "sk_live_wrong"}
     h.client.put("/v1/connections/wrong", json={"connector": "servicebay", "values": values})
@@ -520,8 +563,9 @@ def test_canary_secrets_never_appear_in_any_response_header_or_log_line(tmp_path
         assert base64.b64encode(canary.encode()).decode()[:12] not in text
 
 
-def test_the_service_store_keeps_pending_batches_per_instance(tmp_path: Path) -> None:
-    store = SQLiteServiceStore(tmp_path / "s.db")
+@both_stores
+def test_the_service_store_keeps_pending_batches_per_instance(state: str | Path) -> None:
+    store = open_service_store(state)
     store.put_pending("i", "t1", {"a": 1})
     store.put_pending("i", "t2", {"a": 2})
     assert store.take_pending("i", "t1") is None
@@ -597,23 +641,26 @@ def test_a_failure_outside_the_routes_is_answered_in_the_error_shape(
     assert str(ROOT) not in response.text and "RuntimeError" not in response.text
 
 
-def test_a_stored_connection_is_shown_without_the_key_and_used_only_with_it(tmp_path: Path) -> None:
+@both_stores
+def test_a_stored_connection_is_shown_without_the_key_and_used_only_with_it(
+    tmp_path: Path, state: str | Path
+) -> None:
     values = {
         "apiKey": "sk_test_stored_1",
         "orgId": "sandbox-org",
         "baseUrl": "http://servicebay.sandbox/api/v1",
     }
-    for h in make(tmp_path):
+    for h in make(tmp_path, state=state):
         assert (
             h.client.put("/v1/connections/c", json={"connector": "servicebay", "values": values}).status_code
             == 201
         )
-    for h in make(tmp_path, secret_key=""):
+    for h in make(tmp_path, state=state, secret_key=""):
         shown = h.client.get("/v1/connections/c")
         assert shown.status_code == 200 and shown.json()["secretsSet"] == ["apiKey"]
         use = h.client.post("/v1/picklists/servicebay.selectService?connection=c")
         assert use.status_code == 409 and KEY_ENV in use.json()["error"]["message"]
-    for h in make(tmp_path, secret_key=Fernet.generate_key().decode()):
+    for h in make(tmp_path, state=state, secret_key=Fernet.generate_key().decode()):
         other = h.client.post("/v1/picklists/servicebay.selectService?connection=c")
         assert other.status_code == 409 and "another key" in other.json()["error"]["message"]
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from tests.conftest import ROOT
@@ -128,3 +129,75 @@ def test_the_readme_curl_examples_run_against_the_sandbox_service(live: LiveServ
         assert '"error"' not in done.stdout, (line, done.stdout[:500])
         assert done.stdout.strip() or "openapi.json" in line, line
     assert json.loads((tmp_path / "openapi.json").read_text())["openapi"] == "3.1.0"
+
+
+def test_an_mcp_tool_uses_a_stored_connection_named_by_id(tmp_path: Path) -> None:
+    """``connection`` picks a stored connection as ``?connection=`` does on HTTP: one with a wrong key
+    is refused by the vendor (so it was used), and its secret never appears in what the tool says."""
+    from cryptography.fernet import Fernet
+
+    from tests.conftest import SB_KEY
+
+    with live_service(tmp_path / "s.db", root=ROOT, secret_key=Fernet.generate_key().decode()) as served:
+        sandbox = served.service.app.sandbox
+        assert sandbox is not None
+        values = dict(sandbox.connection("servicebay"))
+        for id, key in (("shop-ok", values["apiKey"]), ("shop-bad", SB_KEY)):
+            stored = httpx2.put(
+                f"{served.url}/v1/connections/{id}",
+                json={"connector": "servicebay", "values": {**values, "apiKey": key}},
+                timeout=30,
+            )
+            assert stored.status_code == 201, stored.text
+
+        async def run() -> dict[str, Any]:
+            async with Client(f"{served.url}/mcp") as client:
+                tool = "servicebay_selectService"
+                return {
+                    "schema": next(
+                        t for t in (await client.list_tools()).tools if t.name == tool
+                    ).input_schema,
+                    "ok": await client.call_tool(tool, {"connection": "shop-ok"}),
+                    "bad": await client.call_tool(tool, {"connection": "shop-bad"}),
+                    "default": await client.call_tool(tool, {}),
+                    "unknown": await client.call_tool(tool, {"connection": "nope"}),
+                    "other": await client.call_tool("servicetitan_selectJob", {"connection": "shop-ok"}),
+                    "typed": await client.call_tool(tool, {"connection": 7}),
+                }
+
+        seen = asyncio.run(run())
+    assert seen["schema"]["properties"]["connection"]["type"] == "string"
+    assert "connection" not in seen["schema"].get("required", [])
+    assert seen["ok"].is_error is False and seen["ok"].structured_content["result"]
+    assert seen["default"].is_error is False
+    errors = {
+        name: json.loads(seen[name].content[0].text)["error"] for name in ("bad", "unknown", "other", "typed")
+    }
+    assert all(seen[name].is_error for name in errors)
+    assert errors["bad"]["type"] == "invalid_credentials", errors["bad"]
+    assert errors["unknown"]["type"] == "unknown" and errors["other"]["type"] == "invalid_connection"
+    assert errors["typed"]["problems"][0]["path"] == "$.connection"
+    text = json.dumps([str(result) for result in seen.values()])
+    assert SB_KEY not in text and SB_KEY[:12] not in text
+
+
+def test_a_definition_with_an_input_named_connection_is_refused_as_an_mcp_tool() -> None:
+    from types import SimpleNamespace
+
+    from component.errors import ComponentError
+    from component.service.mcp import _input_schema
+
+    clash: Any = SimpleNamespace(
+        ref="x.y", model=SimpleNamespace(inputs={"type": "object", "properties": {"connection": {}}})
+    )
+    with pytest.raises(ComponentError, match=r"x\.y has an input named 'connection'"):
+        _input_schema(clash)
+    plain: Any = SimpleNamespace(
+        ref="x.z", model=SimpleNamespace(inputs={"type": "object", "required": ["a"]})
+    )
+    assert _input_schema(plain) == {
+        "type": "object",
+        "required": ["a"],
+        "properties": {"connection": _input_schema(plain)["properties"]["connection"]},
+    }
+    assert plain.model.inputs == {"type": "object", "required": ["a"]}  # the definition's is left as it was

@@ -2,7 +2,12 @@
 picklist is a tool whose input schema is the definition's, whose output schema describes its result
 (given back as structured content) and whose annotations follow the request method (read-only for
 GET, destructive for DELETE, idempotent where the method is). Served over streamable HTTP at
-``/mcp`` and over stdio by ``component mcp``; each call uses the connector's default connection.
+``/mcp`` and over stdio by ``component mcp``.
+
+Each tool's input schema also has an optional ``connection`` property (see :data:`CONNECTION`): the
+id of a connection, resolved like the HTTP routes' ``?connection=`` and taken out of the arguments
+before the definition sees them; without it a call uses the connector's default connection. A
+definition with an input of that name would make the tool ambiguous and is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 
 from ..catalog import LoadedDefinition
-from ..errors import ComponentError
+from ..errors import ComponentError, ConnectionConfigError
 from ..runtime import SAFE_METHODS
 from ..version import __version__
 from .errors import http_status, internal
@@ -32,6 +37,12 @@ from .routes import Service
 log = logging.getLogger("component.service")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
+CONNECTION = "connection"  # the input every tool adds to its definition's: a connection id
+_CONNECTION_SCHEMA = {
+    "type": "string",
+    "description": "Id of the connection to use (from GET /v1/connections); default: the connector's "
+    "default connection. Never a credential.",
+}
 
 
 def tool_name(definition: LoadedDefinition) -> str:
@@ -54,6 +65,19 @@ def _annotations(definition: LoadedDefinition) -> types.ToolAnnotations:
         idempotent_hint=method in _IDEMPOTENT,
         open_world_hint=True,
     )
+
+
+def _input_schema(definition: LoadedDefinition) -> dict[str, Any]:
+    """The definition's input schema with the optional ``connection`` id beside its own inputs."""
+    schema = dict(definition.model.inputs)
+    properties = dict(schema.get("properties") or {})
+    if CONNECTION in properties:
+        raise ComponentError(
+            f"{definition.ref} has an input named {CONNECTION!r}, which MCP tools keep for a connection id"
+        )
+    properties[CONNECTION] = _CONNECTION_SCHEMA
+    schema["properties"] = properties
+    return schema
 
 
 def _output_schema(definition: LoadedDefinition) -> dict[str, Any]:
@@ -103,7 +127,7 @@ class McpFace:
             name=name,
             title=model.label,
             description=f"{model.label} ({definition.ref}). {model.description or ''}".strip(),
-            input_schema=dict(model.inputs),
+            input_schema=_input_schema(definition),
             output_schema=_output_schema(definition),
             annotations=_annotations(definition),
         )
@@ -118,8 +142,14 @@ class McpFace:
             if found is None:
                 raise ComponentError(f"no tool {params.name!r}")
             definition = found[0]
-            inputs = params.arguments or {}
-            data = self.service.connections.data(definition.connector, None)
+            inputs = dict(params.arguments or {})
+            connection = inputs.pop(CONNECTION, None)
+            if connection is not None and not isinstance(connection, str):
+                raise ConnectionConfigError(
+                    f"{CONNECTION} must be a connection id (a string)",
+                    problems=[{"path": f"$.{CONNECTION}", "message": "must be a string"}],
+                )
+            data = self.service.connections.data(definition.connector, connection)
             if definition.kind == "actions":
                 result = await app.run(definition.ref, inputs, data)
             else:

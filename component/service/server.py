@@ -20,7 +20,7 @@ from starlette.responses import Response
 from ..app import Application
 from ..errors import UsageError
 from ..redact import Redactor
-from ..triggers.store import SQLiteStateStore
+from ..triggers.store import open_state_store
 from . import playground
 from .connections import Connections
 from .errors import MethodNotAllowedError, ServiceError, UnknownError
@@ -28,7 +28,7 @@ from .middleware import Guard
 from .openapi import document
 from .output import JSONBody, redacted
 from .routes import BudgetWaits, Service, routes
-from .store import SQLiteServiceStore
+from .store import open_service_store
 
 TOKEN_ENV = "COMPONENT_SERVICE_TOKEN"
 CORS_ENV = "COMPONENT_SERVICE_CORS_ORIGINS"
@@ -56,7 +56,7 @@ def build(
     *,
     root: Path | None = None,
     sandbox: bool = False,
-    state: Path | None = None,
+    state: str | Path | None = None,
     connections: Mapping[str, Any] | None = None,
     token: str | None = None,
     cors_origins: Sequence[str] = (),
@@ -70,12 +70,12 @@ def build(
     """
     app = Application.create(root, sandbox=sandbox, env={})
     read_only = Connections.sources(app, connections, env)
-    store = SQLiteServiceStore(state)
+    store = open_service_store(state)
     service = Service(
         app=app,
         connections=Connections(app, store, read_only, secret_key),
         store=store,
-        open_states=lambda: SQLiteStateStore(store.path),
+        open_states=lambda: open_state_store(state),
     )
     doc: dict[str, Any] = {}
 
@@ -155,7 +155,7 @@ def serve(
     port: int,
     root: Path | None,
     sandbox: bool,
-    state: Path | None,
+    state: str | Path | None,
     connections: Mapping[str, Any] | None,
     cors_origins: Sequence[str] = (),
     announce: Any = None,

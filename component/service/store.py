@@ -3,7 +3,8 @@
 the pending state of polled trigger batches waiting for their commit.
 
 The interface is small on purpose (get, put, delete, list; put and take a pending state) so that a
-server database can implement it the same way.
+server database implements it the same way: :class:`~.postgres.PostgresServiceStore`, opened by
+:func:`open_service_store` for a ``postgresql://`` URL.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..triggers.store import StateStoreError, default_path
+
+if TYPE_CHECKING:
+    from .postgres import PostgresServiceStore
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,16 @@ class SQLiteServiceStore:
             self._db.execute("COMMIT")
         state = json.loads(row[0]) if row is not None else None
         return state if isinstance(state, dict) else None
+
+
+def open_service_store(where: str | Path | None = None) -> SQLiteServiceStore | PostgresServiceStore:
+    """The store at ``where``: a ``postgresql://`` URL (the trigger state's database), else a SQLite
+    file (the default path when None)."""
+    if str(where or "").startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresServiceStore
+
+        return PostgresServiceStore(str(where))
+    return SQLiteServiceStore(where)
 
 
 def _stored(row: tuple[Any, ...]) -> StoredConnection:

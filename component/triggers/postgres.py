@@ -42,28 +42,46 @@ def redacted_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+SCALE_HINT = "install the scale extra: pip install 'fieldservice-component[scale]'"
+
+
+def connect(url: str, what: str) -> tuple[Any, tuple[type[BaseException], ...]]:
+    """A psycopg connection to ``url`` in autocommit mode with the schema migrated, and the errors
+    psycopg raises. Failures are :class:`StateStoreError` naming ``what`` and the URL without its
+    password; without psycopg the error says which extra to install."""
+    shown = redacted_url(url)
+    try:
+        import psycopg
+    except ImportError:
+        raise StateStoreError(f"cannot open the {what} {shown!r}: psycopg is missing; {SCALE_HINT}") from None
+    secret = urlsplit(url).password if "://" in url else None
+    try:
+        db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except (psycopg.Error, ValueError) as exc:
+        text = str(exc).strip()
+        if secret:
+            text = text.replace(secret, "***")
+        raise StateStoreError(f"cannot open the {what} {shown!r}: {text}") from None
+    try:
+        migrate(db)
+    except (psycopg.Error, NewerSchemaError) as exc:
+        db.close()
+        raise StateStoreError(f"cannot prepare the {what} {shown!r}: {exc}") from None
+    return db, (psycopg.Error,)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class PostgresStateStore:
     """One psycopg connection in autocommit mode; each call is its own short transaction."""
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        import psycopg
-
-        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.url = redacted_url(url)
         self.clock = clock
-        secret = urlsplit(url).password if "://" in url else None
-        try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except (psycopg.Error, ValueError) as exc:
-            text = str(exc).strip()
-            if secret:
-                text = text.replace(secret, "***")
-            raise StateStoreError(f"cannot open the trigger state store {self.url!r}: {text}") from None
-        try:
-            migrate(self._db)
-        except (psycopg.Error, NewerSchemaError) as exc:
-            self._db.close()
-            raise StateStoreError(f"cannot prepare the trigger state store {self.url!r}: {exc}") from None
+        self._db, self._errors = connect(url, "trigger state store")
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({self.url!r})"
@@ -84,8 +102,9 @@ class PostgresStateStore:
             with self._db.transaction():
                 yield self._db
         except self._errors as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StateStoreError(f"cannot {doing} in the trigger state store {self.url!r}: {text}") from None
+            raise StateStoreError(
+                f"cannot {doing} in the trigger state store {self.url!r}: {first_line(exc)}"
+            ) from None
 
     def _held(self, db: Any, lease: Lease) -> bool:
         row = db.execute(
