@@ -39,6 +39,20 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
             where = f"$.variants.cases.{case}"
             yield from _references(variant.path, f"{where}.path", inputs, connection)
             yield from _references(variant.query, f"{where}.query", inputs, connection)
+            if variant.deactivated is not None and trigger.deactivations is None:
+                yield f"{where}.deactivated", "applies only to a trigger with deactivations"
+            if isinstance(variant.deactivated, dict):
+                yield from _references(variant.deactivated, f"{where}.deactivated", inputs, connection)
+    if trigger.deactivations is not None:
+        name = trigger.deactivations.input
+        prop = inputs.get(name)
+        if not isinstance(prop, dict) or prop.get("type") != "boolean":
+            yield "$.deactivations.input", f"{name!r} does not name a boolean input"
+        elif prop.get("default", False) is not False:
+            yield "$.deactivations.input", f"input {name!r} must default to false (off unless asked for)"
+        if trigger.seen is not None:
+            yield "$.deactivations", "deactivations apply to watermark polling only"
+        yield from _references(trigger.deactivations.query, "$.deactivations.query", inputs, connection)
     for kind, template in trigger.emit.items():
         yield from _references(template, f"$.emit.{kind}", inputs, {})
     yield from _references(trigger.start, "$.start", inputs, {})

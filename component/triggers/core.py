@@ -110,12 +110,14 @@ class Plan:
     variant: str | None
     sorted: bool
     records: str | None
+    deactivated: str | None = None  # the record field that is false once deactivated, when they fire
 
 
 def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
     variant = None
     request = trigger.request
     is_sorted = trigger.sorted
+    case_deactivated: dict[str, Any] | bool | None = None
     if trigger.variants:
         variant = str(inputs.get(trigger.variants.input))
         case = trigger.variants.cases.get(variant)
@@ -135,10 +137,37 @@ def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
             }
         )
         is_sorted = case.sorted if case.sorted is not None else is_sorted
+        case_deactivated = case.deactivated
         trigger = trigger.model_copy(update={"request": request})
+    trigger, deactivated = _deactivations(trigger, inputs, variant, case_deactivated)
     pagination = trigger.pagination
     records = trigger.records or getattr(pagination, "items", None)
-    return Plan(trigger, variant, is_sorted and isinstance(pagination, PagePagination), records)
+    return Plan(trigger, variant, is_sorted and isinstance(pagination, PagePagination), records, deactivated)
+
+
+def _deactivations(
+    trigger: Trigger, inputs: Mapping[str, Any], variant: str | None, case: dict[str, Any] | bool | None
+) -> tuple[Trigger, str | None]:
+    """With the trigger's deactivations turned on by their input: the trigger with its query widened
+    to list deactivated records, and the record field that tells them; else the trigger and None."""
+    spec = trigger.deactivations
+    if spec is None or inputs.get(spec.input) is not True:
+        return trigger, None
+    if case is False:
+        raise InputValidationError(
+            f"{spec.input} is not available for {variant}: the vendor's list has no deactivated records",
+            problems=[{"path": f"$.{spec.input}", "message": f"must be false for {variant}"}],
+        )
+    extra = spec.query if case is None or case is True else case
+    query = dict(trigger.request.query) if isinstance(trigger.request.query, dict) else {}
+    query.update(extra)
+    request = RequestTemplate.model_validate(
+        {
+            **trigger.request.model_dump(by_alias=True),
+            "query": {k: v for k, v in query.items() if v is not None},
+        }
+    )
+    return trigger.model_copy(update={"request": request}), spec.field
 
 
 def _flag(template: Any, scope: Mapping[str, Any]) -> bool:
@@ -592,6 +621,7 @@ async def _by_watermark(
     now_ns: int,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     trigger = fetcher.plan.trigger
+    deactivated = fetcher.plan.deactivated
     if "floor" not in state:
         start = templates.render(trigger.start, scope)
         start_ns = None if start in (templates.MISSING, None, "") else markers.to_ns(start)
@@ -653,6 +683,8 @@ async def _by_watermark(
             markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
         )
         kind = "created" if created_at is not None and created_at >= since and previous is None else "updated"
+        if deactivated is not None and templates.get_path(record, deactivated, None) is False:
+            kind = "deactivated"  # listed only with deactivations on; any change of it while inactive
         recent[record_id] = str(marker)
         if emit.get(kind, True):
             events.append(_event(kind, record_id, marker, record))
