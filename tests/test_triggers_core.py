@@ -338,6 +338,9 @@ BAD_STATES: list[Any] = [
     {**GOOD, "mode": "seen", "seen": []},
     {**GOOD, "variant": ["jobs"]},
     {**GOOD, "watermark": "9999-12-31T00:00:00Z"},  # frozen by an older version
+    {**GOOD, "cuts": "2026-06-01T00:00:00Z"},
+    {**GOOD, "cuts": ["2026-06-01T00:00:00Z", "noon"]},
+    {**GOOD, "cuts": ["2026-06-01T00:00:00Z"] * 2001},
 ]
 
 
