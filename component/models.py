@@ -415,7 +415,8 @@ class Trigger(Definition):
     capped: Capped | None = Field(
         None,
         description="The list is cut short at a cap with no paging (Homebase360 jobs): full answers are "
-        "split by time until none is full; what cannot be split is reported, never passed over.",
+        "split by time until none is full; what cannot be split is reported, never passed over. The parts "
+        "read whole are kept in the state, where the next poll cuts the window before asking.",
     )
     deactivations: Deactivations | None = Field(
         None,

@@ -472,3 +472,41 @@ def test_a_stop_during_a_poll_ends_it_before_its_next_request_and_commits_nothin
         assert len(calls) == 1
 
     asyncio.run(scenario())
+
+
+def test_the_retry_policy_is_a_function_of_the_error_and_the_failures() -> None:
+    """``transient`` and ``backoff`` are what any poller (a worker too) decides with."""
+    from component.errors import (
+        AuthError,
+        BadRequestError,
+        InputValidationError,
+        NotFoundError,
+        RateLimitedError,
+        ServerError,
+        StateStoreError,
+        TransportError,
+    )
+    from component.triggers.core import TriggerError
+    from component.triggers.store import LeaseLostError
+    from component.triggers.watch import MAX_BACKOFF, backoff, transient
+
+    again = [
+        TransportError("reset", vendor="x"),
+        RateLimitedError("429", status=429, vendor="x"),
+        ServerError("503", status=503, vendor="x"),
+        TriggerError("the list shifted", vendor="x"),
+        LeaseLostError("paused"),
+    ]
+    stop = [
+        AuthError("401", status=401, vendor="x"),
+        BadRequestError("400", status=400, vendor="x"),
+        NotFoundError("404", status=404, vendor="x"),
+        InputValidationError("bad", problems=[]),
+        StateStoreError("read-only"),
+    ]
+    assert [transient(error) for error in again] == [True] * len(again)
+    assert [transient(error) for error in stop] == [False] * len(stop)
+    assert [backoff(n, 0.0) for n in (1, 2, 3, 7, 8, 40)] == [5, 10, 20, 300, 300, 300]
+    for failures in range(1, 12):  # jitter takes up to half off, never adds
+        step = backoff(failures, 0.0)
+        assert step / 2 < backoff(failures, 0.999) <= step <= MAX_BACKOFF
