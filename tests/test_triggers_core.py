@@ -231,6 +231,14 @@ def test_a_capped_list_must_be_unpaged_windowed_and_ask_for_its_cap() -> None:
         }
     )
     assert dict(problems(good, {})) == {}
+    for uncapped in (
+        {"request": {"method": "GET", "path": "/x", "query": {"limit": 100}}},
+        {"request": {"method": "GET", "path": "/x"}, "pagination": {"style": "none", "limitParam": "max"}},
+    ):
+        found = dict(problems(Trigger.model_validate({**base, **uncapped, "window": {"back": 1}}), {}))
+        assert found == {
+            "$.capped": "a list with no pages that asks for a limit may be cut short: declare capped"
+        }
 
 
 # --- the watermark never runs ahead of the clock; a state this trigger did not write is refused -----

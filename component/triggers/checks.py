@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import templates
-from ..models import CursorPagination, PagePagination, Trigger
+from ..models import CursorPagination, NoPagination, PagePagination, Trigger
 
 
 def _references(
@@ -62,8 +62,13 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
         yield "$.sorted", "keyset paging (sorted) needs page pagination"
     if trigger.sorted and trigger.seen is not None:
         yield "$.sorted", "sorted applies to watermark polling only"
+    query = trigger.request.query if isinstance(trigger.request.query, dict) else {}
+    limit_param = trigger.pagination.limitParam if isinstance(trigger.pagination, NoPagination) else None
+    paged = isinstance(trigger.pagination, PagePagination | CursorPagination)
+    if trigger.capped is None and not paged and (limit_param or "limit" in query):
+        yield "$.capped", "a list with no pages that asks for a limit may be cut short: declare capped"
     if trigger.capped is not None:
-        if isinstance(trigger.pagination, PagePagination | CursorPagination):
+        if paged:
             yield "$.capped", "a capped list has no pages; a paged list is not cut short"
         if trigger.capped.split == "window" and trigger.window is None:
             yield "$.capped.split", "splitting by window needs a window"
