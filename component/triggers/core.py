@@ -336,7 +336,9 @@ class _Fetcher:
 
     async def capped(self) -> list[dict[str, Any]]:
         """The records of a list cut short at the cap: a full answer's window is split in two halves
-        sharing their boundary, depth first, until every part comes back under the cap.
+        sharing their boundary, depth first, until every part comes back under the cap. The window is
+        first cut where the last poll's parts ended (:func:`starting_parts`); the parts read whole
+        this time become :attr:`cuts` for the next (:func:`next_cuts`).
 
         A part too narrow to split (or a list without a window) that is still full is kept as read,
         reported in :attr:`incomplete` (runs of such parts as one) and logged. Records read twice (at
