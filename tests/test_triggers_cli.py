@@ -197,6 +197,36 @@ def test_watch_keeps_polling_until_stopped_and_commits_each_poll(tmp_path: Path)
     assert state is not None and state["mode"] == "watermark"
 
 
+def test_the_application_watch_stops_when_its_stop_event_is_set(tmp_path: Path) -> None:
+    """What a worker or the service calls: no signal needed, setting ``stop`` ends it between polls."""
+    from component.app import Application
+
+    calls: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request)
+        return httpx2.Response(200, json={"success": True, "data": []})
+
+    app = Application(Runtime(transport=httpx2.MockTransport(answer), env={}))
+    stop = asyncio.Event()
+
+    def on_poll(number: int, outcome: Any) -> None:
+        asyncio.get_running_loop().call_later(0.05, stop.set)  # set while it waits for the next poll
+
+    with SQLiteStateStore(tmp_path / "w.db") as store:
+        polls = asyncio.run(
+            asyncio.wait_for(
+                app.watch(
+                    "homebase360.newJob", {}, HB_CONNECTION, store, "w",
+                    deliver=lambda events: None, every=3600, on_poll=on_poll, stop=stop,
+                ),
+                timeout=30,
+            )
+        )  # fmt: skip
+        assert store.load("w") is not None
+    assert polls == 1 and len(calls) == 1  # the stop ended the hour's wait at once
+
+
 class _Jobs(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps({"success": True, "data": []}).encode()
