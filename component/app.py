@@ -25,6 +25,8 @@ ConnectionSource = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None] | 
 """A connection's data, or a function that reads it (called once the inputs passed their checks)."""
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .catalog import Catalog, Kind, LoadedDefinition
     from .flows import StepCallback
     from .models import Flow
@@ -267,10 +269,11 @@ class Application:
         on_poll: Callable[[int, PollOutcome], None] | None = None,
         on_stop: Callable[[str], None] | None = None,
         on_retry: Callable[[ComponentError, float], None] | None = None,
+        stop: asyncio.Event | None = None,
     ) -> int:
         """Poll durably (the state is committed once ``deliver`` returned), once or every ``every`` s;
-        with ``every``, transient failures are retried (``on_retry``) and Ctrl-C stops after the
-        current request (``on_stop`` says so)."""
+        with ``every``, transient failures are retried (``on_retry``) and Ctrl-C, or setting
+        ``stop``, stops after the current request (``on_stop`` says so for Ctrl-C)."""
         from .triggers.watch import watch
 
         definition = self.check_trigger(ref, inputs)
@@ -278,7 +281,7 @@ class Application:
         return await watch(
             self.runtime, ref, inputs, data, store, instance,
             deliver=deliver, every=every, dry_run=dry_run,
-            on_poll=on_poll, on_stop=on_stop, on_retry=on_retry,
+            on_poll=on_poll, on_stop=on_stop, on_retry=on_retry, stop=stop,
         )  # fmt: skip
 
     async def poll_batch(

@@ -69,11 +69,19 @@ def sources(trigger: LoadedDefinition) -> dict[str | None, str]:
     return {}
 
 
-def _kinds(trigger: LoadedDefinition) -> list[str]:
+def _kinds(trigger: LoadedDefinition, case: str | None = None) -> list[str]:
+    """The event types ``trigger`` can fire (for one variant ``case``, or any): ``deactivated`` where
+    its deactivations can be turned on."""
     model: Any = trigger.model
     if model.seen is not None:
         return ["created"]
-    return [kind for kind in ("created", "updated") if model.emit.get(kind, True) is not False]
+    kinds = [kind for kind in ("created", "updated") if model.emit.get(kind, True) is not False]
+    if model.deactivations is not None:
+        cases = model.variants.cases if model.variants is not None else {}
+        chosen = [cases[case]] if case in cases else list(cases.values())
+        if not chosen or any(variant.deactivated is not False for variant in chosen):
+            kinds.append("deactivated")
+    return kinds
 
 
 def envelope(record: dict[str, Any], kinds: list[str], defs: Mapping[str, Any], title: str) -> dict[str, Any]:
@@ -90,7 +98,12 @@ def envelope(record: dict[str, Any], kinds: list[str], defs: Mapping[str, Any], 
                 "pattern": "^[0-9a-f]{32}$",
                 "description": "The same every time this change is delivered to this instance: dedupe on it.",
             },
-            "type": {"title": "Event Type", "enum": kinds, "description": "What happened to the record."},
+            "type": {
+                "title": "Event Type",
+                "enum": kinds,
+                "description": "What happened to the record: created, updated, or deactivated (listed with "
+                "its active field false; only when the trigger's deactivations are turned on).",
+            },
             "id": {"title": "Record ID", "type": "string", "description": "The record's id, as text."},
             "changedAt": {
                 "title": "Changed At",
@@ -123,7 +136,7 @@ def event_schema(
         defs.update(more)
     record = records[0] if len(records) == 1 else {"title": "Record", "anyOf": records}
     label = trigger.model.label
-    return envelope(record, _kinds(trigger), defs, f"{label} event")
+    return envelope(record, _kinds(trigger, case), defs, f"{label} event")
 
 
 # --- reference paths ------------------------------------------------------------------------------

@@ -247,6 +247,12 @@ class RequestVariant(Strict):
         default_factory=dict, description="Merged over the request query; null removes a parameter."
     )
     sorted: bool | None = Field(None, description="Replaces the trigger's sorted flag.")
+    deactivated: dict[str, Template] | Literal[False] | None = Field(
+        None,
+        description="With the trigger's deactivations turned on: the query merged for this case instead of "
+        "deactivations.query (e.g. activeState=All where the list has no active filter); false: this case "
+        "cannot list deactivated records, and turning them on is refused as a bad input.",
+    )
 
 
 class Variants(Strict):
@@ -254,6 +260,22 @@ class Variants(Strict):
 
     input: str = Field(description="The input whose value picks the case.")
     cases: dict[str, RequestVariant] = Field(min_length=1)
+
+
+class Deactivations(Strict):
+    """Deactivated records as events of their own, when a boolean input turns them on."""
+
+    input: str = Field(
+        description="The boolean input that turns it on; off (the default), the request and the events are "
+        "exactly as without it."
+    )
+    field: str = Field("active", description="Record field that is false once the record was deactivated.")
+    query: dict[str, Template] = Field(
+        default_factory=dict,
+        description="Merged over the request query when on, so the list holds deactivated records too "
+        "(ServiceTitan: active=Any). A listed change of a record whose field is false fires as "
+        "'deactivated' instead of 'created' or 'updated'.",
+    )
 
 
 class DateWindow(Strict):
@@ -393,7 +415,13 @@ class Trigger(Definition):
     capped: Capped | None = Field(
         None,
         description="The list is cut short at a cap with no paging (Homebase360 jobs): full answers are "
-        "split by time until none is full; what cannot be split is reported, never passed over.",
+        "split by time until none is full; what cannot be split is reported, never passed over. The parts "
+        "read whole are kept in the state, where the next poll cuts the window before asking.",
+    )
+    deactivations: Deactivations | None = Field(
+        None,
+        description="Deactivated records fire as 'deactivated' when an input turns them on (watermark "
+        "polling).",
     )
 
     @model_validator(mode="after")

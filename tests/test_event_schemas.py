@@ -61,6 +61,18 @@ def test_servicetitan_events_fit_their_schema(world: World, catalog: Catalog, ca
     _assert_fits(_event(catalog, "servicetitan.pollChangesTrigger", case), found)
 
 
+@pytest.mark.parametrize("case", ["customers", "technicians"])
+def test_servicetitan_deactivated_events_fit_their_schema(world: World, catalog: Catalog, case: str) -> None:  # noqa: F811
+    inputs = {"resourceType": case, "lookBack": "2000-01-01", "includeDeactivated": True}
+    found = world.poll("servicetitan.pollChangesTrigger", inputs, f"deactivated-{case}")
+    deactivated = [event for event in found if event["type"] == "deactivated"]
+    assert deactivated and all(event["record"]["active"] is False for event in deactivated)
+    assert all(event["record"]["active"] is not False for event in found if event not in deactivated)
+    _assert_fits(_event(catalog, "servicetitan.pollChangesTrigger", case), found)
+    jobs = _event(catalog, "servicetitan.pollChangesTrigger", "jobs")
+    assert jobs["properties"]["type"]["enum"] == ["created", "updated"]  # jobs are never deactivated
+
+
 def test_a_servicetitan_event_does_not_fit_another_resources_schema(world: World, catalog: Catalog) -> None:  # noqa: F811
     found = world.poll(
         "servicetitan.pollChangesTrigger", {"resourceType": "technicians", "lookBack": "2000-01-01"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from tests.conftest import (
     FakeVendor,
     make_runtime,
 )  # fmt: skip
+from tests.servers import sandbox_process
 from tests.trigger_timeline import read_only
 
 JOBS = f"{ST_API}/jpm/v2/tenant/{ST_CONNECTION['tenant']}/jobs"
@@ -102,6 +105,41 @@ def test_poll_prints_json_lines_and_commits_state(
         assert canary not in output and canary not in stored
 
 
+def test_a_progress_line_on_a_terminal_is_erased_before_the_events_and_the_summary(
+    st_file: Path, st_vendor: FakeVendor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout and stderr on one terminal: a budget-wait line shown in place during the poll is
+    wiped (carriage return, erase line) before the first event and the poll's summary line."""
+    from component import progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Tty()
+    monkeypatch.setattr(sys, "stdout", screen)
+    monkeypatch.setattr(sys, "stderr", screen)
+    (jobs,) = st_vendor.routes[("GET", JOBS)]
+
+    def waited_for(request: httpx2.Request) -> httpx2.Response:
+        progress.report("budget-wait", "servicetitan: rate budget full; waiting 0.5 s")
+        return jobs(request)
+
+    st_vendor.route("GET", JOBS, waited_for)
+    args = ["poll", "servicetitan.pollChangesTrigger", "--inputs", LOOK_BACK, "--instance", "tty"]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(
+            ["--root", str(ROOT), *args, "--state", str(tmp_path / "s.db"), "--connection", str(st_file)]
+        )
+    assert exited.value.code == 0, screen.getvalue()
+    raw = screen.getvalue()
+    shown = "\r\x1b[2Kservicetitan: rate budget full; waiting 0.5 s"
+    assert raw.startswith(shown + "\r\x1b[2K{"), raw[:200]  # wiped before the first event
+    assert raw.count(shown) == 1 and "\npoll 1: 2 events, 1 request; state committed\n" in raw
+    for line in raw.split("\r\x1b[2K")[2].splitlines():
+        assert "waiting" not in line  # nothing printed after it is glued to the progress text
+
+
 def test_dry_run_shows_what_would_fire_and_commits_nothing(
     st_file: Path, st_vendor: FakeVendor, tmp_path: Path
 ) -> None:
@@ -159,6 +197,36 @@ def test_watch_keeps_polling_until_stopped_and_commits_each_poll(tmp_path: Path)
     assert state is not None and state["mode"] == "watermark"
 
 
+def test_the_application_watch_stops_when_its_stop_event_is_set(tmp_path: Path) -> None:
+    """What a worker or the service calls: no signal needed, setting ``stop`` ends it between polls."""
+    from component.app import Application
+
+    calls: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request)
+        return httpx2.Response(200, json={"success": True, "data": []})
+
+    app = Application(Runtime(transport=httpx2.MockTransport(answer), env={}))
+    stop = asyncio.Event()
+
+    def on_poll(number: int, outcome: Any) -> None:
+        asyncio.get_running_loop().call_later(0.05, stop.set)  # set while it waits for the next poll
+
+    with SQLiteStateStore(tmp_path / "w.db") as store:
+        polls = asyncio.run(
+            asyncio.wait_for(
+                app.watch(
+                    "homebase360.newJob", {}, HB_CONNECTION, store, "w",
+                    deliver=lambda events: None, every=3600, on_poll=on_poll, stop=stop,
+                ),
+                timeout=30,
+            )
+        )  # fmt: skip
+        assert store.load("w") is not None
+    assert polls == 1 and len(calls) == 1  # the stop ended the hour's wait at once
+
+
 class _Jobs(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps({"success": True, "data": []}).encode()
@@ -206,6 +274,63 @@ def test_ctrl_c_stops_every_cleanly_after_committing(tmp_path: Path) -> None:
         state = store.load("hb-1")
     assert state is not None and state["floor"]
     assert HB_API not in rest
+
+
+def _commits(db: Path, instance: str) -> int:
+    """How many times ``instance``'s state was committed (0: never)."""
+    if not db.exists():
+        return 0
+    with SQLiteStateStore(db) as store:
+        row = store._db.execute(
+            "SELECT commits FROM trigger_state WHERE instance = ?", (instance,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_once_finishes_the_request_and_commits_twice_aborts_and_commits_nothing(
+    tmp_path: Path, presses: int
+) -> None:
+    """A real ``component poll --every`` against a real ``component sandbox serve`` whose every
+    answer takes 3 s: Ctrl-C while the second poll's only request is in flight."""
+    with sandbox_process("--latency-ms", "3000") as served:
+        connection = tmp_path / "sb.json"
+        connection.write_text(json.dumps(served["connections"]["servicebay"]))
+        db = tmp_path / "s.db"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "component", "--root", str(ROOT), "poll", "servicebay.quoteAccepted",
+             "--instance", "q", "--state", str(db), "--connection", str(connection), "--every", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            assert process.stderr is not None
+            seen = []
+            for line in process.stderr:
+                seen.append(line)
+                if line.startswith("poll 1:"):
+                    break
+            assert _commits(db, "q") == 1, "".join(seen)
+            time.sleep(2.0)  # the next poll starts 1 s on; its request is answered 3 s after that
+            process.send_signal(signal.SIGINT)
+            acknowledged = process.stderr.readline()
+            if presses == 2:
+                process.send_signal(signal.SIGINT)
+            _, rest = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert acknowledged == "stopping after the current request; Ctrl-C again to abort\n", "".join(seen)
+    if presses == 1:  # the request in flight is answered, that poll handed on and committed
+        assert process.returncode == 0, rest
+        assert rest.startswith("poll 2: 0 events, 1 request; state committed\n"), rest
+        assert "stopped; the state of every delivered poll is committed" in rest
+        assert _commits(db, "q") == 2
+    else:  # aborted at once: that poll neither finishes nor commits
+        assert process.returncode == 130, rest
+        assert json.loads(rest.splitlines()[-1])["error"]["type"] == "interrupted"
+        assert "poll 2" not in rest and "committed" not in rest
+        assert _commits(db, "q") == 1
 
 
 BLANK_IDS = ["", "  ", "\t", "flow\n1", "\x1b[2J", "a\u200bb"]
@@ -377,3 +502,41 @@ def test_a_stop_during_a_poll_ends_it_before_its_next_request_and_commits_nothin
         assert len(calls) == 1
 
     asyncio.run(scenario())
+
+
+def test_the_retry_policy_is_a_function_of_the_error_and_the_failures() -> None:
+    """``transient`` and ``backoff`` are what any poller (a worker too) decides with."""
+    from component.errors import (
+        AuthError,
+        BadRequestError,
+        InputValidationError,
+        NotFoundError,
+        RateLimitedError,
+        ServerError,
+        StateStoreError,
+        TransportError,
+    )
+    from component.triggers.core import TriggerError
+    from component.triggers.store import LeaseLostError
+    from component.triggers.watch import MAX_BACKOFF, backoff, transient
+
+    again = [
+        TransportError("reset", vendor="x"),
+        RateLimitedError("429", status=429, vendor="x"),
+        ServerError("503", status=503, vendor="x"),
+        TriggerError("the list shifted", vendor="x"),
+        LeaseLostError("paused"),
+    ]
+    stop = [
+        AuthError("401", status=401, vendor="x"),
+        BadRequestError("400", status=400, vendor="x"),
+        NotFoundError("404", status=404, vendor="x"),
+        InputValidationError("bad", problems=[]),
+        StateStoreError("read-only"),
+    ]
+    assert [transient(error) for error in again] == [True] * len(again)
+    assert [transient(error) for error in stop] == [False] * len(stop)
+    assert [backoff(n, 0.0) for n in (1, 2, 3, 7, 8, 40)] == [5, 10, 20, 300, 300, 300]
+    for failures in range(1, 12):  # jitter takes up to half off, never adds
+        step = backoff(failures, 0.0)
+        assert step / 2 < backoff(failures, 0.999) <= step <= MAX_BACKOFF

@@ -231,6 +231,14 @@ def test_a_capped_list_must_be_unpaged_windowed_and_ask_for_its_cap() -> None:
         }
     )
     assert dict(problems(good, {})) == {}
+    for uncapped in (
+        {"request": {"method": "GET", "path": "/x", "query": {"limit": 100}}},
+        {"request": {"method": "GET", "path": "/x"}, "pagination": {"style": "none", "limitParam": "max"}},
+    ):
+        found = dict(problems(Trigger.model_validate({**base, **uncapped, "window": {"back": 1}}), {}))
+        assert found == {
+            "$.capped": "a list with no pages that asks for a limit may be cut short: declare capped"
+        }
 
 
 # --- the watermark never runs ahead of the clock; a state this trigger did not write is refused -----
@@ -338,6 +346,9 @@ BAD_STATES: list[Any] = [
     {**GOOD, "mode": "seen", "seen": []},
     {**GOOD, "variant": ["jobs"]},
     {**GOOD, "watermark": "9999-12-31T00:00:00Z"},  # frozen by an older version
+    {**GOOD, "cuts": "2026-06-01T00:00:00Z"},
+    {**GOOD, "cuts": ["2026-06-01T00:00:00Z", "noon"]},
+    {**GOOD, "cuts": ["2026-06-01T00:00:00Z"] * 2001},
 ]
 
 
@@ -414,3 +425,80 @@ def test_a_scan_cursor_this_trigger_did_not_write_is_refused(passing: Any) -> No
         _check_state(state, "servicebay.newCustomer", "seen", None)
     good = {**state, "pass": {"cursor": "c1", "ids": ["c0"]}}
     assert _check_state(good, "servicebay.newCustomer", "seen", None) == good
+
+
+@pytest.mark.parametrize(
+    ("resource", "path", "param", "value"),
+    [
+        ("customers", "/crm/v2/tenant/{t}/customers", "active", "Any"),
+        ("technicians", "/settings/v2/tenant/{t}/technicians", "active", "Any"),
+        ("invoices", "/accounting/v2/tenant/{t}/invoices", "activeState", "All"),
+    ],
+)
+def test_include_deactivated_widens_the_list_and_fires_deactivated_only_when_on(
+    runtime: Runtime, vendor: FakeVendor, resource: str, path: str, param: str, value: str
+) -> None:
+    url = f"{ST_API}{path.format(t=ST_CONNECTION['tenant'])}"
+    vendor.route(
+        "GET",
+        url,
+        page(
+            [
+                {**job(1, "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"), "active": True},
+                {**job(2, "2025-01-01T00:00:00Z", "2026-01-03T00:00:00Z"), "active": False},
+                {**job(3, "2026-01-02T00:00:00Z", "2026-01-04T00:00:00Z"), "active": False},
+            ]
+        ),
+    )
+    state = {"mode": "watermark", "variant": resource, "floor": "2026-01-01", "watermark": None, "recent": {}}
+    ref = "servicetitan.pollChangesTrigger"
+    on = asyncio.run(
+        runtime.poll(ref, {"resourceType": resource, "includeDeactivated": True}, ST_CONNECTION, state)
+    )
+    assert [(e["type"], e["id"]) for e in on.events] == [
+        ("created", "1"), ("deactivated", "2"), ("deactivated", "3"),
+    ]  # fmt: skip
+    assert vendor.api_requests[-1].url.params[param] == value
+    again = asyncio.run(
+        runtime.poll(ref, {"resourceType": resource, "includeDeactivated": True}, ST_CONNECTION, on.state)
+    )
+    assert again.events == []  # each deactivation fires once
+    off = asyncio.run(runtime.poll(ref, {"resourceType": resource}, ST_CONNECTION, state))
+    assert param not in vendor.api_requests[-1].url.params  # off: the request is as it always was
+    assert {e["type"] for e in off.events} == {"created", "updated"}
+
+
+def test_include_deactivated_is_refused_where_the_vendor_cannot_list_them(
+    runtime: Runtime, vendor: FakeVendor
+) -> None:
+    for resource in ("jobs", "projects"):
+        with pytest.raises(InputValidationError) as caught:
+            asyncio.run(
+                runtime.poll(
+                    "servicetitan.pollChangesTrigger",
+                    {"resourceType": resource, "includeDeactivated": True},
+                    ST_CONNECTION,
+                    None,
+                )
+            )
+        assert caught.value.problems[0]["path"] == "$.includeDeactivated"
+    assert not vendor.api_requests
+
+
+def test_deactivations_must_hang_off_a_false_by_default_boolean_input() -> None:
+    base = {
+        "key": "t", "label": "T", "description": "d",
+        "request": {"method": "GET", "path": "/x"},
+        "watermark": {"field": "m"},
+        "deactivations": {"input": "inactive", "query": {"active": "Any"}},
+    }  # fmt: skip
+    for prop, expected in (
+        (None, "does not name a boolean input"),
+        ({"type": "string"}, "does not name a boolean input"),
+        ({"type": "boolean", "default": True}, "must default to false"),
+    ):
+        inputs = {"type": "object", "properties": {} if prop is None else {"inactive": prop}}
+        found = list(problems(Trigger.model_validate({**base, "inputs": inputs}), {}))
+        assert ("$.deactivations.input", found[0][1]) == found[0] and expected in found[0][1], found
+    good = {"type": "object", "properties": {"inactive": {"type": "boolean", "default": False}}}
+    assert list(problems(Trigger.model_validate({**base, "inputs": good}), {})) == []

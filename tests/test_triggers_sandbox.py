@@ -20,6 +20,7 @@ from component import catalog as catalog_module
 from component.auth import TokenCache
 from component.catalog import Catalog
 from component.cli import cli
+from component.errors import InputValidationError
 from component.models import Flow
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
@@ -132,6 +133,37 @@ def test_servicetitan_look_back_reads_the_seeded_records_once(world: World) -> N
     assert {e["type"] for e in first} == {"created"}
     world.clock.t += 60
     assert world.poll("servicetitan.pollChangesTrigger", inputs) == []
+
+
+def test_servicetitan_a_record_deactivated_fires_deactivated_once_only_when_asked(
+    world: World, catalog: Catalog
+) -> None:
+    ref = "servicetitan.pollChangesTrigger"
+    asked = {"resourceType": "customers", "includeDeactivated": True}
+    plain = {"resourceType": "customers"}
+    assert world.poll(ref, asked, "with") == [] and world.poll(ref, plain, "without") == []
+    world.clock.t += 5
+    world.run("servicetitan.updateCustomer", {"id": 100002, "active": False})
+    world.run("servicetitan.updateCustomer", {"id": 100003, "doNotMail": True})
+    world.clock.t += 5
+    events = world.poll(ref, asked, "with")
+    assert [(e["type"], e["id"]) for e in events] == [("deactivated", "100002"), ("updated", "100003")]
+    assert events[0]["record"]["active"] is False
+    # off (the default): the deactivated record is not listed at all, as before
+    assert [(e["type"], e["id"]) for e in world.poll(ref, plain, "without")] == [("updated", "100003")]
+    world.clock.t += 5
+    assert world.poll(ref, asked, "with") == []  # exactly once
+    # the accounting lists take activeState=All instead; jobs have no deactivated records to ask for
+    payments = {"resourceType": "payments", "includeDeactivated": True}
+    assert world.poll(ref, payments, "payments") == []
+    world.clock.t += 5
+    payment = example(catalog, "servicetitan.updatePayment")
+    world.run("servicetitan.updatePayment", {**payment, "active": False})
+    world.clock.t += 5
+    events = world.poll(ref, payments, "payments")
+    assert [(e["type"], e["id"]) for e in events] == [("deactivated", str(payment["id"]))]
+    with pytest.raises(InputValidationError, match="includeDeactivated is not available for jobs"):
+        world.poll(ref, {"resourceType": "jobs", "includeDeactivated": True}, "jobs")
 
 
 def test_servicebay_jobs_created_through_actions_fire_once(world: World, catalog: Catalog) -> None:

@@ -7,6 +7,7 @@ ahead or behind included); Hypothesis then generates many timelines mixing them.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -559,6 +560,73 @@ def test_hundreds_of_jobs_a_day_past_the_real_cap_fire_once_each(fast_dir: Path)
     assert h.incomplete == []
     assert h.created_problems() == []
     assert h.vendor.list_requests > 10  # a full day came back full and was split
+
+
+def test_a_steady_poll_cuts_the_window_where_the_last_one_ended_and_misses_nothing(fast_dir: Path) -> None:
+    """The parts read whole are remembered (neighbours merged up to CUT_FILL of the cap): the next
+    poll asks for them directly instead of halving the window again from the top."""
+    from component import catalog as catalog_module
+    from tests.conftest import ROOT
+
+    h = capped_harness(catalog_module.load(ROOT), fast_dir)
+    day = today_ns(h)
+    h.vendor.starts = [day + (i * 7919 % 1000) * 86 * NS for i in range(1000)]  # spread over the day
+    h.vendor.insert(1000)
+    h.advance(1)
+    h.poll()  # the start: one request
+    costs = []
+    for _ in range(3):
+        before = h.vendor.list_requests
+        h.advance(30)
+        h.poll()
+        costs.append(h.vendor.list_requests - before)
+    assert h.delivered == []
+    halving, steady, again = costs
+    assert halving >= 2 * (1000 // 100) + 1  # every full part costs a request only to be split
+    assert steady == again == (halving + 1) // 2  # the parts read whole, not the splits above them
+    assert steady <= 1000 // 50  # about one request per 50 to 75 jobs
+    h.vendor.starts = [day + (i * 613 % 1000) * 86 * NS for i in range(150)]
+    h.vendor.insert(150)  # some parts now come back full and are split again
+    h.advance(30)
+    h.poll()
+    h.advance(30)
+    h.poll()
+    assert len(h.delivered) == len({e["id"] for e in h.delivered}) == 150
+    assert h.incomplete == [] and h.created_problems() == []
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    low=st.integers(-(10**18), 10**18),
+    width=st.integers(1, 10**15),
+    cuts=st.lists(st.integers(-(10**18), 2 * 10**18), max_size=20),
+)
+def test_the_starting_parts_cover_the_window_end_to_end_whatever_the_cuts(
+    low: int, width: int, cuts: list[int]
+) -> None:
+    from component.triggers.core import starting_parts
+
+    parts = starting_parts((low, low + width), cuts)
+    assert parts[0] is not None and parts[0][0] == low
+    assert parts[-1] is not None and parts[-1][1] == low + width
+    for part, following in itertools.pairwise(parts):
+        assert part is not None and following is not None
+        assert part[0] < part[1] == following[0] < following[1]  # shared ends: no gap, no overlap
+    assert starting_parts(None, cuts) == [None]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(counts=st.lists(st.integers(0, 100), max_size=40), limit=st.integers(1, 100))
+def test_merged_parts_stay_under_the_fill_unless_one_alone_is_over(counts: list[int], limit: int) -> None:
+    from component.triggers.core import CUT_FILL, next_cuts
+
+    leaves = [(index * 10, count) for index, count in enumerate(counts)]
+    cuts = next_cuts(leaves, limit)
+    assert cuts == sorted(set(cuts)) and set(cuts) <= {start for start, _ in leaves[1:]}
+    ends = [0, *cuts, len(leaves) * 10]
+    for start, end in itertools.pairwise(ends):
+        inside = [count for at, count in leaves if start <= at < end]
+        assert len(inside) == 1 or sum(inside) <= max(1, int(limit * CUT_FILL))
 
 
 def test_an_answer_cut_anywhere_is_split_until_no_part_is_full(fast_dir: Path) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import templates
-from ..models import CursorPagination, PagePagination, Trigger
+from ..models import CursorPagination, NoPagination, PagePagination, Trigger
 
 
 def _references(
@@ -39,6 +39,20 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
             where = f"$.variants.cases.{case}"
             yield from _references(variant.path, f"{where}.path", inputs, connection)
             yield from _references(variant.query, f"{where}.query", inputs, connection)
+            if variant.deactivated is not None and trigger.deactivations is None:
+                yield f"{where}.deactivated", "applies only to a trigger with deactivations"
+            if isinstance(variant.deactivated, dict):
+                yield from _references(variant.deactivated, f"{where}.deactivated", inputs, connection)
+    if trigger.deactivations is not None:
+        name = trigger.deactivations.input
+        prop = inputs.get(name)
+        if not isinstance(prop, dict) or prop.get("type") != "boolean":
+            yield "$.deactivations.input", f"{name!r} does not name a boolean input"
+        elif prop.get("default", False) is not False:
+            yield "$.deactivations.input", f"input {name!r} must default to false (off unless asked for)"
+        if trigger.seen is not None:
+            yield "$.deactivations", "deactivations apply to watermark polling only"
+        yield from _references(trigger.deactivations.query, "$.deactivations.query", inputs, connection)
     for kind, template in trigger.emit.items():
         yield from _references(template, f"$.emit.{kind}", inputs, {})
     yield from _references(trigger.start, "$.start", inputs, {})
@@ -48,8 +62,13 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
         yield "$.sorted", "keyset paging (sorted) needs page pagination"
     if trigger.sorted and trigger.seen is not None:
         yield "$.sorted", "sorted applies to watermark polling only"
+    query = trigger.request.query if isinstance(trigger.request.query, dict) else {}
+    limit_param = trigger.pagination.limitParam if isinstance(trigger.pagination, NoPagination) else None
+    paged = isinstance(trigger.pagination, PagePagination | CursorPagination)
+    if trigger.capped is None and not paged and (limit_param or "limit" in query):
+        yield "$.capped", "a list with no pages that asks for a limit may be cut short: declare capped"
     if trigger.capped is not None:
-        if isinstance(trigger.pagination, PagePagination | CursorPagination):
+        if paged:
             yield "$.capped", "a capped list has no pages; a paged list is not cut short"
         if trigger.capped.split == "window" and trigger.window is None:
             yield "$.capped.split", "splitting by window needs a window"

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import heapq
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -110,12 +111,14 @@ class Plan:
     variant: str | None
     sorted: bool
     records: str | None
+    deactivated: str | None = None  # the record field that is false once deactivated, when they fire
 
 
 def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
     variant = None
     request = trigger.request
     is_sorted = trigger.sorted
+    case_deactivated: dict[str, Any] | bool | None = None
     if trigger.variants:
         variant = str(inputs.get(trigger.variants.input))
         case = trigger.variants.cases.get(variant)
@@ -135,10 +138,37 @@ def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
             }
         )
         is_sorted = case.sorted if case.sorted is not None else is_sorted
+        case_deactivated = case.deactivated
         trigger = trigger.model_copy(update={"request": request})
+    trigger, deactivated = _deactivations(trigger, inputs, variant, case_deactivated)
     pagination = trigger.pagination
     records = trigger.records or getattr(pagination, "items", None)
-    return Plan(trigger, variant, is_sorted and isinstance(pagination, PagePagination), records)
+    return Plan(trigger, variant, is_sorted and isinstance(pagination, PagePagination), records, deactivated)
+
+
+def _deactivations(
+    trigger: Trigger, inputs: Mapping[str, Any], variant: str | None, case: dict[str, Any] | bool | None
+) -> tuple[Trigger, str | None]:
+    """With the trigger's deactivations turned on by their input: the trigger with its query widened
+    to list deactivated records, and the record field that tells them; else the trigger and None."""
+    spec = trigger.deactivations
+    if spec is None or inputs.get(spec.input) is not True:
+        return trigger, None
+    if case is False:
+        raise InputValidationError(
+            f"{spec.input} is not available for {variant}: the vendor's list has no deactivated records",
+            problems=[{"path": f"$.{spec.input}", "message": f"must be false for {variant}"}],
+        )
+    extra = spec.query if case is None or case is True else case
+    query = dict(trigger.request.query) if isinstance(trigger.request.query, dict) else {}
+    query.update(extra)
+    request = RequestTemplate.model_validate(
+        {
+            **trigger.request.model_dump(by_alias=True),
+            "query": {k: v for k, v in query.items() if v is not None},
+        }
+    )
+    return trigger.model_copy(update={"request": request}), spec.field
 
 
 def _flag(template: Any, scope: Mapping[str, Any]) -> bool:
@@ -187,6 +217,42 @@ def split_point(trigger: Trigger, low: int, high: int) -> int | None:
     return mid if low < mid < high else None
 
 
+# A capped window's parts are planned to hold at most this share of the cap, so a part read whole
+# last poll stays under it while a few records are added (a full part costs a request and a split).
+CUT_FILL = 0.75
+MAX_CUTS = 2_000  # more remembered cuts than this: the state stays small, the window is halved as before
+
+
+def starting_parts(bounds: tuple[int, int] | None, cuts: list[int]) -> list[tuple[int, int] | None]:
+    """The parts a capped window is first asked for: cut where the last poll's parts ended (those
+    inside the window), each part sharing its ends with its neighbours; the whole window without cuts.
+
+    Any partition is safe (a part that comes back full is still split); remembering the last one
+    spares the requests whose answers were only split, poll after poll: a steady poll costs one
+    request per part read whole, about half of halving the window from the top again.
+    """
+    if bounds is None:
+        return [None]
+    low, high = bounds
+    inside = sorted({cut for cut in cuts if low < cut < high})
+    ends = [low, *inside, high]
+    return list(itertools.pairwise(ends))
+
+
+def next_cuts(leaves: list[tuple[int, int]], limit: int) -> list[int]:
+    """Where the next poll cuts the window: the parts just read whole (``(start, records)`` in time
+    order), neighbours merged while together they hold at most :data:`CUT_FILL` of the cap."""
+    target = max(1, int(limit * CUT_FILL))
+    cuts: list[int] = []
+    held = 0
+    for index, (start, count) in enumerate(leaves):
+        if index and held + count > target:
+            cuts.append(start)
+            held = 0
+        held += count
+    return cuts if len(cuts) <= MAX_CUTS else []
+
+
 class _Fetcher:
     """Reads every record of one poll, through ``send``, counting requests."""
 
@@ -199,6 +265,7 @@ class _Fetcher:
         self.requests = 0
         self.incomplete: list[dict[str, Any]] = []
         self.bounds: tuple[int, int] | None = None  # the window's ends, split when the list is capped
+        self.cuts: list[int] = []  # where a capped window is cut before it is read (see starting_parts)
 
     async def _send(self, request: OutgoingRequest) -> Any:
         stop = STOP.get()
@@ -269,7 +336,9 @@ class _Fetcher:
 
     async def capped(self) -> list[dict[str, Any]]:
         """The records of a list cut short at the cap: a full answer's window is split in two halves
-        sharing their boundary, depth first, until every part comes back under the cap.
+        sharing their boundary, depth first, until every part comes back under the cap. The window is
+        first cut where the last poll's parts ended (:func:`starting_parts`); the parts read whole
+        this time become :attr:`cuts` for the next (:func:`next_cuts`).
 
         A part too narrow to split (or a list without a window) that is still full is kept as read,
         reported in :attr:`incomplete` (runs of such parts as one) and logged. Records read twice (at
@@ -278,7 +347,8 @@ class _Fetcher:
         trigger = self.plan.trigger
         assert trigger.capped is not None
         out: list[dict[str, Any]] = []
-        parts: list[tuple[int, int] | None] = [self.bounds]
+        parts: list[tuple[int, int] | None] = list(reversed(starting_parts(self.bounds, self.cuts)))
+        leaves: list[tuple[int, int]] = []  # (start, records) of each part read whole, in time order
         while parts:
             part = parts.pop()
             items = self._items(await self._send(self._request(None, part)))
@@ -289,7 +359,10 @@ class _Fetcher:
                 continue
             if full:
                 self._cut_short(part, len(items))
+            if part is not None:
+                leaves.append((part[0], len(items)))
             out.extend(items)
+        self.cuts = next_cuts(leaves, trigger.capped.limit)
         for cut in self.incomplete:
             window = cut["window"]
             LOG.warning(
@@ -461,6 +534,9 @@ def _check_state(state: Any, ref: str, mode: str, variant: str | None) -> dict[s
             raise _refuse("pass is not a cursor and a list of ids")
         return dict(state)
     _time(state, "watermark", required=False)
+    cuts = state.get("cuts", [])
+    if not isinstance(cuts, list) or len(cuts) > MAX_CUTS or any(markers.to_ns(cut) is None for cut in cuts):
+        raise _refuse("cuts is not a list of times")
     recent = state.get("recent", {})
     if not isinstance(recent, dict) or not all(
         isinstance(m, str) and markers.to_ns(m) is not None for m in recent.values()
@@ -498,6 +574,7 @@ async def poll(
     scope["state"]["window"] = {} if bounds is None else show_window(trigger, *bounds)
     fetcher = _Fetcher(p, scope, build, send, vendor)
     fetcher.bounds = bounds
+    fetcher.cuts = [markers.to_ns(cut) or 0 for cut in state.get("cuts", [])]
     emit: dict[str, bool] = {kind: _flag(template, scope) for kind, template in trigger.emit.items()}
     if trigger.seen is not None:
         events, new_state = await _by_ids(trigger, state, fetcher, emit, vendor, now_ns, rate)
@@ -592,6 +669,7 @@ async def _by_watermark(
     now_ns: int,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     trigger = fetcher.plan.trigger
+    deactivated = fetcher.plan.deactivated
     if "floor" not in state:
         start = templates.render(trigger.start, scope)
         start_ns = None if start in (templates.MISSING, None, "") else markers.to_ns(start)
@@ -653,6 +731,8 @@ async def _by_watermark(
             markers.to_ns(templates.get_path(record, spec.createdField, None)) if spec.createdField else None
         )
         kind = "created" if created_at is not None and created_at >= since and previous is None else "updated"
+        if deactivated is not None and templates.get_path(record, deactivated, None) is False:
+            kind = "deactivated"  # listed only with deactivations on; any change of it while inactive
         recent[record_id] = str(marker)
         if emit.get(kind, True):
             events.append(_event(kind, record_id, marker, record))
@@ -663,4 +743,6 @@ async def _by_watermark(
         "watermark": top_raw,
         "recent": _prune(recent, low, spec.maxRecent, top),
     }
+    if trigger.capped is not None and fetcher.cuts:
+        new_state["cuts"] = [markers.to_iso(cut) for cut in fetcher.cuts]
     return events, new_state
