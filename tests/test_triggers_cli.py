@@ -293,8 +293,9 @@ def test_ctrl_c_once_finishes_the_request_and_commits_twice_aborts_and_commits_n
     tmp_path: Path, presses: int
 ) -> None:
     """A real ``component poll --every`` against a real ``component sandbox serve`` whose every
-    answer takes 3 s: Ctrl-C while the second poll's only request is in flight."""
-    with sandbox_process("--latency-ms", "3000") as served:
+    answer takes 6 s: Ctrl-C while the second poll's only request is in flight (2 s after it is sent,
+    4 s before its answer, margins a busy machine keeps)."""
+    with sandbox_process("--latency-ms", "6000") as served:
         connection = tmp_path / "sb.json"
         connection.write_text(json.dumps(served["connections"]["servicebay"]))
         db = tmp_path / "s.db"
@@ -312,7 +313,7 @@ def test_ctrl_c_once_finishes_the_request_and_commits_twice_aborts_and_commits_n
                 if line.startswith("poll 1:"):
                     break
             assert _commits(db, "q") == 1, "".join(seen)
-            time.sleep(2.0)  # the next poll starts 1 s on; its request is answered 3 s after that
+            time.sleep(3.0)  # the next poll starts 1 s on; its request is answered 6 s after that
             process.send_signal(signal.SIGINT)
             acknowledged = process.stderr.readline()
             if presses == 2:
