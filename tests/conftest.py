@@ -262,6 +262,18 @@ def vcr_config() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_budgets() -> Iterator[None]:
+    """Each test starts with the vendors' client-side rate budgets unused: they are process-wide and
+    keyed by the vendor key, which the sandbox's connections share, so one test's calls would
+    otherwise make a later test wait for a window (or answer 429 in the service)."""
+    from component.policy import BUDGETS
+
+    BUDGETS.clear()
+    yield
+    BUDGETS.clear()
+
+
+@pytest.fixture(autouse=True)
 def _restore_component_logger() -> Iterator[None]:
     """The CLI's -v and the log tests attach handlers to the 'component' logger; undo that."""
     logger = logging.getLogger("component")

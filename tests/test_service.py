@@ -70,16 +70,6 @@ def make(tmp_path: Path, **options: Any) -> Iterator[Harness]:
         service_log.removeHandler(capture)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_budgets() -> Iterator[None]:
-    """Each test starts with the vendors' client-side rate budgets unused (they are process-wide)."""
-    from component.policy import BUDGETS
-
-    BUDGETS.clear()
-    yield
-    BUDGETS.clear()
-
-
 @pytest.fixture
 def state(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
     """Where the service keeps its state: a SQLite file, or (parametrised ``indirect`` with
