@@ -146,8 +146,10 @@ class Cluster:
         ttl: float = 5.0,
         jitter: float = 0.2,
         max_in_flight: int = 8,
+        loglevel: str = "INFO",
     ) -> None:
         self.folder = folder
+        self.loglevel = loglevel
         (folder / "connections.json").write_text(json.dumps(connections))
         self.env = {
             **os.environ,
@@ -181,7 +183,7 @@ class Cluster:
             name,
             "run",
             "--loglevel",
-            "INFO",
+            self.loglevel,
             "--hostname",
             f"{name}@%h",
             "--without-gossip",
@@ -190,7 +192,8 @@ class Cluster:
         )
 
     def beat(self) -> subprocess.Popen[bytes]:
-        return self._start("beat", "beat", "--loglevel", "INFO", "--schedule", str(self.folder / "beat.db"))
+        schedule = str(self.folder / "beat.db")
+        return self._start("beat", "beat", "--loglevel", self.loglevel, "--schedule", schedule)
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)
@@ -272,17 +275,23 @@ def terminate_backends(state: str) -> int:
 
 async def create_customers(connection: dict[str, Any], redis: str, count: int, every: float) -> list[str]:
     """Create ``count`` customers through the component, ``every`` seconds apart, on the workers'
-    shared budget; their ids."""
+    shared budget (waiting out a Redis restart); their ids."""
     from component.runtime import Runtime
+    from component.shared import SharedStateError
 
     created = []
     async with Runtime(env={"COMPONENT_REDIS_URL": redis}) as runtime:
         for n in range(count):
             if n:
                 await asyncio.sleep(every)
-            result = await runtime.run(
-                "servicetitan.createCustomer", {**CUSTOMER, "name": f"C{n}"}, connection
-            )
+            while True:
+                try:
+                    result = await runtime.run(
+                        "servicetitan.createCustomer", {**CUSTOMER, "name": f"C{n}"}, connection
+                    )
+                    break
+                except SharedStateError:  # Redis is away (restarted): nothing was sent, so try again
+                    await asyncio.sleep(0.2)
             created.append(str(result["data"]["id"]))
     return created
 

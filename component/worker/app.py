@@ -8,9 +8,11 @@ Tasks (names ``component.worker.*``):
   ``COMPONENT_CONNECTIONS`` or a stored connection's id), so no secret travels through the broker.
 - ``poll(instance)``: one durable poll of a trigger instance of the table (lease, poll, events to
   the sink, then commit).
-- ``dispatch()``: beat sends it every second; it claims the instances that are due (moving their
-  next time on in the same statement) and sends a ``poll`` for each, which expires after the
-  instance's interval (a backlog never piles up polls of one instance).
+- ``dispatch()``: beat sends it every second; it claims the instances that are due, oldest first
+  (moving their next time on in the same statement), and sends a ``poll`` for each. While
+  ``COMPONENT_DISPATCH_BACKLOG`` polls wait in the queue it claims no more: instances the workers
+  cannot keep up with stay due and are taken oldest first when there is room, and a poll message
+  left waiting longer than its instance's interval (and at least 30 s) expires unpolled.
 
 Messages are acknowledged when a worker takes them: a poll lost with its worker is simply made at
 the next due time (nothing was committed), and an action is never sent twice by a redelivery.
@@ -31,6 +33,7 @@ from .engine import Engine
 LOG = logging.getLogger("component.worker")
 DISPATCH_EVERY = 1.0
 DISPATCH_LIMIT = 2000
+MIN_EXPIRY = 30.0
 
 
 def make_app(config: WorkerConfig | None = None) -> Celery:
@@ -117,14 +120,31 @@ def poll(instance: str) -> dict[str, Any]:
 @app.task(name="component.worker.dispatch")
 def dispatch() -> int:
     """Send a poll for every instance that is due; returns how many."""
+    made = engine()
+    waiting = queued()
+    room = DISPATCH_LIMIT if waiting is None else min(DISPATCH_LIMIT, made.config.backlog - waiting)
+    if room <= 0:
+        return 0
     try:
-        due = engine().claim_due(DISPATCH_LIMIT)
+        due = made.claim_due(room)
     except ComponentError as error:  # the database is away: the next tick tries again
         LOG.warning("dispatch failed (%s): %s", error.kind, error.message)
         return 0
     for instance, every in due:
-        poll.apply_async(args=[instance], expires=every)
+        poll.apply_async(args=[instance], expires=max(every, MIN_EXPIRY))
     return len(due)
+
+
+def queued() -> int | None:
+    """Messages waiting in the default queue, or None when the broker cannot say."""
+    try:
+        with app.connection_for_write() as connection:
+            declared = connection.default_channel.queue_declare(
+                queue=app.conf.task_default_queue, passive=True
+            )
+            return int(declared.message_count)
+    except Exception:  # a broker without counts, or away: dispatch without the bound
+        return None
 
 
 def worker_argv(config: WorkerConfig, extra: list[str]) -> list[str]:

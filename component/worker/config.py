@@ -40,6 +40,7 @@ class WorkerConfig:
     sink: str | None  # an http(s) URL (webhook) or task:NAME (a Celery task)
     sink_secret: str | None
     sink_attempts: int
+    backlog: int  # dispatch sends no more polls while this many wait in the queue
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -57,6 +58,7 @@ class WorkerConfig:
             sink=env.get("COMPONENT_SINK") or None,
             sink_secret=env.get("COMPONENT_SINK_SECRET") or None,
             sink_attempts=int(_number(env, "COMPONENT_SINK_ATTEMPTS", 5, 1, 100)),
+            backlog=int(_number(env, "COMPONENT_DISPATCH_BACKLOG", 200, 1, 1_000_000)),
         )
 
     def state_url(self) -> str:
