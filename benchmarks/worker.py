@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -92,11 +93,8 @@ def reliability(report: Report, pg: Any, rd: Any) -> None:
     state = pg.database()
     receiver = Receiver(SECRET)
     names = [f"st-{n:04d}" for n in range(INSTANCES)]
-    with (
-        sandbox_process(latency_ms=20) as sandbox,
-        served(receiver) as hook,
-        tempfile.TemporaryDirectory() as folder,
-    ):
+    folder = tempfile.mkdtemp(prefix="bench-worker-")  # the processes' logs, kept when it fails
+    with sandbox_process(latency_ms=20) as sandbox, served(receiver) as hook:
         connection = sandbox["connections"]["servicetitan"]
         cluster = Cluster(
             Path(folder),
@@ -142,8 +140,13 @@ def reliability(report: Report, pg: Any, rd: Any) -> None:
             wait_polled_again(state, names, 2, EVERY * 8 + 120)
             counts = tally(receiver.events(), names, created)
             answered = statuses(sandbox)
+            failures = statuses(sandbox, "failures")
+        except BaseException:
+            print(f"  logs kept in {folder}", flush=True)
+            raise
         finally:
             cluster.stop()
+    shutil.rmtree(folder, ignore_errors=True)
     print(f"  {counts}; sandbox statuses {answered}", flush=True)
     measure = (
         f"{INSTANCES:,} instances, 3 workers, {SECONDS:.0f} s, {len(created)} customers created: "
@@ -159,7 +162,7 @@ def reliability(report: Report, pg: Any, rd: Any) -> None:
     report.add(row)
     limited = Row(NAME, "429s answered by the sandbox (every key)", Sample([answered.get("429", 0)], "n"))
     limited.target, limited.met = "0", answered.get("429", 0) == 0
-    limited.note = f"{sum(answered.values()):,} responses: {answered}"
+    limited.note = f"{sum(answered.values()):,} responses: {answered}; failed requests: {failures}"
     report.add(limited)
     rate = Row(
         NAME, "instances polled per second during the run (budget-bound)", Sample([polled / elapsed], "n")

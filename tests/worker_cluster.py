@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,15 +46,24 @@ def serve_sandbox(latency_ms: float) -> None:
     sandbox = Sandbox(faults=faults)
     counting = Counting(sandbox.app)
 
+    failures: Counter[str] = Counter()
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/_counts":
-            body = json.dumps({"statuses": {str(k): v for k, v in counting.statuses.items()}}).encode()
+            counts = {"statuses": {str(k): v for k, v in counting.statuses.items()}, "failures": failures}
+            body = json.dumps(counts).encode()
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"json")]}
             )
             await send({"type": "http.response.body", "body": body})
             return
-        await counting(scope, receive, send)
+
+        async def noted(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                failures[f"{message['status']} {scope['method']} {scope['path']}"] += 1
+            await send(message)
+
+        await counting(scope, receive, noted if scope["type"] == "http" else send)
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.bind(("127.0.0.1", 0))
@@ -81,10 +90,11 @@ def sandbox_process(latency_ms: float = 0.0) -> Iterator[dict[str, Any]]:
         process.wait(timeout=10)
 
 
-def statuses(sandbox: dict[str, Any]) -> dict[str, int]:
+def statuses(sandbox: dict[str, Any], key: str = "statuses") -> dict[str, int]:
+    """The sandbox's responses by status (``failures``: each status of 400 or more by request)."""
     import httpx2
 
-    found: dict[str, int] = httpx2.get(sandbox["url"] + "/_counts", timeout=10).json()["statuses"]
+    found: dict[str, int] = httpx2.get(sandbox["url"] + "/_counts", timeout=10).json()[key]
     return found
 
 

@@ -58,7 +58,7 @@ class WorkerConfig:
             sink=env.get("COMPONENT_SINK") or None,
             sink_secret=env.get("COMPONENT_SINK_SECRET") or None,
             sink_attempts=int(_number(env, "COMPONENT_SINK_ATTEMPTS", 5, 1, 100)),
-            backlog=int(_number(env, "COMPONENT_DISPATCH_BACKLOG", 200, 1, 1_000_000)),
+            backlog=int(_number(env, "COMPONENT_DISPATCH_BACKLOG", 1000, 1, 1_000_000)),
         )
 
     def state_url(self) -> str:
