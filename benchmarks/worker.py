@@ -67,6 +67,24 @@ def servers() -> Iterator[tuple[Any, Any]]:
         pg.stop()
 
 
+def make_cluster(
+    folder: str, state: str, rd: Any, hook: str, connections: dict[str, Any], **options: Any
+) -> Any:
+    """Workers on ``state`` and ``rd`` with 16 polls in flight each, events to the receiver at ``hook``."""
+    from tests.worker_cluster import Cluster
+
+    return Cluster(
+        Path(folder),
+        state=state,
+        redis=rd.url,
+        sink=f"{hook}/hook",
+        secret=SECRET,
+        connections=connections,
+        max_in_flight=16,
+        **options,
+    )
+
+
 def run(report: Report, runs: int) -> None:
     with servers() as (pg, rd):
         reliability(report, pg, rd)
@@ -78,7 +96,6 @@ def reliability(report: Report, pg: Any, rd: Any) -> None:
     from tests.servers import served
     from tests.worker_cluster import (
         INPUTS,
-        Cluster,
         Receiver,
         commits,
         create_customers,
@@ -96,16 +113,7 @@ def reliability(report: Report, pg: Any, rd: Any) -> None:
     folder = tempfile.mkdtemp(prefix="bench-worker-")  # the processes' logs, kept when it fails
     with sandbox_process(latency_ms=20) as sandbox, served(receiver) as hook:
         connection = sandbox["connections"]["servicetitan"]
-        cluster = Cluster(
-            Path(folder),
-            state=state,
-            redis=rd.url,
-            sink=f"{hook}/hook",
-            secret=SECRET,
-            connections={"servicetitan": connection},
-            ttl=10.0,
-            max_in_flight=16,
-        )
+        cluster = make_cluster(folder, state, rd, hook, {"servicetitan": connection}, ttl=10.0)
         try:
             workers = {name: cluster.worker(name) for name in ("w1", "w2", "w3")}
             cluster.beat()
@@ -180,7 +188,7 @@ def throughput(pg: Any, rd: Any, workers: int) -> float:
     binds), every 2 s."""
     from component.worker.instances import InstanceTable
     from tests.servers import served
-    from tests.worker_cluster import Cluster, Receiver, commits, wait_for
+    from tests.worker_cluster import Receiver, commits, wait_for
 
     from .polling import connection
     from .served import tenants_standin
@@ -193,20 +201,11 @@ def throughput(pg: Any, rd: Any, workers: int) -> float:
         served(Receiver(SECRET)) as hook,
         tempfile.TemporaryDirectory() as folder,
     ):
-        cluster = Cluster(
-            Path(folder),
-            state=state,
-            redis=rd.url,
-            sink=f"{hook}/hook",
-            secret=SECRET,
-            connections={
-                name: {"connector": "servicetitan", "values": connection(standin["url"], n)}
-                for n, name in enumerate(names)
-            },
-            ttl=30.0,
-            max_in_flight=16,
-            loglevel="WARNING",
-        )
+        tenants = {
+            name: {"connector": "servicetitan", "values": connection(standin["url"], n)}
+            for n, name in enumerate(names)
+        }
+        cluster = make_cluster(folder, state, rd, hook, tenants, ttl=30.0, loglevel="WARNING")
         try:
             for n in range(workers):
                 cluster.worker(f"w{n + 1}")
