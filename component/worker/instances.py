@@ -13,14 +13,13 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import UsageError
-from ..triggers.postgres import connect, first_line, redacted_url
-from ..triggers.store import StateStoreError, check_instance
+from ..triggers.postgres import PostgresDatabase
+from ..triggers.store import check_instance
 
 MAX_EVERY = 7 * 86400.0
 Row = tuple[str, str, dict[str, Any], str | None, float]  # instance, ref, inputs, connection, every
@@ -52,8 +51,10 @@ def check_every(every: float) -> float:
     return float(every)
 
 
-class InstanceTable:
-    """One psycopg connection in autocommit mode; each call is one short transaction."""
+class InstanceTable(PostgresDatabase):
+    """The table, in the trigger state's database; each call is one short transaction."""
+
+    what = "trigger instance table"
 
     def __init__(
         self,
@@ -62,32 +63,8 @@ class InstanceTable:
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
     ) -> None:
-        self.url = redacted_url(url)
-        self.clock = clock
+        super().__init__(url, clock=clock)
         self.draw = draw
-        self._db, self._errors = connect(url, "trigger instance table")
-
-    def __repr__(self) -> str:
-        return f"InstanceTable({self.url!r})"
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> InstanceTable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _tx(self, doing: str) -> Iterator[Any]:
-        try:
-            with self._db.transaction():
-                yield self._db
-        except self._errors as exc:
-            raise StateStoreError(
-                f"cannot {doing} in the trigger instance table {self.url!r}: {first_line(exc)}"
-            ) from None
 
     def add(
         self, instance: str, ref: str, inputs: dict[str, Any], connection: str | None, every: float
