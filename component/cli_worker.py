@@ -48,11 +48,16 @@ def worker_group() -> None:
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
     """Start a worker (a pool of COMPONENT_MAX_IN_FLIGHT threads); other arguments go to `celery worker`."""
-    from .worker.app import worker_argv
     from .worker.config import WorkerConfig
+    from .worker.sinks import check_sink
 
+    config = WorkerConfig.from_env()
+    config.state_url()  # refused now, naming the variable, rather than at every task
+    check_sink(config.sink, config.sink_secret)
     app = _celery()
-    app.worker_main(worker_argv(WorkerConfig.from_env(), list(ctx.args)))
+    from .worker.app import worker_argv
+
+    app.worker_main(worker_argv(config, list(ctx.args)))
 
 
 @worker_group.command("beat", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -152,3 +152,31 @@ def test_instances_cli_adds_lists_and_removes(postgres_server: PostgresServer) -
     assert [row["instance"] for row in component("list")] == ["flow-1"]
     assert component("remove", "flow-1") == {"instance": "flow-1", "removed": True}
     assert component("list") == []
+
+
+def test_a_worker_without_its_settings_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPONENT_")}
+    for extra, named in [
+        ({}, "COMPONENT_STATE must be a postgresql:// URL"),
+        ({"COMPONENT_STATE": "postgresql://nowhere/x"}, "COMPONENT_SINK is not set"),
+        (
+            {"COMPONENT_STATE": "postgresql://nowhere/x", "COMPONENT_SINK": "https://h/x"},
+            "COMPONENT_SINK_SECRET",
+        ),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "component", "worker", "run", "--json"],
+            cwd=ROOT,
+            env={**env, **extra, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert named in done.stderr and '"type": "usage"' in done.stderr

@@ -131,12 +131,19 @@ def open_sink(
     where: str | None, secret: str | None, send: Callable[[str, dict[str, Any]], Any], attempts: int = 5
 ) -> Sink:
     """The sink ``COMPONENT_SINK`` names: ``https://…`` (or ``http://``) or ``task:NAME``."""
+    if check_sink(where, secret) == "task":
+        return TaskSink(str(where)[5:], send)
+    return WebhookSink(str(where), str(secret), attempts=attempts)
+
+
+def check_sink(where: str | None, secret: str | None) -> str:
+    """``task`` or ``webhook``; settings that name no sink are refused, naming the variable."""
     if not where:
         raise UsageError("COMPONENT_SINK is not set: give a webhook URL (https://…) or task:NAME")
     if where.startswith("task:") and len(where) > 5:
-        return TaskSink(where[5:], send)
+        return "task"
     if where.startswith(("https://", "http://")):
         if not secret:
             raise UsageError("COMPONENT_SINK_SECRET is not set: the webhook sink signs every batch with it")
-        return WebhookSink(where, secret, attempts=attempts)
+        return "webhook"
     raise UsageError(f"COMPONENT_SINK must be an http(s) URL or task:NAME, not {where!r}")
