@@ -26,7 +26,7 @@ from .sinks import Sink, open_sink
 
 if TYPE_CHECKING:
     from ..app import Application
-    from ..triggers.postgres import PostgresStateStore
+    from ..triggers.postgres import PostgresDatabase, PostgresStateStore
     from .instances import InstanceTable
 
 LOG = logging.getLogger("component.worker")
@@ -115,15 +115,20 @@ class Engine:
             self._table = InstanceTable(self.state_url)
         return self._table
 
-    def _forget_stores(self) -> None:
-        """Drop both connections after a store error: the next call opens new ones."""
-        for held in (self._store, self._table):
-            if held is not None:
+    def _drop(self, *broken: PostgresDatabase | None) -> None:
+        """Close and drop the connections a call failed on, if they are still the current ones (a
+        poll that started on an older connection must not close the one opened since): the next
+        call opens new ones."""
+        for held in broken:
+            if held is not None and any(held is current for current in (self._store, self._table)):
                 try:
                     held.close()
                 except Exception:  # a connection already broken may fail to close; it is dropped anyway
                     LOG.debug("closing a broken store connection failed", exc_info=True)
-        self._store = self._table = None
+                if held is self._store:
+                    self._store = None
+                else:
+                    self._table = None
 
     # --- tasks ------------------------------------------------------------------------------------
 
@@ -132,12 +137,7 @@ class Engine:
         try:
             return self.call(work())
         except ComponentError as error:
-            if isinstance(error, StateStoreError):
-                self.call(self._forget())
             return error.redact(self.app.redactor).to_dict()
-
-    async def _forget(self) -> None:
-        self._forget_stores()
 
     def run_action(self, ref: str, inputs: Any, connection: str | None) -> dict[str, Any]:
         async def work() -> dict[str, Any]:
@@ -157,10 +157,11 @@ class Engine:
 
     def claim_due(self, limit: int) -> list[tuple[str, float]]:
         async def work() -> list[tuple[str, float]]:
+            table = self.table()
             try:
-                return self.table().claim_due(limit, self.config.jitter)
+                return table.claim_due(limit, self.config.jitter)
             except StateStoreError:
-                self._forget_stores()
+                self._drop(table)
                 raise
 
         return self.call(work())
@@ -174,8 +175,10 @@ class Engine:
         from ..triggers.runner import poll_once
 
         async with self._gate:
+            table = store = None
             try:
-                row = self.table().get(instance)
+                table = self.table()
+                row = table.get(instance)
                 if row is None:
                     return {"status": "removed", "events": 0, "requests": 0}
                 definition = self.app.check_trigger(row.ref, row.inputs)
@@ -188,11 +191,12 @@ class Engine:
                 async def deliver(events: list[dict[str, Any]]) -> None:
                     await sink.deliver({"instance": instance, "trigger": row.ref, "events": events})
 
+                store = self.store()
                 outcome = await poll_once(
-                    self.app.runtime, row.ref, row.inputs, data, self.store(), instance,
+                    self.app.runtime, row.ref, row.inputs, data, store, instance,
                     deliver=deliver, owner=self.owner, ttl=self.config.lease_ttl,
                 )  # fmt: skip
             except StateStoreError:
-                self._forget_stores()
+                self._drop(table, store)
                 raise
         return {"status": outcome.status, "events": len(outcome.events), "requests": outcome.requests}
