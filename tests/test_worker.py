@@ -3,10 +3,11 @@ beat`` on a real PostgreSQL and Redis, polling trigger instances of the served s
 process, with 200 ms of latency so polls take time) and handing events to a signed webhook.
 
 One run checks, in order: every instance is polled (scheduled from the table, added while the
-workers run); customers created by a script while a worker is SIGKILLed holding leases and every
-database connection is cut all arrive, each once per instance under one ``eventId`` (0 missed,
-0 duplicated), with 0 429s from the sandbox; an action and a picklist run as tasks; no secret in
-any worker's log. It skips, saying why, without Debian's postgresql and redis-server.
+workers run); customers created by a script while a worker is SIGKILLed holding leases, every
+database connection is cut and Redis restarts without its data all arrive, each once per instance
+under one ``eventId`` (0 missed, 0 duplicated), with 0 429s from the sandbox; an action and a
+picklist run as tasks; no secret in any worker's log. It skips, saying why, without Debian's
+postgresql and redis-server.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def test_workers_poll_every_instance_and_lose_nothing(
                 assert [row.instance for row in table.all()] == sorted(names)
             wait_polled_again(state, names, 1, 60)  # every instance has its starting point
 
-            # scripted changes; meanwhile a worker dies holding leases and the database cuts every
-            # connection (as a restart would)
+            # scripted changes; meanwhile a worker dies holding leases, the database cuts every
+            # connection (as a restart would) and Redis restarts without its data
             writer = asyncio.new_event_loop()
             script = writer.create_task(create_customers(connection, redis_server.url, 6, 1.0))
             writer.run_until_complete(asyncio.sleep(0.5))
@@ -88,6 +89,8 @@ def test_workers_poll_every_instance_and_lose_nothing(
             cluster.kill("w1")
             writer.run_until_complete(asyncio.sleep(1.5))
             assert terminate_backends(state) > 0
+            writer.run_until_complete(asyncio.sleep(1.0))
+            redis_server.restart()  # broker, budgets and tokens lost at once
             created = writer.run_until_complete(script)
             writer.close()
 
