@@ -17,13 +17,13 @@ _STATE_HELP = "The PostgreSQL database the workers share (a postgresql:// URL) [
 
 
 def _table(state: str | None) -> InstanceTable:
+    from dataclasses import replace
+
     from .worker.config import WorkerConfig
     from .worker.instances import InstanceTable
 
     config = WorkerConfig.from_env()
-    if state:
-        config = WorkerConfig(**{**config.__dict__, "state": state})
-    return InstanceTable(config.state_url())
+    return InstanceTable((replace(config, state=state) if state else config).state_url())
 
 
 def _celery() -> Any:
