@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import actions, cold_start, demo, peer, picklists, polling, service, sessions
+from . import actions, cold_start, demo, peer, picklists, polling, service, sessions, worker
 from .core import Report, machine, markdown_table
 from .served import Unavailable
 
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Report, int], None]] = {
     "peer": peer.run,
     "demo": demo.run,
     "service": service.run,
+    "worker": worker.run,
 }
 HERE = Path(__file__).resolve().parent
 

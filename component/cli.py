@@ -736,6 +736,9 @@ def _add_service_commands() -> None:
 
     cli.add_command(serve_command)
     cli.add_command(mcp_command)
+    from .cli_worker import worker_group
+
+    cli.add_command(worker_group)
 
 
 _add_service_commands()

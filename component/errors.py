@@ -88,6 +88,14 @@ class StateStoreError(ComponentError):
     exit_code = 2
 
 
+class SinkError(ComponentError):
+    """The events of a poll could not be handed to the configured sink (a webhook that kept failing
+    or refused them, a task queue that cannot be reached). The trigger's state was not committed,
+    so the next poll delivers the same events again (with the same ``eventId``)."""
+
+    kind = "sink"
+
+
 class TransportError(ComponentError):
     """The vendor could not be reached or did not answer in time (network error, timeout, deadline).
 

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from ..migrations import NewerSchemaError, migrate
@@ -75,21 +75,24 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class PostgresStateStore:
-    """One psycopg connection in autocommit mode; each call is its own short transaction."""
+class PostgresDatabase:
+    """One psycopg connection in autocommit mode to the migrated database; each call is its own short
+    transaction, whose failures are :class:`StateStoreError` naming :attr:`what`."""
+
+    what = "trigger state store"
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         self.url = redacted_url(url)
         self.clock = clock
-        self._db, self._errors = connect(url, "trigger state store")
+        self._db, self._errors = connect(url, self.what)
 
     def __repr__(self) -> str:
-        return f"PostgresStateStore({self.url!r})"
+        return f"{type(self).__name__}({self.url!r})"
 
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> PostgresStateStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -102,9 +105,12 @@ class PostgresStateStore:
             with self._db.transaction():
                 yield self._db
         except self._errors as exc:
-            raise StateStoreError(
-                f"cannot {doing} in the trigger state store {self.url!r}: {first_line(exc)}"
-            ) from None
+            shown = f"the {self.what} {self.url!r}"
+            raise StateStoreError(f"cannot {doing} in {shown}: {first_line(exc)}") from None
+
+
+class PostgresStateStore(PostgresDatabase):
+    """The :class:`StateStore` on PostgreSQL."""
 
     def _held(self, db: Any, lease: Lease) -> bool:
         row = db.execute(

@@ -1,0 +1,42 @@
+"""The shared rate budget across a Redis restart with requests in flight, as the workers meet it
+(``python -m benchmarks worker`` restarts Redis under 1,000 polling instances): a request sent
+before the restart and still in flight after the lost window stays counted, so no process is
+granted a slot the vendor would answer with a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from component.shared import SharedStateError
+from tests.servers import RedisServer
+from tests.test_redis_shared import budget
+
+pytest.importorskip("redis", reason="the redis client is not installed (pip install redis)")
+
+
+def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        slow = budget(redis_server.url, 2, 0.2, name="k")  # one process, its request still in flight
+        other = budget(redis_server.url, 2, 0.2, name="k")  # another process on the same key
+        assert await slow.acquire() == 0  # sent; its response has not come back
+        assert await other.acquire() == 0
+        await other.give_back()
+        redis_server.restart()  # every slot is lost
+        while True:  # the first call may meet the connection the restart broke
+            try:
+                await other.acquire()  # finds the budget lost: a full window of cooling slots
+                break
+            except SharedStateError:
+                await asyncio.sleep(0.01)
+        await other.give_back()
+        await asyncio.sleep(0.25)  # the lost window is over; the slow request is still in flight
+        assert await slow.acquire() == 0  # counts its request in flight again, and takes the other slot
+        with pytest.raises(TimeoutError):  # both slots held: nothing for the other process
+            await asyncio.wait_for(other.acquire(), 0.3)
+        await slow.give_back()  # the slow response is in: a slot cools for the window, then is free
+        assert await asyncio.wait_for(other.acquire(), 1.0) >= 0
+
+    asyncio.run(scenario())
