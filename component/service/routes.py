@@ -155,8 +155,7 @@ def find(service: Service, kind: Kind, ref: str) -> Any:
 
 @dataclass
 class _Watch:
-    deadline: float
-    event: asyncio.Event
+    limit: asyncio.Timeout
     wait: float | None = None
 
 
@@ -169,49 +168,49 @@ class BudgetWaits(logging.Handler):
     """Hears the runtime's rate-budget waits; one longer than the caller's time left ends the call."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        progress = getattr(record, "progress", {})
         watch = _WATCH.get()
-        if watch is None or progress.get("kind") != "budget-wait":
+        if watch is None:
+            return
+        progress = getattr(record, "progress", None) or {}
+        deadline = watch.limit.when()
+        if progress.get("kind") != "budget-wait" or deadline is None:
             return
         seconds = float(progress.get("seconds") or 0)
-        if seconds > watch.deadline - asyncio.get_running_loop().time():
+        now = asyncio.get_running_loop().time()
+        if seconds > deadline - now:
             watch.wait = seconds
-            watch.event.set()
+            watch.limit.reschedule(now)  # ends the call at once: nothing was sent
 
 
 async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
     """Run ``work`` within the caller's ``seconds``: 429 with ``Retry-After`` as soon as the rate budget
-    would wait past them, 504 when the time runs out otherwise."""
-    loop = asyncio.get_running_loop()
-    watch = _Watch(loop.time() + seconds, asyncio.Event())
+    would wait past them, 504 when the time runs out otherwise.
+
+    ``work`` runs on the request's own task under :func:`asyncio.timeout` (no task of its own).
+    """
+    watch = _Watch(asyncio.timeout(seconds))
     token = _WATCH.set(watch)
     try:
-        task = asyncio.ensure_future(work)
+        async with watch.limit:
+            return await work
+    except TimeoutError:
+        if not watch.limit.expired():
+            raise
+        if watch.wait is not None:
+            raise WaitTooLongError(
+                f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
+                f"timeout of {seconds:g} s; nothing was sent",
+                retryAfter=round(watch.wait, 3),
+            ) from None
+        raise TransportError(f"the call did not finish within its timeout of {seconds:g} s") from None
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise  # the request itself is being cancelled
+        # cancelled from inside, not by this caller: a call cut short
+        raise TransportError("the call was cut short before it finished; it may be sent again") from None
     finally:
         _WATCH.reset(token)
-    waiter = asyncio.ensure_future(watch.event.wait())
-    try:
-        done, _ = await asyncio.wait({task, waiter}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-    if task in done:
-        if task.cancelled():  # cancelled from inside, not by this caller: a call cut short
-            raise TransportError("the call was cut short before it finished; it may be sent again")
-        return task.result()
-    task.cancel()
-    task.add_done_callback(_retrieved)  # what it raises while being cancelled is of no one's interest
-    if watch.wait is not None:
-        raise WaitTooLongError(
-            f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
-            f"timeout of {seconds:g} s; nothing was sent",
-            retryAfter=round(watch.wait, 3),
-        )
-    raise TransportError(f"the call did not finish within its timeout of {seconds:g} s")
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -356,14 +355,14 @@ def routes(service: Service) -> list[Route]:
     def route(path: str, handler: Handler, *methods: str) -> Route:
         return Route(path, endpoint(service, handler), methods=list(methods))
 
-    return [
+    return [  # the busiest first: Starlette tries each route in turn
+        route("/v1/actions/{ref}", run_action, "POST"),
+        route("/v1/picklists/{ref}", run_picklist, "POST"),
         route("/healthz", healthz, "GET"),
         route("/readyz", readyz, "GET"),
         route("/openapi.json", openapi, "GET"),
         route("/v1/catalog", catalog, "GET"),
         route("/v1/definitions/{kind}/{ref}", definition, "GET"),
-        route("/v1/actions/{ref}", run_action, "POST"),
-        route("/v1/picklists/{ref}", run_picklist, "POST"),
         route("/v1/triggers/{ref}/instances/{instance}/poll", poll_trigger, "POST"),
         route("/v1/triggers/{ref}/instances/{instance}/commit", commit_trigger, "POST"),
         route("/v1/flows/run", run_flow, "POST"),
