@@ -155,8 +155,15 @@ def find(service: Service, kind: Kind, ref: str) -> Any:
 
 @dataclass
 class _Watch:
-    limit: asyncio.Timeout
+    task: asyncio.Task[Any] | None = None
+    deadline: float = 0.0
+    expired: bool = False
     wait: float | None = None
+
+    def end(self) -> None:
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
 
 
 _WATCH: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar(
@@ -172,30 +179,37 @@ class BudgetWaits(logging.Handler):
         if watch is None:
             return
         progress = getattr(record, "progress", None) or {}
-        deadline = watch.limit.when()
-        if progress.get("kind") != "budget-wait" or deadline is None:
+        if progress.get("kind") != "budget-wait":
             return
         seconds = float(progress.get("seconds") or 0)
-        now = asyncio.get_running_loop().time()
-        if seconds > deadline - now:
+        if seconds > watch.deadline - asyncio.get_running_loop().time():
             watch.wait = seconds
-            watch.limit.reschedule(now)  # ends the call at once: nothing was sent
+            watch.end()  # nothing was sent
 
 
 async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
     """Run ``work`` within the caller's ``seconds``: 429 with ``Retry-After`` as soon as the rate budget
     would wait past them, 504 when the time runs out otherwise.
 
-    ``work`` runs on the request's own task under :func:`asyncio.timeout` (no task of its own).
+    ``work`` runs as a task of its own: each time it waits and resumes, only its own frames are
+    suspended and resumed, not the whole ASGI stack above the route as well.
     """
-    watch = _Watch(asyncio.timeout(seconds))
+    loop = asyncio.get_running_loop()
+    watch = _Watch(deadline=loop.time() + seconds)
     token = _WATCH.set(watch)
     try:
-        async with watch.limit:
-            return await work
-    except TimeoutError:
-        if not watch.limit.expired():
-            raise
+        watch.task = task = loop.create_task(work)
+    finally:
+        _WATCH.reset(token)
+    timer = loop.call_at(watch.deadline, watch.end)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        caller = asyncio.current_task()
+        if caller is not None and caller.cancelling():
+            raise  # the request itself is being cancelled (its task was cancelled with it)
+        if not watch.expired:  # cancelled from inside, not by this caller: a call cut short
+            raise TransportError("the call was cut short before it finished; it may be sent again") from None
         if watch.wait is not None:
             raise WaitTooLongError(
                 f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
@@ -203,14 +217,8 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
                 retryAfter=round(watch.wait, 3),
             ) from None
         raise TransportError(f"the call did not finish within its timeout of {seconds:g} s") from None
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is None or task.cancelling():
-            raise  # the request itself is being cancelled
-        # cancelled from inside, not by this caller: a call cut short
-        raise TransportError("the call was cut short before it finished; it may be sent again") from None
     finally:
-        _WATCH.reset(token)
+        timer.cancel()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
