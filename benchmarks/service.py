@@ -289,6 +289,39 @@ def overhead(report: Report, runs: int) -> None:
                 note="uvicorn, the guard and the access log; no runtime work",
             )
         )
+    concurrent = f"{CONCURRENCY} concurrent"
+    if measured[(concurrent, "service")].cpu:
+        _arithmetic(report, measured[(concurrent, "service")], measured[(concurrent, "runtime")], healthz)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _arithmetic(report: Report, ours: Side, base: Side, healthz: list[float]) -> None:
+    """What the p50 target needs at 32 concurrent, from this run's figures, under the table."""
+    cores = _cores()
+    added = statistics.median(s - r for s, r in zip(ours.cpu, base.cpu, strict=True))
+    client = statistics.median(ours.client)
+    latency = statistics.median(s - r for s, r in zip(ours.p50, base.p50, strict=True))
+    budget = TARGETS["p50"] * cores / CONCURRENCY
+    floor = f"{statistics.median(healthz) * 1000:.0f} µs" if healthz else "not measured"
+    verdict = "met" if latency <= TARGETS["p50"] else "not met"
+    report.note(
+        f"**What the p50 target needs.** With {CONCURRENCY} calls in flight on {cores} cores the machine "
+        f"is saturated, so each call waits behind the CPU of the calls ahead of it: CPU a call adds "
+        f"anywhere on the machine adds about {CONCURRENCY} / {cores} = {CONCURRENCY / cores:g} times as "
+        f"much latency. For the service to add ≤ {TARGETS['p50']:g} ms at p50, the service and its "
+        f"client together may add ≤ {TARGETS['p50']:g} ms x {cores} / {CONCURRENCY} = "
+        f"{budget * 1000:.1f} µs of CPU per call. Measured here: the service process adds "
+        f"{added * 1000:.0f} µs per call over the in-process runtime and the minimal client spends "
+        f"{client * 1000:.0f} µs, so the queueing predicts {CONCURRENCY / cores:g} x "
+        f"{(added + client) * 1000:.0f} µs = {CONCURRENCY / cores * (added + client):.1f} ms added at p50; "
+        f"measured {latency:.1f} ms (other work on the machine takes its share of the cores too). "
+        f"The floor, a GET /healthz through uvicorn and the guard with no runtime work, is {floor} of "
+        f"CPU per request alone. The target is {verdict} on this machine. Instruction counts, which a "
+        "busy machine does not move: `benchmarks/README.md` (`python -m benchmarks.service_instructions`)."
+    )
 
 
 def _latency_rows(report: Report, shape: str, count: int, ours: Side, base: Side) -> None:
@@ -319,7 +352,7 @@ def _cpu_row(report: Report, shape: str, count: int, concurrency: int, ours: Sid
     added = statistics.median(s - r for s, r in zip(ours.cpu, base.cpu, strict=True))
     client = statistics.median(ours.client)
     note = f"service adds {added * 1000:.0f} µs CPU per call; the load client spends {client * 1000:.0f} µs"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = _cores()
     target = ""
     if concurrency > 1:
         budget = TARGETS["p50"] * min(cores, concurrency) / concurrency
