@@ -180,4 +180,5 @@ def serve(
     bound = listener.getsockname()[1]
     if announce is not None:
         announce({"url": f"http://{f'[{host}]' if ':' in host else host}:{bound}", "auth": bool(token)})
-    run(starlette, listener, access_log=False, lifespan="on")
+    # no proxy-header rewriting (nothing here reads the client's address or scheme) and no Server header
+    run(starlette, listener, access_log=False, lifespan="on", proxy_headers=False, server_header=False)
