@@ -210,15 +210,19 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
             raise  # the request itself is being cancelled (its task was cancelled with it)
         if not watch.expired:  # cancelled from inside, not by this caller: a call cut short
             raise TransportError("the call was cut short before it finished; it may be sent again") from None
-        if watch.wait is not None:
-            raise WaitTooLongError(
-                f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
-                f"timeout of {seconds:g} s; nothing was sent",
-                retryAfter=round(watch.wait, 3),
-            ) from None
-        raise TransportError(f"the call did not finish within its timeout of {seconds:g} s") from None
+    except Exception:
+        if not watch.expired:
+            raise
+        # what the work raised while it was being stopped is of no one's interest
     finally:
         timer.cancel()
+    if watch.wait is not None:
+        raise WaitTooLongError(
+            f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
+            f"timeout of {seconds:g} s; nothing was sent",
+            retryAfter=round(watch.wait, 3),
+        )
+    raise TransportError(f"the call did not finish within its timeout of {seconds:g} s")
 
 
 # --- endpoints ---------------------------------------------------------------------------------
