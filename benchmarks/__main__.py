@@ -65,6 +65,8 @@ def write_results(results: dict[str, Any]) -> Path:
             lines += [f"Not measured: {entry['skipped']}", ""]
         if entry["rows"]:
             lines += [markdown_table(entry["rows"]), ""]
+        for note in entry.get("notes", []):
+            lines += [note, ""]
     path = HERE / "RESULTS.md"
     path.write_text("\n".join(lines))
     return path
@@ -100,6 +102,7 @@ def main() -> None:
             "machine": info,
             "load": f"{load_before} / {load_average()}",
             "rows": [row.as_dict() for row in report.rows],
+            "notes": report.notes,
             "skipped": skipped,
         }
         if not options.no_write:  # after each benchmark, so an interrupted run keeps what it measured

@@ -83,6 +83,11 @@ class Row:
 @dataclass
 class Report:
     rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # paragraphs written under the table
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"  {text}", flush=True)
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)

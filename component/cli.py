@@ -668,11 +668,8 @@ def serve(
 ) -> None:
     """Serve the sandbox over HTTP (uvicorn) and print each vendor's connection as JSON; log each
     request and each injected fault as one line on stderr. Ctrl-C stops it (exit 0)."""
-    import socket
-
-    import uvicorn
-
     from .sandbox import VENDORS, Faults, Sandbox
+    from .service.listening import listen, run
 
     faults = {
         name: Faults(
@@ -690,15 +687,7 @@ def serve(
     }
     limits = None if rate_limits else dict.fromkeys(VENDORS)
     served = Sandbox(seed=seed, faults=faults, rate_limits=limits)
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every response waits ~40 ms for a delayed ACK (Nagle) on loopback.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listener = listen(host, port)  # listening before its address is printed
     bound = listener.getsockname()[1]
     # A wildcard address is reached here through loopback, where plain http may carry credentials
     # (the credential rule); from another machine a connection needs https in front of the sandbox.
@@ -708,11 +697,10 @@ def serve(
     sys.stdout.flush()
     from .sandbox.access_log import AccessLog, serve_logging
 
-    config = uvicorn.Config(AccessLog(served.app), log_level="warning", lifespan="off")
     serve_logging(quiet)
     # uvicorn shuts down gracefully on Ctrl-C, then re-raises the signal: that is a clean stop
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[listener])
+        run(AccessLog(served.app), listener, lifespan="off")
 
 
 @cli.command(hidden=True)

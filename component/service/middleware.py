@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +25,7 @@ log = logging.getLogger("component.service")
 MAX_BODY = 10 * 1024 * 1024
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_READ = frozenset({b"host", b"x-request-id", b"authorization", b"content-length"})
 
 
 class Guard:
@@ -41,64 +42,71 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500
+        heard = _headers(scope["headers"])
+        given = heard.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else os.urandom(16).hex()
+        scope.setdefault("state", {})["request_id"] = request_id
+        stamp = (b"x-request-id", request_id.encode())
+        status = 0
 
-        async def send_with_id(message: Message) -> None:
+        async def stamped(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                raw = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*raw, (b"x-request-id", request_id.encode())]}
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                headers.append(stamp)
+                message = {**message, "headers": headers}
             await send(message)
 
-        started_response = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started_response
-            started_response = started_response or message["type"] == "http.response.start"
-            await send_with_id(message)
-
         try:
-            error = self._refusal(scope, headers)
+            error = self._refusal(scope, heard)
             if error is not None:
                 extra = {"WWW-Authenticate": "Bearer"} if isinstance(error, UnauthorizedError) else None
-                response = JSONBody(error.to_dict(), self.redactor, error.status, extra)
-                await response(scope, receive, send_with_id)
+                await JSONBody(error.to_dict(), self.redactor, error.status, extra)(scope, receive, stamped)
             else:
-                await self.app(scope, _limited(receive), send_tracked)
+                # a body with a length was checked against the limit above; one without is counted
+                bounded = receive if heard.get(b"content-length", b"").isdigit() else _limited(receive)
+                await self.app(scope, bounded, stamped)
         except Exception as exc:
             # what no route caught (the MCP transport's, say): logged, answered with the request id only
             log.exception("%s unexpected failure", request_id)
-            if started_response:
+            if status:
                 raise
             if isinstance(exc, ServiceError):
                 body, code = exc.to_dict(), exc.status
             else:
                 body, code = internal(request_id), 500
-            await JSONBody(body, self.redactor, code)(scope, receive, send_with_id)
+            await JSONBody(body, self.redactor, code)(scope, receive, stamped)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            line = f"{request_id} {scope['method']} {scope['path']} {status} {elapsed:.1f}ms"
-            log.info(redacted(self.redactor, line))
+            if log.isEnabledFor(logging.INFO):
+                elapsed = (time.perf_counter() - started) * 1000
+                line = f"{request_id} {scope['method']} {scope['path']} {status or 500} {elapsed:.1f}ms"
+                log.info(redacted(self.redactor, line))
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> ServiceError | None:
-        if self.token is None and not _loopback_host(headers.get("host", "")):
+    def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ServiceError | None:
+        if self.token is None and not _loopback_host(headers.get(b"host", b"").decode("latin-1")):
             # without a token the service answers loopback names only: a page that rebinds its own
             # name to 127.0.0.1 (DNS rebinding) gets nothing
             return MisdirectedError("without a service token only 127.0.0.1, localhost or [::1] are served")
         if self.token is not None and scope["path"] not in OPEN_PATHS and not is_public(scope["path"]):
-            scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token):
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
                 return UnauthorizedError("a valid bearer token is required (Authorization: Bearer …)")
-        length = headers.get("content-length", "")
+        length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > MAX_BODY:
             return BodyTooLargeError(f"the request body is over {MAX_BODY // (1024 * 1024)} MB")
         return None
+
+
+def _headers(raw: Any) -> dict[bytes, bytes]:
+    """The request headers the guard reads, by lower-case name (the last of each)."""
+    found: dict[bytes, bytes] = {}
+    for name, value in raw:
+        name = name.lower()
+        if name in _READ:
+            found[name] = value
+    return found
 
 
 def _loopback_host(host: str) -> bool:

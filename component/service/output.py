@@ -3,12 +3,15 @@ headers and log lines. It is the one function to change when the project's redac
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from starlette.responses import Response
 
 from ..redact import Redactor
+
+_encode = msgspec.json.Encoder().encode  # UTF-8 as it is (no \u escapes), compact; NaN and ±inf as null
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 def redacted(redactor: Redactor, value: Any) -> Any:
@@ -21,7 +24,11 @@ def redacted(redactor: Redactor, value: Any) -> Any:
 
 
 class JSONBody(Response):
-    """A JSON response whose body is redacted before it is encoded."""
+    """A JSON response whose body is redacted before it is encoded.
+
+    Its headers are built here directly (content type and length, then any ``headers``) rather
+    than by :class:`~starlette.responses.Response`, which would look through them again.
+    """
 
     media_type = "application/json"
 
@@ -32,10 +39,11 @@ class JSONBody(Response):
         status_code: int = 200,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self._redactor = redactor
-        safe_headers = {k: redacted(redactor, v) for k, v in (headers or {}).items()}
-        super().__init__(content, status_code, safe_headers)
-
-    def render(self, content: Any) -> bytes:
-        text = json.dumps(redacted(self._redactor, content), ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-8")
+        self.status_code = status_code
+        self.background = None
+        self.body = _encode(redacted(redactor, content))
+        raw = [_JSON_TYPE, (b"content-length", str(len(self.body)).encode())]
+        if headers:
+            for name, value in headers.items():
+                raw.append((name.lower().encode("latin-1"), redacted(redactor, value).encode("latin-1")))
+        self.raw_headers = raw

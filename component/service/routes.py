@@ -155,9 +155,15 @@ def find(service: Service, kind: Kind, ref: str) -> Any:
 
 @dataclass
 class _Watch:
-    deadline: float
-    event: asyncio.Event
+    task: asyncio.Task[Any] | None = None
+    deadline: float = 0.0
+    expired: bool = False
     wait: float | None = None
+
+    def end(self) -> None:
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
 
 
 _WATCH: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar(
@@ -169,37 +175,47 @@ class BudgetWaits(logging.Handler):
     """Hears the runtime's rate-budget waits; one longer than the caller's time left ends the call."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        progress = getattr(record, "progress", {})
         watch = _WATCH.get()
-        if watch is None or progress.get("kind") != "budget-wait":
+        if watch is None:
+            return
+        progress = getattr(record, "progress", None) or {}
+        if progress.get("kind") != "budget-wait":
             return
         seconds = float(progress.get("seconds") or 0)
         if seconds > watch.deadline - asyncio.get_running_loop().time():
             watch.wait = seconds
-            watch.event.set()
+            watch.end()  # nothing was sent
 
 
 async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
     """Run ``work`` within the caller's ``seconds``: 429 with ``Retry-After`` as soon as the rate budget
-    would wait past them, 504 when the time runs out otherwise."""
+    would wait past them, 504 when the time runs out otherwise.
+
+    ``work`` runs as a task of its own: each time it waits and resumes, only its own frames are
+    suspended and resumed, not the whole ASGI stack above the route as well.
+    """
     loop = asyncio.get_running_loop()
-    watch = _Watch(loop.time() + seconds, asyncio.Event())
+    watch = _Watch(deadline=loop.time() + seconds)
     token = _WATCH.set(watch)
     try:
-        task = asyncio.ensure_future(work)
+        watch.task = task = loop.create_task(work)
     finally:
         _WATCH.reset(token)
-    waiter = asyncio.ensure_future(watch.event.wait())
+    timer = loop.call_at(watch.deadline, watch.end)
     try:
-        done, _ = await asyncio.wait({task, waiter}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        return await task
+    except asyncio.CancelledError:
+        caller = asyncio.current_task()
+        if caller is not None and caller.cancelling():
+            raise  # the request itself is being cancelled (its task was cancelled with it)
+        if not watch.expired:  # cancelled from inside, not by this caller: a call cut short
+            raise TransportError("the call was cut short before it finished; it may be sent again") from None
+    except Exception:
+        if not watch.expired:
+            raise
+        # what the work raised while it was being stopped is of no one's interest
     finally:
-        waiter.cancel()
-    if task in done:
-        if task.cancelled():  # cancelled from inside, not by this caller: a call cut short
-            raise TransportError("the call was cut short before it finished; it may be sent again")
-        return task.result()
-    task.cancel()
-    task.add_done_callback(_retrieved)  # what it raises while being cancelled is of no one's interest
+        timer.cancel()
     if watch.wait is not None:
         raise WaitTooLongError(
             f"the vendor's rate budget is full for {watch.wait:.1f} s, longer than this call's "
@@ -207,11 +223,6 @@ async def within(seconds: float, work: Coroutine[Any, Any, Any]) -> Any:
             retryAfter=round(watch.wait, 3),
         )
     raise TransportError(f"the call did not finish within its timeout of {seconds:g} s")
-
-
-def _retrieved(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -356,14 +367,14 @@ def routes(service: Service) -> list[Route]:
     def route(path: str, handler: Handler, *methods: str) -> Route:
         return Route(path, endpoint(service, handler), methods=list(methods))
 
-    return [
+    return [  # the busiest first: Starlette tries each route in turn
+        route("/v1/actions/{ref}", run_action, "POST"),
+        route("/v1/picklists/{ref}", run_picklist, "POST"),
         route("/healthz", healthz, "GET"),
         route("/readyz", readyz, "GET"),
         route("/openapi.json", openapi, "GET"),
         route("/v1/catalog", catalog, "GET"),
         route("/v1/definitions/{kind}/{ref}", definition, "GET"),
-        route("/v1/actions/{ref}", run_action, "POST"),
-        route("/v1/picklists/{ref}", run_picklist, "POST"),
         route("/v1/triggers/{ref}/instances/{instance}/poll", poll_trigger, "POST"),
         route("/v1/triggers/{ref}/instances/{instance}/commit", commit_trigger, "POST"),
         route("/v1/flows/run", run_flow, "POST"),

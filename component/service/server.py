@@ -24,6 +24,7 @@ from ..triggers.store import open_state_store
 from . import playground
 from .connections import Connections
 from .errors import MethodNotAllowedError, ServiceError, UnknownError
+from .listening import listen, run
 from .middleware import Guard
 from .openapi import document
 from .output import JSONBody, redacted
@@ -161,10 +162,6 @@ def serve(
     announce: Any = None,
 ) -> None:
     """Serve until interrupted. Without ``$COMPONENT_SERVICE_TOKEN`` only a loopback address is served."""
-    import socket
-
-    import uvicorn
-
     token = os.environ.get(TOKEN_ENV) or None
     if token is None and not is_loopback(host):
         raise UsageError(
@@ -179,15 +176,9 @@ def serve(
     service_log.addHandler(log_handler(service.app.redactor))
     service_log.setLevel(logging.INFO)
     service_log.propagate = False
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host.strip("[]"), port))
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listener = listen(host, port)
     bound = listener.getsockname()[1]
     if announce is not None:
         announce({"url": f"http://{f'[{host}]' if ':' in host else host}:{bound}", "auth": bool(token)})
-    config = uvicorn.Config(starlette, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[listener])
+    # no proxy-header rewriting (nothing here reads the client's address or scheme) and no Server header
+    run(starlette, listener, access_log=False, lifespan="on", proxy_headers=False, server_header=False)
