@@ -23,7 +23,7 @@ from component import formats, jsontext
 from component.catalog import Catalog
 from component.envelope import body_of
 from component.errors import ConnectionConfigError
-from component.http import OutgoingRequest, ssl_context, url_with_path, url_with_query
+from component.http import OutgoingRequest, Session, ssl_context, url_with_path, url_with_query
 from component.redact import Redactor
 from component.runtime import Runtime
 from component.templates import (
@@ -416,3 +416,120 @@ def test_a_body_json_refuses_is_refused(content: bytes) -> None:
         expected = content.decode("utf-8", errors="replace")
     read = body_of(httpx2.Response(200, content=content))
     assert json.dumps(read) == json.dumps(expected)
+
+
+_HEADER_VALUES = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    path=st.sampled_from(["/ping", "/jobs/42", "/a b/ü"]),
+    query=st.dictionaries(
+        st.sampled_from(["page", "q", "active"]), st.integers() | st.booleans(), max_size=2
+    ),
+    headers=st.dictionaries(st.sampled_from(["X-Trace", "accept", "X-Other"]), _HEADER_VALUES, max_size=2),
+    body=st.sampled_from([MISSING, None, {"a": 1}, [], "ü", {"nested": {"x": [1.5]}}]),
+)
+def test_a_session_sends_the_request_httpx2_would_build(
+    catalog: Catalog, method: str, path: str, query: dict[str, Any], headers: dict[str, str], body: Any
+) -> None:
+    """The request a session builds from its cached parts (Host, merged headers, client timeout) is
+    the one httpx2's ``build_request`` makes: the same URL, headers in the same order, body and
+    timeout."""
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+    request = OutgoingRequest(method, path, query=query, headers=headers, json=body)
+
+    async def send() -> httpx2.Request:
+        async with runtime.session(connection) as session:
+            await session.send(request)
+            await session.send(request)  # the second from the session's cached headers
+            auth = await session.auth.headers(session.client)
+            url = session.url_for(path)
+            params = Session._query(query)
+            return session.client.build_request(
+                method,
+                url_with_query(url, params) if params else url,
+                headers={**session._headers(request), **auth},
+                **Session._content(request),
+            )
+
+    expected = asyncio.run(send())
+    assert len(seen) == 2
+    for sent in seen:
+        assert (sent.method, str(sent.url), sent.content) == (
+            expected.method,
+            str(expected.url),
+            expected.content,
+        )
+        assert sent.headers.raw == expected.headers.raw
+        assert sent.extensions == expected.extensions
+
+
+def test_a_send_past_its_deadline_is_cut_off_and_the_session_sends_again(catalog: Catalog) -> None:
+    """A body still arriving at the connector's deadline ends the send with a TransportError (one timer
+    per session watches every send); the cancellation does not leak, and later sends work."""
+    from component.errors import TransportError
+
+    slow = asyncio.Event()
+
+    class Dripping(httpx2.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield b"{"
+            await slow.wait()  # never set: the body never completes
+            yield b"}"
+
+    answered: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        answered.append(request.url.path)
+        if request.url.path.endswith("/slow"):
+            return httpx2.Response(200, stream=Dripping())
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+
+    async def run() -> tuple[str, Any]:
+        async with runtime.session(connection) as session:
+            session.policy = session.policy.model_copy(update={"deadline": 0.2})
+            with pytest.raises(TransportError) as caught:
+                await session.send(OutgoingRequest("GET", "/slow"))
+            assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+            return str(caught.value), await session.send(OutgoingRequest("GET", "/ping"))
+
+    message, _ = asyncio.run(run())
+    assert "no complete response within the 0.2 s deadline" in message
+    assert [path.rsplit("/", 1)[-1] for path in answered] == ["slow", "ping"]
+
+
+def test_a_cancelled_send_stays_cancelled(catalog: Catalog) -> None:
+    """Cancelling a caller mid-send is a cancellation, not a deadline: it is not turned into an error."""
+    started = asyncio.Event()
+
+    async def answer(request: httpx2.Request) -> httpx2.Response:
+        started.set()
+        await asyncio.sleep(30)
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+
+    async def run() -> None:
+        async with runtime.session(connection) as session:
+            task = asyncio.create_task(session.send(OutgoingRequest("GET", "/ping")))
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
