@@ -56,8 +56,9 @@ class ActionBench:
         return client.MockTransport(st_handler(client)) if self.in_process else None
 
     async def ours(self, count: int, concurrency: int) -> None:
+        # as a caller runs it: the process environment read, the connection passed as a dict
         runtime = Runtime(
-            self.catalog, transport=self.transport(), tokens=TokenCache(), budgets=BudgetRegistry(), env={}
+            self.catalog, transport=self.transport(), tokens=TokenCache(), budgets=BudgetRegistry()
         )
         async with runtime:
 

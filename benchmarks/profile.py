@@ -3,7 +3,7 @@
 ``python -m benchmarks.profile [N]``: profile N getJob/createJob actions through ``Runtime`` in process
 (pyinstrument when installed, ``.[benchmarks]``, else cProfile sorted by own time).
 
-``python -m benchmarks.profile ir [N]``: instructions per action (callgrind's ``Ir``) of the runtime and
+``python -m benchmarks.profile ir [N] [in-process|loopback]``: instructions per action (callgrind's ``Ir``) of the runtime and
 of bare httpx2 and httpx clients, sequential and 32 at once, in process and over loopback against the
 served sandbox. Each figure is the difference between a run of 2N actions and one of N after the same
 warm-up, divided by N, so start-up and imports drop out. Instruction counts do not depend on what else
@@ -31,7 +31,7 @@ _CHILD = "benchmarks.profile"
 def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["ir"]:
-        instructions(int(args[1]) if len(args) > 1 else 500)
+        instructions(int(args[1]) if len(args) > 1 else 500, args[2:] or ["in-process", "loopback"])
         return
     if args[:1] == ["child"]:
         _child(args[1], args[2], int(args[3]), int(args[4]), args[5] if len(args) > 5 else "")
@@ -93,7 +93,7 @@ def per_action(who: str, where: str, concurrency: int, count: int, connection_fi
     return (high - low) / count
 
 
-def instructions(count: int) -> dict[str, Any]:
+def instructions(count: int, places: list[str]) -> dict[str, Any]:
     from .served import sandbox
 
     results: dict[str, Any] = {}
@@ -102,7 +102,7 @@ def instructions(count: int) -> dict[str, Any]:
         connection_file = os.path.join(work, "connection.json")
         with open(connection_file, "w", encoding="utf-8") as file:
             json.dump(served["connections"]["servicetitan"], file)
-        for where in ("in-process", "loopback"):
+        for where in places:
             for concurrency in (1, 32):
                 figures = {n: per_action(n, where, concurrency, count, connection_file) for n in names}
                 results[f"{where}, {concurrency} at once"] = figures
