@@ -1,14 +1,14 @@
 """Where an action's time goes, and what it costs in instructions.
 
-``python -m benchmarks.profile [N]``: profile N getJob/createJob actions through ``Runtime`` in process
-(pyinstrument when installed, ``.[benchmarks]``, else cProfile sorted by own time).
+``python -m benchmarks.profile [N]``: profile N getJob/createJob actions through ``Runtime`` in
+process (pyinstrument when installed, ``.[benchmarks]``, else cProfile sorted by own time).
 
-``python -m benchmarks.profile ir [N] [in-process|loopback]``: instructions per action (callgrind's ``Ir``) of the runtime and
-of bare httpx2 and httpx clients, sequential and 32 at once, in process and over loopback against the
-served sandbox. Each figure is the difference between a run of 2N actions and one of N after the same
-warm-up, divided by N, so start-up and imports drop out. Instruction counts do not depend on what else
-the machine runs: they are the figures to compare before and after a change on a busy machine.
-Needs valgrind.
+``python -m benchmarks.profile ir [N] [in-process|loopback]``: instructions per action (callgrind's
+``Ir``) of the runtime and of bare httpx2 and httpx clients, sequential and 32 at once, in process
+and over loopback against the served sandbox. Each figure is the difference between a run of 2N
+actions and one of N after the same warm-up, divided by N, so start-up and imports drop out.
+Instruction counts do not depend on what else the machine runs: they are the figures to compare
+before and after a change on a busy machine. Needs valgrind.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def _ir(args: list[str]) -> int:
 def per_action(who: str, where: str, concurrency: int, count: int, connection_file: str = "") -> float:
     """Instructions per action: (Ir of warm-up + 2N) - (Ir of warm-up + N), over N."""
     base = [sys.executable, "-m", _CHILD, "child", who, where, str(concurrency)]
+    subprocess.run([*base, "0", connection_file], check=True)  # bytecode written before either count
     low = _ir([*base, str(count), connection_file])
     high = _ir([*base, str(2 * count), connection_file])
     return (high - low) / count

@@ -13,7 +13,7 @@ import logging
 import random
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, cast
@@ -106,6 +106,7 @@ def _default_client_headers() -> httpx2.Headers:
 
 _CLIENT_HEADERS = _default_client_headers()
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # sent with Content-Length: 0 when empty
+_EMPTY_LENGTH = (b"Content-Length", b"content-length", b"0")
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
@@ -124,15 +125,30 @@ def wire_headers(
     return out
 
 
-def _merged(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+# A header as httpx2.Headers keeps it: (name, lower-case name, value), in bytes.
+Entry = tuple[bytes, bytes, bytes]
+
+
+def _merged(headers: Mapping[str, str]) -> list[Entry]:
     """``headers`` over the client's own, in the order httpx2's client merges them."""
     merged = httpx2.Headers(_CLIENT_HEADERS)
     merged.update(headers)
-    return merged.raw
+    return _entries(merged.raw)
 
 
-def _encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+def _entries(pairs: Iterable[tuple[bytes, bytes]]) -> list[Entry]:
+    return list(httpx2.Headers(list(pairs))._list)
+
+
+def _encoded(headers: Mapping[str, str]) -> list[Entry]:
+    return _entries((name.encode("ascii"), value.encode("ascii")) for name, value in headers.items())
+
+
+def _headers_of(entries: list[Entry]) -> httpx2.Headers:
+    """Headers holding ``entries`` as they are (each made once, not normalised again per request)."""
+    headers = httpx2.Headers()
+    headers._list = entries
+    return headers
 
 
 def _json_body(value: Any) -> bytes:
@@ -154,7 +170,7 @@ class _Built:
 
     def __init__(
         self,
-        wire: list[tuple[bytes, bytes]] | None,
+        wire: list[Entry] | None,
         headers: Mapping[str, str],
         body: bytes,
         content: Mapping[str, Any] | None = None,
@@ -299,9 +315,10 @@ class Session:
         # Worked out once per session for every send: the Host header (every path stays on the base
         # URL's authority), the client's timeout, and the headers of a request that sets none of its
         # own, by body kind, merged as httpx2's client merges them.
-        self._host = httpx2.Request("GET", self._base).headers.raw[0]
+        self._host = _entries(httpx2.Request("GET", self._base).headers.raw[:1])[0]
+        self._auth: tuple[Mapping[str, str], list[Entry]] = ({}, [])
         self._timeout = httpx2.Timeout(self.policy.timeout).as_dict()
-        self._plain_headers: dict[tuple[bool, bool], list[tuple[bytes, bytes]]] = {}
+        self._plain_headers: dict[tuple[bool, bool], list[Entry]] = {}
         self._deadlines: Deadlines | None = None
 
     def __repr__(self) -> str:
@@ -421,7 +438,7 @@ class Session:
             content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
         return content
 
-    def _wire(self, request: OutgoingRequest) -> list[tuple[bytes, bytes]]:
+    def _wire(self, request: OutgoingRequest) -> list[Entry]:
         """The request's headers before auth, as httpx2's client merges them onto its own: the same
         for every request without headers or files of its own, so those are merged once per session."""
         if request.headers or request.files:
@@ -436,21 +453,29 @@ class Session:
         self,
         method: str,
         target: httpx2.URL,
-        wire: list[tuple[bytes, bytes]],
+        wire: list[Entry],
         auth: Mapping[str, str],
         body: bytes,
         timeout: dict[str, float | None],
     ) -> httpx2.Request:
         """The request httpx2's ``build_request`` makes of these parts (the same headers, in the same
         order), made without merging the session's constant parts again for every send."""
+        known, encoded = self._auth
+        if auth != known:  # a new token: encoded once, not for every request it goes with
+            known, encoded = self._auth = (auth, _encoded(auth))
         if body:  # the body's length after every other header, as httpx2 adds it
-            headers = [self._host, *wire, *_encoded(auth), (b"Content-Length", str(len(body)).encode())]
+            length = str(len(body)).encode()
+            headers = [self._host, *wire, *encoded, (b"Content-Length", b"content-length", length)]
         elif method in _BODY_METHODS:  # an empty body's, next to Host
-            headers = [self._host, (b"Content-Length", b"0"), *wire, *_encoded(auth)]
+            headers = [self._host, _EMPTY_LENGTH, *wire, *encoded]
         else:
-            headers = [self._host, *wire, *_encoded(auth)]
+            headers = [self._host, *wire, *encoded]
         built = httpx2.Request(
-            method, target, headers=headers, stream=httpx2.ByteStream(body), extensions={"timeout": timeout}
+            method,
+            target,
+            headers=_headers_of(headers),
+            stream=httpx2.ByteStream(body),
+            extensions={"timeout": timeout},
         )
         built.read()  # as httpx2 does for a body in memory: ``request.content`` is there to read
         return built
@@ -528,7 +553,7 @@ class Session:
         query = self._query(request.query) if request.query else None
         target = url_with_query(url, query) if query else url
         if request.form is None and not request.files:
-            wire: list[tuple[bytes, bytes]] | None = self._wire(request)
+            wire: list[Entry] | None = self._wire(request)
             headers: dict[str, str] = {}
             body = b"" if request.json is NO_BODY else _json_body(request.json)
             content: dict[str, Any] = {}

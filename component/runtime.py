@@ -27,7 +27,7 @@ from . import checks, policy, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
-from .catalog import Catalog, LoadedDefinition
+from .catalog import Catalog, LoadedConnector, LoadedDefinition
 from .catalog import load as load_catalog
 from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
@@ -47,6 +47,21 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 _TEXT = frozenset({str})
+_QUICK = object()  # marks the keys of connections found by their given values (Runtime._quick_key)
+
+
+def _env_reader(connector: LoadedConnector, env: Mapping[str, str] | None) -> Callable[[], tuple[Any, ...]]:
+    """What reads the connector's ``x-env`` variables as they are now, as cheaply as can be: for the
+    process environment, the raw values ``os.environ`` keeps (no decoding per call)."""
+    names = [variable for _, variable in connector.env_fields]
+    if env is not None:
+        return lambda: tuple(map(env.get, names))
+    raw = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    if not isinstance(raw, dict) or encode is None:
+        return lambda: tuple(map(os.environ.get, names))
+    keys = [encode(name) for name in names]
+    return lambda: tuple(map(raw.get, keys))
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = True) -> dict[str, Any]:
@@ -321,6 +336,7 @@ class Runtime:
         self.env = env
         self._open: dict[str, Session] | None = None
         self._connections: dict[tuple[Any, ...], Connection] = {}
+        self._env_readers: dict[str, Callable[[], tuple[Any, ...]]] = {}
         self.secrets: Redactor | None = None
         if secrets is not None:
             self.track_secrets(secrets)
@@ -342,7 +358,35 @@ class Runtime:
         return registry
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
-        """A validated connection; each distinct one is validated once per runtime."""
+        """A validated connection; each distinct one is validated once per runtime.
+
+        A connection given as plain text values (no ``${VAR}`` reference) is found again by those
+        values and the raw values of its connector's ``x-env`` variables, read afresh on every call
+        (a changed variable or value is a new connection), without merging them first.
+        """
+        quick = self._quick_key(connector, data)
+        if quick is not None and (known := self._connections.get(quick)) is not None:
+            return known
+        found = self._validated(connector, data)
+        if quick is not None:
+            self._connections[quick] = found
+        return found
+
+    def _quick_key(self, connector: str, data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        if type(data) is not dict:
+            return None
+        inner = data.get(connector)
+        if type(inner) is dict:
+            data = inner
+        values = tuple(data.values())
+        if not all(map(_TEXT.__contains__, map(type, values))) or any(v.startswith("${") for v in values):
+            return None
+        reader = self._env_readers.get(connector)
+        if reader is None:
+            reader = self._env_readers[connector] = _env_reader(self.catalog.connector(connector), self.env)
+        return (_QUICK, connector, reader(), tuple(data), values)
+
+    def _validated(self, connector: str, data: Mapping[str, Any] | None) -> Connection:
         loaded = self.catalog.connector(connector)
         values = connection_values(loaded, data, self.env)
         try:  # plain text values (the usual connection) need no encoding to be told apart

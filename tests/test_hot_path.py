@@ -67,6 +67,45 @@ def test_the_connection_cache_sees_the_environment_and_never_keeps_a_bad_connect
         assert ST_SECRET not in str(caught.value.to_dict())
 
 
+def test_a_connection_found_again_sees_a_changed_process_environment(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections found by their given values read the process environment on every call: a set,
+    changed or removed x-env variable, or a changed value in the dict, is a new connection."""
+    monkeypatch.setenv("SERVICETITAN_TENANT", "111")
+    runtime = Runtime(catalog)
+    partial = {k: v for k, v in ST_CONNECTION.items() if k != "tenant"}
+    first = runtime.connection("servicetitan", partial)
+    assert first.values["tenant"] == "111" and runtime.connection("servicetitan", dict(partial)) is first
+    monkeypatch.setenv("SERVICETITAN_TENANT", "222")
+    assert runtime.connection("servicetitan", partial).values["tenant"] == "222"
+    partial["applicationKey"] = "another-key"  # the same dict, changed in place
+    assert runtime.connection("servicetitan", partial).values["applicationKey"] == "another-key"
+    monkeypatch.delenv("SERVICETITAN_TENANT")
+    with pytest.raises(ConnectionConfigError):
+        runtime.connection("servicetitan", partial)
+    nested = {"servicetitan": dict(ST_CONNECTION)}
+    assert (
+        runtime.connection("servicetitan", nested).values
+        == runtime.connection("servicetitan", ST_CONNECTION).values
+    )
+
+
+def test_a_connection_with_a_reference_reads_its_variable_every_time(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``${VAR}`` value is not found again by its text: the variable it names is read each call."""
+    monkeypatch.setenv("BENCH_ST_SECRET", "first-secret")
+    runtime = Runtime(catalog)
+    data = {**ST_CONNECTION, "clientSecret": "${BENCH_ST_SECRET}"}
+    assert runtime.connection("servicetitan", data).values["clientSecret"] == "first-secret"
+    monkeypatch.setenv("BENCH_ST_SECRET", "second-secret")
+    assert runtime.connection("servicetitan", data).values["clientSecret"] == "second-secret"
+    typed = {**ST_CONNECTION, "tenant": 1000001}  # not all text: validated (and refused or kept) as before
+    with pytest.raises(ConnectionConfigError):
+        runtime.connection("servicetitan", typed)
+
+
 def test_a_secret_added_twice_is_redacted_once_in_every_form() -> None:
     redactor = Redactor()
     redactor.add("s3cret/value")
