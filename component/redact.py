@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from .jsontext import value_problem
+
 REDACTED = "***"
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "st-app-key"}
@@ -332,11 +334,27 @@ def redact_json(value: Any, secrets: Secrets, *, indent: int | None = None) -> s
     """``value`` as JSON text (UTF-8 kept), redacted as by :func:`redact`; serialised once when no
     secret can be in it, which the text itself tells."""
     registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    text = json_text(value, indent)
     matcher = registry._compiled()
     if matcher is None or not matcher.could_hold(text):
         return text
-    return json.dumps(_walk(value, matcher), indent=indent, ensure_ascii=False)
+    return json_text(_walk(value, matcher), indent)
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON text, UTF-8 kept, as ``json.dumps(value, indent=indent, ensure_ascii=False)``
+    writes it, in a fraction of the time where ``indent`` is set (json's indenting encoder is pure
+    Python: 250 ms for the whole catalog). msgspec writes it where the value holds nothing but JSON
+    (a number in exponent form spelled ``1e16``, not ``1e+16``); NaN, Infinity and anything msgspec
+    refuses go to json, as before."""
+    if indent is not None and value_problem(value) is None:
+        import msgspec
+
+        try:
+            return msgspec.json.format(msgspec.json.encode(value), indent=indent).decode()
+        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError):
+            pass
+    return json.dumps(value, indent=indent, ensure_ascii=False)
 
 
 class RedactingFilter(logging.Filter):
