@@ -22,7 +22,7 @@ import sys
 import tempfile
 from typing import Any
 
-from .actions import ActionBench, baselines
+from .actions import BARE, ActionBench, baselines
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 _CHILD = "benchmarks.profile"
@@ -107,7 +107,7 @@ def instructions(count: int, places: list[str]) -> dict[str, Any]:
             for concurrency in (1, 32):
                 figures = {n: per_action(n, where, concurrency, count, connection_file) for n in names}
                 results[f"{where}, {concurrency} at once"] = figures
-                bare = figures["bare httpx2"]
+                bare = figures[BARE]
                 shown = ", ".join(
                     f"{name} {value:,.0f} Ir ({value / bare:.3f}x)" for name, value in figures.items()
                 )
