@@ -107,6 +107,7 @@ def _default_client_headers() -> httpx2.Headers:
 _CLIENT_HEADERS = _default_client_headers()
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # sent with Content-Length: 0 when empty
 _EMPTY_LENGTH = (b"Content-Length", b"content-length", b"0")
+_KNOWN_URLS = 512  # plain paths whose URL a session keeps
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
@@ -319,6 +320,7 @@ class Session:
         self._auth: tuple[Mapping[str, str], list[Entry]] = ({}, [])
         self._timeout = httpx2.Timeout(self.policy.timeout).as_dict()
         self._plain_headers: dict[tuple[bool, bool], list[Entry]] = {}
+        self._urls: dict[str, httpx2.URL] = {}  # plain paths sent lately, and their URLs
         self._deadlines: Deadlines | None = None
 
     def __repr__(self) -> str:
@@ -355,9 +357,15 @@ class Session:
 
         Spaces and non-ASCII characters are percent-encoded; control characters are refused.
         """
+        known = self._urls.get(path)
+        if known is not None:
+            return known
         if _PLAIN_PATH.fullmatch(path):  # plain segments: nothing to check or encode, and no parse
             url = url_with_path(self._base, self._base_path + path)
             if url is not None:
+                if len(self._urls) >= _KNOWN_URLS:
+                    self._urls.clear()
+                self._urls[path] = url  # URLs do not change: the same path is the same URL
                 return url
         else:
             path = self._checked_path(path)
@@ -477,7 +485,7 @@ class Session:
             stream=httpx2.ByteStream(body),
             extensions={"timeout": timeout},
         )
-        built.read()  # as httpx2 does for a body in memory: ``request.content`` is there to read
+        built._content = body  # what httpx2's read() keeps of a body in memory: ``request.content``
         return built
 
     def preview(self, request: OutgoingRequest) -> dict[str, Any]:
