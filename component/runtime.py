@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import importlib
 import json
 import os
@@ -144,7 +145,7 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     compiled = spec.compiled
     method = spec.method if spec.method in METHODS else _method(spec, scope)
     try:
-        path = templates.render_path(spec.path, scope)
+        path = path_renderer(spec.path)(scope)
     except templates.TemplateError as exc:
         raise InputValidationError(
             str(exc), problems=[{"path": f"$.{exc.field}", "message": str(exc)}]
@@ -169,6 +170,37 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     return OutgoingRequest(
         method=method, path=path, query=query, headers=headers, json=body, form=form, files=files
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def path_renderer(template: str) -> Callable[[Scope], str]:
+    """:func:`templates.render_path` of ``template``, split once: a path whose placeholders each read
+    text or a whole number of letters and digits through objects (most ids) is joined directly, and
+    anything else (a missing or empty value, one to encode or check, a list) goes to
+    :func:`templates.render_path`, which renders it or says why not."""
+    literals, fields = templates._path_template(template)
+    if not fields:
+        return lambda scope: template
+    steps = [(name, tuple(path.split("."))) for _, name, path in fields]
+    tails = literals[1:]
+
+    def render(scope: Scope) -> str:
+        parts = [literals[0]]
+        for (name, keys), literal in zip(steps, tails, strict=True):
+            value: Any = scope.get(name)
+            for key in keys:
+                if type(value) is not dict or key not in value:
+                    return templates.render_path(template, scope)
+                value = value[key]
+            kind = type(value)
+            text: str = value if kind is str else str(value) if kind is int else ""
+            if not (text.isascii() and text.isalnum()):
+                return templates.render_path(template, scope)
+            parts.append(text)
+            parts.append(literal)
+        return "".join(parts)
+
+    return render
 
 
 def _method(spec: RequestTemplate, scope: Scope) -> str:

@@ -598,3 +598,48 @@ def test_indented_json_with_floats_reads_back_as_json_writes_it(value: Any) -> N
 
     expected = json.dumps(value, indent=2, ensure_ascii=False)
     assert json.dumps(json.loads(json_text(value, 2))) == json.dumps(json.loads(expected))
+
+
+PATH_TEMPLATES = st.sampled_from(
+    [
+        "/jobs/{inputs.id}",
+        "/t/{connection.tenant}/jobs/{inputs.id}/notes",
+        "/x/{+inputs.a.b}",
+        "/files/{inputs.0}",
+        "/{inputs}",
+        "$inputs.id",
+        "/plain",
+    ]
+)
+PATH_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**12)
+    | st.text(max_size=6)
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=PATH_TEMPLATES,
+    values=st.dictionaries(
+        st.sampled_from(["id", "a", "0", "tenant"]),
+        PATH_VALUES | st.dictionaries(st.sampled_from(["b"]), PATH_VALUES),
+    ),
+)
+def test_a_path_renders_as_the_template_renders_it(template: str, values: dict[str, Any]) -> None:
+    """The per-template path renderer of the runtime gives the text, or the error, of render_path."""
+    from component.runtime import path_renderer
+    from component.templates import render_path
+
+    scope = {"inputs": values, "connection": values}
+    try:
+        expected: Any = render_path(template, scope)
+    except TemplateError as error:
+        expected = ("error", str(error), error.field)
+    try:
+        got: Any = path_renderer(template)(scope)
+    except TemplateError as error:
+        got = ("error", str(error), error.field)
+    assert got == expected
