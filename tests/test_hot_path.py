@@ -643,3 +643,25 @@ def test_a_path_renders_as_the_template_renders_it(template: str, values: dict[s
     except TemplateError as error:
         got = ("error", str(error), error.field)
     assert got == expected
+
+
+def test_a_changed_definition_is_sent_as_changed(catalog: Catalog) -> None:
+    """What is kept per template or per session never outlives a change: a definition whose path or
+    connector headers change sends the new ones from the next run on."""
+    import copy
+
+    changed = copy.deepcopy(catalog)
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"data": {}})
+
+    runtime = Runtime(changed, env={}, transport=httpx2.MockTransport(answer))
+    connection = {"apiKey": "hb_test_key_0123456789"}
+    loaded = changed.find("actions", "homebase360.ping")
+    runtime.run_sync("homebase360.ping", {}, connection)
+    request = loaded.model.request
+    loaded.model = loaded.model.model_copy(update={"request": request.model_copy(update={"path": "/pong"})})
+    runtime.run_sync("homebase360.ping", {}, connection)
+    assert [r.url.path.rsplit("/", 1)[-1] for r in seen] == ["ping", "pong"]
