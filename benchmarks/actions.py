@@ -127,18 +127,23 @@ BARE = f"bare httpx2 {httpx2.__version__}"
 SWEEP = (1, 16, 64, 256)
 
 
+def timings(
+    runs: int, bench: ActionBench, concurrency: int, clients: dict[str, ModuleType]
+) -> dict[str, list[float]]:
+    """Seconds for ``ACTIONS`` actions, ours and each bare client's, interleaved run by run."""
+    measures: dict[str, Callable[[], float]] = {
+        "ours": lambda: timed_async(lambda: bench.ours(ACTIONS, concurrency))
+    }
+    for name, library in clients.items():
+        measures[name] = lambda lib=library: timed_async(lambda: bench.bare(ACTIONS, concurrency, lib))
+    return interleaved(runs, measures)
+
+
 def measure(report: Report, runs: int, target: str, bench: ActionBench, where: str, limit: float) -> None:
     clients = baselines()
     for concurrency in (1, 32):
         how = "sequential" if concurrency == 1 else "32 at once"
-        measures: dict[str, Callable[[], float]] = {
-            "ours": lambda c=concurrency: timed_async(lambda: bench.ours(ACTIONS, c))
-        }
-        for name, library in clients.items():
-            measures[name] = lambda c=concurrency, lib=library: timed_async(
-                lambda: bench.bare(ACTIONS, c, lib)
-            )
-        samples = interleaved(runs, measures)
+        samples = timings(runs, bench, concurrency, clients)
         ours = Sample([v / ACTIONS * 1e6 for v in samples["ours"]], "µs/action")
         for name in clients:
             bare = Sample([v / ACTIONS * 1e6 for v in samples[name]], "µs/action")
@@ -160,14 +165,7 @@ def sweep(report: Report, runs: int, bench: ActionBench) -> None:
     client's; the ratio is ours / the client's (above 1: we complete more per second)."""
     clients = baselines()
     for concurrency in SWEEP:
-        measures: dict[str, Callable[[], float]] = {
-            "ours": lambda c=concurrency: timed_async(lambda: bench.ours(ACTIONS, c))
-        }
-        for name, library in clients.items():
-            measures[name] = lambda c=concurrency, lib=library: timed_async(
-                lambda: bench.bare(ACTIONS, c, lib)
-            )
-        samples = interleaved(runs, measures)
+        samples = timings(runs, bench, concurrency, clients)
         ours = Sample([ACTIONS / v for v in samples["ours"]], "actions/s")
         for name in clients:
             bare = Sample([ACTIONS / v for v in samples[name]], "actions/s")
