@@ -48,6 +48,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 _TEXT = frozenset({str})
+_NOTHING: frozenset[int] = frozenset()
 _QUICK = object()  # marks the keys of connections found by their given values (Runtime._quick_key)
 
 
@@ -170,6 +171,16 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     return OutgoingRequest(
         method=method, path=path, query=query, headers=headers, json=body, form=form, files=files
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _statuses(statuses: tuple[int, ...]) -> frozenset[int]:
+    return frozenset(statuses)
+
+
+def _null_on(statuses: list[int]) -> frozenset[int]:
+    """A definition's ``nullOn`` statuses as a set, made once per distinct list."""
+    return _statuses(tuple(statuses)) if statuses else _NOTHING
 
 
 @functools.lru_cache(maxsize=1024)
@@ -490,7 +501,8 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            await complete_and_check(definition, scope, session)
+            if model.prefetch is not None:
+                await complete_and_check(definition, scope, session)
             try:
                 if pagination:
                     first, items, truncated = await paging.collect(
@@ -505,7 +517,7 @@ class Runtime:
                     data = paging.merged(pagination, first, items, truncated)
                 else:
                     data = await session.send(
-                        request, null_on=frozenset(model.nullOn), response_spec=model.response
+                        request, null_on=_null_on(model.nullOn), response_spec=model.response
                     )
             finally:
                 if request.method not in SAFE_METHODS:
