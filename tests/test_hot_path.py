@@ -574,30 +574,21 @@ def test_a_cancelled_send_stays_cancelled(catalog: Catalog) -> None:
     asyncio.run(run())
 
 
-_NO_FLOATS = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(value=_NO_FLOATS, indent=st.sampled_from([None, 2, 4]))
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON_VALUES, indent=st.sampled_from([None, 2, 4]))
 def test_indented_json_is_written_as_json_writes_it(value: Any, indent: int | None) -> None:
-    """The printed JSON (msgspec's where it can) is json's text, character for character, for any value
-    without floats; with floats, the same numbers (``1e16`` for json's ``1e+16``) and NaN as json."""
+    """The printed JSON (indented by msgspec where it can be) is json's text, character for character:
+    floats, NaN, Infinity and non-ASCII text included."""
     from component.redact import json_text
 
     assert json_text(value, indent) == json.dumps(value, indent=indent, ensure_ascii=False)
 
 
-@settings(max_examples=200, deadline=None)
-@given(value=_JSON_VALUES)
-def test_indented_json_with_floats_reads_back_as_json_writes_it(value: Any) -> None:
+def test_indented_json_with_a_lone_surrogate_is_json_s() -> None:
     from component.redact import json_text
 
-    expected = json.dumps(value, indent=2, ensure_ascii=False)
-    assert json.dumps(json.loads(json_text(value, 2))) == json.dumps(json.loads(expected))
+    value = {"text": "a\ud800b", "n": [1.5e16]}
+    assert json_text(value, 2) == json.dumps(value, indent=2, ensure_ascii=False)
 
 
 PATH_TEMPLATES = st.sampled_from(
