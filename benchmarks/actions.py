@@ -89,7 +89,10 @@ class ActionBench:
                 request = self.requests[index % 2]
                 body = {"json": request["json"]} if "json" in request else {}
                 method, url, query = request["method"], urls[index % 2], request["query"] or None
-                response = await client.request(method, url, params=query, headers=headers, **body)
+                try:
+                    response = await client.request(method, url, params=query, headers=headers, **body)
+                except library.TransportError:  # a kept-alive connection the server closed: once more
+                    response = await client.request(method, url, params=query, headers=headers, **body)
                 response.raise_for_status()
                 response.json()
 
