@@ -1,10 +1,10 @@
-"""Cold start (issue item 3): whole-process wall time of the CLI vs ``python -c "import httpx"`` (the
-baseline the issue names; ``import httpx2``, the runtime's client, where httpx is not installed).
+"""Cold start (issue item 3): whole-process wall time of the CLI vs ``python -c "import httpx2"``
+(the client the runtime sends with: a script that does nothing but import it).
 
 The package's bytecode is compiled first, as installing the wheel does (pip compiles every module at
 install) and as the first run of a checkout leaves it: ``PYTHONDONTWRITEBYTECODE`` in the
 environment would otherwise charge every measured run for compiling the runtime's source, while
-the baseline's httpx is read from the bytecode pip compiled.
+the baseline's httpx2 is read from the bytecode pip compiled.
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ FLOOR = "import component.cli, component.catalog, jsonschema"
 
 
 def _baseline() -> str:
-    """``import httpx`` where httpx is installed (the benchmarks extra), else ``import httpx2``."""
-    from importlib.util import find_spec
-
-    return "import httpx" if find_spec("httpx") else "import httpx2"
+    """``import httpx2``: the client the runtime sends with, as a script that only imports it starts."""
+    return "import httpx2"
 
 
 def _load_seconds(env: dict[str, str]) -> tuple[float, int]:
@@ -91,7 +89,7 @@ def run(report: Report, runs: int) -> None:
     targets = {
         "--version": ("< 1.5x", 1.5),
         "--help": ("< 1.5x", 1.5),
-        "catalog --json (cache warm)": ("< 2x", 2.0),
+        "catalog --json (cache warm)": ("< 1x", 1.0),
         "catalog --json (no cache)": ("< 2x", 2.0),
     }
     for name, values in samples.items():

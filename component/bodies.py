@@ -14,7 +14,7 @@ import httpx2
 
 from .errors import ResponseTooLargeError
 
-_IDENTITY = frozenset({"", "identity"})
+_IDENTITY = frozenset({b"", b"identity"})
 
 
 def size_text(size: int) -> str:
@@ -34,8 +34,7 @@ async def read_bounded(response: httpx2.Response, limit: int, *, vendor: str, wh
     larger ``Content-Length``; the connection is closed either way.
     """
     try:
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        declared = response.headers.get("content-length", "").strip()
+        encoding, declared = _declared(response.headers.raw)
         if encoding in _IDENTITY and declared.isdigit() and int(declared) > limit:
             raise _too_large(response, limit, vendor, what)
         chunks: list[bytes] = []
@@ -52,6 +51,19 @@ async def read_bounded(response: httpx2.Response, limit: int, *, vendor: str, wh
     # What httpx2's own ``aread`` stores: the response now reads as if it had not been streamed.
     response._content = body
     return body
+
+
+def _declared(raw: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+    """The body's ``Content-Encoding`` (lower case) and ``Content-Length``, as the headers give them
+    (each repeated header's values joined, as ``Headers.get`` joins them); one pass over the headers."""
+    encodings, lengths = [], []
+    for name, value in raw:
+        lower = name.lower()
+        if lower == b"content-encoding":
+            encodings.append(value)
+        elif lower == b"content-length":
+            lengths.append(value)
+    return b", ".join(encodings).strip().lower(), b", ".join(lengths).strip()
 
 
 def _too_large(response: httpx2.Response, limit: int, vendor: str, what: str) -> ResponseTooLargeError:

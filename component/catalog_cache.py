@@ -94,7 +94,7 @@ def read(key: str) -> dict[str, Any] | None:
     if entry is None:
         return None
     try:
-        stored = json.loads(entry.read_text(encoding="utf-8"))
+        stored = _decode(entry.read_bytes())
     except (OSError, ValueError):
         return None
     if (
@@ -105,6 +105,17 @@ def read(key: str) -> dict[str, Any] | None:
         return None
     catalog: dict[str, Any] = stored["catalog"]
     return catalog
+
+
+def _decode(data: bytes) -> Any:
+    """A stored entry read back: msgspec reads it in about half of json's time; what msgspec refuses
+    (an entry cut short, not JSON) goes to json, which says why or reads it as before."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data.decode("utf-8"))
 
 
 def write(key: str, catalog: dict[str, Any]) -> None:

@@ -13,10 +13,10 @@ import logging
 import random
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx2
@@ -36,7 +36,17 @@ from .errors import (
     VendorError,
 )
 from .models import ResponseSpec
-from .policy import BUDGETS, SYSTEM_CLOCK, Attempts, Budget, BudgetRegistry, Clock, Random, header_delay
+from .policy import (
+    BUDGETS,
+    SYSTEM_CLOCK,
+    Attempts,
+    Budget,
+    BudgetRegistry,
+    Clock,
+    Deadlines,
+    Random,
+    header_delay,
+)
 from .redact import REDACTED
 from .version import USER_AGENT
 
@@ -83,14 +93,22 @@ def transport_failure(exc: Exception) -> tuple[str, bool]:
     return f"the request failed ({type(exc).__name__})", True
 
 
-@cache
-def _client_headers() -> httpx2.Headers:
-    """The headers httpx2's client adds to every request it sends (``Accept-Encoding``, ``Connection``)."""
-    return httpx2.AsyncClient(transport=httpx2.MockTransport(_no_answer), trust_env=False).headers
+def _default_client_headers() -> httpx2.Headers:
+    """The headers httpx2's client adds to every request it sends (``Accept``, ``Accept-Encoding``,
+    ``Connection``, ``User-Agent``), from the client class's own setter: no client is made, so a
+    dry run opens none."""
+    holder = object.__new__(httpx2.AsyncClient)
+    setter = cast(property, httpx2.AsyncClient.headers).fset
+    assert setter is not None
+    setter(holder, {})
+    return holder.headers
 
 
-def _no_answer(request: httpx2.Request) -> httpx2.Response:
-    raise httpx2.UnsupportedProtocol("this client only describes requests", request=request)
+_CLIENT_HEADERS = _default_client_headers()
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # sent with Content-Length: 0 when empty
+_EMPTY_LENGTH = (b"Content-Length", b"content-length", b"0")
+_KNOWN_URLS = 512  # plain paths whose URL a session keeps
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 def wire_headers(
@@ -98,7 +116,7 @@ def wire_headers(
 ) -> dict[str, str]:
     """Every header a request goes out with, as a session's client sends it: the client's own,
     ``headers``, ``Host`` and the body's (a multipart boundary shown as ``…``: it is random)."""
-    merged = httpx2.Headers(_client_headers())
+    merged = httpx2.Headers(_CLIENT_HEADERS)
     merged.update(headers)
     built = httpx2.Request(method, url, headers=merged, **content)
     out = {name.decode("latin-1"): value.decode("latin-1") for name, value in built.headers.raw}
@@ -106,6 +124,62 @@ def wire_headers(
         if name.lower() == "content-type" and value.startswith("multipart/"):
             out[name] = re.sub(r"boundary=[^;]+", "boundary=…", value)
     return out
+
+
+# A header as httpx2.Headers keeps it: (name, lower-case name, value), in bytes.
+Entry = tuple[bytes, bytes, bytes]
+
+
+def _merged(headers: Mapping[str, str]) -> list[Entry]:
+    """``headers`` over the client's own, in the order httpx2's client merges them."""
+    merged = httpx2.Headers(_CLIENT_HEADERS)
+    merged.update(headers)
+    return _entries(merged.raw)
+
+
+def _entries(pairs: Iterable[tuple[bytes, bytes]]) -> list[Entry]:
+    return list(httpx2.Headers(list(pairs))._list)
+
+
+def _encoded(headers: Mapping[str, str]) -> list[Entry]:
+    return _entries((name.encode("ascii"), value.encode("ascii")) for name, value in headers.items())
+
+
+def _headers_of(entries: list[Entry]) -> httpx2.Headers:
+    """Headers holding ``entries`` as they are (each made once, not normalised again per request)."""
+    headers = httpx2.Headers()
+    headers._list = entries
+    return headers
+
+
+def _json_body(value: Any) -> bytes:
+    """A JSON body as sent: ``null`` is a body; NaN and Infinity are refused, not sent."""
+    try:
+        return _JSON(value).encode()
+    except ValueError:
+        raise InputValidationError(
+            "the JSON body holds NaN or Infinity, which JSON cannot carry",
+            problems=[{"path": "$.json", "message": "holds NaN or Infinity"}],
+        ) from None
+
+
+class _Built:
+    """What one attempt sends: headers merged ahead (``wire``, with ``headers`` for auth) and a body
+    in memory; or, for a form or files, the headers and the body as httpx2 takes them (``content``)."""
+
+    __slots__ = ("body", "content", "headers", "wire")
+
+    def __init__(
+        self,
+        wire: list[Entry] | None,
+        headers: Mapping[str, str],
+        body: bytes,
+        content: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.wire = wire
+        self.headers = headers
+        self.body = body
+        self.content = content or {}
 
 
 def check_header(name: str, value: str) -> None:
@@ -239,6 +313,15 @@ class Session:
             self.budget = budgets.get(budget_key, self.policy.rateLimit, clock)
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
+        # Worked out once per session for every send: the Host header (every path stays on the base
+        # URL's authority), the client's timeout, and the headers of a request that sets none of its
+        # own, by body kind, merged as httpx2's client merges them.
+        self._host = _entries(httpx2.Request("GET", self._base).headers.raw[:1])[0]
+        self._auth: tuple[Mapping[str, str], list[Entry]] = ({}, [])
+        self._timeout = httpx2.Timeout(self.policy.timeout).as_dict()
+        self._plain_headers: dict[tuple[bool, bool], list[Entry]] = {}
+        self._urls: dict[str, httpx2.URL] = {}  # plain paths sent lately, and their URLs
+        self._deadlines: Deadlines | None = None
 
     def __repr__(self) -> str:
         return f"Session({self.vendor}, {self.base_url}, {self.connection!r})"
@@ -254,6 +337,9 @@ class Session:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -271,9 +357,15 @@ class Session:
 
         Spaces and non-ASCII characters are percent-encoded; control characters are refused.
         """
+        known = self._urls.get(path)
+        if known is not None:
+            return known
         if _PLAIN_PATH.fullmatch(path):  # plain segments: nothing to check or encode, and no parse
             url = url_with_path(self._base, self._base_path + path)
             if url is not None:
+                if len(self._urls) >= _KNOWN_URLS:
+                    self._urls.clear()
+                self._urls[path] = url  # URLs do not change: the same path is the same URL
                 return url
         else:
             path = self._checked_path(path)
@@ -347,18 +439,54 @@ class Session:
         """The body as httpx2 takes it (``content``, ``data``, ``files``)."""
         content: dict[str, Any] = {}
         if request.json is not NO_BODY:
-            try:  # encoded here: ``null`` is a body, and NaN/Infinity are refused, not sent
-                content["content"] = json.dumps(request.json, allow_nan=False, ensure_ascii=False).encode()
-            except ValueError:
-                raise InputValidationError(
-                    "the JSON body holds NaN or Infinity, which JSON cannot carry",
-                    problems=[{"path": "$.json", "message": "holds NaN or Infinity"}],
-                ) from None
+            content["content"] = _json_body(request.json)
         elif request.form is not None:
             content["data"] = {k: templates.as_text(v) for k, v in request.form.items()}
         if request.files:
             content["files"] = {n: (p.filename, p.content, p.content_type) for n, p in request.files.items()}
         return content
+
+    def _wire(self, request: OutgoingRequest) -> list[Entry]:
+        """The request's headers before auth, as httpx2's client merges them onto its own: the same
+        for every request without headers or files of its own, so those are merged once per session."""
+        if request.headers or request.files:
+            return _merged(self._headers(request))
+        kind = (request.json is not NO_BODY, request.form is not None)
+        raw = self._plain_headers.get(kind)
+        if raw is None:
+            raw = self._plain_headers[kind] = _merged(self._headers(request))
+        return raw
+
+    def _build(
+        self,
+        method: str,
+        target: httpx2.URL,
+        wire: list[Entry],
+        auth: Mapping[str, str],
+        body: bytes,
+        timeout: dict[str, float | None],
+    ) -> httpx2.Request:
+        """The request httpx2's ``build_request`` makes of these parts (the same headers, in the same
+        order), made without merging the session's constant parts again for every send."""
+        known, encoded = self._auth
+        if auth != known:  # a new token: encoded once, not for every request it goes with
+            known, encoded = self._auth = (auth, _encoded(auth))
+        if body:  # the body's length after every other header, as httpx2 adds it
+            length = str(len(body)).encode()
+            headers = [self._host, *wire, *encoded, (b"Content-Length", b"content-length", length)]
+        elif method in _BODY_METHODS:  # an empty body's, next to Host
+            headers = [self._host, _EMPTY_LENGTH, *wire, *encoded]
+        else:
+            headers = [self._host, *wire, *encoded]
+        built = httpx2.Request(
+            method,
+            target,
+            headers=_headers_of(headers),
+            stream=httpx2.ByteStream(body),
+            extensions={"timeout": timeout},
+        )
+        built._content = body  # what httpx2's read() keeps of a body in memory: ``request.content``
+        return built
 
     def preview(self, request: OutgoingRequest) -> dict[str, Any]:
         """What would be sent, with secrets redacted; sends nothing (``--dry-run``).
@@ -430,18 +558,25 @@ class Session:
     async def _send(self, request: OutgoingRequest, null_on: frozenset[int], spec: ResponseSpec) -> Any:
         method = request.method.upper()
         url = self.url_for(request.path)
-        base_headers = self._headers(request)
-        query = self._query(request.query)
+        query = self._query(request.query) if request.query else None
         target = url_with_query(url, query) if query else url
-        content = self._content(request)
+        if request.form is None and not request.files:
+            wire: list[Entry] | None = self._wire(request)
+            headers: dict[str, str] = {}
+            body = b"" if request.json is NO_BODY else _json_body(request.json)
+            content: dict[str, Any] = {}
+        else:  # a form or files: httpx2 encodes the body
+            wire, headers, body, content = None, self._headers(request), b"", self._content(request)
         attempts = Attempts(self.policy, self.clock, self.random)
         refreshed = False
         while True:
             attempts.count += 1
             auth_headers = await self.auth.headers(self.client)
-            outcome = await self._exchange(
-                method, url, target, {**base_headers, **auth_headers}, content, attempts
-            )
+            if wire is not None:
+                built = _Built(wire, auth_headers, body)
+            else:
+                built = _Built(None, {**headers, **auth_headers}, b"", content)
+            outcome = await self._exchange(method, url, target, built, attempts)
             if isinstance(outcome, httpx2.HTTPError):
                 reason, sent = transport_failure(outcome)
                 if await attempts.retry(method, None, None, sent=sent):
@@ -479,13 +614,7 @@ class Session:
                 raise
 
     async def _exchange(
-        self,
-        method: str,
-        url: httpx2.URL,
-        target: httpx2.URL,
-        headers: dict[str, str],
-        content: dict[str, Any],
-        attempts: Attempts,
+        self, method: str, url: httpx2.URL, target: httpx2.URL, built: _Built, attempts: Attempts
     ) -> httpx2.Response | httpx2.HTTPError:
         """One send within what is left of the deadline, holding a budget slot until its answer is in.
 
@@ -505,20 +634,37 @@ class Session:
                     maybe_applied=False,
                 )
             started = self.clock.now()
-            async with asyncio.timeout(left):  # a drip-fed body cannot outlive the deadline
-                sent = self.client.build_request(
-                    method,
-                    target,
-                    headers=headers,
-                    # the client's own timeout, unless the deadline is nearer
-                    timeout=httpx2.USE_CLIENT_DEFAULT if left > self.policy.timeout else max(0.001, left),
-                    **content,
-                )
+            # the client's own timeout, unless the deadline is nearer
+            timeout = (
+                self._timeout if left > self.policy.timeout else httpx2.Timeout(max(0.001, left)).as_dict()
+            )
+            deadlines = self._deadlines
+            loop = asyncio.get_running_loop()
+            if deadlines is None or deadlines.loop is not loop:
+                deadlines = self._deadlines = Deadlines(loop)
+            watch = deadlines.watch(loop.time() + left)  # a drip-fed body cannot outlive the deadline
+            try:
+                if built.wire is not None:
+                    sent = self._build(method, target, built.wire, built.headers, built.body, timeout)
+                else:
+                    sent = self.client.build_request(
+                        method,
+                        target,
+                        headers=built.headers,
+                        extensions={"timeout": timeout},
+                        **built.content,
+                    )
                 response = await self.client.send(sent, stream=True)
                 # streamed and counted: a body past maxResponseBytes is refused, never held whole
                 await read_bounded(
                     response, self.policy.maxResponseBytes, vendor=self.vendor, what=f"{method} {url}"
                 )
+            except asyncio.CancelledError:
+                if Deadlines.expired(watch):
+                    raise TimeoutError from None
+                raise
+            finally:
+                deadlines.done(watch)
             if log.isEnabledFor(logging.DEBUG):  # redacted here, whatever handler reads the log
                 log.debug(
                     "%s %s -> %s (attempt %d, %.0f ms)",

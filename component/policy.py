@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import heapq
 import logging
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx2
 
@@ -349,3 +351,73 @@ class Attempts:
         log.debug("retrying %s after %s in %.2f s", method, status or "a connection error", delay)
         await self.clock.sleep(delay)
         return True
+
+
+class Deadlines:
+    """Cancels a send still running at its deadline: one timer on the event loop for all of a
+    session's sends rather than one per send (``asyncio.timeout`` arms, and cancels, a timer each).
+
+    :meth:`watch` registers the running task until ``deadline`` (the loop's clock); :meth:`done`
+    ends the watch. The timer stays armed for the earliest deadline still watched; when it fires,
+    each task past its deadline is cancelled and its watch marked expired, which
+    :meth:`expired` tells apart from any other cancellation (as ``asyncio.timeout`` does).
+    """
+
+    __slots__ = ("_armed", "_count", "_handle", "_heap", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        # entries [deadline, sequence, task or None once done, the task's cancelling() count, expired]
+        self._heap: list[list[Any]] = []
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed = math.inf
+        self._count = 0
+
+    def watch(self, deadline: float) -> list[Any]:
+        task = asyncio.current_task(self.loop)
+        assert task is not None, "Deadlines.watch runs inside a task"
+        self._count += 1
+        entry = [deadline, self._count, task, task.cancelling(), False]
+        heapq.heappush(self._heap, entry)
+        if deadline < self._armed:
+            self._arm(deadline)
+        return entry
+
+    def done(self, entry: list[Any]) -> None:
+        entry[2] = None
+        heap = self._heap
+        while heap and heap[0][2] is None:  # finished sends leave the heap as they reach its top
+            heapq.heappop(heap)
+
+    @staticmethod
+    def expired(entry: list[Any]) -> bool:
+        """After a ``CancelledError`` in the watched code: whether it was this watch's deadline alone
+        (the cancellation is then taken back: the caller raises its own error instead)."""
+        if not entry[4]:
+            return False
+        task = asyncio.current_task()
+        return task is not None and task.uncancel() <= entry[3]
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._armed = math.inf
+
+    def _arm(self, deadline: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self.loop.call_at(deadline, self._fire)
+        self._armed = deadline
+
+    def _fire(self) -> None:
+        self._handle, self._armed = None, math.inf
+        heap, now = self._heap, self.loop.time()
+        while heap and (heap[0][2] is None or heap[0][0] <= now):
+            entry = heapq.heappop(heap)
+            task = entry[2]
+            if task is not None:
+                entry[2], entry[4] = None, True
+                task.cancel()
+        if heap:
+            self._arm(heap[0][0])

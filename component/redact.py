@@ -332,11 +332,32 @@ def redact_json(value: Any, secrets: Secrets, *, indent: int | None = None) -> s
     """``value`` as JSON text (UTF-8 kept), redacted as by :func:`redact`; serialised once when no
     secret can be in it, which the text itself tells."""
     registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    text = json_text(value, indent)
     matcher = registry._compiled()
     if matcher is None or not matcher.could_hold(text):
         return text
-    return json.dumps(_walk(value, matcher), indent=indent, ensure_ascii=False)
+    return json_text(_walk(value, matcher), indent)
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON text, UTF-8 kept: ``json.dumps(value, indent=indent, ensure_ascii=False)``,
+    character for character, in a fraction of the time where ``indent`` is set. json's indenting
+    encoder is pure Python (250 ms for the whole catalog); here json's C encoder writes the text on
+    one line and msgspec indents it, keeping every token as json wrote it. NaN and Infinity, which
+    the one-line pass refuses, go to json's own indenting encoder."""
+    if indent is not None:
+        try:
+            flat = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or Infinity (or a circular value: json says so below)
+            pass
+        else:
+            import msgspec
+
+            try:
+                return msgspec.json.format(flat, indent=indent)
+            except (msgspec.DecodeError, UnicodeError):  # a lone surrogate: not UTF-8 msgspec can read
+                pass
+    return json.dumps(value, indent=indent, ensure_ascii=False)
 
 
 class RedactingFilter(logging.Filter):

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import importlib
 import json
 import os
@@ -27,7 +28,7 @@ from . import checks, policy, progress, templates
 from . import pagination as paging
 from .auth import TOKENS, TokenCache
 from .cache import DEFAULT_TTL, CacheKey, PicklistCache
-from .catalog import Catalog, LoadedDefinition
+from .catalog import Catalog, LoadedConnector, LoadedDefinition
 from .catalog import load as load_catalog
 from .connection import Connection, connection_values, make_connection
 from .errors import InputValidationError
@@ -47,6 +48,22 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _MAX_CONNECTIONS = 10_000  # validated connections a runtime remembers
 _TEXT = frozenset({str})
+_NOTHING: frozenset[int] = frozenset()
+_QUICK = object()  # marks the keys of connections found by their given values (Runtime._quick_key)
+
+
+def _env_reader(connector: LoadedConnector, env: Mapping[str, str] | None) -> Callable[[], tuple[Any, ...]]:
+    """What reads the connector's ``x-env`` variables as they are now, as cheaply as can be: for the
+    process environment, the raw values ``os.environ`` keeps (no decoding per call)."""
+    names = [variable for _, variable in connector.env_fields]
+    if env is not None:
+        return lambda: tuple(map(env.get, names))
+    raw = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    if not isinstance(raw, dict) or encode is None:
+        return lambda: tuple(map(os.environ.get, names))
+    keys = [encode(name) for name in names]
+    return lambda: tuple(map(raw.get, keys))
 
 
 def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = True) -> dict[str, Any]:
@@ -129,7 +146,7 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     compiled = spec.compiled
     method = spec.method if spec.method in METHODS else _method(spec, scope)
     try:
-        path = templates.render_path(spec.path, scope)
+        path = path_renderer(spec.path)(scope)
     except templates.TemplateError as exc:
         raise InputValidationError(
             str(exc), problems=[{"path": f"$.{exc.field}", "message": str(exc)}]
@@ -154,6 +171,47 @@ def render_request(spec: RequestTemplate, scope: Scope) -> OutgoingRequest:
     return OutgoingRequest(
         method=method, path=path, query=query, headers=headers, json=body, form=form, files=files
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _statuses(statuses: tuple[int, ...]) -> frozenset[int]:
+    return frozenset(statuses)
+
+
+def _null_on(statuses: list[int]) -> frozenset[int]:
+    """A definition's ``nullOn`` statuses as a set, made once per distinct list."""
+    return _statuses(tuple(statuses)) if statuses else _NOTHING
+
+
+@functools.lru_cache(maxsize=1024)
+def path_renderer(template: str) -> Callable[[Scope], str]:
+    """:func:`templates.render_path` of ``template``, split once: a path whose placeholders each read
+    text or a whole number of letters and digits through objects (most ids) is joined directly, and
+    anything else (a missing or empty value, one to encode or check, a list) goes to
+    :func:`templates.render_path`, which renders it or says why not."""
+    literals, fields = templates._path_template(template)
+    if not fields:
+        return lambda scope: template
+    steps = [(name, tuple(path.split("."))) for _, name, path in fields]
+    tails = literals[1:]
+
+    def render(scope: Scope) -> str:
+        parts = [literals[0]]
+        for (name, keys), literal in zip(steps, tails, strict=True):
+            value: Any = scope.get(name)
+            for key in keys:
+                if type(value) is not dict or key not in value:
+                    return templates.render_path(template, scope)
+                value = value[key]
+            kind = type(value)
+            text: str = value if kind is str else str(value) if kind is int else ""
+            if not (text.isascii() and text.isalnum()):
+                return templates.render_path(template, scope)
+            parts.append(text)
+            parts.append(literal)
+        return "".join(parts)
+
+    return render
 
 
 def _method(spec: RequestTemplate, scope: Scope) -> str:
@@ -321,6 +379,7 @@ class Runtime:
         self.env = env
         self._open: dict[str, Session] | None = None
         self._connections: dict[tuple[Any, ...], Connection] = {}
+        self._env_readers: dict[str, Callable[[], tuple[Any, ...]]] = {}
         self.secrets: Redactor | None = None
         if secrets is not None:
             self.track_secrets(secrets)
@@ -342,7 +401,35 @@ class Runtime:
         return registry
 
     def connection(self, connector: str, data: Mapping[str, Any] | None = None) -> Connection:
-        """A validated connection; each distinct one is validated once per runtime."""
+        """A validated connection; each distinct one is validated once per runtime.
+
+        A connection given as plain text values (no ``${VAR}`` reference) is found again by those
+        values and the raw values of its connector's ``x-env`` variables, read afresh on every call
+        (a changed variable or value is a new connection), without merging them first.
+        """
+        quick = self._quick_key(connector, data)
+        if quick is not None and (known := self._connections.get(quick)) is not None:
+            return known
+        found = self._validated(connector, data)
+        if quick is not None:
+            self._connections[quick] = found
+        return found
+
+    def _quick_key(self, connector: str, data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        if type(data) is not dict:
+            return None
+        inner = data.get(connector)
+        if type(inner) is dict:
+            data = inner
+        values = tuple(data.values())
+        if not all(map(_TEXT.__contains__, map(type, values))) or any(v.startswith("${") for v in values):
+            return None
+        reader = self._env_readers.get(connector)
+        if reader is None:
+            reader = self._env_readers[connector] = _env_reader(self.catalog.connector(connector), self.env)
+        return (_QUICK, connector, reader(), tuple(data), values)
+
+    def _validated(self, connector: str, data: Mapping[str, Any] | None) -> Connection:
         loaded = self.catalog.connector(connector)
         values = connection_values(loaded, data, self.env)
         try:  # plain text values (the usual connection) need no encoding to be told apart
@@ -414,7 +501,8 @@ class Runtime:
         if dry_run:
             return _preview(self.session(connection), request, pagination, prefetch_request(model, scope))
         async with self._using(connection) as session:
-            await complete_and_check(definition, scope, session)
+            if model.prefetch is not None:
+                await complete_and_check(definition, scope, session)
             try:
                 if pagination:
                     first, items, truncated = await paging.collect(
@@ -429,7 +517,7 @@ class Runtime:
                     data = paging.merged(pagination, first, items, truncated)
                 else:
                     data = await session.send(
-                        request, null_on=frozenset(model.nullOn), response_spec=model.response
+                        request, null_on=_null_on(model.nullOn), response_spec=model.response
                     )
             finally:
                 if request.method not in SAFE_METHODS:

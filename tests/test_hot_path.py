@@ -23,7 +23,7 @@ from component import formats, jsontext
 from component.catalog import Catalog
 from component.envelope import body_of
 from component.errors import ConnectionConfigError
-from component.http import OutgoingRequest, ssl_context, url_with_path, url_with_query
+from component.http import OutgoingRequest, Session, ssl_context, url_with_path, url_with_query
 from component.redact import Redactor
 from component.runtime import Runtime
 from component.templates import (
@@ -65,6 +65,45 @@ def test_the_connection_cache_sees_the_environment_and_never_keeps_a_bad_connect
         with pytest.raises(ConnectionConfigError) as caught:
             runtime.connection("servicetitan", {**ST_CONNECTION, "environment": "staging"})
         assert ST_SECRET not in str(caught.value.to_dict())
+
+
+def test_a_connection_found_again_sees_a_changed_process_environment(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections found by their given values read the process environment on every call: a set,
+    changed or removed x-env variable, or a changed value in the dict, is a new connection."""
+    monkeypatch.setenv("SERVICETITAN_TENANT", "111")
+    runtime = Runtime(catalog)
+    partial = {k: v for k, v in ST_CONNECTION.items() if k != "tenant"}
+    first = runtime.connection("servicetitan", partial)
+    assert first.values["tenant"] == "111" and runtime.connection("servicetitan", dict(partial)) is first
+    monkeypatch.setenv("SERVICETITAN_TENANT", "222")
+    assert runtime.connection("servicetitan", partial).values["tenant"] == "222"
+    partial["applicationKey"] = "another-key"  # the same dict, changed in place
+    assert runtime.connection("servicetitan", partial).values["applicationKey"] == "another-key"
+    monkeypatch.delenv("SERVICETITAN_TENANT")
+    with pytest.raises(ConnectionConfigError):
+        runtime.connection("servicetitan", partial)
+    nested = {"servicetitan": dict(ST_CONNECTION)}
+    assert (
+        runtime.connection("servicetitan", nested).values
+        == runtime.connection("servicetitan", ST_CONNECTION).values
+    )
+
+
+def test_a_connection_with_a_reference_reads_its_variable_every_time(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``${VAR}`` value is not found again by its text: the variable it names is read each call."""
+    monkeypatch.setenv("BENCH_ST_SECRET", "first-secret")
+    runtime = Runtime(catalog)
+    data = {**ST_CONNECTION, "clientSecret": "${BENCH_ST_SECRET}"}
+    assert runtime.connection("servicetitan", data).values["clientSecret"] == "first-secret"
+    monkeypatch.setenv("BENCH_ST_SECRET", "second-secret")
+    assert runtime.connection("servicetitan", data).values["clientSecret"] == "second-secret"
+    typed = {**ST_CONNECTION, "tenant": 1000001}  # not all text: validated (and refused or kept) as before
+    with pytest.raises(ConnectionConfigError):
+        runtime.connection("servicetitan", typed)
 
 
 def test_a_secret_added_twice_is_redacted_once_in_every_form() -> None:
@@ -416,3 +455,204 @@ def test_a_body_json_refuses_is_refused(content: bytes) -> None:
         expected = content.decode("utf-8", errors="replace")
     read = body_of(httpx2.Response(200, content=content))
     assert json.dumps(read) == json.dumps(expected)
+
+
+_HEADER_VALUES = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    path=st.sampled_from(["/ping", "/jobs/42", "/a b/ü"]),
+    query=st.dictionaries(
+        st.sampled_from(["page", "q", "active"]), st.integers() | st.booleans(), max_size=2
+    ),
+    headers=st.dictionaries(st.sampled_from(["X-Trace", "accept", "X-Other"]), _HEADER_VALUES, max_size=2),
+    body=st.sampled_from([MISSING, None, {"a": 1}, [], "ü", {"nested": {"x": [1.5]}}]),
+)
+def test_a_session_sends_the_request_httpx2_would_build(
+    catalog: Catalog, method: str, path: str, query: dict[str, Any], headers: dict[str, str], body: Any
+) -> None:
+    """The request a session builds from its cached parts (Host, merged headers, client timeout) is
+    the one httpx2's ``build_request`` makes: the same URL, headers in the same order, body and
+    timeout."""
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+    request = OutgoingRequest(method, path, query=query, headers=headers, json=body)
+
+    async def send() -> httpx2.Request:
+        async with runtime.session(connection) as session:
+            await session.send(request)
+            await session.send(request)  # the second from the session's cached headers
+            auth = await session.auth.headers(session.client)
+            url = session.url_for(path)
+            params = Session._query(query)
+            return session.client.build_request(
+                method,
+                url_with_query(url, params) if params else url,
+                headers={**session._headers(request), **auth},
+                **Session._content(request),
+            )
+
+    expected = asyncio.run(send())
+    assert len(seen) == 2
+    for sent in seen:
+        assert (sent.method, str(sent.url), sent.content) == (
+            expected.method,
+            str(expected.url),
+            expected.content,
+        )
+        assert sent.headers.raw == expected.headers.raw
+        assert sent.extensions == expected.extensions
+
+
+def test_a_send_past_its_deadline_is_cut_off_and_the_session_sends_again(catalog: Catalog) -> None:
+    """A body still arriving at the connector's deadline ends the send with a TransportError (one timer
+    per session watches every send); the cancellation does not leak, and later sends work."""
+    from component.errors import TransportError
+
+    slow = asyncio.Event()
+
+    class Dripping(httpx2.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield b"{"
+            await slow.wait()  # never set: the body never completes
+            yield b"}"
+
+    answered: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        answered.append(request.url.path)
+        if request.url.path.endswith("/slow"):
+            return httpx2.Response(200, stream=Dripping())
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+
+    async def run() -> tuple[str, Any]:
+        async with runtime.session(connection) as session:
+            session.policy = session.policy.model_copy(update={"deadline": 0.2})
+            with pytest.raises(TransportError) as caught:
+                await session.send(OutgoingRequest("GET", "/slow"))
+            assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+            return str(caught.value), await session.send(OutgoingRequest("GET", "/ping"))
+
+    message, _ = asyncio.run(run())
+    assert "no complete response within the 0.2 s deadline" in message
+    assert [path.rsplit("/", 1)[-1] for path in answered] == ["slow", "ping"]
+
+
+def test_a_cancelled_send_stays_cancelled(catalog: Catalog) -> None:
+    """Cancelling a caller mid-send is a cancellation, not a deadline: it is not turned into an error."""
+    started = asyncio.Event()
+
+    async def answer(request: httpx2.Request) -> httpx2.Response:
+        started.set()
+        await asyncio.sleep(30)
+        return httpx2.Response(200, json={})
+
+    runtime = Runtime(catalog, env={}, transport=httpx2.MockTransport(answer))
+    connection = runtime.connection("homebase360", {"apiKey": "hb_test_key_0123456789"})
+
+    async def run() -> None:
+        async with runtime.session(connection) as session:
+            task = asyncio.create_task(session.send(OutgoingRequest("GET", "/ping")))
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON_VALUES, indent=st.sampled_from([None, 2, 4]))
+def test_indented_json_is_written_as_json_writes_it(value: Any, indent: int | None) -> None:
+    """The printed JSON (indented by msgspec where it can be) is json's text, character for character:
+    floats, NaN, Infinity and non-ASCII text included."""
+    from component.redact import json_text
+
+    assert json_text(value, indent) == json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+def test_indented_json_with_a_lone_surrogate_is_json_s() -> None:
+    from component.redact import json_text
+
+    value = {"text": "a\ud800b", "n": [1.5e16]}
+    assert json_text(value, 2) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+PATH_TEMPLATES = st.sampled_from(
+    [
+        "/jobs/{inputs.id}",
+        "/t/{connection.tenant}/jobs/{inputs.id}/notes",
+        "/x/{+inputs.a.b}",
+        "/files/{inputs.0}",
+        "/{inputs}",
+        "$inputs.id",
+        "/plain",
+    ]
+)
+PATH_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**12)
+    | st.text(max_size=6)
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=PATH_TEMPLATES,
+    values=st.dictionaries(
+        st.sampled_from(["id", "a", "0", "tenant"]),
+        PATH_VALUES | st.dictionaries(st.sampled_from(["b"]), PATH_VALUES),
+    ),
+)
+def test_a_path_renders_as_the_template_renders_it(template: str, values: dict[str, Any]) -> None:
+    """The per-template path renderer of the runtime gives the text, or the error, of render_path."""
+    from component.runtime import path_renderer
+    from component.templates import render_path
+
+    scope = {"inputs": values, "connection": values}
+    try:
+        expected: Any = render_path(template, scope)
+    except TemplateError as error:
+        expected = ("error", str(error), error.field)
+    try:
+        got: Any = path_renderer(template)(scope)
+    except TemplateError as error:
+        got = ("error", str(error), error.field)
+    assert got == expected
+
+
+def test_a_changed_definition_is_sent_as_changed(catalog: Catalog) -> None:
+    """What is kept per template or per session never outlives a change: a definition whose path or
+    connector headers change sends the new ones from the next run on."""
+    import copy
+
+    changed = copy.deepcopy(catalog)
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"data": {}})
+
+    runtime = Runtime(changed, env={}, transport=httpx2.MockTransport(answer))
+    connection = {"apiKey": "hb_test_key_0123456789"}
+    loaded = changed.find("actions", "homebase360.ping")
+    runtime.run_sync("homebase360.ping", {}, connection)
+    request = loaded.model.request
+    loaded.model = loaded.model.model_copy(update={"request": request.model_copy(update={"path": "/pong"})})
+    runtime.run_sync("homebase360.ping", {}, connection)
+    assert [r.url.path.rsplit("/", 1)[-1] for r in seen] == ["ping", "pong"]
