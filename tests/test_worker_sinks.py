@@ -91,33 +91,51 @@ def test_open_sink_names_the_setting_at_fault() -> None:
     assert SIGNATURE_HEADER == "X-Component-Signature"
 
 
-def test_a_task_sink_sends_the_batch_to_the_named_task_on_a_real_broker(redis_server: RedisServer) -> None:
+def test_a_task_sink_sends_the_batch_to_the_named_task_on_its_own_queue(redis_server: RedisServer) -> None:
+    """Never on a queue the component's own workers consume: they would discard it as an
+    unregistered task (logging the batch) after the state was committed."""
     pytest.importorskip(
         "celery", reason="Celery is not installed (pip install 'fieldservice-component[scale]')"
     )
     import redis
 
+    from component.worker import app as worker_app
     from component.worker.app import make_app
     from component.worker.config import WorkerConfig
 
     app = make_app(WorkerConfig.from_env({"COMPONENT_REDIS_URL": redis_server.url}))
-    sink = TaskSink(
-        "consumer.take", lambda name, batch: app.send_task(name, args=[batch], ignore_result=True)
-    )
-    asyncio.run(sink.deliver(BATCH))
-    message = json.loads(redis.Redis.from_url(redis_server.url).lpop("celery") or b"{}")
-    assert message["headers"]["task"] == "consumer.take"
-    args, _, _ = json.loads(base64.b64decode(message["body"]))
-    assert args == [BATCH]
+    broker = redis.Redis.from_url(redis_server.url)
+
+    def send(name: str, queue: str, batch: dict[str, Any]) -> None:
+        app.send_task(name, args=[batch], queue=queue, ignore_result=True)
+
+    for where, queue in [("task:consumer.take", "consumer.take"), ("task:consumer.take@events", "events")]:
+        sink = open_sink(where, None, send)
+        assert isinstance(sink, TaskSink) and sink.queue == queue
+        asyncio.run(sink.deliver(BATCH))
+        message = json.loads(broker.lpop(queue) or b"{}")
+        assert message["headers"]["task"] == "consumer.take"
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        assert args == [BATCH]
+    assert worker_app.app.conf.task_default_queue == app.conf.task_default_queue == "component"
+    assert broker.llen("celery") == broker.llen("component") == 0
 
     redis_server.kill()  # the broker is gone: the batch is not accepted, so nothing commits
     with pytest.raises(SinkError, match="cannot send a batch of trigger instance 'flow-1' to task"):
         asyncio.run(
             TaskSink(
                 "consumer.take",
-                lambda name, batch: app.send_task(name, args=[batch], retry=False, ignore_result=True),
+                lambda name, queue, batch: app.send_task(
+                    name, args=[batch], queue=queue, retry=False, ignore_result=True
+                ),
             ).deliver(BATCH)
         )
+
+
+def test_a_task_sink_on_the_components_own_queues_is_refused() -> None:
+    for where in ["task:component", "task:consumer.take@component.poll", "task:x@", "task:@q", "task:"]:
+        with pytest.raises(UsageError, match="COMPONENT_SINK must be"):
+            open_sink(where, None, print)
 
 
 def test_a_failed_delivery_commits_nothing_and_the_next_poll_delivers_again(

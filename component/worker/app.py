@@ -29,6 +29,7 @@ from celery import Celery, signals
 from ..errors import ComponentError
 from .config import WorkerConfig
 from .engine import Engine
+from .sinks import QUEUE
 
 LOG = logging.getLogger("component.worker")
 DISPATCH_EVERY = 1.0
@@ -48,6 +49,7 @@ def make_app(config: WorkerConfig | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        task_default_queue=QUEUE,  # not Celery's "celery": a task sink's consumers have their own
         beat_schedule={
             "dispatch": {
                 "task": "component.worker.dispatch",
@@ -74,8 +76,8 @@ def engine() -> Engine:
         return _engine
 
 
-def _send(name: str, batch: dict[str, Any]) -> None:
-    app.send_task(name, args=[batch], ignore_result=True)
+def _send(name: str, queue: str, batch: dict[str, Any]) -> None:
+    app.send_task(name, args=[batch], queue=queue, ignore_result=True)
 
 
 def _protect_logs(made: Engine) -> None:

@@ -37,7 +37,7 @@ class WorkerConfig:
     lease_ttl: float
     jitter: float
     max_in_flight: int
-    sink: str | None  # an http(s) URL (webhook) or task:NAME (a Celery task)
+    sink: str | None  # an http(s) URL (webhook) or task:NAME[@QUEUE] (a Celery task)
     sink_secret: str | None
     sink_attempts: int
     backlog: int  # dispatch sends no more polls while this many wait in the queue

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ComponentError, StateStoreError
 from .config import WorkerConfig
-from .sinks import Sink, open_sink
+from .sinks import Send, Sink, open_sink
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -44,7 +44,7 @@ class Engine:
     def __init__(
         self,
         config: WorkerConfig,
-        send: Callable[[str, dict[str, Any]], Any],
+        send: Send,
         *,
         application: Application | None = None,
     ) -> None:
