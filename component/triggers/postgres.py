@@ -92,6 +92,12 @@ class PostgresDatabase:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def broken(self) -> bool:
+        """Whether the connection itself failed (closed, or cut by the server): only then is it
+        worth reopening. A failure of the data (a foreign state row) leaves it in use."""
+        return bool(self._db.closed or self._db.broken)
+
     def __enter__(self) -> Self:
         return self
 

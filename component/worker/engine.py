@@ -115,12 +115,14 @@ class Engine:
             self._table = InstanceTable(self.state_url)
         return self._table
 
-    def _drop(self, *broken: PostgresDatabase | None) -> None:
-        """Close and drop the connections a call failed on, if they are still the current ones (a
-        poll that started on an older connection must not close the one opened since): the next
-        call opens new ones."""
-        for held in broken:
-            if held is not None and any(held is current for current in (self._store, self._table)):
+    def _drop(self, *failed: PostgresDatabase | None) -> None:
+        """Close and drop the connections a call failed on when the connection itself broke (not
+        for a failure of the data, such as another trigger's state: every other poll of the
+        process uses the connection), if they are still the current ones (a poll that started on
+        an older connection must not close the one opened since): the next call opens new ones."""
+        for held in failed:
+            current = any(held is now for now in (self._store, self._table))
+            if held is not None and current and held.broken:
                 try:
                     held.close()
                 except Exception:  # a connection already broken may fail to close; it is dropped anyway
