@@ -176,3 +176,24 @@ def test_a_failed_delivery_commits_nothing_and_the_next_poll_delivers_again(
             assert engine.poll("flow-2") == {"status": "removed", "events": 0, "requests": 0}
         finally:
             engine.close()
+
+
+def test_the_backlog_is_counted_on_a_pooled_connection_and_an_empty_queue_holds_none(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip(
+        "celery", reason="Celery is not installed (pip install 'fieldservice-component[scale]')"
+    )
+    from component.worker.app import make_app, queued
+    from component.worker.config import WorkerConfig
+
+    app = make_app(WorkerConfig.from_env({"COMPONENT_REDIS_URL": redis_server.url}))
+    assert queued(app, "q") == 0  # Redis has no list for an empty queue: 0, not "unknown"
+    for _ in range(3):
+        app.send_task("consumer.take", args=[BATCH], queue="q", ignore_result=True)
+    assert queued(app, "q") == 3
+    redis_server.kill()
+    with caplog.at_level("WARNING", logger="component.worker"):
+        app.conf.broker_connection_timeout = 1
+        assert queued(app, "q") is None
+    assert "cannot count the messages waiting in queue 'q'" in caplog.text

@@ -137,16 +137,35 @@ def dispatch() -> int:
     return len(due)
 
 
-def queued() -> int | None:
-    """Messages waiting in the default queue, or None when the broker cannot say."""
+def queued(on: Celery | None = None, queue: str | None = None) -> int | None:
+    """Messages waiting in ``queue`` (the default queue), or None when the broker cannot say. A
+    queue that does not exist (Redis deletes an empty list) holds none. Uses a pooled connection."""
+    on = on or app
+    name = queue or on.conf.task_default_queue
     try:
-        with app.connection_for_write() as connection:
-            declared = connection.default_channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=True
-            )
-            return int(declared.message_count)
-    except Exception:  # a broker without counts, or away: dispatch without the bound
+        with on.pool.acquire(block=True, timeout=5) as connection:
+            channel = connection.channel()
+            try:
+                return int(channel.queue_declare(queue=name, passive=True).message_count)
+            finally:
+                channel.close()
+    except Exception as exc:  # a broker without counts, or away: dispatch without the bound
+        if _not_found(exc):
+            return 0
+        LOG.warning(
+            "cannot count the messages waiting in queue %r (%s): dispatch without the backlog bound",
+            name,
+            type(exc).__name__,
+        )
         return None
+
+
+def _not_found(exc: BaseException) -> bool:
+    """Whether ``exc`` is the broker's 404 for a queue that does not exist."""
+    from kombu.exceptions import ChannelError
+
+    code = getattr(exc, "reply_code", None) or getattr(exc, "code", None)
+    return isinstance(exc, ChannelError) and (str(code) == "404" or str(exc).startswith("NOT_FOUND"))
 
 
 def worker_argv(config: WorkerConfig, extra: list[str]) -> list[str]:
