@@ -14,6 +14,10 @@ Tasks (names ``component.worker.*``):
   cannot keep up with stay due and are taken oldest first when there is room, and a poll message
   left waiting longer than its instance's interval (and at least 30 s) expires unpolled.
 
+Queues: ``component.dispatch`` (dispatch), ``component.interactive`` (actions and picklists),
+``component.poll`` (polls) and ``component`` (anything else); ``component worker run`` consumes all
+four unless ``-Q`` names others (e.g. a worker for actions alone: ``-Q component.interactive``).
+
 Messages are acknowledged when a worker takes them: a poll lost with its worker is simply made at
 the next due time (nothing was committed), and an action is never sent twice by a redelivery.
 """
@@ -35,6 +39,18 @@ LOG = logging.getLogger("component.worker")
 DISPATCH_EVERY = 1.0
 DISPATCH_LIMIT = 2000
 MIN_EXPIRY = 30.0
+# Each kind of task on its own queue, so neither dispatch (expiring after two ticks) nor an action
+# or picklist someone waits for stands behind a backlog of polls.
+DISPATCH_QUEUE, INTERACTIVE_QUEUE, POLL_QUEUE = (
+    f"{QUEUE}.{kind}" for kind in ("dispatch", "interactive", "poll")
+)
+ROUTES = {
+    "component.worker.dispatch": {"queue": DISPATCH_QUEUE},
+    "component.worker.run_action": {"queue": INTERACTIVE_QUEUE},
+    "component.worker.run_picklist": {"queue": INTERACTIVE_QUEUE},
+    "component.worker.poll": {"queue": POLL_QUEUE},
+}
+QUEUES = (DISPATCH_QUEUE, INTERACTIVE_QUEUE, POLL_QUEUE, QUEUE)
 
 
 def make_app(config: WorkerConfig | None = None) -> Celery:
@@ -50,6 +66,7 @@ def make_app(config: WorkerConfig | None = None) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         task_default_queue=QUEUE,  # not Celery's "celery": a task sink's consumers have their own
+        task_routes=ROUTES,
         beat_schedule={
             "dispatch": {
                 "task": "component.worker.dispatch",
@@ -123,7 +140,7 @@ def poll(instance: str) -> dict[str, Any]:
 def dispatch() -> int:
     """Send a poll for every instance that is due; returns how many."""
     made = engine()
-    waiting = queued()
+    waiting = queued(queue=POLL_QUEUE)
     room = DISPATCH_LIMIT if waiting is None else min(DISPATCH_LIMIT, made.config.backlog - waiting)
     if room <= 0:
         return 0
@@ -168,6 +185,15 @@ def _not_found(exc: BaseException) -> bool:
     return isinstance(exc, ChannelError) and (str(code) == "404" or str(exc).startswith("NOT_FOUND"))
 
 
+def _given(extra: list[str], short: str, long: str) -> bool:
+    """Whether ``extra`` sets the option (``-Q x``, ``-Qx``, ``--queues x`` or ``--queues=x``)."""
+    return any(arg.startswith(short) or arg == long or arg.startswith(long + "=") for arg in extra)
+
+
 def worker_argv(config: WorkerConfig, extra: list[str]) -> list[str]:
-    """``celery worker`` arguments: a pool of threads as wide as ``COMPONENT_MAX_IN_FLIGHT``."""
-    return ["worker", "--pool", "threads", "--concurrency", str(config.max_in_flight), *extra]
+    """``celery worker`` arguments: a pool of threads as wide as ``COMPONENT_MAX_IN_FLIGHT``,
+    consuming the component's queues (unless ``-Q`` names others)."""
+    argv = ["worker", "--pool", "threads", "--concurrency", str(config.max_in_flight)]
+    if not _given(extra, "-Q", "--queues"):
+        argv += ["--queues", ",".join(QUEUES)]
+    return [*argv, *extra]
