@@ -55,7 +55,11 @@ def run_command(ctx: click.Context) -> None:
     config.state_url()  # refused now, naming the variable, rather than at every task
     check_sink(config.sink, config.sink_secret)
     app = _celery()
+    from .app import Application
     from .worker.app import worker_argv
+    from .worker.engine import open_connections
+
+    open_connections(Application.create(), config)
 
     app.worker_main(worker_argv(config, list(ctx.args)))
 

@@ -165,12 +165,18 @@ def test_a_worker_without_its_settings_is_refused_naming_the_variable(tmp_path: 
     from tests.conftest import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPONENT_")}
+    started = {"COMPONENT_STATE": "postgresql://nowhere/x", "COMPONENT_SINK": "task:consumer.take"}
     for extra, named in [
         ({}, "COMPONENT_STATE must be a postgresql:// URL"),
         ({"COMPONENT_STATE": "postgresql://nowhere/x"}, "COMPONENT_SINK is not set"),
         (
             {"COMPONENT_STATE": "postgresql://nowhere/x", "COMPONENT_SINK": "https://h/x"},
             "COMPONENT_SINK_SECRET",
+        ),
+        ({**started, "COMPONENT_CONNECTIONS": str(tmp_path / "nosuch.json")}, "COMPONENT_CONNECTIONS: "),
+        (
+            {**started, "COMPONENT_CONNECTION_STORE": str(tmp_path / "s.db")},
+            "COMPONENT_SECRET_KEY is not set",
         ),
     ]:
         done = subprocess.run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.servers import RedisServer
@@ -41,3 +43,6 @@ def test_a_worker_consumes_the_components_queues_unless_told_otherwise() -> None
     assert argv[:5] == ["worker", "--pool", "threads", "--concurrency", "4"]
     for given in (["-Q", "component.interactive"], ["-Qcomponent.poll"], ["--queues=component.poll"]):
         assert worker_argv(config, given).count("--queues") == 0
+    assert argv[argv.index("--hostname") + 1] == f"component-{os.getpid()}@%h"
+    for given in (["-n", "w1@%h"], ["--hostname", "w1@%h"], ["--hostname=w1@%h"]):
+        assert "--hostname" not in worker_argv(config, given)[:-2]

@@ -25,6 +25,7 @@ the next due time (nothing was committed), and an action is never sent twice by 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -192,8 +193,11 @@ def _given(extra: list[str], short: str, long: str) -> bool:
 
 def worker_argv(config: WorkerConfig, extra: list[str]) -> list[str]:
     """``celery worker`` arguments: a pool of threads as wide as ``COMPONENT_MAX_IN_FLIGHT``,
-    consuming the component's queues (unless ``-Q`` names others)."""
+    consuming the component's queues (unless ``-Q`` names others), under a node name of its own
+    (``component-PID@HOST``, unless ``-n`` gives one: two workers of one name on a host clash)."""
     argv = ["worker", "--pool", "threads", "--concurrency", str(config.max_in_flight)]
     if not _given(extra, "-Q", "--queues"):
         argv += ["--queues", ",".join(QUEUES)]
+    if not _given(extra, "-n", "--hostname"):
+        argv += ["--hostname", f"component-{os.getpid()}@%h"]
     return [*argv, *extra]

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ComponentError, StateStoreError
+from ..errors import ComponentError, StateStoreError, UsageError
 from .config import WorkerConfig
 from .sinks import Send, Sink, open_sink
 
@@ -40,6 +40,34 @@ class _NoStore:
         return None
 
 
+def open_connections(app: Application, config: WorkerConfig) -> Any:
+    """The connections tasks name (``COMPONENT_CONNECTIONS``'s file, ``COMPONENT_CONNECTION_STORE``'s
+    store sealed under ``COMPONENT_SECRET_KEY``, the environment's); settings that cannot work are a
+    :class:`UsageError` naming the variable (``component worker run`` checks them before starting)."""
+    import os
+
+    from ..connection import read_connection_file
+    from ..service.connections import KEY_ENV, KEY_HINT, Connections
+
+    data: Mapping[str, Any] | None = None
+    if config.connections_file:
+        try:
+            data = read_connection_file(config.connections_file)
+        except UsageError as error:
+            raise UsageError(f"COMPONENT_CONNECTIONS: {error.message}") from None
+    store: Any = _NoStore()
+    if config.connection_store:
+        if not os.environ.get(KEY_ENV):
+            raise UsageError(
+                f"{KEY_ENV} is not set: the connections in COMPONENT_CONNECTION_STORE keep their "
+                f"secrets sealed with it; {KEY_HINT}"
+            )
+        from ..service.store import open_service_store
+
+        store = open_service_store(config.connection_store)
+    return Connections(app, store, Connections.sources(app, data))
+
+
 class Engine:
     def __init__(
         self,
@@ -54,7 +82,7 @@ class Engine:
         self.config = config
         self.state_url = config.state_url()
         self.app = application or Application.create()
-        self.connections = self._connections(config)
+        self.connections = open_connections(self.app, config)
         self.sink: Sink | None = open_sink(config.sink, config.sink_secret, send, config.sink_attempts)
         self.owner = new_owner()
         self._store: PostgresStateStore | None = None
@@ -63,20 +91,6 @@ class Engine:
         self._thread = threading.Thread(target=self.loop.run_forever, name="component-worker", daemon=True)
         self._thread.start()
         self._gate = self.call(self._open())
-
-    def _connections(self, config: WorkerConfig) -> Any:
-        from ..connection import read_connection_file
-        from ..service.connections import Connections
-
-        data: Mapping[str, Any] | None = None
-        if config.connections_file:
-            data = read_connection_file(config.connections_file)
-        store: Any = _NoStore()
-        if config.connection_store:
-            from ..service.store import open_service_store
-
-            store = open_service_store(config.connection_store)
-        return Connections(self.app, store, Connections.sources(self.app, data))
 
     async def _open(self) -> asyncio.Semaphore:
         await self.app.runtime.__aenter__()
