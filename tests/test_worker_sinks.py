@@ -18,9 +18,11 @@ from component.worker.sinks import (
     WebhookSink,
     backoff,
     open_sink,
+    shown_url,
     signature,
     verify,
 )
+from tests.conftest import SB_KEY
 from tests.servers import PostgresServer, RedisServer, served
 from tests.worker_cluster import CUSTOMER, INPUTS, TRIGGER, Receiver
 
@@ -197,3 +199,21 @@ def test_the_backlog_is_counted_on_a_pooled_connection_and_an_empty_queue_holds_
         app.conf.broker_connection_timeout = 1
         assert queued(app, "q") is None
     assert "cannot count the messages waiting in queue 'q'" in caplog.text
+
+
+def test_the_webhook_url_shows_no_credentials_in_reprs_and_errors() -> None:
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    canary = SB_KEY
+    for receiver, match in [(Receiver("not-the-secret"), "refused"), (Receiver(SECRET, 100), "attempts")]:
+        with served(receiver) as url:
+            where = url.replace("://", f"://user:{canary}@") + f"/hook?token={canary}#{canary}"
+            sink = WebhookSink(where, SECRET, attempts=2, sleep=no_wait)
+            assert repr(sink) == f"WebhookSink('{url}/hook')"
+            with pytest.raises(SinkError, match=match) as caught:
+                deliver(sink, BATCH)
+        assert f"{url}/hook" in str(caught.value) and canary not in str(caught.value)
+        assert receiver.refused + len(receiver.batches) + receiver.fail_first > 0  # it was reached
+    assert shown_url("https://[::1]:8443/a?b=c") == "https://[::1]:8443/a"
+    assert shown_url("http://[bad/x") == "http://?"

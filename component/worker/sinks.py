@@ -54,6 +54,21 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(signature(secret, body), header)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as ``scheme://host[:port]/path``, for reprs and messages: without the user, password,
+    query or fragment, which may hold credentials (``user:password@``, ``?token=``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"{url.split(':', 1)[0]}://?"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def backoff(attempt: int, draw: float) -> float:
     """Seconds before retry ``attempt`` (1, 2, …): 0.5 s doubling to 10 s, less up to half at random."""
     return float(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)) * (1 - 0.5 * draw))
@@ -71,7 +86,8 @@ class WebhookSink:
         draw: Callable[[], float] = random.random,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self.url = url
+        self._url = url
+        self.url = shown_url(url)  # what reprs and messages show
         self._secret = secret
         self.attempts = attempts
         self.draw = draw
@@ -89,7 +105,7 @@ class WebhookSink:
             if attempt > 1:
                 await self.sleep(backoff(attempt - 1, self.draw()))
             try:
-                response = await self._client.post(self.url, content=body, headers=headers)
+                response = await self._client.post(self._url, content=body, headers=headers)
             except httpx2.HTTPError as exc:
                 problem = f"no answer ({type(exc).__name__})"
                 continue
