@@ -77,3 +77,24 @@ def test_a_cut_connection_is_reopened_on_the_next_poll(engine: tuple[object, str
     assert answers[0]["error"]["type"] == "state_store"
     assert answers[-1]["status"] == "polled", answers
     assert made.table() is not before
+
+
+def test_a_statement_that_hangs_is_cancelled_and_a_bad_url_names_the_variable(
+    postgres_server: PostgresServer,
+) -> None:
+    from component.errors import StateStoreError, UsageError
+    from component.triggers.postgres import PostgresDatabase
+    from component.triggers.store import open_state_store
+    from component.worker.config import WorkerConfig
+
+    with PostgresDatabase(postgres_server.database(), statement_timeout=0.2) as db:
+        with pytest.raises(StateStoreError, match="statement timeout"), db._tx("sleep") as connection:
+            connection.execute("SELECT pg_sleep(5)")
+        assert not db.broken
+    assert WorkerConfig.from_env({}).db_timeout == 30.0
+    assert WorkerConfig.from_env({"COMPONENT_STATE_TIMEOUT": "5"}).db_timeout == 5.0
+
+    with pytest.raises(UsageError, match="COMPONENT_STATE is not a valid postgresql:// URL"):
+        WorkerConfig.from_env({"COMPONENT_STATE": "postgresql://[bad"}).state_url()
+    with pytest.raises(StateStoreError, match="not a valid URL"):
+        open_state_store("postgresql://[bad")

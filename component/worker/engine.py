@@ -119,14 +119,14 @@ class Engine:
         if self._store is None:
             from ..triggers.postgres import PostgresStateStore
 
-            self._store = PostgresStateStore(self.state_url)
+            self._store = PostgresStateStore(self.state_url, statement_timeout=self.config.db_timeout)
         return self._store
 
     def table(self) -> InstanceTable:
         if self._table is None:
             from .instances import InstanceTable
 
-            self._table = InstanceTable(self.state_url)
+            self._table = InstanceTable(self.state_url, statement_timeout=self.config.db_timeout)
         return self._table
 
     def _drop(self, *failed: PostgresDatabase | None) -> None:

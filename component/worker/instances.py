@@ -62,8 +62,9 @@ class InstanceTable(PostgresDatabase):
         *,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        statement_timeout: float | None = None,
     ) -> None:
-        super().__init__(url, clock=clock)
+        super().__init__(url, clock=clock, statement_timeout=statement_timeout)
         self.draw = draw
 
     def add(
