@@ -123,6 +123,7 @@ def test_workers_poll_every_instance_and_lose_nothing(
             cluster.stop()
     logs = cluster.logs()
     assert "component.worker.poll" in logs and "component.worker.dispatch" in logs
+    assert " succeeded in " not in logs  # task results (customer data) are not logged
     for secret in (connection["clientSecret"], connection["applicationKey"], SB_KEY, SECRET):
         assert secret not in logs
 

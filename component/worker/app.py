@@ -108,11 +108,21 @@ def _protect_logs(made: Engine) -> None:
             handler.addFilter(redacting)
 
 
+def _quiet_results() -> None:
+    """Celery logs each task's result (customer data: events, records) at INFO; only its warnings
+    and errors are kept."""
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+
+
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
 def _filter_new_handlers(logger: logging.Logger, **_: Any) -> None:
+    _quiet_results()
     if _engine is not None:
         _protect_logs(_engine)
+
+
+_quiet_results()
 
 
 @app.task(name="component.worker.run_action", ignore_result=False)
