@@ -55,7 +55,11 @@ def run_command(ctx: click.Context) -> None:
     config.state_url()  # refused now, naming the variable, rather than at every task
     check_sink(config.sink, config.sink_secret)
     app = _celery()
+    from .app import Application
     from .worker.app import worker_argv
+    from .worker.engine import open_connections
+
+    open_connections(Application.create(), config)
 
     app.worker_main(worker_argv(config, list(ctx.args)))
 
@@ -97,11 +101,49 @@ def add_command(
     """Add (or replace) a trigger instance; its first poll comes within one interval."""
     from .app import Application
     from .cli import emit, parse_inputs
+    from .errors import UsageError
 
     parsed = parse_inputs(inputs)
-    Application.create().check_trigger(ref, parsed)  # the ref and the inputs, before the table
+    app = Application.create()
+    definition = app.check_trigger(ref, parsed)  # the ref and the inputs, before the table
+    if connection is not None:
+        _check_connection(app, definition.connector, connection)
     with _table(state) as table:
+        stored = table.stored_trigger(instance)
+        if stored is not None and stored != ref:
+            raise UsageError(
+                f"trigger instance {instance!r} has the stored state of {stored!r}: polled as {ref!r} it "
+                f"would fail at every poll (state_mismatch); add it under a new instance id, or with "
+                f"--trigger {stored}"
+            )
         emit(table.add(instance, ref, parsed, connection, every).to_dict())
+
+
+def _check_connection(app: Any, connector: str, connection: str) -> None:
+    """Refuse a connection name the workers cannot find, when this machine has their connection
+    settings (COMPONENT_CONNECTIONS, COMPONENT_CONNECTION_STORE); the message says where it looked."""
+    from .errors import UsageError
+    from .service.errors import UnknownError
+    from .triggers.postgres import redacted_url
+    from .worker.config import WorkerConfig
+    from .worker.engine import open_connections
+
+    config = WorkerConfig.from_env()
+    if not (config.connections_file or config.connection_store):
+        return  # the workers' settings are elsewhere: they refuse the name at its first poll
+    try:
+        open_connections(app, config).data(connector, connection)
+    except UnknownError:
+        looked = [f"the entries of COMPONENT_CONNECTIONS ({config.connections_file})"] * bool(
+            config.connections_file
+        )
+        if config.connection_store:
+            store = redacted_url(config.connection_store)
+            looked.append(f"the connections stored in COMPONENT_CONNECTION_STORE ({store})")
+        looked.append("the connections from the environment")
+        raise UsageError(
+            f"no connection {connection!r} for {connector}: looked in " + ", ".join(looked)
+        ) from None
 
 
 @instances_group.command("remove")

@@ -19,7 +19,8 @@ by the server's clock) decides each grant, for all processes at once:
   finds none knows Redis lost the budget (a restart without persistence): the script then counts
   every slot as cooling for one full window, since the vendor may still count what was sent
   before, and each process that finds the epoch changed counts its requests still in flight
-  again (a slow one may reach the vendor after that window). So the budget holds across a Redis
+  again (a slow one may reach the vendor after that window), in the same script that decides its
+  grant, so it is never granted a slot over its own requests. So the budget holds across a Redis
   restart.
 
 A waiter sleeps until the slot it waits for is free when that slot is cooling down, and asks again
@@ -67,6 +68,10 @@ if not epoch then
   end
 end
 redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+if known ~= '' and epoch ~= known and #ARGV > 7 then
+  for i = 8, #ARGV do redis.call('ZADD', slots, 'NX', now + hold, 'f:' .. ARGV[i]) end
+  redis.call('PEXPIRE', slots, hold + per)
+end
 local gone = redis.call('ZRANGEBYSCORE', seen, '-inf', now - stale)
 for _, id in ipairs(gone) do
   redis.call('ZREM', queue, id)
@@ -95,14 +100,6 @@ if string.sub(ahead[1], 1, 2) == 'c:' then cooling = 1 end
 return {0, math.max(tonumber(ahead[2]) - now, 0), epoch, cooling}
 """
 
-_RECLAIM = """
-local slots, hold = KEYS[1], tonumber(ARGV[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 2, #ARGV do redis.call('ZADD', slots, 'NX', now + hold, 'f:' .. ARGV[i]) end
-redis.call('PEXPIRE', slots, hold)
-return 1
-"""
 _RELEASE = """
 local slots, id, per, hold = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
@@ -162,15 +159,13 @@ class RedisRateBudget:
         args = [waiter, self.requests, round(self.per * 1000), round(self.hold * 1000), priority]
         try:
             while True:
+                # with this process's requests in flight: should Redis have lost the budget (the
+                # epoch changed), the script counts them again (until given back) before deciding,
+                # as a slow one may reach the vendor after the lost window
                 granted, wait_ms, epoch, cooling = await self._run(
-                    _ACQUIRE, self._keys, [*args, self._epoch, round(STALE * 1000)]
+                    _ACQUIRE, self._keys, [*args, self._epoch, round(STALE * 1000), *self._in_flight]
                 )
-                epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
-                if self._epoch and epoch != self._epoch and self._in_flight:
-                    # Redis lost the budget with this process's requests in flight: count them again
-                    # (until given back), as a slow one may reach the vendor after the lost window
-                    await self._run(_RECLAIM, self._keys[:1], [round(self.hold * 1000), *self._in_flight])
-                self._epoch = epoch
+                self._epoch = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
                 if granted:
                     self._in_flight.append(waiter)
                     return self.clock.now() - started if asked else 0.0  # a round trip is no wait

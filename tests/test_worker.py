@@ -123,31 +123,45 @@ def test_workers_poll_every_instance_and_lose_nothing(
             cluster.stop()
     logs = cluster.logs()
     assert "component.worker.poll" in logs and "component.worker.dispatch" in logs
+    assert " succeeded in " not in logs  # task results (customer data) are not logged
     for secret in (connection["clientSecret"], connection["applicationKey"], SB_KEY, SECRET):
         assert secret not in logs
 
 
-def test_instances_cli_adds_lists_and_removes(postgres_server: PostgresServer) -> None:
+def test_instances_cli_adds_lists_and_removes(postgres_server: PostgresServer, tmp_path: Path) -> None:
     import json
     import os
     import subprocess
     import sys
 
+    import psycopg
+
     from tests.conftest import ROOT
 
     state = postgres_server.database()
 
-    def component(*args: str) -> Any:
-        done = subprocess.run(
+    connections = tmp_path / "connections.json"
+    connections.write_text(json.dumps({"servicetitan": {}}))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-m", "component", "worker", "instances", *args, "--state", state],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "COMPONENT_CONNECTIONS": str(connections)},
             capture_output=True,
             text=True,
             timeout=60,
         )
+
+    def component(*args: str) -> Any:
+        done = run(*args)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
+
+    def refused(*args: str) -> str:
+        done = run(*args)
+        assert done.returncode == 2 and not done.stdout, done.stderr
+        return done.stderr
 
     before = time.time()
     added = component("add", "flow-1", "--trigger", TRIGGER, "--inputs", json.dumps(INPUTS), "--every", "30")
@@ -155,6 +169,19 @@ def test_instances_cli_adds_lists_and_removes(postgres_server: PostgresServer) -
     assert [row["instance"] for row in component("list")] == ["flow-1"]
     assert component("remove", "flow-1") == {"instance": "flow-1", "removed": True}
     assert component("list") == []
+
+    # a connection the workers would not find, and an instance id whose state is another trigger's
+    add = ["add", "flow-2", "--trigger", TRIGGER, "--inputs", json.dumps(INPUTS)]
+    message = refused(*add, "--connection", "nosuch")
+    assert "no connection 'nosuch' for servicetitan" in message and str(connections) in message
+    assert component(*add, "--connection", "servicetitan")["connection"] == "servicetitan"
+    with psycopg.connect(state, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO trigger_state (instance, state, commits, updated_at) VALUES "
+            """('flow-3', '{"trigger": "servicebay.newJob", "mode": "seen"}', 1, 0)"""
+        )
+    message = refused("add", "flow-3", "--trigger", TRIGGER, "--inputs", json.dumps(INPUTS))
+    assert "has the stored state of 'servicebay.newJob'" in message
 
 
 def test_a_worker_without_its_settings_is_refused_naming_the_variable(tmp_path: Path) -> None:
@@ -165,12 +192,18 @@ def test_a_worker_without_its_settings_is_refused_naming_the_variable(tmp_path: 
     from tests.conftest import ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPONENT_")}
+    started = {"COMPONENT_STATE": "postgresql://nowhere/x", "COMPONENT_SINK": "task:consumer.take"}
     for extra, named in [
         ({}, "COMPONENT_STATE must be a postgresql:// URL"),
         ({"COMPONENT_STATE": "postgresql://nowhere/x"}, "COMPONENT_SINK is not set"),
         (
             {"COMPONENT_STATE": "postgresql://nowhere/x", "COMPONENT_SINK": "https://h/x"},
             "COMPONENT_SINK_SECRET",
+        ),
+        ({**started, "COMPONENT_CONNECTIONS": str(tmp_path / "nosuch.json")}, "COMPONENT_CONNECTIONS: "),
+        (
+            {**started, "COMPONENT_CONNECTION_STORE": str(tmp_path / "s.db")},
+            "COMPONENT_SECRET_KEY is not set",
         ),
     ]:
         done = subprocess.run(

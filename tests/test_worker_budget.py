@@ -40,3 +40,29 @@ def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: 
         assert await asyncio.wait_for(other.acquire(), 1.0) >= 0
 
     asyncio.run(scenario())
+
+
+def test_requests_in_flight_are_counted_again_before_their_process_is_granted_a_slot(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        slow = budget(redis_server.url, 2, 0.2, name="k")  # its request stays in flight throughout
+        other = budget(redis_server.url, 2, 0.2, name="k")
+        assert await slow.acquire() == 0
+        assert await other.acquire() == 0
+        await other.give_back()
+        redis_server.restart()
+        while True:
+            try:
+                await other.acquire()  # after the lost window: one slot held by other
+                break
+            except SharedStateError:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.25)
+        # slow's old request and other's hold both slots: slow is not granted a third
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow.acquire(), 0.3)
+        await other.give_back()
+        assert await asyncio.wait_for(slow.acquire(), 1.0) >= 0
+
+    asyncio.run(scenario())

@@ -18,9 +18,11 @@ from component.worker.sinks import (
     WebhookSink,
     backoff,
     open_sink,
+    shown_url,
     signature,
     verify,
 )
+from tests.conftest import SB_KEY
 from tests.servers import PostgresServer, RedisServer, served
 from tests.worker_cluster import CUSTOMER, INPUTS, TRIGGER, Receiver
 
@@ -91,33 +93,51 @@ def test_open_sink_names_the_setting_at_fault() -> None:
     assert SIGNATURE_HEADER == "X-Component-Signature"
 
 
-def test_a_task_sink_sends_the_batch_to_the_named_task_on_a_real_broker(redis_server: RedisServer) -> None:
+def test_a_task_sink_sends_the_batch_to_the_named_task_on_its_own_queue(redis_server: RedisServer) -> None:
+    """Never on a queue the component's own workers consume: they would discard it as an
+    unregistered task (logging the batch) after the state was committed."""
     pytest.importorskip(
         "celery", reason="Celery is not installed (pip install 'fieldservice-component[scale]')"
     )
     import redis
 
+    from component.worker import app as worker_app
     from component.worker.app import make_app
     from component.worker.config import WorkerConfig
 
     app = make_app(WorkerConfig.from_env({"COMPONENT_REDIS_URL": redis_server.url}))
-    sink = TaskSink(
-        "consumer.take", lambda name, batch: app.send_task(name, args=[batch], ignore_result=True)
-    )
-    asyncio.run(sink.deliver(BATCH))
-    message = json.loads(redis.Redis.from_url(redis_server.url).lpop("celery") or b"{}")
-    assert message["headers"]["task"] == "consumer.take"
-    args, _, _ = json.loads(base64.b64decode(message["body"]))
-    assert args == [BATCH]
+    broker = redis.Redis.from_url(redis_server.url)
+
+    def send(name: str, queue: str, batch: dict[str, Any]) -> None:
+        app.send_task(name, args=[batch], queue=queue, ignore_result=True)
+
+    for where, queue in [("task:consumer.take", "consumer.take"), ("task:consumer.take@events", "events")]:
+        sink = open_sink(where, None, send)
+        assert isinstance(sink, TaskSink) and sink.queue == queue
+        asyncio.run(sink.deliver(BATCH))
+        message = json.loads(broker.lpop(queue) or b"{}")
+        assert message["headers"]["task"] == "consumer.take"
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        assert args == [BATCH]
+    assert worker_app.app.conf.task_default_queue == app.conf.task_default_queue == "component"
+    assert broker.llen("celery") == broker.llen("component") == 0
 
     redis_server.kill()  # the broker is gone: the batch is not accepted, so nothing commits
     with pytest.raises(SinkError, match="cannot send a batch of trigger instance 'flow-1' to task"):
         asyncio.run(
             TaskSink(
                 "consumer.take",
-                lambda name, batch: app.send_task(name, args=[batch], retry=False, ignore_result=True),
+                lambda name, queue, batch: app.send_task(
+                    name, args=[batch], queue=queue, retry=False, ignore_result=True
+                ),
             ).deliver(BATCH)
         )
+
+
+def test_a_task_sink_on_the_components_own_queues_is_refused() -> None:
+    for where in ["task:component", "task:consumer.take@component.poll", "task:x@", "task:@q", "task:"]:
+        with pytest.raises(UsageError, match="COMPONENT_SINK must be"):
+            open_sink(where, None, print)
 
 
 def test_a_failed_delivery_commits_nothing_and_the_next_poll_delivers_again(
@@ -158,3 +178,42 @@ def test_a_failed_delivery_commits_nothing_and_the_next_poll_delivers_again(
             assert engine.poll("flow-2") == {"status": "removed", "events": 0, "requests": 0}
         finally:
             engine.close()
+
+
+def test_the_backlog_is_counted_on_a_pooled_connection_and_an_empty_queue_holds_none(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip(
+        "celery", reason="Celery is not installed (pip install 'fieldservice-component[scale]')"
+    )
+    from component.worker.app import make_app, queued
+    from component.worker.config import WorkerConfig
+
+    app = make_app(WorkerConfig.from_env({"COMPONENT_REDIS_URL": redis_server.url}))
+    assert queued(app, "q") == 0  # Redis has no list for an empty queue: 0, not "unknown"
+    for _ in range(3):
+        app.send_task("consumer.take", args=[BATCH], queue="q", ignore_result=True)
+    assert queued(app, "q") == 3
+    redis_server.kill()
+    with caplog.at_level("WARNING", logger="component.worker"):
+        app.conf.broker_connection_timeout = 1
+        assert queued(app, "q") is None
+    assert "cannot count the messages waiting in queue 'q'" in caplog.text
+
+
+def test_the_webhook_url_shows_no_credentials_in_reprs_and_errors() -> None:
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    canary = SB_KEY
+    for receiver, match in [(Receiver("not-the-secret"), "refused"), (Receiver(SECRET, 100), "attempts")]:
+        with served(receiver) as url:
+            where = url.replace("://", f"://user:{canary}@") + f"/hook?token={canary}#{canary}"
+            sink = WebhookSink(where, SECRET, attempts=2, sleep=no_wait)
+            assert repr(sink) == f"WebhookSink('{url}/hook')"
+            with pytest.raises(SinkError, match=match) as caught:
+                deliver(sink, BATCH)
+        assert f"{url}/hook" in str(caught.value) and canary not in str(caught.value)
+        assert receiver.refused + len(receiver.batches) + receiver.fail_first > 0  # it was reached
+    assert shown_url("https://[::1]:8443/a?b=c") == "https://[::1]:8443/a"
+    assert shown_url("http://[bad/x") == "http://?"

@@ -42,21 +42,39 @@ def redacted_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+KEEPALIVE: dict[str, Any] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 SCALE_HINT = "install the scale extra: pip install 'fieldservice-component[scale]'"
 
 
-def connect(url: str, what: str) -> tuple[Any, tuple[type[BaseException], ...]]:
+def connect(
+    url: str, what: str, statement_timeout: float | None = None
+) -> tuple[Any, tuple[type[BaseException], ...]]:
     """A psycopg connection to ``url`` in autocommit mode with the schema migrated, and the errors
     psycopg raises. Failures are :class:`StateStoreError` naming ``what`` and the URL without its
-    password; without psycopg the error says which extra to install."""
+    password; without psycopg the error says which extra to install.
+
+    The connection gives up connecting after 10 s, sends TCP keepalives (a server that vanished is
+    noticed in about a minute) and, with ``statement_timeout`` (seconds), has the server cancel a
+    statement running longer (a lock held elsewhere, a hung server cannot hold a caller forever)."""
     shown = redacted_url(url)
     try:
         import psycopg
     except ImportError:
         raise StateStoreError(f"cannot open the {what} {shown!r}: psycopg is missing; {SCALE_HINT}") from None
-    secret = urlsplit(url).password if "://" in url else None
     try:
-        db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        secret = urlsplit(url).password if "://" in url else None
+    except ValueError as exc:
+        raise StateStoreError(f"cannot open the {what} {shown!r}: not a valid URL ({exc})") from None
+    try:
+        db = psycopg.connect(url, autocommit=True, **KEEPALIVE)
+        if statement_timeout:
+            db.execute(f"SET statement_timeout = {round(statement_timeout * 1000)}")
     except (psycopg.Error, ValueError) as exc:
         text = str(exc).strip()
         if secret:
@@ -81,16 +99,24 @@ class PostgresDatabase:
 
     what = "trigger state store"
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, url: str, *, clock: Callable[[], float] = time.time, statement_timeout: float | None = None
+    ) -> None:
         self.url = redacted_url(url)
         self.clock = clock
-        self._db, self._errors = connect(url, self.what)
+        self._db, self._errors = connect(url, self.what, statement_timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection itself failed (closed, or cut by the server): only then is it
+        worth reopening. A failure of the data (a foreign state row) leaves it in use."""
+        return bool(self._db.closed or self._db.broken)
 
     def __enter__(self) -> Self:
         return self

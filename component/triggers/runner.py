@@ -10,12 +10,13 @@ is renewed every third of ``ttl`` until the commit (through a slow delivery too)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..errors import StateStoreError
 from .store import Lease, LeaseLostError, StateStore, check_instance, new_owner
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 Deliver = Callable[[list[dict[str, Any]]], Awaitable[None] | None]
 DEFAULT_TTL = 300.0
+LOG = logging.getLogger("component.triggers")
 
 
 @dataclass
@@ -81,15 +83,28 @@ async def poll_once(
         return PollOutcome("polled", result.events, result.requests, result.incomplete)
     finally:
         heartbeat.cancel()
-        store.release(lease)
+        try:
+            store.release(lease)
+        except StateStoreError as error:  # logged, not raised over the poll's own outcome
+            LOG.warning(
+                "cannot release the lease on trigger instance %r (it runs out in %g s): %s",
+                instance,
+                ttl,
+                error.message,
+            )
 
 
 async def _keep_alive(store: StateStore, lease: Lease, ttl: float) -> None:
     """Renew the lease every third of its time while a long poll runs (a big list at 100 a minute).
 
-    A poller that dies stops renewing, so its lease still runs out.
+    A renewal that fails for a while (the store is away) is logged and tried again at the next
+    third; a lease lost stops it. A poller that dies stops renewing, so its lease still runs out.
     """
-    with contextlib.suppress(LeaseLostError):
-        while True:
-            await asyncio.sleep(ttl / 3)
-            store.renew(lease, ttl)
+    while True:
+        await asyncio.sleep(ttl / 3)
+        try:
+            lease = store.renew(lease, ttl)
+        except LeaseLostError:
+            return
+        except StateStoreError as error:
+            LOG.warning("cannot renew the lease on trigger instance %r: %s", lease.instance, error.message)

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..errors import UsageError
 
@@ -37,10 +38,11 @@ class WorkerConfig:
     lease_ttl: float
     jitter: float
     max_in_flight: int
-    sink: str | None  # an http(s) URL (webhook) or task:NAME (a Celery task)
+    sink: str | None  # an http(s) URL (webhook) or task:NAME[@QUEUE] (a Celery task)
     sink_secret: str | None
     sink_attempts: int
     backlog: int  # dispatch sends no more polls while this many wait in the queue
+    db_timeout: float  # seconds a statement on the state's database may run before it is cancelled
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -59,6 +61,7 @@ class WorkerConfig:
             sink_secret=env.get("COMPONENT_SINK_SECRET") or None,
             sink_attempts=int(_number(env, "COMPONENT_SINK_ATTEMPTS", 5, 1, 100)),
             backlog=int(_number(env, "COMPONENT_DISPATCH_BACKLOG", 1000, 1, 1_000_000)),
+            db_timeout=_number(env, "COMPONENT_STATE_TIMEOUT", 30.0, 0.1, 3600.0),
         )
 
     def state_url(self) -> str:
@@ -68,4 +71,8 @@ class WorkerConfig:
                 "COMPONENT_STATE must be a postgresql:// URL: the workers share trigger state and "
                 "the table of trigger instances there"
             )
+        try:
+            urlsplit(self.state).port  # noqa: B018 (reading it checks the host and port)
+        except ValueError as exc:
+            raise UsageError(f"COMPONENT_STATE is not a valid postgresql:// URL ({exc})") from None
         return self.state

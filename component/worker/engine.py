@@ -20,9 +20,9 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ComponentError, StateStoreError
+from ..errors import ComponentError, StateStoreError, UsageError
 from .config import WorkerConfig
-from .sinks import Sink, open_sink
+from .sinks import Send, Sink, open_sink
 
 if TYPE_CHECKING:
     from ..app import Application
@@ -40,11 +40,39 @@ class _NoStore:
         return None
 
 
+def open_connections(app: Application, config: WorkerConfig) -> Any:
+    """The connections tasks name (``COMPONENT_CONNECTIONS``'s file, ``COMPONENT_CONNECTION_STORE``'s
+    store sealed under ``COMPONENT_SECRET_KEY``, the environment's); settings that cannot work are a
+    :class:`UsageError` naming the variable (``component worker run`` checks them before starting)."""
+    import os
+
+    from ..connection import read_connection_file
+    from ..service.connections import KEY_ENV, KEY_HINT, Connections
+
+    data: Mapping[str, Any] | None = None
+    if config.connections_file:
+        try:
+            data = read_connection_file(config.connections_file)
+        except UsageError as error:
+            raise UsageError(f"COMPONENT_CONNECTIONS: {error.message}") from None
+    store: Any = _NoStore()
+    if config.connection_store:
+        if not os.environ.get(KEY_ENV):
+            raise UsageError(
+                f"{KEY_ENV} is not set: the connections in COMPONENT_CONNECTION_STORE keep their "
+                f"secrets sealed with it; {KEY_HINT}"
+            )
+        from ..service.store import open_service_store
+
+        store = open_service_store(config.connection_store)
+    return Connections(app, store, Connections.sources(app, data))
+
+
 class Engine:
     def __init__(
         self,
         config: WorkerConfig,
-        send: Callable[[str, dict[str, Any]], Any],
+        send: Send,
         *,
         application: Application | None = None,
     ) -> None:
@@ -54,7 +82,7 @@ class Engine:
         self.config = config
         self.state_url = config.state_url()
         self.app = application or Application.create()
-        self.connections = self._connections(config)
+        self.connections = open_connections(self.app, config)
         self.sink: Sink | None = open_sink(config.sink, config.sink_secret, send, config.sink_attempts)
         self.owner = new_owner()
         self._store: PostgresStateStore | None = None
@@ -63,20 +91,6 @@ class Engine:
         self._thread = threading.Thread(target=self.loop.run_forever, name="component-worker", daemon=True)
         self._thread.start()
         self._gate = self.call(self._open())
-
-    def _connections(self, config: WorkerConfig) -> Any:
-        from ..connection import read_connection_file
-        from ..service.connections import Connections
-
-        data: Mapping[str, Any] | None = None
-        if config.connections_file:
-            data = read_connection_file(config.connections_file)
-        store: Any = _NoStore()
-        if config.connection_store:
-            from ..service.store import open_service_store
-
-            store = open_service_store(config.connection_store)
-        return Connections(self.app, store, Connections.sources(self.app, data))
 
     async def _open(self) -> asyncio.Semaphore:
         await self.app.runtime.__aenter__()
@@ -105,22 +119,24 @@ class Engine:
         if self._store is None:
             from ..triggers.postgres import PostgresStateStore
 
-            self._store = PostgresStateStore(self.state_url)
+            self._store = PostgresStateStore(self.state_url, statement_timeout=self.config.db_timeout)
         return self._store
 
     def table(self) -> InstanceTable:
         if self._table is None:
             from .instances import InstanceTable
 
-            self._table = InstanceTable(self.state_url)
+            self._table = InstanceTable(self.state_url, statement_timeout=self.config.db_timeout)
         return self._table
 
-    def _drop(self, *broken: PostgresDatabase | None) -> None:
-        """Close and drop the connections a call failed on, if they are still the current ones (a
-        poll that started on an older connection must not close the one opened since): the next
-        call opens new ones."""
-        for held in broken:
-            if held is not None and any(held is current for current in (self._store, self._table)):
+    def _drop(self, *failed: PostgresDatabase | None) -> None:
+        """Close and drop the connections a call failed on when the connection itself broke (not
+        for a failure of the data, such as another trigger's state: every other poll of the
+        process uses the connection), if they are still the current ones (a poll that started on
+        an older connection must not close the one opened since): the next call opens new ones."""
+        for held in failed:
+            current = any(held is now for now in (self._store, self._table))
+            if held is not None and current and held.broken:
                 try:
                     held.close()
                 except Exception:  # a connection already broken may fail to close; it is dropped anyway

@@ -62,8 +62,9 @@ class InstanceTable(PostgresDatabase):
         *,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        statement_timeout: float | None = None,
     ) -> None:
-        super().__init__(url, clock=clock)
+        super().__init__(url, clock=clock, statement_timeout=statement_timeout)
         self.draw = draw
 
     def add(
@@ -109,6 +110,16 @@ class InstanceTable(PostgresDatabase):
                 (instance,),
             ).fetchone()
         return None if row is None else TriggerInstance(*row)
+
+    def stored_trigger(self, instance: str) -> str | None:
+        """The trigger whose state is stored for ``instance`` (None when it has none)."""
+        with self._tx(f"read the state of trigger instance {instance!r}") as db:
+            row = db.execute(
+                "SELECT state->>'trigger' FROM trigger_state WHERE instance = %s AND jsonb_typeof(state) = "
+                "'object'",
+                (instance,),
+            ).fetchone()
+        return None if row is None else row[0]
 
     def all(self) -> list[TriggerInstance]:
         with self._tx("list the trigger instances") as db:

@@ -27,6 +27,14 @@ from ..errors import SinkError, UsageError
 SIGNATURE_HEADER = "X-Component-Signature"
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 10.0
+QUEUE = "component"  # the component's workers consume it and the queues named component.*
+
+
+def own_queue(queue: str) -> bool:
+    """Whether ``queue`` is one the component's own workers consume (component/worker/app.py)."""
+    return queue == QUEUE or queue.startswith(QUEUE + ".")
+
+
 RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -46,6 +54,21 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(signature(secret, body), header)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as ``scheme://host[:port]/path``, for reprs and messages: without the user, password,
+    query or fragment, which may hold credentials (``user:password@``, ``?token=``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"{url.split(':', 1)[0]}://?"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 def backoff(attempt: int, draw: float) -> float:
     """Seconds before retry ``attempt`` (1, 2, …): 0.5 s doubling to 10 s, less up to half at random."""
     return float(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)) * (1 - 0.5 * draw))
@@ -63,7 +86,8 @@ class WebhookSink:
         draw: Callable[[], float] = random.random,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self.url = url
+        self._url = url
+        self.url = shown_url(url)  # what reprs and messages show
         self._secret = secret
         self.attempts = attempts
         self.draw = draw
@@ -81,7 +105,7 @@ class WebhookSink:
             if attempt > 1:
                 await self.sleep(backoff(attempt - 1, self.draw()))
             try:
-                response = await self._client.post(self.url, content=body, headers=headers)
+                response = await self._client.post(self._url, content=body, headers=headers)
             except httpx2.HTTPError as exc:
                 problem = f"no answer ({type(exc).__name__})"
                 continue
@@ -103,20 +127,25 @@ class WebhookSink:
         await self._client.aclose()
 
 
-class TaskSink:
-    """Sends each batch to the Celery task ``name`` (``send(name, batch)``); accepted once the
-    broker took the message."""
+Send = Callable[[str, str, dict[str, Any]], Any]  # send(task name, queue, batch)
 
-    def __init__(self, name: str, send: Callable[[str, dict[str, Any]], Any]) -> None:
+
+class TaskSink:
+    """Sends each batch to the Celery task ``name`` on the queue ``queue`` (by default the task's
+    name, never the queues the component's own workers consume, which would discard it as an
+    unregistered task): ``send(name, queue, batch)``. Accepted once the broker took the message."""
+
+    def __init__(self, name: str, send: Send, queue: str | None = None) -> None:
         self.name = name
+        self.queue = queue or name
         self.send = send
 
     def __repr__(self) -> str:
-        return f"TaskSink({self.name!r})"
+        return f"TaskSink({self.name!r}, queue={self.queue!r})"
 
     async def deliver(self, batch: dict[str, Any]) -> None:
         try:
-            await asyncio.to_thread(self.send, self.name, batch)
+            await asyncio.to_thread(self.send, self.name, self.queue, batch)
         except Exception as exc:  # the broker's client raises its own kinds
             raise SinkError(
                 f"cannot send a batch of trigger instance {batch['instance']!r} to task {self.name!r}: "
@@ -127,23 +156,28 @@ class TaskSink:
         return None
 
 
-def open_sink(
-    where: str | None, secret: str | None, send: Callable[[str, dict[str, Any]], Any], attempts: int = 5
-) -> Sink:
-    """The sink ``COMPONENT_SINK`` names: ``https://…`` (or ``http://``) or ``task:NAME``."""
+def open_sink(where: str | None, secret: str | None, send: Send, attempts: int = 5) -> Sink:
+    """The sink ``COMPONENT_SINK`` names: ``https://…`` (or ``http://``) or ``task:NAME[@QUEUE]``."""
     if check_sink(where, secret) == "task":
-        return TaskSink(str(where)[5:], send)
+        name, _, queue = str(where)[5:].partition("@")
+        return TaskSink(name, send, queue or None)
     return WebhookSink(str(where), str(secret), attempts=attempts)
 
 
 def check_sink(where: str | None, secret: str | None) -> str:
     """``task`` or ``webhook``; settings that name no sink are refused, naming the variable."""
     if not where:
-        raise UsageError("COMPONENT_SINK is not set: give a webhook URL (https://…) or task:NAME")
-    if where.startswith("task:") and len(where) > 5:
+        raise UsageError("COMPONENT_SINK is not set: give a webhook URL (https://…) or task:NAME[@QUEUE]")
+    if where.startswith("task:"):
+        name, at, queue = where[5:].partition("@")
+        if not name or (at and not queue) or own_queue(queue or name):
+            raise UsageError(
+                f"COMPONENT_SINK must be task:NAME or task:NAME@QUEUE, on a queue of its own (not "
+                f"{QUEUE!r} or {QUEUE + '.*'!r}, which the component's workers consume): {where!r}"
+            )
         return "task"
     if where.startswith(("https://", "http://")):
         if not secret:
             raise UsageError("COMPONENT_SINK_SECRET is not set: the webhook sink signs every batch with it")
         return "webhook"
-    raise UsageError(f"COMPONENT_SINK must be an http(s) URL or task:NAME, not {where!r}")
+    raise UsageError(f"COMPONENT_SINK must be an http(s) URL or task:NAME[@QUEUE], not {where!r}")
