@@ -412,7 +412,7 @@ class Runtime:
             return known
         found = self._validated(connector, data)
         if quick is not None:
-            self._connections[quick] = found
+            self._remember(quick, found)
         return found
 
     def _quick_key(self, connector: str, data: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
@@ -437,11 +437,19 @@ class Runtime:
             key = (connector, *values.items()) if plain else (connector, json.dumps(values, sort_keys=True))
         except (TypeError, ValueError):  # not JSON: validation will say why
             return self._tracked(make_connection(loaded, data, self.env))
-        if key not in self._connections:
-            if len(self._connections) >= _MAX_CONNECTIONS:
-                self._connections.clear()
-            self._connections[key] = self._tracked(make_connection(loaded, data, self.env))
-        return self._connections[key]
+        known = self._connections.get(key)
+        if known is None:
+            known = self._remember(key, self._tracked(make_connection(loaded, data, self.env)))
+        return known
+
+    def _remember(self, key: tuple[Any, ...], connection: Connection) -> Connection:
+        """Keep ``connection`` under ``key``, at most ``_MAX_CONNECTIONS`` of them (the quick keys
+        too: the same connection given in another key order or beside another variable's value
+        adds one each)."""
+        if len(self._connections) >= _MAX_CONNECTIONS:
+            self._connections.clear()
+        self._connections[key] = connection
+        return connection
 
     def _tracked(self, connection: Connection) -> Connection:
         if self.secrets is not None:

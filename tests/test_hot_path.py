@@ -91,6 +91,24 @@ def test_a_connection_found_again_sees_a_changed_process_environment(
     )
 
 
+def test_connections_found_by_their_values_stay_within_the_runtimes_bound(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that gives every field is one connection whatever its x-env variables hold, but
+    each of their values is another quick key: those count against the bound of connections a
+    runtime keeps, like the validated ones."""
+    from component import runtime as runtime_module
+
+    monkeypatch.setattr(runtime_module, "_MAX_CONNECTIONS", 4)
+    env: dict[str, str] = {}
+    runtime = Runtime(catalog, env=env)
+    first = runtime.connection("servicetitan", dict(ST_CONNECTION))
+    for n in range(50):
+        env["SERVICETITAN_TENANT"] = str(n)  # overridden by the given tenant: the same connection
+        assert runtime.connection("servicetitan", dict(ST_CONNECTION)).values == first.values
+        assert len(runtime._connections) <= 4
+
+
 def test_a_connection_with_a_reference_reads_its_variable_every_time(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
