@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from urllib.parse import parse_qs
 
@@ -17,6 +16,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from component.service.listening import listen
 
 EMPTY_PAGE = {"page": 1, "pageSize": 1000, "hasMore": False, "totalCount": 0, "data": []}
 SLIM_CUSTOMERS = [
@@ -79,10 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=0)
     options = parser.parse_args()
-    # IPPROTO_TCP named, so asyncio sets TCP_NODELAY (no ~40 ms delayed-ACK stall per response)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = listen("127.0.0.1", 0)  # listening (TCP_NODELAY, as the service's) before it is announced
     print(json.dumps({"url": f"http://127.0.0.1:{listener.getsockname()[1]}"}), flush=True)
     config = uvicorn.Config(app(options.latency_ms), log_level="warning", lifespan="off", backlog=4096)
     uvicorn.Server(config).run(sockets=[listener])

@@ -35,11 +35,10 @@ CUSTOMER = json.loads((ROOT / "actions/servicetitan/createCustomer.json").read_t
 
 def serve_sandbox(latency_ms: float) -> None:
     """Serve the sandbox with the vendors' rate limits; ``GET /_counts`` answers the statuses sent."""
-    import socket
-
     import uvicorn
 
     from component.sandbox import VENDORS, Faults, Sandbox
+    from component.service.listening import listen
     from tests.servers import Counting
 
     faults = {name: Faults(latency_ms=latency_ms) for name in VENDORS}
@@ -65,8 +64,7 @@ def serve_sandbox(latency_ms: float) -> None:
 
         await counting(scope, receive, noted if scope["type"] == "http" else send)
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.bind(("127.0.0.1", 0))
+    listener = listen("127.0.0.1", 0)  # listening before its address is printed
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     print(json.dumps({"url": base, "connections": sandbox.connections(base)}), flush=True)
     config = uvicorn.Config(app, log_level="critical", lifespan="off", backlog=4096)
