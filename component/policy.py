@@ -301,14 +301,18 @@ def header_delay(response: httpx2.Response, policy: HttpPolicy, clock: Clock) ->
     return None
 
 
-def backoff_delay(attempt: int, policy: HttpPolicy, draw: float = 0.0) -> float:
-    """Exponential back-off after ``attempt`` (1-based) failed attempts, with jitter.
+def exponential_backoff(attempt: int, first: float, most: float, jitter: float, draw: float) -> float:
+    """Seconds to wait after ``attempt`` (1-based) failures in a row: ``first`` doubling up to
+    ``most``, less up to ``jitter`` of it by ``draw`` in [0, 1), so callers failing together do not
+    retry together (a ``draw`` of 0 gives the plain exponential step)."""
+    step = min(most, first * 2 ** min(attempt - 1, 64))
+    return float(step * (1 - jitter * draw))
 
-    ``draw`` in [0, 1) takes up to ``retry.jitter`` of the step away, so callers failing together
-    do not retry together; 0 gives the plain exponential step.
-    """
-    step = min(policy.retry.maxBackoff, policy.retry.backoff * 2 ** min(attempt - 1, 64))
-    return float(step * (1 - policy.retry.jitter * draw))
+
+def backoff_delay(attempt: int, policy: HttpPolicy, draw: float = 0.0) -> float:
+    """The vendor policy's back-off after ``attempt`` failed attempts (its ``retry`` settings)."""
+    retry = policy.retry
+    return exponential_backoff(attempt, retry.backoff, retry.maxBackoff, retry.jitter, draw)
 
 
 class Attempts:

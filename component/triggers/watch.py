@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ComponentError, TransportError, VendorError
+from ..policy import exponential_backoff
 from .core import STOP, PollStoppedError, TriggerError
 from .runner import Deliver, PollOutcome, poll_once
 from .store import LeaseLostError, StateStore, new_owner
@@ -50,8 +51,7 @@ def transient(error: BaseException) -> bool:
 def backoff(failures: int, draw: float) -> float:
     """Seconds to wait after ``failures`` failed polls in a row: 5 s doubling to 5 minutes, less up
     to half of it by ``draw`` in [0, 1), so pollers failing together do not retry together."""
-    step = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** min(failures - 1, 16))
-    return float(step * (1 - 0.5 * draw))
+    return exponential_backoff(failures, FIRST_BACKOFF, MAX_BACKOFF, 0.5, draw)
 
 
 async def watch(

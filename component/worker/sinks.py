@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx2
 
 from ..errors import SinkError, UsageError
+from ..policy import exponential_backoff
 
 SIGNATURE_HEADER = "X-Component-Signature"
 FIRST_BACKOFF = 0.5
@@ -71,7 +72,7 @@ def shown_url(url: str) -> str:
 
 def backoff(attempt: int, draw: float) -> float:
     """Seconds before retry ``attempt`` (1, 2, …): 0.5 s doubling to 10 s, less up to half at random."""
-    return float(min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)) * (1 - 0.5 * draw))
+    return exponential_backoff(attempt, FIRST_BACKOFF, MAX_BACKOFF, 0.5, draw)
 
 
 class WebhookSink:
