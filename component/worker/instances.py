@@ -23,6 +23,9 @@ from ..triggers.store import check_instance
 
 MAX_EVERY = 7 * 86400.0
 Row = tuple[str, str, dict[str, Any], str | None, float]  # instance, ref, inputs, connection, every
+SELECT = (
+    "SELECT instance, ref, inputs, connection, every, next_due FROM trigger_instance"  # a TriggerInstance
+)
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,7 @@ class InstanceTable(PostgresDatabase):
     def get(self, instance: str) -> TriggerInstance | None:
         with self._tx(f"read trigger instance {instance!r}") as db:
             row = db.execute(
-                "SELECT instance, ref, inputs, connection, every, next_due FROM trigger_instance "
-                "WHERE instance = %s",
+                f"{SELECT} WHERE instance = %s",
                 (instance,),
             ).fetchone()
         return None if row is None else TriggerInstance(*row)
@@ -123,10 +125,7 @@ class InstanceTable(PostgresDatabase):
 
     def all(self) -> list[TriggerInstance]:
         with self._tx("list the trigger instances") as db:
-            rows = db.execute(
-                "SELECT instance, ref, inputs, connection, every, next_due FROM trigger_instance "
-                "ORDER BY instance"
-            ).fetchall()
+            rows = db.execute(f"{SELECT} ORDER BY instance").fetchall()
         return [TriggerInstance(*row) for row in rows]
 
     def claim_due(self, limit: int, jitter: float) -> list[tuple[str, float]]:
