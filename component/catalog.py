@@ -531,7 +531,7 @@ def load(root: Path | None = None) -> Catalog:
     """
     resolved = (root or default_root()).resolve()
     if resolved not in _CACHE:
-        key = catalog_cache.content_key(resolved)
+        key = catalog_cache.key_for(resolved)
         trusted = catalog_cache.read(key) is not None
         loader = _Loader(resolved, trusted=trusted)
         catalog = loader.load()

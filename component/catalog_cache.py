@@ -8,6 +8,15 @@ new key, so a stale entry is never read: the next load checks everything again. 
 ``component catalog --json`` answer without loading the runtime at all and lets the runtime skip the
 checks already passed.
 
+An entry holds the catalog as ``component catalog --json`` prints it (indented), after a one-line
+header naming its key and length, so a hit prints it without decoding or encoding anything.
+
+Hashing every file's bytes is most of a warm start's own work, so the key is also remembered under
+a stamp of the same files' ``stat`` (size, modification and change times, inode), as git's index
+does: an unchanged stamp names the key without reading a file. A file changed within the last
+seconds is not stamped (its times may not yet tell a second change apart from the first, git's
+"racy" case), so such a tree is hashed until it settles.
+
 The cache lives in ``$COMPONENT_CACHE_DIR`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/fieldservice-component`` or ``~/.cache/fieldservice-component``. A cache that
 cannot be written is silently skipped.
@@ -18,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,25 +72,87 @@ def definition_files(root: Path) -> list[Path]:
     """The manifest and every JSON file in the definition folders, registered or not."""
     files = [root / "manifest.json"]
     for folder in DEFINITION_FOLDERS:
-        if (root / folder).is_dir():
-            files.extend(sorted((root / folder).rglob("*.json")))
+        files.extend(sorted(_json_files(root / folder)))
+    return files
+
+
+def _json_files(folder: Path) -> Iterator[Path]:
+    """Every ``*.json`` file under ``folder`` (none when it is missing): ``rglob`` in a third of
+    its time, which a warm start notices."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):  # as rglob: a linked folder is not entered
+            yield from _json_files(Path(entry.path))
+        elif entry.name.endswith(".json") and entry.is_file():
+            yield Path(entry.path)
+
+
+def _keyed_files(root: Path) -> list[tuple[str, Path]]:
+    """Every file the key covers, each with the name it is hashed under: the runtime's source, its
+    schema vocabulary, then the definitions (relative to ``root``)."""
+    files = [(source.name, source) for source in sorted(_PACKAGE.glob("*.py"))]
+    files.append(("\0vocabulary", _PACKAGE / "schema" / "vocabulary.json"))
+    files.extend((file.relative_to(root).as_posix(), file) for file in definition_files(root))
     return files
 
 
 def content_key(root: Path) -> str:
     """A digest of the definitions under ``root`` and of the runtime that checks them."""
     digest = hashlib.sha256(__version__.encode())
-    for source in sorted(_PACKAGE.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-    vocabulary = _PACKAGE / "schema" / "vocabulary.json"
-    digest.update(vocabulary.read_bytes() if vocabulary.is_file() else b"\0missing")
-    for file in definition_files(root):
+    for name, file in _keyed_files(root):
         try:
             content = file.read_bytes()
         except OSError:
             content = b"\0missing"
-        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + content + b"\0")
+        digest.update(name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
+
+
+SETTLED_NS = 2_000_000_000
+"""How long ago a file must have changed for its ``stat`` to stand for its bytes (see above)."""
+
+
+def _stamp(root: Path) -> tuple[str, bool]:
+    """A digest of the keyed files' ``stat``, and whether every one of them changed long enough ago
+    (:data:`SETTLED_NS`) for the digest to stand for their bytes."""
+    import time
+
+    digest = hashlib.sha256(f"{__version__}\0{root}".encode())
+    newest = 0
+    for name, file in _keyed_files(root):
+        try:
+            info = file.stat()
+        except OSError:
+            digest.update(name.encode() + b"\0missing\0")
+            continue
+        digest.update(
+            f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0".encode()
+        )
+        newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+    settled = time.time_ns() - newest >= SETTLED_NS
+    return digest.hexdigest(), settled
+
+
+def key_for(root: Path) -> str:
+    """:func:`content_key` of ``root``, read from the stamp index when the files are unchanged."""
+    folder = cache_dir()
+    if folder is None:
+        return content_key(root)
+    stamp, settled = _stamp(root)
+    pointer = folder / f"stamp-{stamp[:32]}"
+    try:
+        known = pointer.read_text(encoding="ascii")
+    except (OSError, UnicodeError):
+        known = ""
+    if len(known) == 64 and known.isalnum():
+        return known
+    key = content_key(root)
+    if settled:
+        _store(pointer, key)
+    return key
 
 
 def _entry(key: str) -> Path | None:
@@ -88,28 +160,38 @@ def _entry(key: str) -> Path | None:
     return folder / f"catalog-{key[:32]}.json" if folder else None
 
 
-def read(key: str) -> dict[str, Any] | None:
-    """The catalog JSON stored for ``key``, or None when there is none (or it is unreadable)."""
+def read_text(key: str) -> str | None:
+    """The catalog stored for ``key`` as ``catalog --json`` prints it, or None when there is none
+    (or the entry is not whole)."""
     entry = _entry(key)
     if entry is None:
         return None
     try:
-        stored = _decode(entry.read_bytes())
+        data = entry.read_bytes()
+        header, _, body = data.partition(b"\n")
+        stored = json.loads(header)
+        if not isinstance(stored, dict) or stored.get("key") != key or stored.get("length") != len(body):
+            return None
+        return body.decode("utf-8")
     except (OSError, ValueError):
         return None
-    if (
-        not isinstance(stored, dict)
-        or stored.get("key") != key
-        or not isinstance(stored.get("catalog"), dict)
-    ):
+
+
+def read(key: str) -> dict[str, Any] | None:
+    """The catalog JSON stored for ``key``, or None when there is none (or it is unreadable)."""
+    text = read_text(key)
+    if text is None:
         return None
-    catalog: dict[str, Any] = stored["catalog"]
-    return catalog
+    try:
+        catalog = _decode(text.encode("utf-8"))
+    except ValueError:
+        return None
+    return catalog if isinstance(catalog, dict) else None
 
 
 def _decode(data: bytes) -> Any:
     """A stored entry read back: msgspec reads it in about half of json's time; what msgspec refuses
-    (an entry cut short, not JSON) goes to json, which says why or reads it as before."""
+    goes to json, which says why or reads it as before."""
     import msgspec
 
     try:
@@ -118,24 +200,39 @@ def _decode(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
 
 
-def write(key: str, catalog: dict[str, Any]) -> None:
-    """Store a checked catalog's JSON under ``key`` (atomically; silently skipped when not writable)."""
-    entry = _entry(key)
-    if entry is None:
-        return
+def _store(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; silently skipped when the folder is not writable."""
     import tempfile
 
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=entry.parent, prefix=".catalog-", suffix=".tmp", delete=False
+            "w", encoding="utf-8", dir=path.parent, prefix=".catalog-", suffix=".tmp", delete=False
         ) as handle:
-            json.dump({"key": key, "catalog": catalog}, handle)
-        os.replace(handle.name, entry)
+            handle.write(text)
+        os.replace(handle.name, path)
     except OSError:
         return
 
 
+def write(key: str, catalog: dict[str, Any]) -> None:
+    """Store a checked catalog under ``key``, as ``catalog --json`` prints it (atomically; silently
+    skipped when not writable)."""
+    entry = _entry(key)
+    if entry is None:
+        return
+    from .redact import json_text
+
+    body = json_text(catalog, indent=2)
+    header = json.dumps({"key": key, "length": len(body.encode("utf-8"))})
+    _store(entry, f"{header}\n{body}")
+
+
+def cached_catalog_text(root: Path | None = None) -> str | None:
+    """The catalog of the definitions under ``root``, as printed, if they were checked unchanged before."""
+    return read_text(key_for((root or default_root()).resolve()))
+
+
 def cached_catalog(root: Path | None = None) -> dict[str, Any] | None:
     """The catalog JSON of the definitions under ``root`` if they were checked unchanged before."""
-    return read(content_key((root or default_root()).resolve()))
+    return read(key_for((root or default_root()).resolve()))

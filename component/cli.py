@@ -19,7 +19,7 @@ import click
 from . import catalog_cache, commands, render
 from .errors import ComponentError, DefinitionError, UsageError
 from .jsontext import JsonTextError, loads, read_bounded
-from .redact import RedactingFilter, Redactor, redact, redact_json
+from .redact import RedactingFilter, Redactor, redact, redact_json, redact_json_text
 from .render import ProgressLine, clear_progress, plural, show_error
 from .version import __version__
 
@@ -41,6 +41,19 @@ def emit(data: Any) -> None:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
     clear_progress()
     click.echo(text)
+
+
+def emit_text(text: str) -> None:
+    """Print JSON text that :func:`emit` would have written for its value (a stored catalog), through
+    the same redaction."""
+    ctx = click.get_current_context(silent=True)
+    redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
+    shown = redact_json_text(text, redactor or Redactor(), indent=2)
+    clear_progress()
+    # written as is: click.echo would scan the whole text for terminal escapes to strip when piped,
+    # and JSON text holds none (the encoder writes control characters as \u escapes)
+    sys.stdout.write(shown + "\n")
+    sys.stdout.flush()
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:

@@ -78,8 +78,13 @@ def catalog_command(
 ) -> None:
     """List connectors, actions, data sources and triggers."""
     from . import catalog_cache
-    from .cli import emit
+    from .cli import emit, emit_text
 
+    if as_json and not connectors and not kinds:
+        text = catalog_cache.cached_catalog_text(ctx.obj["root"])
+        if text is not None:  # printed as stored: nothing decoded or encoded again
+            emit_text(text)
+            return
     data = catalog_cache.cached_catalog(ctx.obj["root"])
     if data is None:
         from .catalog import load

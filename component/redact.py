@@ -339,6 +339,17 @@ def redact_json(value: Any, secrets: Secrets, *, indent: int | None = None) -> s
     return json_text(_walk(value, matcher), indent)
 
 
+def redact_json_text(text: str, secrets: Secrets, *, indent: int | None = None) -> str:
+    """JSON ``text`` already written by :func:`json_text` with this ``indent``, redacted as
+    :func:`redact_json` redacts its value: as it is when no secret can be in it, else decoded,
+    redacted and written again."""
+    registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
+    matcher = registry._compiled()
+    if matcher is None or not matcher.could_hold(text):
+        return text
+    return json_text(_walk(json.loads(text), matcher), indent)
+
+
 def json_text(value: Any, indent: int | None = None) -> str:
     """``value`` as JSON text, UTF-8 kept: ``json.dumps(value, indent=indent, ensure_ascii=False)``,
     character for character, in a fraction of the time where ``indent`` is set. json's indenting

@@ -71,7 +71,8 @@ def test_cached_catalog_json_needs_no_runtime(tmp_path: Path) -> None:
     warm, warm_modules = loaded_by(["catalog", "--json"], tmp_path)
     assert "pydantic" in cold_modules  # the first run checks everything and fills the cache
     assert warm_modules == []
-    assert json.loads(warm) == json.loads(cold) == catalog_module.load(ROOT).to_json()
+    assert warm == cold  # the stored text is printed as the first run printed it
+    assert json.loads(warm) == catalog_module.load(ROOT).to_json()
 
 
 def test_a_one_shot_run_compiles_no_input_validator(tmp_path: Path) -> None:
@@ -169,6 +170,64 @@ def test_a_corrupt_or_unwritable_cache_is_ignored(tree: Path, monkeypatch: pytes
     assert fresh_load(tree).find("actions", "servicetitan.createJob")
     monkeypatch.setenv(catalog_cache.CACHE_ENV, "off")
     assert catalog_cache.cache_dir() is None
+    assert catalog_cache.cached_catalog(tree) is None
+
+
+def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_cache, "SETTLED_NS", 0)
+    fresh_load(tree)
+    text = catalog_cache.cached_catalog_text(tree)  # hashed once more, and stamped
+    assert text is not None
+
+    def refuse(root: Path) -> str:
+        raise AssertionError("an unchanged stamp names the key without hashing")
+
+    monkeypatch.setattr(catalog_cache, "content_key", refuse)
+    assert catalog_cache.cached_catalog_text(tree) == text
+    # a file whose times changed is a new stamp: the bytes are hashed again, and a changed tree misses
+    path = tree / "actions/servicetitan/createJob.json"
+    monkeypatch.undo()
+    monkeypatch.setattr(catalog_cache, "SETTLED_NS", 0)
+    edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    assert catalog_cache.cached_catalog_text(tree) is None
+
+
+def test_a_tree_changed_moments_ago_is_hashed_not_stamped(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Within SETTLED_NS of a change a second same-size change may leave every stat as it was (file times
+    # are coarse): such a tree is never stamped, so its bytes decide.
+    monkeypatch.setattr(catalog_cache, "SETTLED_NS", 10**18)
+    fresh_load(tree)
+    assert catalog_cache.cached_catalog_text(tree) is not None
+    folder = catalog_cache.cache_dir()
+    assert folder is not None
+    assert list(folder.glob("stamp-*")) == []
+    path = tree / "actions/servicetitan/createJob.json"
+    before = path.stat()
+    data = path.read_bytes()
+    same_size = data.replace(b'"label": "Create Job"', b'"label": "Create Jib"')
+    assert same_size != data and len(same_size) == len(data)
+    path.write_bytes(same_size)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert catalog_cache.cached_catalog_text(tree) is None
+
+
+def test_a_stored_catalog_cut_short_is_not_printed(tree: Path) -> None:
+    fresh_load(tree)
+    key = catalog_cache.key_for(tree)
+    folder = catalog_cache.cache_dir()
+    assert folder is not None
+    [entry] = folder.glob(f"catalog-{key[:32]}.json")
+    whole = entry.read_bytes()
+    header, _, body = whole.partition(b"\n")
+    assert json.loads(header) == {"key": key, "length": len(body)}
+    assert body.decode() == json.dumps(catalog_module.load(tree).to_json(), indent=2, ensure_ascii=False)
+    entry.write_bytes(whole[:-10])
+    assert catalog_cache.read_text(key) is None
     assert catalog_cache.cached_catalog(tree) is None
 
 

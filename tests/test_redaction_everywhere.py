@@ -32,7 +32,7 @@ from component import cli as cli_module
 from component.auth import TokenCache
 from component.errors import ComponentError
 from component.policy import BudgetRegistry
-from component.redact import Redactor, redact, redact_json
+from component.redact import Redactor, json_text, redact, redact_json, redact_json_text
 from component.runtime import Runtime
 from component.sandbox import CREDENTIALS, Sandbox, homebase360
 from tests.conftest import ROOT
@@ -457,6 +457,10 @@ def test_redact_json_serialises_once_when_clean_and_redacts_otherwise() -> None:
     assert redact_json(clean, registry, indent=2) == json.dumps(clean, indent=2, ensure_ascii=False)
     echoed = {"a": [FORMS["json-u-escaped"](secret)], FORMS["prefix-8"](secret): "é"}
     assert json.loads(redact_json(echoed, registry)) == {"a": ["***"], "***…": "é"}
+    # text written before (a stored catalog) is redacted as its value would be
+    for value in (clean, echoed):
+        written = json_text(value, indent=2)
+        assert redact_json_text(written, registry, indent=2) == redact_json(value, registry, indent=2)
 
 
 @pytest.mark.parametrize("form", FORMS)
