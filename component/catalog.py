@@ -532,7 +532,7 @@ def load(root: Path | None = None) -> Catalog:
     resolved = (root or default_root()).resolve()
     if resolved not in _CACHE:
         key = catalog_cache.key_for(resolved)
-        trusted = catalog_cache.read(key) is not None
+        trusted = catalog_cache.read_text(key) is not None
         loader = _Loader(resolved, trusted=trusted)
         catalog = loader.load()
         if loader.problems or catalog is None:

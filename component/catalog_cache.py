@@ -160,12 +160,23 @@ def _entry(key: str) -> Path | None:
     return folder / f"catalog-{key[:32]}.json" if folder else None
 
 
+SHIPPED = _PACKAGE / "_definitions" / "checked-catalog.json"
+"""The catalog of the packed definitions, checked when the wheel was built (``hatch_build.py``): an
+entry like the cache's, so the first run after installing needs no check. Read whatever
+``$COMPONENT_CACHE_DIR`` says (it is part of the package, not of the cache), and only under its key."""
+
+
 def read_text(key: str) -> str | None:
-    """The catalog stored for ``key`` as ``catalog --json`` prints it, or None when there is none
-    (or the entry is not whole)."""
-    entry = _entry(key)
-    if entry is None:
-        return None
+    """The catalog stored for ``key`` as ``catalog --json`` prints it (from the cache, else the one
+    shipped in the wheel), or None when there is none (or the entry is not whole)."""
+    for entry in (_entry(key), SHIPPED):
+        text = None if entry is None else _entry_text(entry, key)
+        if text is not None:
+            return text
+    return None
+
+
+def _entry_text(entry: Path, key: str) -> str | None:
     try:
         data = entry.read_bytes()
         header, _, body = data.partition(b"\n")
@@ -215,17 +226,21 @@ def _store(path: Path, text: str) -> None:
         return
 
 
-def write(key: str, catalog: dict[str, Any]) -> None:
-    """Store a checked catalog under ``key``, as ``catalog --json`` prints it (atomically; silently
-    skipped when not writable)."""
-    entry = _entry(key)
-    if entry is None:
-        return
+def entry_text(key: str, catalog: dict[str, Any]) -> str:
+    """A checked catalog as an entry holds it: a header naming its key and length, then the catalog
+    as ``catalog --json`` prints it."""
     from .redact import json_text
 
     body = json_text(catalog, indent=2)
     header = json.dumps({"key": key, "length": len(body.encode("utf-8"))})
-    _store(entry, f"{header}\n{body}")
+    return f"{header}\n{body}"
+
+
+def write(key: str, catalog: dict[str, Any]) -> None:
+    """Store a checked catalog under ``key`` (atomically; silently skipped when not writable)."""
+    entry = _entry(key)
+    if entry is not None:
+        _store(entry, entry_text(key, catalog))
 
 
 def cached_catalog_text(root: Path | None = None) -> str | None:
