@@ -33,6 +33,22 @@ def _baseline() -> str:
     return "import httpx2"
 
 
+def _installed(work: Path) -> Path:
+    """The project built into a wheel and installed into a folder of its own, as ``pip install``
+    leaves it (bytecode compiled, the checked catalog the wheel ships beside the definitions)."""
+    import subprocess
+
+    pip = [PYTHON, "-m", "pip", "--quiet"]
+    wheels, site = work / "wheel", work / "site"
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = wheels.glob("fieldservice_component-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True)
+    return site
+
+
 def _load_seconds(env: dict[str, str]) -> tuple[float, int]:
     import subprocess
 
@@ -82,8 +98,19 @@ def run(report: Report, runs: int) -> None:
         "imports of an uncached catalog": ([PYTHON, "-c", FLOOR], cold),
         "run createJob --dry-run (cache warm)": ([*component, "run", *dry_run], warm),
     }
+    installed = {"PYTHONPATH": str(_installed(work)), "COMPONENT_CACHE_DIR": "off", "COMPONENT_ROOT": ""}
+    elsewhere = work / "elsewhere"  # not the checkout, whose component/ would be imported first
+    elsewhere.mkdir()
+    first_run = "catalog --json (first run after install)"
+    commands[first_run] = ([*component, "catalog", "--json"], installed)
     samples = interleaved(
-        runs, {name: (lambda a=args, e=env: timed_process(a, e)) for name, (args, env) in commands.items()}
+        runs,
+        {
+            name: (
+                lambda a=args, e=env, w=(elsewhere if name == first_run else ROOT): timed_process(a, e, cwd=w)
+            )
+            for name, (args, env) in commands.items()
+        },
     )
     base = Sample([v * 1000 for v in samples.pop(baseline)], "ms")
     targets = {
@@ -91,6 +118,7 @@ def run(report: Report, runs: int) -> None:
         "--help": ("< 1.5x", 1.5),
         "catalog --json (cache warm)": ("< 1x", 1.0),
         "catalog --json (no cache)": ("< 2x", 2.0),
+        first_run: ("< 2x", 2.0),
     }
     for name, values in samples.items():
         target, limit = targets.get(name, ("", 0.0))
@@ -99,7 +127,9 @@ def run(report: Report, runs: int) -> None:
         if limit:
             row.met = row.ratio is not None and row.ratio < limit
         if name == "catalog --json (no cache)":
-            row.note = "the first run after a change; the issue allows the catalog cache (row above)"
+            row.note = "the first run after a change to the definitions or the runtime: every check runs"
+        if name == first_run:
+            row.note = "an installed wheel, no cache: the catalog checked when the wheel was built"
         if "dry-run" in name:
             row.note = "opens no HTTP client (tests/test_cold_start.py)"
         if name == "imports of an uncached catalog":

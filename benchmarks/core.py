@@ -136,10 +136,12 @@ def timed_async(make: Callable[[], Awaitable[Any]]) -> float:
     return asyncio.run(main())
 
 
-def timed_process(args: list[str], env: dict[str, str] | None = None, *, check: bool = True) -> float:
+def timed_process(
+    args: list[str], env: dict[str, str] | None = None, *, check: bool = True, cwd: Path = ROOT
+) -> float:
     """Whole-process wall time of a command (seconds); fails loudly if the command fails (``check``)."""
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+    done = subprocess.run(args, capture_output=True, env={**os.environ, **(env or {})}, cwd=cwd)
     elapsed = time.perf_counter() - started
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.decode()[-2000:]}")
