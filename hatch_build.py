@@ -11,6 +11,7 @@ Editable installs are skipped: they read the checkout, which changes.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,12 @@ class CheckedCatalogHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             from component import catalog, catalog_cache
 
+            if Path(catalog.__file__).resolve().parent != root.resolve() / "component":
+                self.app.display_warning(
+                    f"component was imported from {catalog.__file__}, not from the tree being built: "
+                    "the wheel is built without a checked catalog"
+                )
+                return
             loader = catalog._Loader(root)
             checked = loader.load()
             if loader.problems or checked is None:
@@ -41,6 +48,12 @@ class CheckedCatalogHook(BuildHookInterface):  # type: ignore[type-arg]
             text = catalog_cache.entry_text(catalog_cache.content_key(root), checked.to_json())
         finally:
             sys.path.remove(str(root))
-        shipped = Path(tempfile.mkdtemp(prefix="checked-catalog-")) / catalog_cache.SHIPPED.name
+        self._folder = tempfile.mkdtemp(prefix="checked-catalog-")
+        shipped = Path(self._folder) / catalog_cache.SHIPPED.name
         shipped.write_text(text, encoding="utf-8")
         build_data["force_include"][str(shipped)] = f"component/_definitions/{catalog_cache.SHIPPED.name}"
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        folder = getattr(self, "_folder", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -45,7 +45,9 @@ def _installed(work: Path) -> Path:
         check=True,
     )
     (wheel,) = wheels.glob("fieldservice_component-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True)
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True
+    )
     return site
 
 

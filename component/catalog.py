@@ -332,6 +332,12 @@ class _Loader:
                         f"{where}.{kind}[{index}]",
                         f"definition files of {name} live under {expected_folder}",
                     )
+                elif ".." in relative.split("/"):
+                    self.problem(
+                        "manifest.json",
+                        f"{where}.{kind}[{index}]",
+                        f"a definition file's path stays under {expected_folder}: no '..'",
+                    )
                 definition = self.load_definition(name, kind, definition_model, relative, model)
                 if definition is None:
                     continue
@@ -523,16 +529,18 @@ def check(root: Path | None = None) -> tuple[Catalog | None, list[Problem]]:
 _CACHE: dict[Path, Catalog] = {}
 
 
-def load(root: Path | None = None) -> Catalog:
+def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
     """The catalog, loaded once per root; raises :class:`DefinitionError` listing problems if unsound.
 
     A tree whose content key is in the catalog cache passed every check unchanged and is loaded
-    without repeating them; a tree loaded with every check is added to the cache.
+    without repeating them; a tree loaded with every check is added to the cache, unless a file
+    changed while it was read (its key then names other bytes). ``key``: the tree's
+    :func:`catalog_cache.key_for`, where the caller has it.
     """
     resolved = (root or default_root()).resolve()
     if resolved not in _CACHE:
-        key = catalog_cache.key_for(resolved)
-        trusted = catalog_cache.read_text(key) is not None
+        key = key or catalog_cache.key_for(resolved)
+        trusted = catalog_cache.known(key)
         loader = _Loader(resolved, trusted=trusted)
         catalog = loader.load()
         if loader.problems or catalog is None:
@@ -541,7 +549,7 @@ def load(root: Path | None = None) -> Catalog:
                 "run 'component validate'",
                 problems=[p.to_dict() for p in loader.problems],
             )
-        if not trusted:
+        if not trusted and catalog_cache.key_for(resolved) == key:
             catalog_cache.write(key, catalog.to_json())
         _CACHE[resolved] = catalog
     return _CACHE[resolved]

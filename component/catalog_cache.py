@@ -76,38 +76,52 @@ def definition_files(root: Path) -> list[Path]:
     return files
 
 
-def _json_files(folder: Path) -> Iterator[Path]:
-    """Every ``*.json`` file under ``folder`` (none when it is missing): ``rglob`` in a third of
-    its time, which a warm start notices."""
+def _json_files(folder: Path, seen: frozenset[str] = frozenset()) -> Iterator[Path]:
+    """Every ``*.json`` file under ``folder`` (none when it is missing), linked folders entered (once
+    each: a link back up is not followed again), so the key covers every file a registered path can
+    reach through them; ``rglob`` in a third of its time, which a warm start notices."""
     try:
-        entries = list(os.scandir(folder))
+        real = os.path.realpath(folder)
+        entries = [] if real in seen else list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
-        if entry.is_dir(follow_symlinks=False):  # as rglob: a linked folder is not entered
-            yield from _json_files(Path(entry.path))
+        if entry.is_dir():
+            yield from _json_files(Path(entry.path), seen | {real})
         elif entry.name.endswith(".json") and entry.is_file():
             yield Path(entry.path)
+
+
+def _sources() -> list[Path]:
+    """The runtime's own Python source, every subpackage's too (the checks import some)."""
+    found: list[Path] = []
+    for folder, folders, files in os.walk(_PACKAGE):
+        folders[:] = sorted(name for name in folders if name not in ("__pycache__", "_definitions"))
+        found.extend(Path(folder, name) for name in sorted(files) if name.endswith(".py"))
+    return found
 
 
 def _keyed_files(root: Path) -> list[tuple[str, Path]]:
     """Every file the key covers, each with the name it is hashed under: the runtime's source, its
     schema vocabulary, then the definitions (relative to ``root``)."""
-    files = [(source.name, source) for source in sorted(_PACKAGE.glob("*.py"))]
+    files = [(source.relative_to(_PACKAGE).as_posix(), source) for source in _sources()]
     files.append(("\0vocabulary", _PACKAGE / "schema" / "vocabulary.json"))
     files.extend((file.relative_to(root).as_posix(), file) for file in definition_files(root))
     return files
 
 
 def content_key(root: Path) -> str:
-    """A digest of the definitions under ``root`` and of the runtime that checks them."""
+    """A digest of the definitions under ``root`` and of the runtime that checks them: each file's
+    name and bytes, each preceded by its length, so no two trees share a digest by moving bytes
+    from one file into the next."""
     digest = hashlib.sha256(__version__.encode())
     for name, file in _keyed_files(root):
         try:
             content = file.read_bytes()
         except OSError:
-            content = b"\0missing"
-        digest.update(name.encode() + b"\0" + content + b"\0")
+            digest.update(f"{len(name)}:{name}missing\0".encode())
+            continue
+        digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
     return digest.hexdigest()
 
 
@@ -129,7 +143,7 @@ def _stamp(root: Path) -> tuple[str, bool]:
             digest.update(name.encode() + b"\0missing\0")
             continue
         digest.update(
-            f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0".encode()
+            f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}\0".encode()
         )
         newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
     settled = time.time_ns() - newest >= SETTLED_NS
@@ -180,19 +194,40 @@ def _entry_text(entry: Path, key: str) -> str | None:
     try:
         data = entry.read_bytes()
         header, _, body = data.partition(b"\n")
-        stored = json.loads(header)
-        if not isinstance(stored, dict) or stored.get("key") != key or stored.get("length") != len(body):
-            return None
-        return body.decode("utf-8")
+        return body.decode("utf-8") if _whole(header, key, len(body)) else None
     except (OSError, ValueError):
         return None
+
+
+def _whole(header: bytes, key: str, length: int) -> bool:
+    """Whether an entry's header names ``key`` and the length its body has."""
+    stored = json.loads(header)
+    return isinstance(stored, dict) and stored.get("key") == key and stored.get("length") == length
+
+
+def known(key: str) -> bool:
+    """Whether a whole entry is stored for ``key`` (its header read, not its body)."""
+    for entry in (_entry(key), SHIPPED):
+        if entry is None:
+            continue
+        try:
+            with entry.open("rb") as handle:
+                header = handle.readline().rstrip(b"\n")
+                if _whole(header, key, os.fstat(handle.fileno()).st_size - len(header) - 1):
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def read(key: str) -> dict[str, Any] | None:
     """The catalog JSON stored for ``key``, or None when there is none (or it is unreadable)."""
     text = read_text(key)
-    if text is None:
-        return None
+    return None if text is None else catalog_of(text)
+
+
+def catalog_of(text: str) -> dict[str, Any] | None:
+    """A stored entry's catalog as data (None when it is not a JSON object)."""
     try:
         catalog = _decode(text.encode("utf-8"))
     except ValueError:

@@ -50,10 +50,9 @@ def emit_text(text: str) -> None:
     redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
     shown = redact_json_text(text, redactor or Redactor(), indent=2)
     clear_progress()
-    # written as is: click.echo would scan the whole text for terminal escapes to strip when piped,
+    # color=True: click would otherwise scan the whole text for terminal escapes to strip when piped,
     # and JSON text holds none (the encoder writes control characters as \u escapes)
-    sys.stdout.write(shown + "\n")
-    sys.stdout.flush()
+    click.echo(shown, color=True)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:

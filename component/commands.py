@@ -80,16 +80,17 @@ def catalog_command(
     from . import catalog_cache
     from .cli import emit, emit_text
 
-    if as_json and not connectors and not kinds:
-        text = catalog_cache.cached_catalog_text(ctx.obj["root"])
-        if text is not None:  # printed as stored: nothing decoded or encoded again
-            emit_text(text)
-            return
-    data = catalog_cache.cached_catalog(ctx.obj["root"])
+    root = (ctx.obj["root"] or catalog_cache.default_root()).resolve()
+    key = catalog_cache.key_for(root)
+    text = catalog_cache.read_text(key)
+    if text is not None and as_json and not connectors and not kinds:
+        emit_text(text)  # printed as stored: nothing decoded or encoded again
+        return
+    data = None if text is None else catalog_cache.catalog_of(text)
     if data is None:
         from .catalog import load
 
-        data = load(ctx.obj["root"]).to_json()
+        data = load(root, key=key).to_json()
     data = filtered(data, connectors, kinds)
     if as_json:
         emit(data)

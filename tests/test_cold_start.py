@@ -184,15 +184,90 @@ def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
     def refuse(root: Path) -> str:
         raise AssertionError("an unchanged stamp names the key without hashing")
 
+    hashing = catalog_cache.content_key
     monkeypatch.setattr(catalog_cache, "content_key", refuse)
     assert catalog_cache.cached_catalog_text(tree) == text
-    # a file whose times changed is a new stamp: the bytes are hashed again, and a changed tree misses
+    # the same size and modification time, other bytes: the change time tells, so the bytes are hashed
+    monkeypatch.setattr(catalog_cache, "content_key", hashing)
     path = tree / "actions/servicetitan/createJob.json"
-    monkeypatch.undo()
-    monkeypatch.setattr(catalog_cache, "SETTLED_NS", 0)
-    edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
-    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    before, data = path.stat(), path.read_bytes()
+    same_size = data.replace(b'"label": "Create Job"', b'"label": "Create Jib"')
+    assert same_size != data and len(same_size) == len(data)
+    path.write_bytes(same_size)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert catalog_cache.cache_dir() == tree.parent / "cache"  # still this tree's own cache
     assert catalog_cache.cached_catalog_text(tree) is None
+    path.write_bytes(data)  # and back: the stored catalog is found again
+    assert catalog_cache.cached_catalog_text(tree) == text
+
+
+def test_the_key_covers_linked_folders_subpackages_and_cannot_be_shifted(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # a folder of definitions that is a link: its files are keyed like any other
+    real = tmp_path / "servicetitan-real"
+    shutil.move(tree / "actions" / "servicetitan", real)
+    (tree / "actions" / "servicetitan").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(tree / "actions", target_is_directory=True)  # a link back up: entered once
+    key = catalog_cache.content_key(tree)
+    edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+    assert catalog_cache.content_key(tree) != key
+    # the checks' own code in a subpackage is part of the runtime's source
+    source = tmp_path / "source"
+    shutil.copytree(Path(catalog_cache.__file__).parent, source, ignore=shutil.ignore_patterns("*.pyc"))
+    monkeypatch.setattr(catalog_cache, "_PACKAGE", source)
+    key = catalog_cache.content_key(tree)
+    checks = source / "triggers" / "checks.py"
+    checks.write_text(checks.read_text() + "\n# changed\n")
+    assert catalog_cache.content_key(tree) != key
+    # bytes moved from one file into the one before it (with the names between) are another tree
+    first, second = tree / "manifest.json", tree / "actions" / "homebase360" / "createCustomer.json"
+    key = catalog_cache.content_key(tree)
+    first.write_bytes(
+        first.read_bytes() + b"\0actions/homebase360/createCustomer.json\0" + second.read_bytes()
+    )
+    second.unlink()
+    assert catalog_cache.content_key(tree) != key
+
+
+def test_a_registered_path_may_not_step_out_of_its_folder(tree: Path) -> None:
+    manifest = json.loads((tree / "manifest.json").read_text())
+    files = manifest["connectors"]["servicetitan"]["actions"]
+    files[files.index("actions/servicetitan/createJob.json")] = (
+        "actions/servicetitan/../servicetitan/createJob.json"
+    )
+    (tree / "manifest.json").write_text(json.dumps(manifest))
+    _, problems = catalog_module.check(tree)
+    assert any("no '..'" in problem.message for problem in problems), problems
+
+
+def test_a_file_changed_while_the_tree_is_read_is_not_stored_as_checked(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tree / "actions/servicetitan/createJob.json"
+    reading = catalog_module._Loader.load
+
+    def edited_meanwhile(loader: Any) -> Any:
+        loaded = reading(loader)
+        edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+        return loaded
+
+    monkeypatch.setattr(catalog_module._Loader, "load", edited_meanwhile)
+    fresh_load(tree)
+    monkeypatch.undo()
+    assert "Book a Job" in path.read_text()
+    folder = tree.parent / "cache"
+    assert list(folder.glob("catalog-*.json")) == []  # what was checked no longer matches any key
+
+
+def test_a_warm_catalog_prints_on_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), catalog_cache.CACHE_ENV: str(tmp_path)}
+    command = [sys.executable, "-m", "component", "catalog", "--json"]
+    first = subprocess.run(command, capture_output=True, env=env, cwd=ROOT)
+    warm = subprocess.run(command, capture_output=True, env={**env, "PYTHONIOENCODING": "ascii"}, cwd=ROOT)
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout == first.stdout
+    assert "…".encode() in warm.stdout
 
 
 def test_a_tree_changed_moments_ago_is_hashed_not_stamped(
