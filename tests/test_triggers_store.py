@@ -198,21 +198,22 @@ def test_a_poll_longer_than_the_lease_keeps_it_alive(where: str) -> None:
 
     store = open_state_store(where, clock=time.time)
     rivals: list[object] = []
+    ttl = 0.3  # the poll below takes 4 x 0.25 s; a real TTL leaves a busy machine's stalls a margin
 
     async def answer(request: httpx2.Request) -> httpx2.Response:
         for _ in range(4):
-            await asyncio.sleep(0.05)
-            rivals.append(store.lease("slow", "rival", 0.06))
+            await asyncio.sleep(0.25)
+            rivals.append(store.lease("slow", "rival", ttl))
         return httpx2.Response(200, json={"success": True, "data": []})
 
     runtime = Runtime(transport=httpx2.MockTransport(answer), env={})
     inputs: dict[str, object] = {}
     first = asyncio.run(
-        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=0.06)
+        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=ttl)
     )
     assert first.status == "polled"  # records the start: no request
     second = asyncio.run(
-        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=0.06)
+        poll_once(runtime, "homebase360.newJob", inputs, HB_CONNECTION, store, "slow", ttl=ttl)
     )
     assert second.status == "polled" and second.requests == 1
     assert rivals and all(rival is None for rival in rivals)
