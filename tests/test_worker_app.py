@@ -46,3 +46,22 @@ def test_a_worker_consumes_the_components_queues_unless_told_otherwise() -> None
     assert argv[argv.index("--hostname") + 1] == f"component-{os.getpid()}@%h"
     for given in (["-n", "w1@%h"], ["--hostname", "w1@%h"], ["--hostname=w1@%h"]):
         assert "--hostname" not in worker_argv(config, given)[:-2]
+
+
+def test_a_workers_log_keeps_task_results_and_progress_events_out(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from component import progress
+    from component.worker import app
+
+    before = {name: logging.getLogger(name).level for name in ("component.progress", "celery.app.trace")}
+    try:
+        app._filter_new_handlers(logging.getLogger())  # what Celery's logging set-up signals call
+        with caplog.at_level(logging.INFO):
+            progress.report("budget-wait", "servicetitan: rate budget full; waiting 0.5 s")
+            logging.getLogger("celery.app.trace").info("Task succeeded: {'events': [...]}")
+            logging.getLogger("component.worker").info("polled flow-1")
+        assert [record.getMessage() for record in caplog.records] == ["polled flow-1"]
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)

@@ -110,8 +110,11 @@ def _protect_logs(made: Engine) -> None:
 
 def _quiet_results() -> None:
     """Celery logs each task's result (customer data: events, records) at INFO; only its warnings
-    and errors are kept."""
+    and errors are kept. Progress events (each wait for the rate budget, pages read) are for a
+    terminal's progress line: in a worker's log, where waits are the normal state under load, they
+    are noise, so they stay out too."""
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+    logging.getLogger("component.progress").setLevel(logging.WARNING)
 
 
 @signals.after_setup_logger.connect
