@@ -433,3 +433,73 @@ def test_seeded_records_hold_no_change_from_the_future() -> None:
                 r[stamp] for r in records if r and isinstance(r.get(stamp), str) and r[stamp][:10] > today
             ]
             assert late == [], (vendor, collection.resource.name, late[:3])
+
+
+# --- a client that hangs up ----------------------------------------------------------------------------
+
+
+ADDRESS = {"street": "1550 Larimer St", "city": "Denver", "state": "CO", "zip": "80202", "country": "USA"}
+
+
+def asgi_exchange(
+    sandbox: Sandbox, method: str, target: str, headers: dict[str, str], body: bytes, gone: bool
+) -> list[dict[str, Any]]:
+    """The served sandbox's app (access log included) given one request as uvicorn hands it over;
+    ``gone``: the client closed its connection before the app read the request, so every read
+    answers ``http.disconnect`` (uvicorn's state for a client that timed out during the latency, or
+    whose process died). The messages sent, and the access lines logged."""
+    from component.sandbox.access_log import AccessLog
+
+    path, _, query = target.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1", **headers}.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"} if gone else {"type": "http.request", "body": body}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(AccessLog(sandbox.app)(scope, receive, send))
+    return sent
+
+
+def test_a_request_whose_client_hung_up_is_not_handled_and_not_a_server_error(
+    sandbox: Sandbox, client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The customers list as pollChangesTrigger sends it, its client gone before the sandbox read
+    it: no 500 (nor any answer: no one is there), no exception for the server to log, one access
+    line; a create whose client is gone is not applied."""
+    token = asyncio.run(st_token(client))
+    headers = st_headers(token)
+    customers = "/servicetitan/crm/v2/tenant/1000001/customers"
+    poll = f"{customers}?modifiedOnOrAfter=2026-01-01T00%3A00%3A00Z&sort=%2BModifiedOn&page=1&pageSize=1000"
+    answered = asgi_exchange(sandbox, "GET", poll, headers, b"", gone=False)
+    assert answered[0]["status"] == 200  # the same request, its client still there
+
+    with caplog.at_level("INFO", logger="component.sandbox.access"):
+        assert asgi_exchange(sandbox, "GET", poll, headers, b"", gone=True) == []
+    assert [r.getMessage().rsplit(" ", 2)[0] for r in caplog.records] == [f"GET {customers} disconnected"]
+
+    count = len(sandbox["servicetitan"].state.partition("1000001")["customers"])
+    body = json.dumps(
+        {"name": "Gone", "locations": [{"name": "Gone", "address": ADDRESS}], "address": ADDRESS}
+    )
+    writes = {**headers, "content-type": "application/json"}
+    assert asgi_exchange(sandbox, "POST", customers, writes, body.encode(), gone=True) == []
+    assert len(sandbox["servicetitan"].state.partition("1000001")["customers"]) == count
+    assert asgi_exchange(sandbox, "POST", customers, writes, body.encode(), gone=False)[0]["status"] == 200
+    assert len(sandbox["servicetitan"].state.partition("1000001")["customers"]) == count + 1

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx2
+import pytest
 
 from component.sandbox import CREDENTIALS
 
@@ -79,3 +80,21 @@ def test_quiet_logs_nothing() -> None:
     finally:
         code, err = interrupt(process)
     assert code == 0 and err == "", err
+
+
+def test_a_client_that_hangs_up_during_the_latency_is_one_line_not_a_server_error() -> None:
+    """A client gone before the sandbox read its request (here: its read timeout far shorter than the
+    latency) gets nothing, and the server logs no 500 and no traceback; the next client is answered."""
+    process, served = start("--latency-ms", "500")
+    key = CREDENTIALS["homebase360"]["apiKey"]
+    url = f"{served['url']}/homebase360/api/v1/customers?email=d%40example.com"
+    try:
+        with pytest.raises(httpx2.ReadTimeout):
+            httpx2.get(url, headers={"x-api-key": key}, timeout=httpx2.Timeout(10, read=0.05))
+        assert get(url) == 200  # served after the first request's latency ended: its line is logged
+    finally:
+        code, err = interrupt(process)
+    assert code == 0, err
+    assert "Traceback" not in err and "Exception in ASGI" not in err and " 500 " not in err, err
+    lines = [line for line in err.splitlines() if " GET /homebase360/api/v1/customers " in line]
+    assert [line.split()[3] for line in lines] == ["disconnected", "200"], err

@@ -3,7 +3,8 @@
 :class:`AccessLog` wraps the sandbox's ASGI app and logs ``METHOD /path STATUS 1.2 ms`` to
 ``component.sandbox.access`` (the path without its query string, which may carry a customer's
 phone or email). A dropped connection is a fault the sandbox injects on purpose: it is logged as
-one line, and :class:`QuietDrops` keeps the server from logging it again as a traceback.
+one line, and :class:`QuietDrops` keeps the server from logging it again as a traceback. A request
+whose client hung up before it was read is not answered at all; its line says ``disconnected``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class AccessLog:
         outcome = "-"
         try:
             await self.app(scope, receive, sending)
-            outcome = str(status[0]) if status else "-"
+            outcome = str(status[0]) if status else "disconnected"  # the only request left unanswered
         except DroppedConnection:
             outcome = "dropped"
             raise

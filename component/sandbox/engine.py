@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -556,7 +556,21 @@ def _object_body(context: Context) -> Record:
     return context.body
 
 
+class Unanswered(Response):
+    """No answer at all: the client closed its connection before its request was read (it timed out
+    during the sandbox's latency, or its process died), so the request is not handled and nothing is
+    sent: there is no one to send it to. A server error here would be the sandbox's own fault."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=499)  # never sent; nginx's "client closed request", for the reader
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
 async def _read_body(request: Request) -> Any:
+    """The request body, as JSON where it says so (raw bytes otherwise, None when empty); raises
+    :class:`ClientDisconnect` when the client has gone before it was read."""
     raw = await request.body()
     if not raw:
         return None
@@ -631,7 +645,11 @@ class VendorApp:
                     raise SandboxError(
                         429, "Too many requests; slow down.", headers={"Retry-After": str(wait)}
                     )
-            context = Context(self.state.partition(partition_key), request, await _read_body(request))
+            try:
+                body = await _read_body(request)
+            except ClientDisconnect:  # the server says so on the first read after the client hung up
+                return Unanswered()
+            context = Context(self.state.partition(partition_key), request, body)
             if rules is not None:
                 rules.check(context)
             result = operation.handler(context)
@@ -696,6 +714,7 @@ __all__ = [
     "Resource",
     "SandboxError",
     "SandboxState",
+    "Unanswered",
     "Vendor",
     "VendorApp",
     "candidates",
