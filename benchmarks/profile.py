@@ -76,11 +76,14 @@ def _child(who: str, where: str, concurrency: int, count: int, connection_file: 
 
 
 def _ir(args: list[str]) -> int:
+    # One hash seed for every run: with a random one, start-up alone differs by about a million
+    # instructions from run to run (dict and set layouts), some 5,000 per action in a count of 200.
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     return int(_COLLECTED.findall(done.stderr)[-1])
 

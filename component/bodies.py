@@ -37,6 +37,13 @@ async def read_bounded(response: httpx2.Response, limit: int, *, vendor: str, wh
         encoding, declared = _declared(response.headers.raw)
         if encoding in _IDENTITY and declared.isdigit() and int(declared) > limit:
             raise _too_large(response, limit, vendor, what)
+        # A body the transport handed over whole (an in-process one) is in memory, decompressed,
+        # already: httpx2's own ``aread`` reads it no further, and neither does this.
+        held: bytes | None = getattr(response, "_content", None)
+        if held is not None:
+            if len(held) > limit:
+                raise _too_large(response, limit, vendor, what)
+            return held
         chunks: list[bytes] = []
         size = 0
         async with contextlib.aclosing(response.aiter_bytes()) as parts:

@@ -64,28 +64,40 @@ def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, An
 
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_SEQUENCES = (list, tuple)  # a tuple, not ``list | tuple``: that union would be made on every check
 
 
 def _clean(value: Any, depth: int) -> bool:
     """Whether ``value`` is free of what :func:`value_problem` refuses (the common case, without paths).
 
-    Leaves of the plain kinds are told apart from the rest by ``map`` and ``compress`` without a
-    Python-level step per item; only containers, floats and unusual values are visited.
+    Level by level, one loop for all the containers of a level: leaves of the plain kinds are told
+    apart from the rest by ``map`` and ``compress`` without a Python-level step per item; only
+    containers, floats and unusual values are visited, and no call or generator is made per container.
     """
-    if depth > MAX_DEPTH:
-        return False
-    if isinstance(value, dict):
-        children: Any = value.values()
-    elif isinstance(value, list | tuple):
-        children = value
-    elif isinstance(value, float):
-        return math.isfinite(value)
-    else:
-        return True
-    if depth == MAX_DEPTH:
-        return not children  # any child would be one level too deep
-    others = compress(children, map(not_, map(_PLAIN.__contains__, map(type, children))))
-    return all(_clean(item, depth + 1) for item in others)
+    level = [value]
+    while level:
+        if depth > MAX_DEPTH:
+            return False
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                children: Any = item.values()
+            elif isinstance(item, _SEQUENCES):
+                children = item
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    return False
+                continue
+            else:
+                continue
+            if depth == MAX_DEPTH:
+                if children:
+                    return False  # any child would be one level too deep
+                continue
+            below.extend(compress(children, map(not_, map(_PLAIN.__contains__, map(type, children)))))
+        level = below
+        depth += 1
+    return True
 
 
 def value_problem(value: Any) -> tuple[str, str] | None:

@@ -351,11 +351,13 @@ class _Untouched:
         """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
         if isinstance(instance, dict):
             out = instance
-            for name, value in instance.items():
-                entry = self.fields.get(name)
-                if entry is None or not isinstance(value, dict | list):
+            fields = self.fields
+            # only the declared form fields the instance holds (the result keeps the instance's order)
+            for name in fields.keys() & instance.keys() if fields else ():
+                value = instance[name]
+                if not isinstance(value, dict | list):
                     continue
-                optional, inner = entry
+                optional, inner = fields[name]
                 if optional and _holds_nothing(value):
                     if out is instance:
                         out = dict(instance)
