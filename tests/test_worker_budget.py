@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,19 @@ from tests.test_redis_shared import budget
 pytest.importorskip("redis", reason="the redis client is not installed (pip install redis)")
 
 
+async def acquire_after_restart(shared: Any, within: float = 10.0) -> None:
+    """``shared.acquire()`` once Redis is back: the first calls may meet the connection the restart
+    broke (SharedStateError). Bounded, so a Redis that does not come back, or a slot never granted,
+    fails the test instead of hanging it."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                await shared.acquire()
+                return
+            except SharedStateError:
+                await asyncio.sleep(0.01)
+
+
 def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: RedisServer) -> None:
     async def scenario() -> None:
         slow = budget(redis_server.url, 2, 0.6, name="k")  # one process, its request still in flight
@@ -26,12 +40,7 @@ def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: 
         assert await other.acquire() == 0
         await other.give_back()
         redis_server.restart()  # every slot is lost
-        while True:  # the first call may meet the connection the restart broke
-            try:
-                await other.acquire()  # finds the budget lost: a full window of cooling slots
-                break
-            except SharedStateError:
-                await asyncio.sleep(0.01)
+        await acquire_after_restart(other)  # finds the budget lost: a full window of cooling slots
         await other.give_back()
         await asyncio.sleep(
             0.75
@@ -55,12 +64,7 @@ def test_requests_in_flight_are_counted_again_before_their_process_is_granted_a_
         assert await other.acquire() == 0
         await other.give_back()
         redis_server.restart()
-        while True:
-            try:
-                await other.acquire()  # after the lost window: one slot held by other
-                break
-            except SharedStateError:
-                await asyncio.sleep(0.01)
+        await acquire_after_restart(other)  # after the lost window: one slot held by other
         await asyncio.sleep(0.25)
         # slow's old request and other's take both slots: slow is not granted a third
         with contextlib.suppress(TimeoutError):
