@@ -19,6 +19,13 @@ from tests.test_redis_shared import budget
 pytest.importorskip("redis", reason="the redis client is not installed (pip install redis)")
 
 
+async def bounded(scenario: Any, seconds: float = 60.0) -> None:
+    """``scenario`` (a few seconds' work) failed with its stack after ``seconds`` rather than left to
+    hang the suite: the traceback then shows the await that never returned."""
+    async with asyncio.timeout(seconds):
+        await scenario
+
+
 async def acquire_after_restart(shared: Any, within: float = 10.0) -> None:
     """``shared.acquire()`` once Redis is back: the first calls may meet the connection the restart
     broke (SharedStateError). Bounded, so a Redis that does not come back, or a slot never granted,
@@ -51,7 +58,7 @@ def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: 
         await slow.give_back()  # the slow response is in: a slot cools for the window, then is free
         assert await asyncio.wait_for(other.acquire(), 3.0) >= 0
 
-    asyncio.run(scenario())
+    asyncio.run(bounded(scenario()))
 
 
 def test_requests_in_flight_are_counted_again_before_their_process_is_granted_a_slot(
@@ -75,4 +82,4 @@ def test_requests_in_flight_are_counted_again_before_their_process_is_granted_a_
         await other.give_back()
         assert await asyncio.wait_for(slow.acquire(), 1.0) >= 0
 
-    asyncio.run(scenario())
+    asyncio.run(bounded(scenario()))
