@@ -45,7 +45,7 @@ from typing import Any
 from .models import RateLimit
 from .policy import Budget, BudgetRegistry, Clock
 from .policy import priority as policy_priority
-from .shared import RedisConnections, SharedStateError, key_name
+from .shared import RedisConnections, SharedStateError, honouring_cancel, key_name
 
 log = logging.getLogger("component.redis_budget")
 
@@ -137,7 +137,7 @@ class RedisRateBudget:
 
         try:
             client = self.connections.client()
-            return await client.register_script(script)(keys=keys, args=args, client=client)
+            return await honouring_cancel(client.register_script(script)(keys=keys, args=args, client=client))
         except (RedisError, OSError) as exc:
             raise SharedStateError(
                 f"the shared rate budget in Redis ({self.connections.shown}) cannot be reached "

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .auth import TokenCache, _Token
-from .shared import RedisConnections, key_name
+from .shared import RedisConnections, honouring_cancel, key_name
 
 log = logging.getLogger("component.redis_tokens")
 
@@ -99,11 +99,11 @@ class RedisTokenCache(TokenCache):
         try:
             client = self.connections.client()
             while True:
-                token = await self._read(client, name, key)
+                token = await honouring_cancel(self._read(client, name, key))
                 if fresh(token):
                     assert token is not None
                     return token
-                if await client.set(lock, me, nx=True, px=round(LOCK_TTL * 1000)):
+                if await honouring_cancel(client.set(lock, me, nx=True, px=round(LOCK_TTL * 1000))):
                     break
                 await asyncio.sleep(POLL)  # another process is fetching: read its token when it lands
             token = await self._read(client, name, key)  # written between the read and the lock?

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ComponentError
@@ -23,6 +23,8 @@ from .errors import ComponentError
 if TYPE_CHECKING:
     from .auth import TokenCache
     from .policy import BudgetRegistry
+
+T = TypeVar("T")
 
 URL_VARIABLE = "COMPONENT_REDIS_URL"
 PREFIX = "fsc"
@@ -32,6 +34,21 @@ class SharedStateError(ComponentError):
     """Redis, where budgets shared by many processes live, cannot be reached; nothing was sent."""
 
     kind = "shared_state"
+
+
+async def honouring_cancel(awaitable: Awaitable[T]) -> T:
+    """``await awaitable`` (a Redis command), then deliver a cancellation of this task that arrived
+    meanwhile and was swallowed beneath: redis.asyncio can return a command's result after the task
+    awaiting it was cancelled, and a loop waiting for a grant would then outlive the timeout that
+    cancelled it (``wait_for`` waits for the cancelled task to end)."""
+    import asyncio
+
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0
+    result = await awaitable
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError
+    return result
 
 
 def key_name(kind: str, *parts: str) -> str:

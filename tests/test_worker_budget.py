@@ -83,3 +83,38 @@ def test_requests_in_flight_are_counted_again_before_their_process_is_granted_a_
         assert await asyncio.wait_for(slow.acquire(), 1.0) >= 0
 
     asyncio.run(bounded(scenario()))
+
+
+def test_a_cancellation_the_redis_client_swallows_still_ends_a_waiting_acquire(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis.asyncio can return a command's result after its task was cancelled; an acquire waiting
+    for a slot must still end when ``wait_for`` cancels it, not wait on for the grant."""
+
+    async def scenario() -> None:
+        shared = budget(redis_server.url, 1, 30.0, name="k")
+        assert await shared.acquire() == 0  # the only slot: the next acquire waits
+        client = shared.connections.client()
+        running = client.register_script
+
+        swallowed: list[bool] = []
+
+        def swallowing(script: str) -> Any:
+            call = running(script)
+
+            async def swallow(**kwargs: Any) -> Any:
+                if not swallowed:  # once, as the client can: the result returned, the cancel lost
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.sleep(0.3)  # the command is out when wait_for cancels
+                        return await call(**kwargs)
+                    swallowed.append(True)
+                return await call(**kwargs)
+
+            return swallow
+
+        monkeypatch.setattr(client, "register_script", swallowing)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(shared.acquire(), 0.2)
+        assert swallowed  # the cancel did land inside the command
+
+    asyncio.run(bounded(scenario(), 10.0))
