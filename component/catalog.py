@@ -549,7 +549,7 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
                 "run 'component validate'",
                 problems=[p.to_dict() for p in loader.problems],
             )
-        if not trusted and catalog_cache.cache_dir() is not None and catalog_cache.key_for(resolved) == key:
-            catalog_cache.write(key, catalog.to_json())
+        if not trusted:
+            catalog_cache.store(resolved, key, catalog.to_json())
         _CACHE[resolved] = catalog
     return _CACHE[resolved]

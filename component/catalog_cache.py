@@ -220,12 +220,6 @@ def known(key: str) -> bool:
     return False
 
 
-def read(key: str) -> dict[str, Any] | None:
-    """The catalog JSON stored for ``key``, or None when there is none (or it is unreadable)."""
-    text = read_text(key)
-    return None if text is None else catalog_of(text)
-
-
 def catalog_of(text: str) -> dict[str, Any] | None:
     """A stored entry's catalog as data (None when it is not a JSON object)."""
     try:
@@ -271,18 +265,10 @@ def entry_text(key: str, catalog: dict[str, Any]) -> str:
     return f"{header}\n{body}"
 
 
-def write(key: str, catalog: dict[str, Any]) -> None:
-    """Store a checked catalog under ``key`` (atomically; silently skipped when not writable)."""
+def store(root: Path, key: str, catalog: dict[str, Any]) -> None:
+    """Store the catalog checked from the tree under ``root`` under ``key``, its key when it was read,
+    unless a file changed meanwhile (the key would name other bytes); atomically, silently skipped
+    when the cache is off or not writable."""
     entry = _entry(key)
-    if entry is not None:
+    if entry is not None and key_for(root) == key:
         _store(entry, entry_text(key, catalog))
-
-
-def cached_catalog_text(root: Path | None = None) -> str | None:
-    """The catalog of the definitions under ``root``, as printed, if they were checked unchanged before."""
-    return read_text(key_for((root or default_root()).resolve()))
-
-
-def cached_catalog(root: Path | None = None) -> dict[str, Any] | None:
-    """The catalog JSON of the definitions under ``root`` if they were checked unchanged before."""
-    return read(key_for((root or default_root()).resolve()))

@@ -103,15 +103,26 @@ def fresh_load(root: Path) -> catalog_module.Catalog:
     return catalog_module.load(root)
 
 
+def cached_text(root: Path) -> str | None:
+    """The catalog stored for the tree under ``root``, as ``catalog --json`` prints it, if any."""
+    return catalog_cache.read_text(catalog_cache.key_for(root.resolve()))
+
+
+def cached(root: Path) -> dict[str, Any] | None:
+    """The catalog stored for the tree under ``root``, as data, if any."""
+    text = cached_text(root)
+    return None if text is None else catalog_cache.catalog_of(text)
+
+
 def edit_definition(root: Path, relative: str, **changes: Any) -> None:
     path = root / relative
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
 
 def test_a_checked_tree_is_cached_under_its_content(tree: Path) -> None:
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
     loaded = fresh_load(tree)
-    assert catalog_cache.cached_catalog(tree) == loaded.to_json()
+    assert cached(tree) == loaded.to_json()
 
 
 def test_a_cache_hit_skips_the_checks(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,10 +140,10 @@ def test_a_cache_hit_skips_the_checks(tree: Path, monkeypatch: pytest.MonkeyPatc
 def test_any_change_to_a_definition_invalidates_the_cache(tree: Path) -> None:
     fresh_load(tree)
     edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
     reloaded = fresh_load(tree)
     assert reloaded.find("actions", "servicetitan.createJob").model.label == "Book a Job"
-    assert catalog_cache.cached_catalog(tree) == reloaded.to_json()
+    assert cached(tree) == reloaded.to_json()
     # a change only the full check catches is caught: the changed tree is checked again, not trusted
     path = tree / "actions/servicetitan/createJob.json"
     data = json.loads(path.read_text())
@@ -140,7 +151,7 @@ def test_any_change_to_a_definition_invalidates_the_cache(tree: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(DefinitionError):
         fresh_load(tree)
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
 
 
 def test_new_unregistered_files_and_the_runtime_source_are_part_of_the_key(
@@ -166,11 +177,11 @@ def test_a_corrupt_or_unwritable_cache_is_ignored(tree: Path, monkeypatch: pytes
     assert folder is not None
     for entry in folder.glob(f"catalog-{key[:32]}.json"):
         entry.write_text("{not json")
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
     assert fresh_load(tree).find("actions", "servicetitan.createJob")
     monkeypatch.setenv(catalog_cache.CACHE_ENV, "off")
     assert catalog_cache.cache_dir() is None
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
 
 
 def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
@@ -178,7 +189,7 @@ def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
 ) -> None:
     monkeypatch.setattr(catalog_cache, "SETTLED_NS", 0)
     fresh_load(tree)
-    text = catalog_cache.cached_catalog_text(tree)  # hashed once more, and stamped
+    text = cached_text(tree)  # hashed once more, and stamped
     assert text is not None
 
     def refuse(root: Path) -> str:
@@ -186,7 +197,7 @@ def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
 
     hashing = catalog_cache.content_key
     monkeypatch.setattr(catalog_cache, "content_key", refuse)
-    assert catalog_cache.cached_catalog_text(tree) == text
+    assert cached_text(tree) == text
     # the same size and modification time, other bytes: the change time tells, so the bytes are hashed
     monkeypatch.setattr(catalog_cache, "content_key", hashing)
     path = tree / "actions/servicetitan/createJob.json"
@@ -196,9 +207,9 @@ def test_a_settled_tree_is_found_by_its_stamp_without_reading_a_file(
     path.write_bytes(same_size)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert catalog_cache.cache_dir() == tree.parent / "cache"  # still this tree's own cache
-    assert catalog_cache.cached_catalog_text(tree) is None
+    assert cached_text(tree) is None
     path.write_bytes(data)  # and back: the stored catalog is found again
-    assert catalog_cache.cached_catalog_text(tree) == text
+    assert cached_text(tree) == text
 
 
 def test_the_key_covers_linked_folders_subpackages_and_cannot_be_shifted(
@@ -277,7 +288,7 @@ def test_a_tree_changed_moments_ago_is_hashed_not_stamped(
     # are coarse): such a tree is never stamped, so its bytes decide.
     monkeypatch.setattr(catalog_cache, "SETTLED_NS", 10**18)
     fresh_load(tree)
-    assert catalog_cache.cached_catalog_text(tree) is not None
+    assert cached_text(tree) is not None
     folder = catalog_cache.cache_dir()
     assert folder is not None
     assert list(folder.glob("stamp-*")) == []
@@ -288,7 +299,7 @@ def test_a_tree_changed_moments_ago_is_hashed_not_stamped(
     assert same_size != data and len(same_size) == len(data)
     path.write_bytes(same_size)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert catalog_cache.cached_catalog_text(tree) is None
+    assert cached_text(tree) is None
 
 
 def test_a_stored_catalog_cut_short_is_not_printed(tree: Path) -> None:
@@ -303,7 +314,7 @@ def test_a_stored_catalog_cut_short_is_not_printed(tree: Path) -> None:
     assert body.decode() == json.dumps(catalog_module.load(tree).to_json(), indent=2, ensure_ascii=False)
     entry.write_bytes(whole[:-10])
     assert catalog_cache.read_text(key) is None
-    assert catalog_cache.cached_catalog(tree) is None
+    assert cached(tree) is None
 
 
 @pytest.mark.parametrize(
