@@ -33,26 +33,31 @@ T = TypeVar("T")
 def emit(data: Any) -> None:
     """Print a result as JSON, with every secret in play in this invocation redacted (a vendor may echo
     one): connection secrets whatever their source, and the tokens fetched with them."""
-    ctx = click.get_current_context(silent=True)
-    redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
     try:
-        text = redact_json(data, redactor or Redactor(), indent=2)
+        text = redact_json(data, _redactor(), indent=2)
     except RecursionError:
         raise ComponentError("the result is nested too deeply to print as JSON") from None
-    clear_progress()
-    click.echo(text)
+    _print_json(text)
 
 
 def emit_text(text: str) -> None:
     """Print JSON text that :func:`emit` would have written for its value (a stored catalog), through
     the same redaction."""
+    _print_json(redact_json_text(text, _redactor(), indent=2))
+
+
+def _redactor() -> Redactor:
+    """This invocation's redactor (an empty one outside a command)."""
     ctx = click.get_current_context(silent=True)
     redactor: Redactor | None = ctx.meta.get("redactor") if ctx is not None else None
-    shown = redact_json_text(text, redactor or Redactor(), indent=2)
+    return redactor or Redactor()
+
+
+def _print_json(text: str) -> None:
     clear_progress()
     # color=True: click would otherwise scan the whole text for terminal escapes to strip when piped,
     # and JSON text holds none (the encoder writes control characters as \u escapes)
-    click.echo(shown, color=True)
+    click.echo(text, color=True)
 
 
 def fail(error: ComponentError, redactor: Redactor | None = None) -> None:

@@ -331,23 +331,24 @@ def redact(value: Any, secrets: Secrets) -> Any:
 def redact_json(value: Any, secrets: Secrets, *, indent: int | None = None) -> str:
     """``value`` as JSON text (UTF-8 kept), redacted as by :func:`redact`; serialised once when no
     secret can be in it, which the text itself tells."""
-    registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     text = json_text(value, indent)
-    matcher = registry._compiled()
-    if matcher is None or not matcher.could_hold(text):
-        return text
-    return json_text(_walk(value, matcher), indent)
+    matcher = _matcher_if_held(text, secrets)
+    return text if matcher is None else json_text(_walk(value, matcher), indent)
 
 
 def redact_json_text(text: str, secrets: Secrets, *, indent: int | None = None) -> str:
     """JSON ``text`` already written by :func:`json_text` with this ``indent``, redacted as
     :func:`redact_json` redacts its value: as it is when no secret can be in it, else decoded,
     redacted and written again."""
+    matcher = _matcher_if_held(text, secrets)
+    return text if matcher is None else json_text(_walk(json.loads(text), matcher), indent)
+
+
+def _matcher_if_held(text: str, secrets: Secrets) -> _Matcher | None:
+    """The matcher of ``secrets`` when ``text`` may hold one of them, else None (nothing to redact)."""
     registry = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
     matcher = registry._compiled()
-    if matcher is None or not matcher.could_hold(text):
-        return text
-    return json_text(_walk(json.loads(text), matcher), indent)
+    return matcher if matcher is not None and matcher.could_hold(text) else None
 
 
 def json_text(value: Any, indent: int | None = None) -> str:
