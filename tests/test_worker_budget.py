@@ -49,9 +49,8 @@ def test_a_request_in_flight_across_a_redis_restart_stays_counted(redis_server: 
         redis_server.restart()  # every slot is lost
         await acquire_after_restart(other)  # finds the budget lost: a full window of cooling slots
         await other.give_back()
-        await asyncio.sleep(
-            0.75
-        )  # the lost window (0.6 s, wide for a loaded machine) is over; the slow request is still in flight
+        # the lost window (0.6 s, wide for a loaded machine) is over; the slow request is still in flight
+        await asyncio.sleep(0.75)
         assert await slow.acquire() == 0  # counts its request in flight again, and takes the other slot
         with pytest.raises(TimeoutError):  # both slots held: nothing for the other process
             await asyncio.wait_for(other.acquire(), 0.3)
