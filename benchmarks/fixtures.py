@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx2
+import msgspec
 
 from component.catalog import Catalog, load
 
@@ -83,8 +84,10 @@ def unthrottled(catalog: Catalog | None = None) -> Catalog:
     for name, connector in catalog.connectors.items():
         http = connector.model.http
         if http.rateLimit:
-            limit = http.rateLimit.model_copy(update={"requests": 10**9})
-            model = connector.model.model_copy(update={"http": http.model_copy(update={"rateLimit": limit})})
+            limit = msgspec.structs.replace(http.rateLimit, requests=10**9)
+            model = msgspec.structs.replace(
+                connector.model, http=msgspec.structs.replace(http, rateLimit=limit)
+            )
             connector = replace(connector, model=model)
         connectors[name] = connector
     return replace(catalog, connectors=connectors)

@@ -1,6 +1,6 @@
 """Load ``manifest.json`` and every definition it registers; report every problem with file and JSON path.
 
-Definitions are checked once, at load: pydantic models for the format, Draft 2020-12 meta-schema
+Definitions are checked once, at load: the models of :mod:`.models` for the format, Draft 2020-12 meta-schema
 for ``inputs``, cross references (``x-datasource``, ``$inputs``/``$connection`` references, path
 placeholders), examples, hooks, duplicate keys and files that are registered but missing or
 present but unregistered. Each definition compiles its input validator on first use. A tree that
@@ -18,14 +18,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
-
 from . import catalog_cache, checks, events, picklists, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
 from .errors import DefinitionError, UsageError
 from .jsontext import DuplicateKeyError, no_duplicates
-from .models import Action, Connector, DataSource, Definition, Manifest, Trigger
+from .models import (
+    Action,
+    Connector,
+    DataSource,
+    Definition,
+    FormatError,
+    Manifest,
+    Strict,
+    Trigger,
+    parse,
+    plain,
+)
 from .schemas import SchemaValidator, schema_problems, validator_for
 
 Kind = Literal["actions", "dataSources", "triggers"]
@@ -134,7 +143,7 @@ class Catalog:
                 "connection": loaded.model.connection.schema_,
             }
             if loaded.model.testConnection is not None:
-                entry["testConnection"] = loaded.model.testConnection.model_dump(exclude_none=True)
+                entry["testConnection"] = plain(loaded.model.testConnection, omit_none=True)
             for kind in KINDS:
                 entry[kind] = {}
                 for key, definition in loaded.definitions[kind].items():
@@ -195,25 +204,6 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    out = "$"
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
-_UNION_FIELDS = ("pagination", "auth")  # pydantic puts the union's tag after these in an error's loc
-
-
-def _model_problems(error: ValidationError, file: str) -> Iterator[Problem]:
-    for item in error.errors():
-        loc = item["loc"]
-        kept = tuple(
-            p for i, p in enumerate(loc) if not (i and loc[i - 1] in _UNION_FIELDS and isinstance(p, str))
-        )
-        yield Problem(file, _json_path(kept), item["msg"])
-
-
 # --- loading ----------------------------------------------------------------------------------------
 
 
@@ -241,11 +231,11 @@ class _Loader:
             self.problem(relative, "$", f"not valid JSON: {exc}")
         return None
 
-    def validate(self, model: type[BaseModel], data: Any, file: str) -> Any:
+    def validate(self, model: type[Strict], data: Any, file: str) -> Any:
         try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            self.problems.extend(_model_problems(exc, file))
+            return parse(model, data)
+        except FormatError as exc:
+            self.problems.extend(Problem(file, path, message) for path, message in exc.problems)
             return None
 
     def load(self) -> Catalog | None:
@@ -272,12 +262,10 @@ class _Loader:
         sound = {}
         for name, data in connectors.items():
             try:
-                sound[name] = Connector.model_validate(data)
-            except ValidationError:
+                sound[name] = parse(Connector, data)
+            except FormatError:
                 continue  # already reported against the whole manifest
-        return Manifest.model_construct(
-            name=str(raw.get("name")), version=str(raw.get("version")), connectors=sound
-        )
+        return Manifest(name=str(raw.get("name")), version=str(raw.get("version")), connectors=sound)
 
     def load_connector(self, name: str, model: Connector) -> LoadedConnector | None:
         where = f"$.connectors.{name}"
@@ -307,7 +295,7 @@ class _Loader:
                         f"{field_name!r} does not name a connection field",
                     )
         connection_templates = {
-            "auth": model.connection.auth.model_dump(),
+            "auth": plain(model.connection.auth),
             "headers": model.connection.headers,
         }
         if model.http.rateLimit:
@@ -426,10 +414,10 @@ class _Loader:
         connection = owner.connection.schema_.get("properties", {})
         connection_required = set(owner.connection.schema_.get("required", []))
         allowed_scopes = {"inputs", "connection"} | ({"state"} if isinstance(definition, Trigger) else set())
-        request = definition.request.model_dump(by_alias=True)
+        request = plain(definition.request)
         extras = {"pagination.when": getattr(definition.pagination, "when", None)}
         if definition.prefetch:
-            prefetch = definition.prefetch.request.model_dump(by_alias=True)
+            prefetch = plain(definition.prefetch.request)
             extras.update({f"prefetch.request.{part}": value for part, value in prefetch.items()})
         for part, template in [*request.items(), *extras.items()]:
             for scope, path, filter_name in templates.references(template):

@@ -188,6 +188,8 @@ def _fields(schema: Any, depth: int, lines: list[str], limit: int) -> None:
 
 def describe_text(definition: Any, kind: str, event: dict[str, Any] | None) -> str:
     """One definition for people: what it is, its inputs, outputs (or event) and picklist links."""
+    from .models import plain
+
     model = definition.model
     lines = [
         f"{definition.ref}: {model.label} ({_SINGULAR[kind]})",
@@ -201,7 +203,7 @@ def describe_text(definition: Any, kind: str, event: dict[str, Any] | None) -> s
     if len(lines) == before:
         lines.append("  (none)")
     for rule in getattr(model, "checks", []) or []:
-        lines.append(f"  rule: {rule.model_dump(exclude_none=True)}")
+        lines.append(f"  rule: {plain(rule, omit_none=True)}")
     links = list(picklists.links(model.inputs))
     lines += ["", "Picklist links:"]
     if links:

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import events, jsontext, templates
 from .catalog import Catalog, LoadedDefinition
 from .errors import ComponentError, InputValidationError, UsageError
-from .models import Flow, FlowStep
+from .models import Flow, FlowStep, FormatError, parse
 from .progress import plural
 from .runtime import Runtime
 
@@ -88,15 +86,9 @@ def load_flow(path: str | Path) -> Flow:
         problems = [{"path": exc.path or "$", "message": str(exc)}]
         raise FlowError(f"flow file {str(file)!r} {exc}", problems=problems) from None
     try:
-        return Flow.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {
-                "path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
-                "message": e["msg"],
-            }
-            for e in exc.errors()
-        ]
+        return parse(Flow, data)
+    except FormatError as exc:
+        problems = [{"path": path, "message": message} for path, message in exc.problems]
         raise FlowError(f"flow file {str(file)!r} is not a valid flow", problems=problems) from None
 
 

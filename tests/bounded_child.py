@@ -26,6 +26,8 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import msgspec
+
 MIB = 1 << 20
 CHUNK = 64 * 1024
 STREAM_BYTES = 400 * 1000 * 1000
@@ -105,10 +107,10 @@ class Quiet(ThreadingHTTPServer):
 def with_limit(catalog: Any, limit: int) -> Any:
     """``catalog`` with Homebase360's ``maxResponseBytes`` set to ``limit``."""
     connector = catalog.connector("homebase360")
-    http = connector.model.http.model_copy(update={"maxResponseBytes": limit})
+    http = msgspec.structs.replace(connector.model.http, maxResponseBytes=limit)
     patched = replace(catalog, connectors=dict(catalog.connectors))
     patched.connectors["homebase360"] = replace(
-        connector, model=connector.model.model_copy(update={"http": http})
+        connector, model=msgspec.structs.replace(connector.model, http=http)
     )
     return patched
 

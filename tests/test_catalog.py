@@ -15,7 +15,7 @@ from component import catalog as catalog_module
 from component.catalog import Catalog, Problem
 from component.cli import cli
 from component.errors import DefinitionError, UsageError
-from component.models import SCHEMA_DIR, Trigger, json_schemas, render_schema
+from component.models import SCHEMA_DIR, Manifest, Trigger, json_schemas, parse, render_schema
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -106,7 +106,7 @@ def test_find_suggests_a_close_key(catalog: Catalog) -> None:
 
 
 def test_a_trigger_definition_fits_the_format() -> None:
-    sketch = Trigger.model_validate(json.loads((FIXTURES / "pollChangesTrigger.json").read_text()))
+    sketch = parse(Trigger, json.loads((FIXTURES / "pollChangesTrigger.json").read_text()))
     assert sketch.watermark.field == "modifiedOn"
     assert sketch.request.query == {"modifiedOnOrAfter": "$state.watermark", "sort": "+ModifiedOn"}
 
@@ -216,7 +216,64 @@ def test_path_placeholder_needs_a_required_input(tree: Path) -> None:
 def test_format_errors_name_the_field(tree: Path) -> None:
     edit(tree / "actions/servicetitan/createPayment.json", lambda d: d["request"].pop("method"))
     found = only(problems(tree))
-    assert (found.path, found.message) == ("$.request.method", "Field required")
+    assert (found.path, found.message) == ("$.request.method", "is required")
+
+
+def test_a_refused_file_lists_every_problem_at_its_field(tree: Path) -> None:
+    # the format's parser stops at the first problem; the models' JSON Schema names them all
+    def change(d: dict[str, Any]) -> None:
+        d["label"] = ""
+        d["request"]["bogus"] = 1
+        d["hook"] = "no"
+
+    edit(tree / "actions/servicetitan/createPayment.json", change)
+    found = [(p.path, p.message) for p in problems(tree)]
+    assert found == [
+        ("$.hook", "'no' does not match '^[A-Za-z_][\\\\w.]*:[A-Za-z_]\\\\w*$'"),
+        ("$.label", "'' should be non-empty"),
+        ("$.request.bogus", "is not a field here"),
+    ]
+
+
+def test_a_union_is_explained_by_the_branch_its_tag_names(tree: Path) -> None:
+    picklist = "datasources/servicetitan/selectTechnician.json"
+    edit(tree / picklist, lambda d: d.update(pagination={"style": "cursor"}))
+
+    def own() -> list[tuple[str, str]]:  # its users then name a data source that did not load
+        return [(p.path, p.message) for p in problems(tree) if p.file == picklist]
+
+    assert own() == [("$.pagination.items", "is required")]
+    edit(tree / picklist, lambda d: d.update(pagination={"style": "pages"}))
+    assert own() == [("$.pagination.style", "must be one of ['cursor', 'none', 'page']")]
+
+
+def test_a_rule_across_fields_keeps_the_parsers_message(tree: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d.pop("watermark", None)
+        d.pop("seen", None)
+
+    edit(tree / "triggers/servicebay/quoteAccepted.json", change)
+    found = only(problems(tree))
+    assert found.path == "$" and found.message.startswith("give exactly one of watermark")
+
+
+def test_the_format_schema_accepts_every_shipped_file() -> None:
+    # the refusals are worded from these schemas: they must agree with the models on every real file
+    from jsonschema import Draft202012Validator
+
+    from component.models import json_schema
+
+    schemas = {
+        kind: Draft202012Validator(json_schema(model)) for kind, model in catalog_module.KINDS.values()
+    }
+    files = 0
+    for folder, validator in schemas.items():
+        for path in sorted((ROOT / folder).rglob("*.json")):
+            assert list(validator.iter_errors(json.loads(path.read_text()))) == [], path
+            files += 1
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    assert list(Draft202012Validator(json_schema(Manifest)).iter_errors(manifest)) == []
+    assert files >= 140
 
 
 def test_errors_inside_tagged_unions_name_the_field(tree: Path) -> None:

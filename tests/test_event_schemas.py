@@ -17,7 +17,7 @@ from component.catalog import Catalog
 from component.cli import cli
 from component.flows import check_flow
 from component.formats import format_checker
-from component.models import Flow
+from component.models import Flow, parse
 from component.triggers import SQLiteStateStore
 from tests.test_catalog import edit, only, problems, tree  # noqa: F401  (the fixture)
 from tests.test_triggers_sandbox import World, example, shared, world  # noqa: F401  (fixtures)
@@ -135,7 +135,7 @@ def _flow(steps: list[dict[str, Any]], trigger: dict[str, Any] | None = None) ->
     data: dict[str, Any] = {"name": "f", "steps": steps}
     if trigger:
         data["trigger"] = trigger
-    return Flow.model_validate(data)
+    return parse(Flow, data)
 
 
 JOB = {"name": "job", "action": "servicetitan.getJob", "inputs": {"id": 400001}}
@@ -246,7 +246,7 @@ def test_a_field_of_another_variant_is_refused_and_any_variant_field_passes_when
 
 def test_the_example_flows_pass(catalog: Catalog) -> None:
     for path in sorted(Path("flows").glob("*.json")):
-        assert check_flow(Flow.model_validate(json.loads(path.read_text())), catalog) == [], path
+        assert check_flow(parse(Flow, json.loads(path.read_text())), catalog) == [], path
 
 
 def test_flow_run_refuses_a_bad_trigger_reference_before_polling(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import msgspec
 
 from component import catalog as catalog_module
 from component.auth import TokenCache
@@ -115,8 +116,8 @@ def full_scan_catalog() -> catalog_module.Catalog:
     definition = triggers["newCustomer"]
     model = definition.model
     assert model.seen is not None
-    seen = model.seen.model_copy(update={"budgetSeconds": 0})
-    triggers["newCustomer"] = dataclasses.replace(definition, model=model.model_copy(update={"seen": seen}))
+    seen = msgspec.structs.replace(model.seen, budgetSeconds=0)
+    triggers["newCustomer"] = dataclasses.replace(definition, model=msgspec.structs.replace(model, seen=seen))
     return loaded
 
 

@@ -16,7 +16,7 @@ from component.auth import TokenCache
 from component.cli import cli
 from component.demo import run_demo, unsound
 from component.flows import FlowError, check_flow, load_flow, run_flow
-from component.models import Flow
+from component.models import Flow, parse
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.sandbox import Sandbox
@@ -51,7 +51,7 @@ FLOW: dict[str, Any] = {
 
 
 def flow(data: dict[str, Any]) -> Flow:
-    return Flow.model_validate(data)
+    return parse(Flow, data)
 
 
 def go(sandbox: Sandbox, model: Flow, **options: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 from click.testing import CliRunner, Result
 
@@ -373,7 +374,7 @@ def test_drip_fed_response_cannot_outlive_the_total_deadline(catalog):
 
     connector = catalog.connector("homebase360")
     connector = replace(
-        connector, model=connector.model.model_copy(update={"http": HttpPolicy(timeout=5, deadline=0.3)})
+        connector, model=msgspec.structs.replace(connector.model, http=HttpPolicy(timeout=5, deadline=0.3))
     )
     runtime = Runtime(catalog)
     connection = runtime.connection("homebase360", HB_CONNECTION)
@@ -446,7 +447,7 @@ def test_a_declared_page_cap_is_honoured():
         n = int(request.query.get("startAfter") or 0)
         return {"c": [{"id": n}], "pagination": {"nextCursor": str(n + 1), "hasMore": True}}
 
-    paged = CursorPagination(style="cursor", items="c", maxPages=7)
+    paged = CursorPagination(items="c", maxPages=7)
     _, items, truncated = asyncio.run(collect(paged, OutgoingRequest("GET", "/c"), send, "sb"))
 
     assert [item["id"] for item in items] == list(range(7))
@@ -484,9 +485,7 @@ def test_cursor_that_comes_back_later_is_refused(runtime, vendor):
         return pages[request.query.get("startAfter")]
 
     with pytest.raises(VendorError, match="'a' came back again"):
-        asyncio.run(
-            collect(CursorPagination(style="cursor", items="c"), OutgoingRequest("GET", "/c"), send, "sb")
-        )
+        asyncio.run(collect(CursorPagination(items="c"), OutgoingRequest("GET", "/c"), send, "sb"))
 
 
 def test_fetch_all_stops_at_the_item_cap_and_says_there_is_more(runtime, vendor, monkeypatch):

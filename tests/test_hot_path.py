@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -558,7 +559,7 @@ def test_a_send_past_its_deadline_is_cut_off_and_the_session_sends_again(catalog
 
     async def run() -> tuple[str, Any]:
         async with runtime.session(connection) as session:
-            session.policy = session.policy.model_copy(update={"deadline": 0.2})
+            session.policy = msgspec.structs.replace(session.policy, deadline=0.2)
             with pytest.raises(TransportError) as caught:
                 await session.send(OutgoingRequest("GET", "/slow"))
             assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
@@ -671,6 +672,8 @@ def test_a_changed_definition_is_sent_as_changed(catalog: Catalog) -> None:
     loaded = changed.find("actions", "homebase360.ping")
     runtime.run_sync("homebase360.ping", {}, connection)
     request = loaded.model.request
-    loaded.model = loaded.model.model_copy(update={"request": request.model_copy(update={"path": "/pong"})})
+    loaded.model = msgspec.structs.replace(
+        loaded.model, request=msgspec.structs.replace(request, path="/pong")
+    )
     runtime.run_sync("homebase360.ping", {}, connection)
     assert [r.url.path.rsplit("/", 1)[-1] for r in seen] == ["ping", "pong"]

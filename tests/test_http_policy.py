@@ -60,7 +60,7 @@ SB_TICKET = {
     "endTime": "2026-12-10T15:00:00Z",
 }
 ASSIGN = {"jobAppointmentId": 4401, "technicianIds": [501, 502]}
-CUSTOMERS = CursorPagination(style="cursor", items="customers")  # Servicebay-style cursor paging
+CUSTOMERS = CursorPagination(items="customers")  # Servicebay-style cursor paging
 
 
 # --- helpers ------------------------------------------------------------------------------------

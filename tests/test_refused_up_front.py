@@ -38,7 +38,7 @@ from component.catalog import LoadedDefinition
 from component.errors import InputValidationError
 from component.flows import FlowError, load_flow, run_flow
 from component.jsontext import MAX_BYTES, MAX_DEPTH
-from component.models import Flow
+from component.models import Flow, parse
 from component.runtime import Runtime, check_inputs
 from tests.conftest import CONNECTIONS, ROOT, SB_API, FakeClock, all_definitions, make_runtime
 
@@ -313,7 +313,8 @@ def test_a_vendor_id_from_one_response_cannot_walk_a_later_path() -> None:
 
     recorder = Recorder(vendor)
     runtime = make_runtime(CATALOG, recorder, FakeClock(), env={})
-    flow = Flow.model_validate(
+    flow = parse(
+        Flow,
         {
             "name": "hostile id",
             "steps": [
@@ -324,7 +325,7 @@ def test_a_vendor_id_from_one_response_cannot_walk_a_later_path() -> None:
                     "inputs": {"customerId": "$steps.find.data.id"},
                 },
             ],
-        }
+        },
     )
     summary = asyncio.run(run_flow(runtime, flow, CONNECTIONS))
     assert summary["failed"] == "read"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 
 from component import catalog as catalog_module
@@ -173,15 +174,14 @@ def test_total_deadline_is_honoured_exactly(catalog, vendor, deadline):
     clock = FakeClock()
     vendor.route("GET", PING, httpx2.Response(503))
     connector = catalog.connector("servicetitan")
-    http = connector.model.http.model_copy(
-        update={
-            "deadline": deadline,
-            "retry": connector.model.http.retry.model_copy(update={"maxAttempts": 10}),
-        }
+    http = msgspec.structs.replace(
+        connector.model.http,
+        deadline=deadline,
+        retry=msgspec.structs.replace(connector.model.http.retry, maxAttempts=10),
     )
     patched = replace(catalog, connectors=dict(catalog.connectors))
     patched.connectors["servicetitan"] = replace(
-        connector, model=connector.model.model_copy(update={"http": http})
+        connector, model=msgspec.structs.replace(connector.model, http=http)
     )
     runtime = make_runtime(patched, vendor, clock, env={})
     start = clock.now()

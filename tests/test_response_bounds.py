@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 
 from component.errors import ResponseTooLargeError, UnexpectedBodyError
@@ -149,10 +150,10 @@ def test_an_oversized_answer_says_whether_the_vendor_may_have_acted(bounded, ven
 
 def test_a_token_response_is_bounded_too(catalog, vendor, clock):
     connector = catalog.connector("servicetitan")
-    http = connector.model.http.model_copy(update={"maxResponseBytes": LIMIT})
+    http = msgspec.structs.replace(connector.model.http, maxResponseBytes=LIMIT)
     patched = replace(catalog, connectors=dict(catalog.connectors))
     patched.connectors["servicetitan"] = replace(
-        connector, model=connector.model.model_copy(update={"http": http})
+        connector, model=msgspec.structs.replace(connector.model, http=http)
     )
     runtime = make_runtime(patched, vendor, clock, env={})
     stream = Endless()

@@ -9,7 +9,7 @@ import pytest
 
 from component.catalog import Catalog
 from component.errors import InputValidationError
-from component.models import Action, DataSource
+from component.models import Action, CursorPagination, DataSource
 from component.runtime import Runtime
 from tests.conftest import SB_API, SB_CONNECTION, SB_KEY, FakeVendor, json_body
 
@@ -76,7 +76,7 @@ def test_picklists_share_the_cap_and_page_100(catalog: Catalog) -> None:
         assert isinstance(model, DataSource)
         assert model.cap == 10_000
         assert model.resource == PICKLISTS[key]
-        assert model.pagination is not None and model.pagination.style == "cursor"
+        assert isinstance(model.pagination, CursorPagination)
         assert model.pagination.limit == 100  # type: ignore[union-attr]
 
 

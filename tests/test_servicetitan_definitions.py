@@ -266,9 +266,7 @@ def test_catalog_json_shows_outputs(catalog: Catalog) -> None:
 
 # --- paging ---------------------------------------------------------------------------------------
 
-PAGES = PagePagination(
-    style="page", pageSize=10, total="totalCount", totalParam="includeTotal", concurrency=3
-)
+PAGES = PagePagination(pageSize=10, total="totalCount", totalParam="includeTotal", concurrency=3)
 
 
 def _pages(
@@ -309,7 +307,7 @@ def test_remaining_pages_are_fetched_concurrently_in_bounded_windows_and_kept_in
 
 def test_without_a_total_pages_follow_one_by_one() -> None:
     send, sent, flight = _pages(35)
-    pagination = PagePagination(style="page", pageSize=10, total="totalCount", concurrency=3)
+    pagination = PagePagination(pageSize=10, total="totalCount", concurrency=3)
     _, items, _ = asyncio.run(collect(pagination, OutgoingRequest("GET", "/x"), send, "servicetitan"))
     assert len(items) == 35 and [q["page"] for q in sent] == [1, 2, 3, 4] and flight["most"] == 1
 
@@ -438,9 +436,7 @@ def test_customer_contact_picklist_reads_the_customers_contacts(runtime: Runtime
 
 def test_a_picklist_asks_for_the_pages_its_cap_needs_at_once() -> None:
     send, sent, flight = _pages(12_000, size=5000)
-    pagination = PagePagination(
-        style="page", pageSize=5000, total="totalCount", totalParam="includeTotal", concurrency=4
-    )
+    pagination = PagePagination(pageSize=5000, total="totalCount", totalParam="includeTotal", concurrency=4)
     request = OutgoingRequest("GET", "/x")
     _, items, truncated = asyncio.run(
         collect(pagination, request, send, "servicetitan", 10_000, eager=True, take=keep_unique(by_id))

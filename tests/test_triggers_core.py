@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from pydantic import ValidationError
 
 from component.catalog import Catalog
 from component.errors import InputValidationError
-from component.models import Trigger
+from component.models import FormatError, Trigger, parse
 from component.runtime import Runtime
 from component.triggers import StateMismatchError, StateStoreError
 from component.triggers.checks import problems
@@ -176,14 +175,15 @@ def test_an_unsorted_page_stops_the_poll_rather_than_miss_records(catalog: Catal
 
 def test_definitions_give_exactly_one_way_of_polling() -> None:
     base = {"key": "t", "label": "T", "description": "d", "request": {"method": "GET", "path": "/x"}}
-    with pytest.raises(ValidationError, match="exactly one"):
-        Trigger.model_validate(base)
-    with pytest.raises(ValidationError, match="exactly one"):
-        Trigger.model_validate({**base, "watermark": {"field": "m"}, "seen": {}})
+    with pytest.raises(FormatError, match="exactly one"):
+        parse(Trigger, base)
+    with pytest.raises(FormatError, match="exactly one"):
+        parse(Trigger, {**base, "watermark": {"field": "m"}, "seen": {}})
 
 
 def test_trigger_checks_name_the_field_and_problem() -> None:
-    trigger = Trigger.model_validate(
+    trigger = parse(
+        Trigger,
         {
             "key": "t",
             "label": "T",
@@ -198,7 +198,7 @@ def test_trigger_checks_name_the_field_and_problem() -> None:
             "sorted": True,
             "variants": {"input": "kind", "cases": {"a": {"path": "/{connection.nope}"}, "b": {}}},
             "emit": {"created": "$inputs.showNew"},
-        }
+        },
     )
     found = dict(problems(trigger, {"tenant": {}}))
     assert found["$.variants.cases"] == "the cases must be exactly the enum of input 'kind'"
@@ -210,32 +210,34 @@ def test_trigger_checks_name_the_field_and_problem() -> None:
 
 def test_a_capped_list_must_be_unpaged_windowed_and_ask_for_its_cap() -> None:
     base = {"key": "t", "label": "T", "description": "d", "watermark": {"field": "m"}}
-    trigger = Trigger.model_validate(
+    trigger = parse(
+        Trigger,
         {
             **base,
             "request": {"method": "GET", "path": "/x", "query": {"limit": 50}},
             "pagination": {"style": "cursor", "items": "x"},
             "capped": {"limit": 100},
-        }
+        },
     )
     found = dict(problems(trigger, {}))
     assert found["$.capped"] == "a capped list has no pages; a paged list is not cut short"
     assert found["$.capped.split"] == "splitting by window needs a window"
     assert found["$.capped.limit"] == "the request asks for 50 records a page, not 100"
-    good = Trigger.model_validate(
+    good = parse(
+        Trigger,
         {
             **base,
             "request": {"method": "GET", "path": "/x", "query": {"limit": 100}},
             "window": {"back": 1},
             "capped": {"limit": 100},
-        }
+        },
     )
     assert dict(problems(good, {})) == {}
     for uncapped in (
         {"request": {"method": "GET", "path": "/x", "query": {"limit": 100}}},
         {"request": {"method": "GET", "path": "/x"}, "pagination": {"style": "none", "limitParam": "max"}},
     ):
-        found = dict(problems(Trigger.model_validate({**base, **uncapped, "window": {"back": 1}}), {}))
+        found = dict(problems(parse(Trigger, {**base, **uncapped, "window": {"back": 1}}), {}))
         assert found == {
             "$.capped": "a list with no pages that asks for a limit may be cut short: declare capped"
         }
@@ -498,7 +500,7 @@ def test_deactivations_must_hang_off_a_false_by_default_boolean_input() -> None:
         ({"type": "boolean", "default": True}, "must default to false"),
     ):
         inputs = {"type": "object", "properties": {} if prop is None else {"inactive": prop}}
-        found = list(problems(Trigger.model_validate({**base, "inputs": inputs}), {}))
+        found = list(problems(parse(Trigger, {**base, "inputs": inputs}), {}))
         assert ("$.deactivations.input", found[0][1]) == found[0] and expected in found[0][1], found
     good = {"type": "object", "properties": {"inactive": {"type": "boolean", "default": False}}}
-    assert list(problems(Trigger.model_validate({**base, "inputs": good}), {})) == []
+    assert list(problems(parse(Trigger, {**base, "inputs": good}), {})) == []

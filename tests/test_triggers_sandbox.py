@@ -21,7 +21,7 @@ from component.auth import TokenCache
 from component.catalog import Catalog
 from component.cli import cli
 from component.errors import InputValidationError
-from component.models import Flow
+from component.models import Flow, parse
 from component.policy import BudgetRegistry
 from component.runtime import Runtime
 from component.sandbox import Sandbox
@@ -270,7 +270,7 @@ FLOW = {
 
 
 def test_a_flow_runs_its_steps_once_per_event(world: World, catalog: Catalog) -> None:
-    flow = Flow.model_validate(FLOW)
+    flow = parse(Flow, FLOW)
     connections = world.sandbox.connections()
 
     def once() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -166,7 +167,9 @@ def test_a_list_longer_than_the_seen_set_is_refused(catalog: Catalog, clock: Fak
 
     definition = catalog.find("triggers", "servicebay.quoteAccepted")
     assert definition.model.seen is not None
-    small = definition.model.model_copy(update={"seen": definition.model.seen.model_copy(update={"max": 2})})
+    small = msgspec.structs.replace(
+        definition.model, seen=msgspec.structs.replace(definition.model.seen, max=2)
+    )
 
     async def send(request: Any) -> Any:
         return {"quotes": [{"id": str(n)} for n in range(3)], "pagination": {"hasMore": False}}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import msgspec
 import pytest
 
 from component import catalog as catalog_module
@@ -187,9 +188,9 @@ def capped_catalog(limit: int) -> catalog_module.Catalog:
         definition = triggers[key]
         model = definition.model
         assert model.capped is not None and isinstance(model.request.query, dict)
-        request = model.request.model_copy(update={"query": {**model.request.query, "limit": limit}})
-        capped = model.capped.model_copy(update={"limit": limit})
-        model = model.model_copy(update={"capped": capped, "request": request})
+        request = msgspec.structs.replace(model.request, query={**model.request.query, "limit": limit})
+        capped = msgspec.structs.replace(model.capped, limit=limit)
+        model = msgspec.structs.replace(model, capped=capped, request=request)
         triggers[key] = dataclasses.replace(definition, model=model)
     return loaded
 
@@ -206,9 +207,9 @@ def small_page_catalog(page_size: int) -> catalog_module.Catalog:
     definition = triggers["pollChangesTrigger"]
     model = definition.model
     assert model.pagination is not None
-    pagination = model.pagination.model_copy(update={"pageSize": page_size})
+    pagination = msgspec.structs.replace(model.pagination, pageSize=page_size)
     triggers["pollChangesTrigger"] = dataclasses.replace(
-        definition, model=model.model_copy(update={"pagination": pagination})
+        definition, model=msgspec.structs.replace(model, pagination=pagination)
     )
     return loaded
 

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -301,7 +300,7 @@ async def commit_trigger(service: Service, request: Request) -> Response:
 
 async def run_flow(service: Service, request: Request) -> Response:
     from ..flows import FlowError
-    from ..models import Flow
+    from ..models import Flow, FormatError, parse
 
     body = await body_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("flow"), dict):
@@ -310,13 +309,9 @@ async def run_flow(service: Service, request: Request) -> Response:
     if unknown:
         raise BadRequestError(f"unknown field(s) {', '.join(unknown)}")
     try:
-        flow = Flow.model_validate(body["flow"])
-    except ValidationError as exc:
-        problems = [
-            {"path": "$.flow" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]),
-             "message": e["msg"]}
-            for e in exc.errors()
-        ]  # fmt: skip
+        flow = parse(Flow, body["flow"])
+    except FormatError as exc:
+        problems = [{"path": "$.flow" + path[1:], "message": message} for path, message in exc.problems]
         raise FlowError("the flow is not valid", problems=problems) from None
     ids = body.get("connections") or {}
     if not isinstance(ids, dict) or not all(isinstance(v, str) for v in ids.values()):

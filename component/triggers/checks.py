@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import templates
-from ..models import CursorPagination, NoPagination, PagePagination, Trigger
+from ..models import CursorPagination, NoPagination, PagePagination, Trigger, plain
 
 
 def _references(
@@ -57,7 +57,7 @@ def problems(trigger: Trigger, connection: Mapping[str, Any]) -> Iterator[tuple[
         yield from _references(template, f"$.emit.{kind}", inputs, {})
     yield from _references(trigger.start, "$.start", inputs, {})
     if trigger.window:
-        yield from _references(trigger.window.model_dump(), "$.window", inputs, {})
+        yield from _references(plain(trigger.window), "$.window", inputs, {})
     if trigger.sorted and not isinstance(trigger.pagination, PagePagination):
         yield "$.sorted", "keyset paging (sorted) needs page pagination"
     if trigger.sorted and trigger.seen is not None:

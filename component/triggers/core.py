@@ -42,11 +42,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
+
 from .. import pagination as paging
 from .. import templates
 from ..errors import ComponentError, InputValidationError, StateStoreError
 from ..http import OutgoingRequest
-from ..models import PagePagination, RequestTemplate, SeenIds, Trigger, Watermark
+from ..models import PagePagination, SeenIds, Trigger, Watermark
 from . import markers
 
 Send = Callable[[OutgoingRequest], Awaitable[Any]]
@@ -129,17 +131,15 @@ def plan(trigger: Trigger, inputs: Mapping[str, Any]) -> Plan:
             )
         query = dict(request.query) if isinstance(request.query, dict) else {}
         query.update(case.query)
-        request = RequestTemplate.model_validate(
-            {
-                **request.model_dump(by_alias=True),
-                "path": case.path or request.path,
-                "operationId": case.operationId or request.operationId,
-                "query": {k: v for k, v in query.items() if v is not None},
-            }
+        request = msgspec.structs.replace(
+            request,
+            path=case.path or request.path,
+            operationId=case.operationId or request.operationId,
+            query={k: v for k, v in query.items() if v is not None},
         )
         is_sorted = case.sorted if case.sorted is not None else is_sorted
         case_deactivated = case.deactivated
-        trigger = trigger.model_copy(update={"request": request})
+        trigger = msgspec.structs.replace(trigger, request=request)
     trigger, deactivated = _deactivations(trigger, inputs, variant, case_deactivated)
     pagination = trigger.pagination
     records = trigger.records or getattr(pagination, "items", None)
@@ -162,13 +162,10 @@ def _deactivations(
     extra = spec.query if case is None or case is True else case
     query = dict(trigger.request.query) if isinstance(trigger.request.query, dict) else {}
     query.update(extra)
-    request = RequestTemplate.model_validate(
-        {
-            **trigger.request.model_dump(by_alias=True),
-            "query": {k: v for k, v in query.items() if v is not None},
-        }
+    request = msgspec.structs.replace(
+        trigger.request, query={k: v for k, v in query.items() if v is not None}
     )
-    return trigger.model_copy(update={"request": request}), spec.field
+    return msgspec.structs.replace(trigger, request=request), spec.field
 
 
 def _flag(template: Any, scope: Mapping[str, Any]) -> bool:
