@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .core import ROOT, Report, Row, Sample, interleaved, timed_process
@@ -49,6 +50,31 @@ def _installed(work: Path) -> Path:
         [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)], check=True
     )
     return site
+
+
+AFTER_EDIT = "catalog --json (first run after a definition changed)"
+
+
+def _edited_tree(work: Path) -> Callable[[], float]:
+    """A measure: edit one definition of a copy of the tree (its cache warm), then time ``catalog
+    --json``, the first run after that change."""
+    import shutil
+
+    tree, edits = work / "tree", iter(range(1, 1_000_000))
+    for name in ("actions", "datasources", "triggers"):
+        shutil.copytree(ROOT / name, tree / name)
+    shutil.copy(ROOT / "manifest.json", tree / "manifest.json")
+    env = {"COMPONENT_ROOT": str(tree), "COMPONENT_CACHE_DIR": str(work / "edit-cache")}
+    args = [PYTHON, "-m", "component", "catalog", "--json"]
+    timed_process(args, env)  # every file checked once, as any earlier run leaves the cache
+    job = tree / "actions" / "servicetitan" / "createJob.json"
+    definition = json.loads(job.read_text())
+
+    def measure() -> float:
+        job.write_text(json.dumps({**definition, "label": f"Create Job ({next(edits)})"}, indent=2))
+        return timed_process(args, env)
+
+    return measure
 
 
 def _load_seconds(env: dict[str, str]) -> tuple[float, int]:
@@ -100,27 +126,25 @@ def run(report: Report, runs: int) -> None:
         "imports of an uncached catalog": ([PYTHON, "-c", FLOOR], cold),
         "run createJob --dry-run (cache warm)": ([*component, "run", *dry_run], warm),
     }
+    edited_tree = _edited_tree(work)
     installed = {"PYTHONPATH": str(_installed(work)), "COMPONENT_CACHE_DIR": "off", "COMPONENT_ROOT": ""}
     elsewhere = work / "elsewhere"  # not the checkout, whose component/ would be imported first
     elsewhere.mkdir()
     first_run = "catalog --json (first run after install)"
     commands[first_run] = ([*component, "catalog", "--json"], installed)
-    samples = interleaved(
-        runs,
-        {
-            name: (
-                lambda a=args, e=env, w=(elsewhere if name == first_run else ROOT): timed_process(a, e, cwd=w)
-            )
-            for name, (args, env) in commands.items()
-        },
-    )
+    measures = {
+        name: (lambda a=args, e=env, w=(elsewhere if name == first_run else ROOT): timed_process(a, e, cwd=w))
+        for name, (args, env) in commands.items()
+    }
+    measures[AFTER_EDIT] = edited_tree
+    samples = interleaved(runs, measures)
     base = Sample([v * 1000 for v in samples.pop(baseline)], "ms")
     targets = {
         "--version": ("< 1.5x", 1.5),
         "--help": ("< 1.5x", 1.5),
         "catalog --json (cache warm)": ("< 1x", 1.0),
-        "catalog --json (no cache)": ("< 2x", 2.0),
         first_run: ("< 2x", 2.0),
+        AFTER_EDIT: ("< 2x", 2.0),
     }
     for name, values in samples.items():
         target, limit = targets.get(name, ("", 0.0))
@@ -129,13 +153,18 @@ def run(report: Report, runs: int) -> None:
         if limit:
             row.met = row.ratio is not None and row.ratio < limit
         if name == "catalog --json (no cache)":
-            row.note = "the first run after a change to the definitions or the runtime: every check runs"
+            row.note = (
+                "every check of every file: the cache off, or a checkout's first run after a change to the "
+                "runtime's own source"
+            )
+        if name == AFTER_EDIT:
+            row.note = "a definition edited before each run: that file is checked, the cross-file checks run"
         if name == first_run:
             row.note = "an installed wheel, no cache: the catalog checked when the wheel was built"
         if "dry-run" in name:
             row.note = "opens no HTTP client (tests/test_cold_start.py)"
         if name == "imports of an uncached catalog":
-            row.measure = "imports alone: the CLI, pydantic and the definition models, jsonschema"
+            row.measure = "imports alone: the CLI, the definition models, jsonschema"
             row.note = "what checking every definition needs before any check runs"
         report.add(row)
     env = dict(os.environ)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -199,32 +199,73 @@ def _suggest(name: str, options: Any, prefix: str = "") -> str:
 # --- JSON reading ---------------------------------------------------------------------------------
 
 
-def read_json(path: Path) -> Any:
+def read_json(content: bytes) -> Any:
     """Parse JSON, refusing duplicate object keys (json would silently keep the last)."""
-    return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
+    return json.loads(content.decode("utf-8"), object_pairs_hook=no_duplicates)
+
+
+def _decode_checked(content: bytes) -> Any:
+    """JSON whose every check passed before, duplicate keys included: msgspec reads it in a fraction
+    of the time; what it refuses (NaN, say, which json reads) goes to :func:`read_json`."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        return read_json(content)
 
 
 # --- loading ----------------------------------------------------------------------------------------
 
 
 class _Loader:
-    """Loads and checks a tree; ``trusted`` skips the costly checks a cached tree already passed."""
+    """Loads and checks a tree; ``trusted`` skips the costly checks a cached tree already passed.
 
-    def __init__(self, root: Path, *, trusted: bool = False) -> None:
+    ``checked``: keys of the units (a definition file, a connector) whose costly checks passed in a
+    tree that passed as a whole (:func:`catalog_cache.checked_units`): a unit whose key is among them
+    is not checked again, so a change to one file checks that file. A key digests every input its
+    checks read (the runtime, the connector's manifest entry, the file's bytes), and the checks that
+    read across files (references between definitions, unregistered or duplicate files) always run.
+    """
+
+    def __init__(self, root: Path, *, trusted: bool = False, checked: Collection[str] = ()) -> None:
         self.root = root
         self.trusted = trusted
+        self.checked = frozenset(checked)
+        self.runtime = b"" if trusted else catalog_cache.runtime_digest()
+        self.units: list[str] = []  # this tree's unit keys: remembered when it passes as a whole
+        self.known_connectors: set[str] = set()
+        self.content: dict[str, bytes] = {}
+        self.passed: set[str] = set()  # definition files whose checks passed before, unchanged
         self.problems: list[Problem] = []
+
+    def known(self, *parts: bytes) -> bool:
+        """Whether the unit whose checks read ``parts`` passed them before (always, when trusted)."""
+        if self.trusted:
+            return True
+        unit = catalog_cache.unit_key(self.runtime, *parts)
+        self.units.append(unit)
+        return unit in self.checked
 
     def problem(self, file: str, path: str, message: str) -> None:
         self.problems.append(Problem(file, path, message))
 
-    def read(self, relative: str) -> Any:
+    def read(self, relative: str, *unit: bytes) -> Any:
+        """The JSON in a file, or None (its problem recorded). ``unit``: the other inputs of the file's
+        unit of checks; a unit that passed them before is marked (:attr:`passed`), and its bytes are
+        decoded without looking for duplicate keys again."""
         path = self.root / relative
         if not path.is_file():
             self.problem(relative, "$", "file is registered in manifest.json but does not exist")
             return None
         try:
-            return read_json(path)
+            content = self.content[relative] = path.read_bytes()
+            if unit and self.known(*unit, content):
+                self.passed.add(relative)
+                return _decode_checked(content)
+            return read_json(content)
+        except OSError as exc:
+            self.problem(relative, "$", f"cannot be read: {exc.strerror or type(exc).__name__}")
         except DuplicateKeyError as exc:
             self.problem(relative, "$", f"duplicate key {exc.key!r}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -247,7 +288,11 @@ class _Loader:
             manifest = self.sound_part(raw)
         if not isinstance(manifest, Manifest):
             return None
-        connectors = {name: self.load_connector(name, model) for name, model in manifest.connectors.items()}
+        entries = raw.get("connectors", {}) if isinstance(raw, dict) else {}
+        connectors = {
+            name: self.load_connector(name, model, json.dumps(entries.get(name), sort_keys=True).encode())
+            for name, model in manifest.connectors.items()
+        }
         self.check_unregistered(raw)
         loaded = {name: c for name, c in connectors.items() if c is not None}
         for connector in loaded.values():
@@ -267,13 +312,17 @@ class _Loader:
                 continue  # already reported against the whole manifest
         return Manifest(name=str(raw.get("name")), version=str(raw.get("version")), connectors=sound)
 
-    def load_connector(self, name: str, model: Connector) -> LoadedConnector | None:
+    def load_connector(self, name: str, model: Connector, entry: bytes) -> LoadedConnector | None:
+        """A connector and its definitions; ``entry``: its part of the manifest (in its units' keys)."""
         where = f"$.connectors.{name}"
         schema = model.connection.schema_
-        bad_schema = [] if self.trusted else schema_problems(schema)
+        known = self.known(b"connector", name.encode(), entry, self._test_action(name, model))
+        if known:
+            self.known_connectors.add(name)
+        bad_schema = [] if known else schema_problems(schema)
         for p in bad_schema:
             self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
-        for p in [] if self.trusted else vocabulary.problems(schema):
+        for p in [] if known else vocabulary.problems(schema):
             self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
         props = schema.get("properties", {})
         env_field = model.connection.environmentField
@@ -326,7 +375,7 @@ class _Loader:
                         f"{where}.{kind}[{index}]",
                         f"a definition file's path stays under {expected_folder}: no '..'",
                     )
-                definition = self.load_definition(name, kind, definition_model, relative, model)
+                definition = self.load_definition(name, kind, definition_model, relative, model, entry)
                 if definition is None:
                     continue
                 table = loaded.definitions[kind]
@@ -339,10 +388,25 @@ class _Loader:
                 table[definition.key] = definition
         return loaded
 
+    def _test_action(self, name: str, model: Connector) -> bytes:
+        """The bytes of the action file ``testConnection`` runs (its inputs are checked against it)."""
+        test = model.testConnection
+        relative = f"actions/{name}/{test.action}.json" if test is not None else ""
+        try:
+            return (self.root / relative).read_bytes() if relative in model.actions else b""
+        except OSError:
+            return b""
+
     def load_definition(
-        self, connector: str, kind: Kind, model: type[Definition], relative: str, owner: Connector
+        self,
+        connector: str,
+        kind: Kind,
+        model: type[Definition],
+        relative: str,
+        owner: Connector,
+        entry: bytes,
     ) -> LoadedDefinition | None:
-        data = self.read(relative)
+        data = self.read(relative, b"definition", relative.encode(), entry)
         if data is None:
             return None
         if isinstance(data, dict) and isinstance(data.get("pagination"), dict) and owner.pagination:
@@ -358,9 +422,18 @@ class _Loader:
                 relative, "$.key", f"key {definition.key!r} must match the file name {Path(relative).stem!r}"
             )
         loaded = LoadedDefinition(connector, kind, definition, relative)
-        if self.trusted:
+        if relative in self.passed:
             return loaded
-        bad_inputs = schema_problems(definition.inputs)
+        # the costly checks read the schemas, the examples and the rules alone: an edit elsewhere in the
+        # file (a label, the request) leaves them known
+        schemas = [
+            definition.inputs,
+            definition.output,
+            definition.examples,
+            [plain(c) for c in definition.checks],
+        ]
+        costly = not self.known(b"schemas", json.dumps(schemas, sort_keys=True).encode())
+        bad_inputs = schema_problems(definition.inputs) if costly else []
         for p in bad_inputs:
             self.problem(relative, "$.inputs" + p["path"][1:], p["message"])
         if (
@@ -370,10 +443,10 @@ class _Loader:
             self.problem(
                 relative, "$.inputs", 'inputs must be an object schema with "additionalProperties": false'
             )
-        if definition.output is not None:
+        if definition.output is not None and costly:
             for p in schema_problems(definition.output):
                 self.problem(relative, "$.output" + p["path"][1:], p["message"])
-        for part, schema in (("inputs", definition.inputs), ("output", definition.output)):
+        for part, schema in (("inputs", definition.inputs), ("output", definition.output)) if costly else ():
             for p in vocabulary.problems(schema):
                 self.problem(relative, f"$.{part}{p['path'][1:]}", p["message"])
         for name in definition.prefetch.into if definition.prefetch else []:
@@ -386,10 +459,9 @@ class _Loader:
                     self.problem(relative, f"$.checks[{index}].{part}", f"{head!r} does not name an input")
         if bad_inputs:
             return None
-        validator = loaded.validator
-        for index, example in enumerate(definition.examples):
-            filled = validator.with_defaults(example)
-            found = validator.problems(example, compiled=False)
+        for index, example in enumerate(definition.examples if costly else ()):
+            filled = loaded.validator.with_defaults(example)
+            found = loaded.validator.problems(example, compiled=False)
             for p in found or checks.problems(definition.checks, filled):
                 self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
         if definition.hook:
@@ -459,7 +531,7 @@ class _Loader:
         """``testConnection`` names an action of the connector, and its inputs fit that action."""
         test = connector.model.testConnection
         where = f"$.connectors.{connector.name}.testConnection"
-        if test is None:
+        if test is None or connector.name in self.known_connectors:
             return
         actions = connector.definitions["actions"]
         if test.action not in actions:
@@ -521,15 +593,17 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
     """The catalog, loaded once per root; raises :class:`DefinitionError` listing problems if unsound.
 
     A tree whose content key is in the catalog cache passed every check unchanged and is loaded
-    without repeating them; a tree loaded with every check is added to the cache, unless a file
-    changed while it was read (its key then names other bytes). ``key``: the tree's
-    :func:`catalog_cache.key_for`, where the caller has it.
+    without repeating them. Otherwise each file whose checks passed before, unchanged, in a tree that
+    passed (:func:`catalog_cache.checked_units`), is not checked again: a change to one definition
+    checks that one. A tree that passes is added to the cache, unless a file changed while it was
+    read. ``key``: the tree's :func:`catalog_cache.key_for`, where the caller has it.
     """
     resolved = (root or default_root()).resolve()
     if resolved not in _CACHE:
         key = key or catalog_cache.key_for(resolved)
         trusted = catalog_cache.known(key)
-        loader = _Loader(resolved, trusted=trusted)
+        checked = [] if trusted else catalog_cache.checked_units()
+        loader = _Loader(resolved, trusted=trusted, checked=checked)
         catalog = loader.load()
         if loader.problems or catalog is None:
             raise DefinitionError(
@@ -538,6 +612,10 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
                 problems=[p.to_dict() for p in loader.problems],
             )
         if not trusted:
-            catalog_cache.store(resolved, key, catalog.to_json())
+            # stored only when the bytes checked are the bytes keyed: a file changed while the tree was
+            # read (between the key and the read, or the runtime's source) is never stored as checked
+            if catalog_cache.checked_key(resolved, loader.runtime, loader.content) == key:
+                catalog_cache.store(key, catalog.to_json())
+            catalog_cache.remember_units(loader.units, checked)
         _CACHE[resolved] = catalog
     return _CACHE[resolved]

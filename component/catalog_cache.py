@@ -17,6 +17,12 @@ does: an unchanged stamp names the key without reading a file. A file changed wi
 seconds is not stamped (its times may not yet tell a second change apart from the first, git's
 "racy" case), so such a tree is hashed until it settles.
 
+A tree that changed is checked file by file: each unit of checks (a definition file; a connector,
+with the action its connection test runs) is keyed by a digest of the runtime and of every input its
+checks read, and the keys of the units of a tree that passed are remembered (``checked-units``). A
+unit whose key is remembered is not checked again, so the first run after editing one definition
+checks that one; the checks that read across files always run.
+
 The cache lives in ``$COMPONENT_CACHE_DIR`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/fieldservice-component`` or ``~/.cache/fieldservice-component``. A cache that
 cannot be written is silently skipped.
@@ -101,27 +107,44 @@ def _sources() -> list[Path]:
     return found
 
 
-def _keyed_files(root: Path) -> list[tuple[str, Path]]:
-    """Every file the key covers, each with the name it is hashed under: the runtime's source, its
-    schema vocabulary, then the definitions (relative to ``root``)."""
+def _runtime_files() -> list[tuple[str, Path]]:
+    """The files of the runtime that checks definitions, each with the name it is hashed under: its
+    source and its schema vocabulary."""
     files = [(source.relative_to(_PACKAGE).as_posix(), source) for source in _sources()]
     files.append(("\0vocabulary", _PACKAGE / "schema" / "vocabulary.json"))
+    return files
+
+
+def _keyed_files(root: Path) -> list[tuple[str, Path]]:
+    """Every file the key covers: the runtime's, then the definitions (named relative to ``root``)."""
+    files = _runtime_files()
     files.extend((file.relative_to(root).as_posix(), file) for file in definition_files(root))
     return files
 
 
-def content_key(root: Path) -> str:
-    """A digest of the definitions under ``root`` and of the runtime that checks them: each file's
-    name and bytes, each preceded by its length, so no two trees share a digest by moving bytes
-    from one file into the next."""
-    digest = hashlib.sha256(__version__.encode())
-    for name, file in _keyed_files(root):
+def _hash_files(digest: Any, files: list[tuple[str, Path]]) -> None:
+    """Each file's name and bytes into ``digest``, each preceded by its length, so no two sets of
+    files share a digest by moving bytes from one file into the next."""
+    for name, file in files:
         try:
             content = file.read_bytes()
         except OSError:
             digest.update(f"{len(name)}:{name}missing\0".encode())
             continue
         digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
+
+
+def runtime_digest() -> bytes:
+    """A digest of the runtime that checks definitions: its version, source and vocabulary."""
+    digest = hashlib.sha256(__version__.encode())
+    _hash_files(digest, _runtime_files())
+    return digest.digest()
+
+
+def content_key(root: Path) -> str:
+    """A digest of the definitions under ``root`` and of the runtime that checks them."""
+    digest = hashlib.sha256(runtime_digest())
+    _hash_files(digest, [(file.relative_to(root).as_posix(), file) for file in definition_files(root)])
     return digest.hexdigest()
 
 
@@ -265,10 +288,61 @@ def entry_text(key: str, catalog: dict[str, Any]) -> str:
     return f"{header}\n{body}"
 
 
-def store(root: Path, key: str, catalog: dict[str, Any]) -> None:
-    """Store the catalog checked from the tree under ``root`` under ``key``, its key when it was read,
-    unless a file changed meanwhile (the key would name other bytes); atomically, silently skipped
-    when the cache is off or not writable."""
+def checked_key(root: Path, runtime: bytes, read: dict[str, bytes]) -> str | None:
+    """:func:`content_key` of the bytes a load read and checked (``read``: each file's bytes by its
+    path relative to ``root``; ``runtime``: the :func:`runtime_digest` it checked with), or None when
+    a definition file now on disk is not among them (the tree changed while it was read)."""
+    digest = hashlib.sha256(runtime)
+    for file in definition_files(root):
+        name = file.relative_to(root).as_posix()
+        if name not in read:
+            return None
+        content = read[name]
+        digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
+    return digest.hexdigest()
+
+
+def store(key: str, catalog: dict[str, Any]) -> None:
+    """Store a checked catalog under ``key``, the :func:`checked_key` of the bytes checked;
+    atomically, silently skipped when the cache is off or not writable."""
     entry = _entry(key)
-    if entry is not None and key_for(root) == key:
+    if entry is not None:
         _store(entry, entry_text(key, catalog))
+
+
+# --- checks passed, one file at a time ------------------------------------------------------------
+
+UNITS = "checked-units"
+MAX_UNITS = 20_000
+"""Most unit keys remembered (33 bytes each): a tree of 150 definitions changed a hundred times over."""
+
+
+def unit_key(runtime: bytes, *parts: bytes) -> str:
+    """The key of one unit of checks (a definition file, a connector) under the runtime ``runtime``
+    (:func:`runtime_digest`): a digest of every input its checks read, each length-prefixed."""
+    digest = hashlib.sha256(runtime)
+    for part in parts:
+        digest.update(f"{len(part)}:".encode() + part)
+    return digest.hexdigest()[:32]
+
+
+def checked_units() -> list[str]:
+    """The unit keys whose checks passed in a tree that passed as a whole, oldest first."""
+    folder = cache_dir()
+    if folder is None:
+        return []
+    try:
+        return (folder / UNITS).read_text(encoding="ascii").split()
+    except (OSError, UnicodeError):
+        return []
+
+
+def remember_units(units: list[str], known: list[str]) -> None:
+    """Add ``units`` (of a tree that passed every check) to the ``known`` ones, the newest
+    :data:`MAX_UNITS` kept; silently skipped when the cache is off or not writable."""
+    folder = cache_dir()
+    seen = set(known)
+    new = [unit for unit in dict.fromkeys(units) if unit not in seen]
+    if folder is None or not new:
+        return
+    _store(folder / UNITS, "\n".join([*known, *new][-MAX_UNITS:]) + "\n")

@@ -6,7 +6,6 @@ the terminal's width when piped; ``--json`` prints the same as data.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ def _kind(_: click.Context, __: click.Parameter, value: tuple[str, ...]) -> tupl
 
 
 def _suggest(name: str, options: Any) -> str:
+    import difflib  # only a mistake needs it
+
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -91,6 +92,10 @@ def catalog_command(
         from .catalog import load
 
         data = load(root, key=key).to_json()
+        text = catalog_cache.read_text(key) if as_json and not connectors and not kinds else None
+        if text is not None:
+            emit_text(text)  # the catalog just checked and stored, printed as stored
+            return
     data = filtered(data, connectors, kinds)
     if as_json:
         emit(data)

@@ -263,12 +263,128 @@ def test_a_file_changed_while_the_tree_is_read_is_not_stored_as_checked(
         edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
         return loaded
 
-    monkeypatch.setattr(catalog_module._Loader, "load", edited_meanwhile)
-    fresh_load(tree)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:  # (undo() would also drop the fixture's cache folder)
+        patched.setattr(catalog_module._Loader, "load", edited_meanwhile)
+        fresh_load(tree)
     assert "Book a Job" in path.read_text()
-    folder = tree.parent / "cache"
-    assert list(folder.glob("catalog-*.json")) == []  # what was checked no longer matches any key
+    assert cached(tree) is None  # stored, if at all, under the key of the bytes checked: not this tree's
+    assert fresh_load(tree).find("actions", "servicetitan.createJob").model.label == "Book a Job"
+
+
+def test_a_file_changed_between_the_key_and_the_read_is_not_stored_under_the_key(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading = catalog_module._Loader.load
+
+    def edited_first(loader: Any) -> Any:
+        edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+        return reading(loader)
+
+    key = catalog_cache.key_for(tree.resolve())
+    with monkeypatch.context() as patched:  # (undo() would also drop the fixture's cache folder)
+        patched.setattr(catalog_module._Loader, "load", edited_first)
+        fresh_load(tree)
+    assert catalog_cache.read_text(key) is None  # the key names bytes that were not checked
+    assert list((tree.parent / "cache").glob("catalog-*.json")) == []
+
+
+def checked_schemas(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every schema the next load checks against the meta-schema (the costly per-file checks)."""
+    seen: list[Any] = []
+    real = catalog_module.schema_problems
+
+    def recording(schema: Any) -> Any:
+        seen.append(schema)
+        return real(schema)
+
+    monkeypatch.setattr(catalog_module, "schema_problems", recording)
+    return seen
+
+
+def test_a_changed_definition_is_checked_alone(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = checked_schemas(monkeypatch)
+    fresh_load(tree)
+    assert len(first) > 140  # nothing known yet: every file, and each connection schema
+    edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
+    second = checked_schemas(monkeypatch)
+    reloaded = fresh_load(tree)
+    assert second == []  # its schemas, examples and rules are as they were: only the cheap checks ran
+    assert reloaded.find("actions", "servicetitan.createJob").model.label == "Book a Job"
+    assert cached(tree) == reloaded.to_json()  # the tree as a whole is now known
+    job = json.loads((tree / "actions/servicetitan/createJob.json").read_text())
+    job["inputs"]["properties"]["summary"]["description"] = "What the job is about."
+    edit_definition(tree, "actions/servicetitan/createJob.json", inputs=job["inputs"])
+    third = checked_schemas(monkeypatch)
+    fresh_load(tree)
+    assert third == [job["inputs"], job["output"]]  # the edited file's schemas, nothing else
+
+
+def test_a_changed_reference_is_caught_though_the_schemas_are_known(tree: Path) -> None:
+    fresh_load(tree)
+    path = tree / "actions/servicetitan/createJob.json"
+    job = json.loads(path.read_text())
+    job["request"]["path"] = job["request"]["path"] + "/{inputs.nowhere}"
+    path.write_text(json.dumps(job))
+    with pytest.raises(DefinitionError) as refused:
+        fresh_load(tree)
+    assert {p["path"] for p in refused.value.details["problems"]} == {"$.request.path"}
+
+
+def test_an_example_broken_by_an_edit_is_caught(tree: Path) -> None:
+    fresh_load(tree)
+    path = tree / "actions/servicetitan/createJob.json"
+    job = json.loads(path.read_text())
+    job["inputs"]["properties"]["summary"]["maxLength"] = 3  # the shipped example's summary is longer
+    path.write_text(json.dumps(job))
+    with pytest.raises(DefinitionError) as refused:
+        fresh_load(tree)
+    assert [p["path"] for p in refused.value.details["problems"]] == ["$.examples[0].summary"]
+
+
+def test_a_known_file_is_checked_again_when_what_its_checks_read_changes(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh_load(tree)
+    # the connector's part of the manifest: each of its definitions reads it (references, pagination)
+    manifest = tree / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["connectors"]["homebase360"]["description"] += " "
+    manifest.write_text(json.dumps(data))
+    referenced: list[str] = []
+    real = catalog_module._Loader.check_references
+
+    def recording(loader: Any, relative: str, *args: Any) -> None:
+        referenced.append(relative)
+        real(loader, relative, *args)
+
+    monkeypatch.setattr(catalog_module._Loader, "check_references", recording)
+    seen = checked_schemas(monkeypatch)
+    fresh_load(tree)
+    assert sorted(referenced) == sorted(
+        data["connectors"]["homebase360"]["actions"]
+        + data["connectors"]["homebase360"]["dataSources"]
+        + data["connectors"]["homebase360"]["triggers"]
+    )
+    assert seen == [
+        data["connectors"]["homebase360"]["connection"]["schema"]
+    ]  # its definitions' schemas are known
+    # the runtime that checks: another one knows nothing
+    monkeypatch.setattr(catalog_cache, "runtime_digest", lambda: b"another runtime")
+    again = checked_schemas(monkeypatch)
+    fresh_load(tree)
+    assert len(again) > 140
+
+
+def test_a_file_with_problems_is_never_remembered_as_checked(tree: Path) -> None:
+    fresh_load(tree)
+    path = tree / "actions/servicetitan/createJob.json"
+    data = json.loads(path.read_text())
+    data["examples"][0]["customerId"] = "not a number"
+    path.write_text(json.dumps(data))
+    for _ in range(2):  # found again on the next load: a refused file is not skipped
+        with pytest.raises(DefinitionError) as refused:
+            fresh_load(tree)
+        assert [p["path"] for p in refused.value.details["problems"]] == ["$.examples[0].customerId"]
 
 
 def test_a_warm_catalog_prints_on_a_terminal_that_is_not_utf8(tmp_path: Path) -> None:
