@@ -228,14 +228,23 @@ class _Loader:
     read across files (references between definitions, unregistered or duplicate files) always run.
     """
 
-    def __init__(self, root: Path, *, trusted: bool = False, checked: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        trusted: bool = False,
+        checked: Collection[str] = (),
+        snapshot: catalog_cache.Snapshot | None = None,
+    ) -> None:
         self.root = root
         self.trusted = trusted
         self.checked = frozenset(checked)
-        self.runtime = b"" if trusted else catalog_cache.runtime_digest()
+        # the bytes checked (a trusted tree's are read as they come): a load that reads another file,
+        # one the snapshot lacks, may not store its catalog under the snapshot's key
+        self.snapshot = snapshot if snapshot is not None or trusted else catalog_cache.snapshot(root)
+        self.outside = False
         self.units: list[str] = []  # this tree's unit keys: remembered when it passes as a whole
         self.known_connectors: set[str] = set()
-        self.content: dict[str, bytes] = {}
         self.passed: set[str] = set()  # definition files whose checks passed before, unchanged
         self.problems: list[Problem] = []
 
@@ -243,7 +252,8 @@ class _Loader:
         """Whether the unit whose checks read ``parts`` passed them before (always, when trusted)."""
         if self.trusted:
             return True
-        unit = catalog_cache.unit_key(self.runtime, *parts)
+        assert self.snapshot is not None  # (an untrusted load always has one)
+        unit = catalog_cache.unit_key(self.snapshot.runtime, *parts)
         self.units.append(unit)
         return unit in self.checked
 
@@ -255,11 +265,14 @@ class _Loader:
         unit of checks; a unit that passed them before is marked (:attr:`passed`), and its bytes are
         decoded without looking for duplicate keys again."""
         path = self.root / relative
-        if not path.is_file():
-            self.problem(relative, "$", "file is registered in manifest.json but does not exist")
-            return None
         try:
-            content = self.content[relative] = path.read_bytes()
+            content = None if self.snapshot is None else self.snapshot.files.get(relative)
+            if content is None:
+                if not path.is_file():
+                    self.problem(relative, "$", "file is registered in manifest.json but does not exist")
+                    return None
+                self.outside = True
+                content = path.read_bytes()
             if unit and self.known(*unit, content):
                 self.passed.add(relative)
                 return _decode_checked(content)
@@ -554,14 +567,10 @@ class _Loader:
                 files = connector.get(kind) if isinstance(connector, dict) else None
                 if isinstance(files, list):
                     registered.update(f for f in files if isinstance(f, str))
-        for folder, _ in KINDS.values():
-            base = self.root / folder
-            if not base.is_dir():
-                continue
-            for path in sorted(base.rglob("*.json")):
-                relative = path.relative_to(self.root).as_posix()
-                if relative not in registered:
-                    self.problem(relative, "$", "definition file is not registered in manifest.json")
+        on_disk = self.snapshot.files if self.snapshot else catalog_cache.definition_names(self.root)
+        for relative in on_disk:
+            if relative != "manifest.json" and relative not in registered:
+                self.problem(relative, "$", "definition file is not registered in manifest.json")
 
 
 def _record_problems(connector: LoadedConnector, trigger: LoadedDefinition) -> Iterator[tuple[str, str]]:
@@ -603,7 +612,9 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
         key = key or catalog_cache.key_for(resolved)
         trusted = catalog_cache.known(key)
         checked = [] if trusted else catalog_cache.checked_units()
-        loader = _Loader(resolved, trusted=trusted, checked=checked)
+        # the bytes the key was computed from, where this process read them for it: checked as they are
+        snapshot = None if trusted else catalog_cache.taken(resolved, key) or catalog_cache.snapshot(resolved)
+        loader = _Loader(resolved, trusted=trusted, checked=checked, snapshot=snapshot)
         catalog = loader.load()
         if loader.problems or catalog is None:
             raise DefinitionError(
@@ -611,11 +622,11 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
                 "run 'component validate'",
                 problems=[p.to_dict() for p in loader.problems],
             )
-        if not trusted:
-            # stored only when the bytes checked are the bytes keyed: a file changed while the tree was
-            # read (between the key and the read, or the runtime's source) is never stored as checked
-            if catalog_cache.checked_key(resolved, loader.runtime, loader.content) == key:
-                catalog_cache.store(key, catalog.to_json())
+        if snapshot is not None:
+            # under the key of the bytes checked, which the snapshot holds (a tree changed since the
+            # key was computed gives its own); unless a file was read from outside it
+            if not loader.outside:
+                catalog_cache.store(snapshot.key, catalog.to_json())
             catalog_cache.remember_units(loader.units, checked)
         _CACHE[resolved] = catalog
     return _CACHE[resolved]

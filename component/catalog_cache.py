@@ -30,10 +30,12 @@ cannot be written is silently skipped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +78,26 @@ def cache_dir() -> Path | None:
 
 def definition_files(root: Path) -> list[Path]:
     """The manifest and every JSON file in the definition folders, registered or not."""
-    files = [root / "manifest.json"]
+    return [Path(path) for _, path in _definition_entries(root)]
+
+
+def definition_names(root: Path) -> list[str]:
+    """Each of :func:`definition_files` by its name relative to ``root`` (``actions/x/y.json``)."""
+    return [name for name, _ in _definition_entries(root)]
+
+
+def _definition_entries(root: Path) -> list[tuple[str, str]]:
+    """Each of :func:`definition_files` as ``(name relative to root, path)``: strings, not paths (the
+    listing is most of a warm start's own work)."""
+    base = os.fspath(root)
+    entries = [("manifest.json", os.path.join(base, "manifest.json"))]
     for folder in DEFINITION_FOLDERS:
-        files.extend(sorted(_json_files(root / folder)))
-    return files
+        found = sorted(_json_files(os.path.join(base, folder)))
+        entries.extend((path[len(base) + 1 :].replace(os.sep, "/"), path) for path in found)
+    return entries
 
 
-def _json_files(folder: Path, seen: frozenset[str] = frozenset()) -> Iterator[Path]:
+def _json_files(folder: str, seen: frozenset[str] = frozenset()) -> Iterator[str]:
     """Every ``*.json`` file under ``folder`` (none when it is missing), linked folders entered (once
     each: a link back up is not followed again), so the key covers every file a registered path can
     reach through them; ``rglob`` in a third of its time, which a warm start notices."""
@@ -93,59 +108,93 @@ def _json_files(folder: Path, seen: frozenset[str] = frozenset()) -> Iterator[Pa
         return
     for entry in entries:
         if entry.is_dir():
-            yield from _json_files(Path(entry.path), seen | {real})
+            yield from _json_files(entry.path, seen | {real})
         elif entry.name.endswith(".json") and entry.is_file():
-            yield Path(entry.path)
+            yield entry.path
 
 
-def _sources() -> list[Path]:
-    """The runtime's own Python source, every subpackage's too (the checks import some)."""
-    found: list[Path] = []
-    for folder, folders, files in os.walk(_PACKAGE):
+def _runtime_files() -> list[tuple[str, str]]:
+    """The files of the runtime that checks definitions, as ``(name it is hashed under, path)``: its
+    Python source, every subpackage's too (the checks import some), and its schema vocabulary."""
+    base = os.fspath(_PACKAGE)
+    found: list[tuple[str, str]] = []
+    for folder, folders, files in os.walk(base):
         folders[:] = sorted(name for name in folders if name not in ("__pycache__", "_definitions"))
-        found.extend(Path(folder, name) for name in sorted(files) if name.endswith(".py"))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                found.append((path[len(base) + 1 :].replace(os.sep, "/"), path))
+    found.append(("\0vocabulary", os.path.join(base, "schema", "vocabulary.json")))
     return found
 
 
-def _runtime_files() -> list[tuple[str, Path]]:
-    """The files of the runtime that checks definitions, each with the name it is hashed under: its
-    source and its schema vocabulary."""
-    files = [(source.relative_to(_PACKAGE).as_posix(), source) for source in _sources()]
-    files.append(("\0vocabulary", _PACKAGE / "schema" / "vocabulary.json"))
-    return files
-
-
-def _keyed_files(root: Path) -> list[tuple[str, Path]]:
+def _keyed_files(root: Path) -> list[tuple[str, str]]:
     """Every file the key covers: the runtime's, then the definitions (named relative to ``root``)."""
-    files = _runtime_files()
-    files.extend((file.relative_to(root).as_posix(), file) for file in definition_files(root))
-    return files
+    return [*_runtime_files(), *_definition_entries(root)]
 
 
-def _hash_files(digest: Any, files: list[tuple[str, Path]]) -> None:
-    """Each file's name and bytes into ``digest``, each preceded by its length, so no two sets of
-    files share a digest by moving bytes from one file into the next."""
-    for name, file in files:
-        try:
-            content = file.read_bytes()
-        except OSError:
-            digest.update(f"{len(name)}:{name}missing\0".encode())
-            continue
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def _hash(digest: Any, name: str, content: bytes | None) -> None:
+    """A file's name and bytes into ``digest``, each preceded by its length, so no two sets of files
+    share a digest by moving bytes from one file into the next."""
+    if content is None:
+        digest.update(f"{len(name)}:{name}missing\0".encode())
+    else:
         digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
 
 
 def runtime_digest() -> bytes:
     """A digest of the runtime that checks definitions: its version, source and vocabulary."""
     digest = hashlib.sha256(__version__.encode())
-    _hash_files(digest, _runtime_files())
+    for name, path in _runtime_files():
+        _hash(digest, name, _read(path))
     return digest.digest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The bytes a content key was computed from: the runtime's digest and each definition file's
+    bytes by its name relative to the root (a file that could not be read is absent). A load that
+    checks these bytes, and no other, may store its catalog under this key."""
+
+    key: str
+    runtime: bytes
+    files: dict[str, bytes]
+
+
+def snapshot(root: Path) -> Snapshot:
+    """The definitions under ``root`` read once, and their :func:`content_key`."""
+    runtime = runtime_digest()
+    digest = hashlib.sha256(runtime)
+    files: dict[str, bytes] = {}
+    for name, path in _definition_entries(root):
+        content = _read(path)
+        _hash(digest, name, content)
+        if content is not None:
+            files[name] = content
+    return Snapshot(digest.hexdigest(), runtime, files)
 
 
 def content_key(root: Path) -> str:
     """A digest of the definitions under ``root`` and of the runtime that checks them."""
-    digest = hashlib.sha256(runtime_digest())
-    _hash_files(digest, [(file.relative_to(root).as_posix(), file) for file in definition_files(root)])
-    return digest.hexdigest()
+    return snapshot(root).key
+
+
+_TAKEN: dict[Path, Snapshot] = {}
+
+
+def taken(root: Path, key: str) -> Snapshot | None:
+    """The snapshot :func:`key_for` read ``root`` into to compute ``key`` in this process (once: it is
+    handed over, not kept), so a load checks the very bytes the key names without reading them again."""
+    held = _TAKEN.pop(root, None)
+    return held if held is not None and held.key == key else None
 
 
 SETTLED_NS = 2_000_000_000
@@ -159,9 +208,9 @@ def _stamp(root: Path) -> tuple[str, bool]:
 
     digest = hashlib.sha256(f"{__version__}\0{root}".encode())
     newest = 0
-    for name, file in _keyed_files(root):
+    for name, path in _keyed_files(root):
         try:
-            info = file.stat()
+            info = os.stat(path)
         except OSError:
             digest.update(name.encode() + b"\0missing\0")
             continue
@@ -176,20 +225,18 @@ def _stamp(root: Path) -> tuple[str, bool]:
 def key_for(root: Path) -> str:
     """:func:`content_key` of ``root``, read from the stamp index when the files are unchanged."""
     folder = cache_dir()
-    if folder is None:
-        return content_key(root)
-    stamp, settled = _stamp(root)
-    pointer = folder / f"stamp-{stamp[:32]}"
+    stamp, settled = ("", False) if folder is None else _stamp(root)
+    pointer = None if folder is None else folder / f"stamp-{stamp[:32]}"
     try:
-        known = pointer.read_text(encoding="ascii")
+        known = "" if pointer is None else pointer.read_text(encoding="ascii")
     except (OSError, UnicodeError):
         known = ""
     if len(known) == 64 and known.isalnum():
         return known
-    key = content_key(root)
-    if settled:
-        _store(pointer, key)
-    return key
+    read = _TAKEN[root] = snapshot(root)
+    if settled and pointer is not None:
+        _store(pointer, read.key)
+    return read.key
 
 
 def _entry(key: str) -> Path | None:
@@ -264,18 +311,17 @@ def _decode(data: bytes) -> Any:
 
 
 def _store(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically; silently skipped when the folder is not writable."""
-    import tempfile
-
+    """Write ``text`` to ``path`` atomically (a file of this process's own, then renamed over it);
+    silently skipped when the folder is not writable."""
+    temporary = path.parent / f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=".catalog-", suffix=".tmp", delete=False
-        ) as handle:
+        with open(temporary, "x", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except OSError:
-        return
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def entry_text(key: str, catalog: dict[str, Any]) -> str:
@@ -288,23 +334,9 @@ def entry_text(key: str, catalog: dict[str, Any]) -> str:
     return f"{header}\n{body}"
 
 
-def checked_key(root: Path, runtime: bytes, read: dict[str, bytes]) -> str | None:
-    """:func:`content_key` of the bytes a load read and checked (``read``: each file's bytes by its
-    path relative to ``root``; ``runtime``: the :func:`runtime_digest` it checked with), or None when
-    a definition file now on disk is not among them (the tree changed while it was read)."""
-    digest = hashlib.sha256(runtime)
-    for file in definition_files(root):
-        name = file.relative_to(root).as_posix()
-        if name not in read:
-            return None
-        content = read[name]
-        digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
-    return digest.hexdigest()
-
-
 def store(key: str, catalog: dict[str, Any]) -> None:
-    """Store a checked catalog under ``key``, the :func:`checked_key` of the bytes checked;
-    atomically, silently skipped when the cache is off or not writable."""
+    """Store a checked catalog under ``key``, the key of the :class:`Snapshot` checked; atomically,
+    silently skipped when the cache is off or not writable."""
     entry = _entry(key)
     if entry is not None:
         _store(entry, entry_text(key, catalog))

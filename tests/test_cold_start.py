@@ -252,39 +252,34 @@ def test_a_registered_path_may_not_step_out_of_its_folder(tree: Path) -> None:
     assert any("no '..'" in problem.message for problem in problems), problems
 
 
-def test_a_file_changed_while_the_tree_is_read_is_not_stored_as_checked(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tree / "actions/servicetitan/createJob.json"
+def test_the_bytes_checked_are_the_bytes_the_key_names(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the load checks the bytes its key was computed from, however the files change meanwhile: the
+    # catalog it stores under that key is theirs, and the changed tree is another key
     reading = catalog_module._Loader.load
 
     def edited_meanwhile(loader: Any) -> Any:
-        loaded = reading(loader)
-        edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
-        return loaded
-
-    with monkeypatch.context() as patched:  # (undo() would also drop the fixture's cache folder)
-        patched.setattr(catalog_module._Loader, "load", edited_meanwhile)
-        fresh_load(tree)
-    assert "Book a Job" in path.read_text()
-    assert cached(tree) is None  # stored, if at all, under the key of the bytes checked: not this tree's
-    assert fresh_load(tree).find("actions", "servicetitan.createJob").model.label == "Book a Job"
-
-
-def test_a_file_changed_between_the_key_and_the_read_is_not_stored_under_the_key(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    reading = catalog_module._Loader.load
-
-    def edited_first(loader: Any) -> Any:
         edit_definition(tree, "actions/servicetitan/createJob.json", label="Book a Job")
         return reading(loader)
 
     key = catalog_cache.key_for(tree.resolve())
     with monkeypatch.context() as patched:  # (undo() would also drop the fixture's cache folder)
-        patched.setattr(catalog_module._Loader, "load", edited_first)
-        fresh_load(tree)
-    assert catalog_cache.read_text(key) is None  # the key names bytes that were not checked
+        patched.setattr(catalog_module._Loader, "load", edited_meanwhile)
+        loaded = fresh_load(tree)
+    assert loaded.find("actions", "servicetitan.createJob").model.label == "Create Job"
+    stored = catalog_cache.read_text(key)
+    assert stored is not None and json.loads(stored) == loaded.to_json()
+    assert cached(tree) is None  # the tree as it is now has not been checked
+    assert fresh_load(tree).find("actions", "servicetitan.createJob").model.label == "Book a Job"
+
+
+def test_a_load_that_reads_a_file_outside_its_snapshot_stores_nothing(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = catalog_cache.snapshot(tree.resolve())
+    del snapshot.files["actions/servicetitan/createJob.json"]  # as if it appeared after the key
+    monkeypatch.setattr(catalog_cache, "snapshot", lambda root: snapshot)
+    monkeypatch.setattr(catalog_cache, "key_for", lambda root: snapshot.key)
+    fresh_load(tree)
     assert list((tree.parent / "cache").glob("catalog-*.json")) == []
 
 
