@@ -244,7 +244,8 @@ class _Loader:
         self.snapshot = snapshot if snapshot is not None or trusted else catalog_cache.snapshot(root)
         self.outside = False
         self.units: list[str] = []  # this tree's unit keys: remembered when it passes as a whole
-        self.known_connectors: set[str] = set()
+        self.entries: dict[str, bytes] = {}  # each connector's part of the manifest, as keys read it
+        self.read_bytes: dict[str, bytes] = {}  # each file read, as it was checked
         self.passed: set[str] = set()  # definition files whose checks passed before, unchanged
         self.problems: list[Problem] = []
 
@@ -273,6 +274,7 @@ class _Loader:
                     return None
                 self.outside = True
                 content = path.read_bytes()
+            self.read_bytes[relative] = content
             if unit and self.known(*unit, content):
                 self.passed.add(relative)
                 return _decode_checked(content)
@@ -329,9 +331,8 @@ class _Loader:
         """A connector and its definitions; ``entry``: its part of the manifest (in its units' keys)."""
         where = f"$.connectors.{name}"
         schema = model.connection.schema_
-        known = self.known(b"connector", name.encode(), entry, self._test_action(name, model))
-        if known:
-            self.known_connectors.add(name)
+        self.entries[name] = entry
+        known = self.known(b"connector", name.encode(), entry)
         bad_schema = [] if known else schema_problems(schema)
         for p in bad_schema:
             self.problem("manifest.json", f"{where}.connection.schema{p['path'][1:]}", p["message"])
@@ -401,15 +402,6 @@ class _Loader:
                 table[definition.key] = definition
         return loaded
 
-    def _test_action(self, name: str, model: Connector) -> bytes:
-        """The bytes of the action file ``testConnection`` runs (its inputs are checked against it)."""
-        test = model.testConnection
-        relative = f"actions/{name}/{test.action}.json" if test is not None else ""
-        try:
-            return (self.root / relative).read_bytes() if relative in model.actions else b""
-        except OSError:
-            return b""
-
     def load_definition(
         self,
         connector: str,
@@ -435,6 +427,8 @@ class _Loader:
                 relative, "$.key", f"key {definition.key!r} must match the file name {Path(relative).stem!r}"
             )
         loaded = LoadedDefinition(connector, kind, definition, relative)
+        if definition.hook and not self.trusted:  # a module outside every key: checked whenever the tree is
+            self.check_hook(relative, definition.hook)
         if relative in self.passed:
             return loaded
         # the costly checks read the schemas, the examples and the rules alone: an edit elsewhere in the
@@ -477,13 +471,6 @@ class _Loader:
             found = loaded.validator.problems(example, compiled=False)
             for p in found or checks.problems(definition.checks, filled):
                 self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
-        if definition.hook:
-            module_name, _, function = definition.hook.partition(":")
-            try:
-                if not callable(getattr(importlib.import_module(module_name), function, None)):
-                    self.problem(relative, "$.hook", f"{definition.hook} is not a callable")
-            except ImportError as exc:
-                self.problem(relative, "$.hook", f"cannot import {module_name}: {exc}")
         self.check_references(relative, definition, owner)
         if isinstance(definition, Trigger):
             from .triggers.checks import problems as trigger_problems
@@ -492,6 +479,14 @@ class _Loader:
             for path, message in trigger_problems(definition, connection_fields):
                 self.problem(relative, path, message)
         return loaded
+
+    def check_hook(self, relative: str, hook: str) -> None:
+        module_name, _, function = hook.partition(":")
+        try:
+            if not callable(getattr(importlib.import_module(module_name), function, None)):
+                self.problem(relative, "$.hook", f"{hook} is not a callable")
+        except ImportError as exc:
+            self.problem(relative, "$.hook", f"cannot import {module_name}: {exc}")
 
     def check_references(self, relative: str, definition: Definition, owner: Connector) -> None:
         inputs = definition.inputs.get("properties", {})
@@ -544,7 +539,7 @@ class _Loader:
         """``testConnection`` names an action of the connector, and its inputs fit that action."""
         test = connector.model.testConnection
         where = f"$.connectors.{connector.name}.testConnection"
-        if test is None or connector.name in self.known_connectors:
+        if test is None:
             return
         actions = connector.definitions["actions"]
         if test.action not in actions:
@@ -555,7 +550,12 @@ class _Loader:
                 f"{test.action!r} is not an action of {connector.name}{hint}",
             )
             return
-        for problem in actions[test.action].validator.problems(test.inputs, compiled=False):
+        action = actions[test.action]
+        content = self.read_bytes.get(action.file)
+        unit = (b"connection test", connector.name.encode(), self.entries[connector.name], content or b"")
+        if content is not None and self.known(*unit):
+            return  # the same inputs against the same action passed before
+        for problem in action.validator.problems(test.inputs, compiled=False):
             self.problem("manifest.json", f"{where}.inputs{problem['path'][1:]}", problem["message"])
 
     def check_unregistered(self, raw: Any) -> None:

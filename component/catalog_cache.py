@@ -370,11 +370,13 @@ def checked_units() -> list[str]:
 
 
 def remember_units(units: list[str], known: list[str]) -> None:
-    """Add ``units`` (of a tree that passed every check) to the ``known`` ones, the newest
-    :data:`MAX_UNITS` kept; silently skipped when the cache is off or not writable."""
+    """Remember ``units`` (of a tree that passed every check), when some were not ``known`` yet: they
+    become the newest, the oldest beyond :data:`MAX_UNITS` go. What another process remembered since
+    ``known`` was read is kept (the file is read again just before it is replaced); silently skipped
+    when the cache is off or not writable."""
     folder = cache_dir()
-    seen = set(known)
-    new = [unit for unit in dict.fromkeys(units) if unit not in seen]
-    if folder is None or not new:
+    if folder is None or set(units) <= set(known):
         return
-    _store(folder / UNITS, "\n".join([*known, *new][-MAX_UNITS:]) + "\n")
+    ours = dict.fromkeys(units)
+    others = [unit for unit in checked_units() if unit not in ours]
+    _store(folder / UNITS, "\n".join([*others, *ours][-MAX_UNITS:]) + "\n")

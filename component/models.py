@@ -27,10 +27,17 @@ from .templates import Renderer, compile_template
 
 JsonSchema = dict[str, Any]
 Template = Any
-KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+END = r"(?!\n)$"
+"""The end of the text in a pattern: Python's ``$`` (msgspec's) also matches before a final newline,
+JSON Schema's (ECMA's) does not; with the lookahead both mean the end."""
+KEY_PATTERN = rf"^[A-Za-z][A-Za-z0-9_]*{END}"
 EventKind = Literal["created", "updated"]
-RESOURCE_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
-HOOK_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+RESOURCE_PATTERN = rf"^[A-Za-z][A-Za-z0-9_\-]*{END}"
+HOOK_PATTERN = rf"^[A-Za-z_][\w.]*:[A-Za-z_]\w*{END}"
+REF_PATTERN = rf"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*{END}"
+"""CONNECTOR.KEY"""
+URL_PATTERN = rf"^https://[^/@]+(/.*)?{END}"
+"""A vendor's own host: https, and no userinfo (``user:pw@``)."""
 
 
 class Strict(Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -546,7 +553,7 @@ class FlowTrigger(Strict, frozen=True, kw_only=True):
     """The trigger a flow starts from: its steps run once per event."""
 
     trigger: Annotated[
-        Annotated[str, Meta(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$")],
+        Annotated[str, Meta(pattern=REF_PATTERN)],
         Meta(description="CONNECTOR.TRIGGER"),
     ]
     inputs: Annotated[dict[str, Any], Meta(description="The trigger's inputs.")] = msgspec.field(
@@ -563,11 +570,11 @@ class FlowStep(Strict, frozen=True, kw_only=True):
     ]
     title: Annotated[str | None, Meta(description="What the step does, for people.")] = None
     action: Annotated[
-        Annotated[str, Meta(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$")] | None,
+        Annotated[str, Meta(pattern=REF_PATTERN)] | None,
         Meta(description="CONNECTOR.ACTION"),
     ] = None
     picklist: Annotated[
-        Annotated[str, Meta(pattern=r"^[a-z0-9]+\.[A-Za-z][A-Za-z0-9_]*$")] | None,
+        Annotated[str, Meta(pattern=REF_PATTERN)] | None,
         Meta(description="CONNECTOR.DATASOURCE"),
     ] = None
     inputs: Annotated[
@@ -595,8 +602,8 @@ class Flow(Strict, frozen=True, kw_only=True):
 class Environment(Strict, frozen=True, kw_only=True):
     """A vendor's own hosts: https, and no userinfo (``user:pw@``) in any URL."""
 
-    baseUrl: Annotated[str, Meta(pattern=r"^https://[^/@]+(/.*)?$")]
-    tokenUrl: Annotated[str, Meta(pattern=r"^https://[^/@]+(/.*)?$")] | None = None
+    baseUrl: Annotated[str, Meta(pattern=URL_PATTERN)]
+    tokenUrl: Annotated[str, Meta(pattern=URL_PATTERN)] | None = None
 
 
 class OAuth2ClientCredentials(
@@ -839,8 +846,9 @@ def explain(model: type[Strict], data: Any, error: msgspec.ValidationError) -> l
     """Each problem of ``data``, which ``model`` refused: ``(JSON path, message)``.
 
     msgspec stops at the first problem; the models' own JSON Schema (:func:`json_schema`) finds them
-    all, so a file is fixed in one go. Where the schema finds none (a rule across fields, such as a
-    trigger's one polling mode), msgspec's own message is the problem.
+    all, so a file is fixed in one go. msgspec's own problem is kept where the schema found nothing
+    at or inside its place: what JSON Schema cannot say (``5.0`` for a whole number), or a rule
+    across fields such as a trigger's one polling mode (checked once every field is sound).
     """
     from jsonschema import Draft202012Validator
 
@@ -849,11 +857,12 @@ def explain(model: type[Strict], data: Any, error: msgspec.ValidationError) -> l
         for problem in _problems(refusal):
             if problem not in found:
                 found.append(problem)
-    if found:
-        return sorted(found)
     message = str(error)
     at = _AT.search(message)
-    return [(at[1], message[: at.start()]) if at else ("$", message)]
+    own = (at[1], message[: at.start()]) if at else ("$", message)
+    if not any(path == own[0] or path.startswith((own[0] + ".", own[0] + "[")) for path, _ in found):
+        found.append(own)
+    return sorted(found)
 
 
 @cache

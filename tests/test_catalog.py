@@ -15,7 +15,16 @@ from component import catalog as catalog_module
 from component.catalog import Catalog, Problem
 from component.cli import cli
 from component.errors import DefinitionError, UsageError
-from component.models import SCHEMA_DIR, Manifest, Trigger, json_schemas, parse, render_schema
+from component.models import (
+    HOOK_PATTERN,
+    SCHEMA_DIR,
+    FormatError,
+    Manifest,
+    Trigger,
+    json_schemas,
+    parse,
+    render_schema,
+)
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -229,7 +238,7 @@ def test_a_refused_file_lists_every_problem_at_its_field(tree: Path) -> None:
     edit(tree / "actions/servicetitan/createPayment.json", change)
     found = [(p.path, p.message) for p in problems(tree)]
     assert found == [
-        ("$.hook", "'no' does not match '^[A-Za-z_][\\\\w.]*:[A-Za-z_]\\\\w*$'"),
+        ("$.hook", f"'no' does not match {HOOK_PATTERN!r}"),
         ("$.label", "'' should be non-empty"),
         ("$.request.bogus", "is not a field here"),
     ]
@@ -255,6 +264,31 @@ def test_a_rule_across_fields_keeps_the_parsers_message(tree: Path) -> None:
     edit(tree / "triggers/servicebay/quoteAccepted.json", change)
     found = only(problems(tree))
     assert found.path == "$" and found.message.startswith("give exactly one of watermark")
+
+
+def test_what_the_schema_cannot_say_is_reported_beside_what_it_says(tree: Path) -> None:
+    # 5.0 is a number JSON Schema calls an integer; the parser wants a whole number written as one
+    picklist = "datasources/servicetitan/selectTechnician.json"
+    edit(tree / picklist, lambda d: (d["pagination"].update(pageSize=5.0), d.update(hook="no")))
+    found = [(p.path, p.message) for p in problems(tree) if p.file == picklist]
+    assert found == [
+        ("$.hook", f"'no' does not match {HOOK_PATTERN!r}"),
+        ("$.pagination.pageSize", "Expected `int`, got `float`"),
+    ]
+
+
+def test_a_pattern_ends_at_the_end_of_the_text() -> None:
+    # Python's $ matches before a final newline; JSON Schema's does not, nor do the models
+    from component.models import Environment, FlowStep
+
+    for model, data in (
+        (FlowStep, {"name": "a\n"}),
+        (FlowStep, {"name": "a", "action": "hb.ping\n"}),
+        (Environment, {"baseUrl": "https://vendor.example/x\n"}),
+    ):
+        with pytest.raises(FormatError):
+            parse(model, data)
+    assert parse(FlowStep, {"name": "a", "action": "hb.ping"}).action == "hb.ping"
 
 
 def test_the_format_schema_accepts_every_shipped_file() -> None:

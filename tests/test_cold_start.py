@@ -501,3 +501,64 @@ def test_every_client_shares_one_tls_context(catalog: Any) -> None:
                 await session.__aexit__()
 
     assert asyncio.run(contexts()) == {id(ssl_context())}
+
+
+def require_an_input(tree: Path, relative: str) -> None:
+    """The action now needs an input ``x`` (its example gives it; the connection test does not)."""
+    path = tree / relative
+    action = json.loads(path.read_text())
+    action["inputs"] = {**action["inputs"], "properties": {"x": {"type": "string"}}, "required": ["x"]}
+    action["examples"] = [{"x": "y"}]
+    path.write_text(json.dumps(action))
+
+
+def test_the_connection_test_is_checked_again_when_its_action_changes(tree: Path) -> None:
+    # wherever the action lives under its connector's folder
+    (tree / "actions/homebase360/sub").mkdir()
+    (tree / "actions/homebase360/ping.json").rename(tree / "actions/homebase360/sub/ping.json")
+    manifest = tree / "manifest.json"
+    data = json.loads(manifest.read_text())
+    actions = data["connectors"]["homebase360"]["actions"]
+    actions[actions.index("actions/homebase360/ping.json")] = "actions/homebase360/sub/ping.json"
+    manifest.write_text(json.dumps(data))
+    fresh_load(tree)
+    require_an_input(tree, "actions/homebase360/sub/ping.json")
+    with pytest.raises(DefinitionError) as refused:
+        fresh_load(tree)
+    assert [p["path"] for p in refused.value.details["problems"]] == [
+        "$.connectors.homebase360.testConnection.inputs.x"
+    ]
+
+
+def test_the_connection_test_is_checked_against_the_bytes_the_key_names(tree: Path) -> None:
+    fresh_load(tree)
+    key = catalog_cache.key_for(tree.resolve())  # the tree read as it is now
+    require_an_input(tree, "actions/homebase360/ping.json")  # changed after the key, before the load
+    catalog_module._CACHE.pop(tree.resolve(), None)
+    catalog_module.load(tree, key=key)  # checks (and keys) what was read
+    with pytest.raises(DefinitionError):  # the changed tree is checked, its connection test too
+        fresh_load(tree)
+
+
+def test_a_hook_is_checked_whenever_the_tree_changed(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its module is outside every key: it may be gone though the definition naming it is unchanged
+    module = tree.parent / "gone_hook.py"
+    module.write_text("def fn(request, scope):\n    return request\n")
+    monkeypatch.syspath_prepend(str(tree.parent))
+    edit_definition(tree, "actions/homebase360/getJobs.json", hook="gone_hook:fn")
+    fresh_load(tree)
+    module.unlink()
+    monkeypatch.delitem(sys.modules, "gone_hook")
+    edit_definition(tree, "actions/homebase360/ping.json", label="Ping it")
+    with pytest.raises(DefinitionError) as refused:
+        fresh_load(tree)
+    assert [p["path"] for p in refused.value.details["problems"]] == ["$.hook"]
+
+
+def test_units_remembered_by_another_process_meanwhile_are_kept(tree: Path) -> None:
+    known = catalog_cache.checked_units()
+    catalog_cache.remember_units(["a" * 32], known)
+    catalog_cache.remember_units(["b" * 32], known)  # read before the first one wrote
+    assert catalog_cache.checked_units()[-2:] == ["a" * 32, "b" * 32]
+    catalog_cache.remember_units(["a" * 32, "c" * 32], catalog_cache.checked_units())
+    assert catalog_cache.checked_units()[-3:] == ["b" * 32, "a" * 32, "c" * 32]  # a load's units: newest
