@@ -204,6 +204,11 @@ def read_json(content: bytes) -> Any:
     return json.loads(content.decode("utf-8"), object_pairs_hook=no_duplicates)
 
 
+def _canonical(value: Any) -> bytes:
+    """``value`` as the bytes a unit's key reads: object keys sorted, so their order counts for nothing."""
+    return json.dumps(value, sort_keys=True).encode()
+
+
 def _decode_checked(content: bytes) -> Any:
     """JSON whose every check passed before, duplicate keys included: msgspec reads it in a fraction
     of the time; what it refuses (NaN, say, which json reads) goes to :func:`read_json`."""
@@ -431,15 +436,13 @@ class _Loader:
             self.check_hook(relative, definition.hook)
         if relative in self.passed:
             return loaded
-        # the costly checks read the schemas, the examples and the rules alone: an edit elsewhere in the
-        # file (a label, the request) leaves them known
-        schemas = [
-            definition.inputs,
-            definition.output,
-            definition.examples,
-            [plain(c) for c in definition.checks],
-        ]
-        costly = not self.known(b"schemas", json.dumps(schemas, sort_keys=True).encode())
+        # the costly checks read the schemas (the meta-schema's and the vocabulary's), or what the
+        # examples are validated against, the examples and the rules: each is skipped while what it
+        # reads is unchanged (editing a label, the request or a field's description checks neither)
+        costly = not self.known(b"schemas", _canonical([definition.inputs, definition.output]))
+        rules = [plain(rule) for rule in definition.checks]
+        examples = [vocabulary.assertions(definition.inputs), definition.examples, rules]
+        examples_known = self.known(b"examples", _canonical(examples))
         bad_inputs = schema_problems(definition.inputs) if costly else []
         for p in bad_inputs:
             self.problem(relative, "$.inputs" + p["path"][1:], p["message"])
@@ -466,7 +469,7 @@ class _Loader:
                     self.problem(relative, f"$.checks[{index}].{part}", f"{head!r} does not name an input")
         if bad_inputs:
             return None
-        for index, example in enumerate(definition.examples if costly else ()):
+        for index, example in enumerate(() if examples_known else definition.examples):
             filled = loaded.validator.with_defaults(example)
             found = loaded.validator.problems(example, compiled=False)
             for p in found or checks.problems(definition.checks, filled):

@@ -48,6 +48,32 @@ def _value_validators() -> dict[str, SchemaValidator]:
     return {keyword: validator_for(spec["schema"]) for keyword, spec in vocabulary()["keywords"].items()}
 
 
+ANNOTATIONS = frozenset(
+    {"title", "description", "$comment", "examples", "deprecated", "readOnly", "writeOnly"}
+)
+"""Keywords that describe an instance and never decide whether it is valid (``x-`` keywords neither)."""
+
+
+def assertions(schema: Any) -> Any:
+    """``schema`` without what only annotates it, at any depth (titles, descriptions, ``x-`` keywords):
+    what an instance is validated against. Data (``const``, ``enum``, ``default``) is kept as is."""
+    if not isinstance(schema, dict):
+        return schema
+    kept: dict[str, Any] = {}
+    for keyword, value in schema.items():
+        if keyword in ANNOTATIONS or keyword.startswith("x-"):
+            continue
+        if keyword in _ONE:
+            kept[keyword] = assertions(value)
+        elif keyword in _LIST and isinstance(value, list):
+            kept[keyword] = [assertions(item) for item in value]
+        elif keyword in _NAMED and isinstance(value, dict):
+            kept[keyword] = {name: assertions(item) for name, item in value.items()}
+        else:
+            kept[keyword] = value
+    return kept
+
+
 def subschemas(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:
     """``schema`` and every schema inside it (not data such as ``const`` or ``default``), with paths."""
     if not isinstance(schema, dict):

@@ -291,6 +291,29 @@ def test_a_pattern_ends_at_the_end_of_the_text() -> None:
     assert parse(FlowStep, {"name": "a", "action": "hb.ping"}).action == "hb.ping"
 
 
+def test_assertions_leave_out_annotations_in_schema_places_only() -> None:
+    from component.vocabulary import assertions
+
+    schema = {
+        "type": "object",
+        "title": "Job",
+        "x-group": "g",
+        "properties": {
+            "description": {"type": "string", "description": "a field named description", "maxLength": 3},
+            "kind": {"enum": [{"title": "data"}], "default": {"description": "data"}, "x-enumNames": ["K"]},
+        },
+        "anyOf": [{"required": ["kind"], "$comment": "c"}],
+    }
+    assert assertions(schema) == {
+        "type": "object",
+        "properties": {
+            "description": {"type": "string", "maxLength": 3},
+            "kind": {"enum": [{"title": "data"}], "default": {"description": "data"}},
+        },
+        "anyOf": [{"required": ["kind"]}],
+    }
+
+
 def test_the_format_schema_accepts_every_shipped_file() -> None:
     # the refusals are worded from these schemas: they must agree with the models on every real file
     from jsonschema import Draft202012Validator

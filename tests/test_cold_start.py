@@ -562,3 +562,27 @@ def test_units_remembered_by_another_process_meanwhile_are_kept(tree: Path) -> N
     assert catalog_cache.checked_units()[-2:] == ["a" * 32, "b" * 32]
     catalog_cache.remember_units(["a" * 32, "c" * 32], catalog_cache.checked_units())
     assert catalog_cache.checked_units()[-3:] == ["b" * 32, "a" * 32, "c" * 32]  # a load's units: newest
+
+
+def test_a_description_edit_checks_the_schemas_not_the_examples(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from component.schemas import SchemaValidator
+
+    fresh_load(tree)
+    path = tree / "actions/servicetitan/createJob.json"
+    job = json.loads(path.read_text())
+    job["inputs"]["properties"]["summary"]["description"] = "What the job is about."
+    path.write_text(json.dumps(job))
+    validated: list[Any] = []
+    real = SchemaValidator.problems
+
+    def recording(self: SchemaValidator, instance: Any, **options: Any) -> Any:
+        validated.append(instance)
+        return real(self, instance, **options)
+
+    monkeypatch.setattr(SchemaValidator, "problems", recording)
+    seen = checked_schemas(monkeypatch)
+    fresh_load(tree)
+    assert seen == [job["inputs"], job["output"]]  # the meta-schema and the vocabulary: read again
+    assert job["examples"][0] not in validated  # what they are validated against is unchanged
