@@ -119,11 +119,11 @@ def format_checker() -> FormatChecker:
 
 @cache
 def format_functions() -> dict[str, Callable[[object], bool]]:
-    """Each known format as a plain predicate (for compiled validators), backed by :func:`format_checker`."""
-    checker = format_checker()
+    """Each known format as a plain predicate (for compiled validators), backed by :func:`format_checker`
+    (built when a value of such a format is first checked: compiling a check loads no jsonschema)."""
 
     def predicate(name: str) -> Callable[[object], bool]:
-        return lambda value: checker.conforms(value, name)
+        return lambda value: format_checker().conforms(value, name)
 
     own: dict[str, Callable[[object], bool]] = {"date-time": is_date_time, "time": is_time, "uri": is_uri}
     return {name: own.get(name) or predicate(name) for name in KNOWN_FORMATS}

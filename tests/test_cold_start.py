@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -586,3 +587,32 @@ def test_a_description_edit_checks_the_schemas_not_the_examples(
     fresh_load(tree)
     assert seen == [job["inputs"], job["output"]]  # the meta-schema and the vocabulary: read again
     assert job["examples"][0] not in validated  # what they are validated against is unchanged
+
+
+def test_a_description_edit_loads_no_jsonschema_and_an_assertion_edit_does(tree: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "COMPONENT_ROOT": str(tree),
+        catalog_cache.CACHE_ENV: str(tree.parent / "cache"),
+    }
+
+    def first_run_after(change: Callable[[dict[str, Any]], None]) -> list[str]:
+        path = tree / "actions/servicetitan/createJob.json"
+        job = json.loads(path.read_text())
+        change(job["inputs"]["properties"]["summary"])
+        path.write_text(json.dumps(job))
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, json.dumps(["catalog", "--json"]), json.dumps(HEAVY)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tree,
+        )
+        output, _, modules = done.stdout.rpartition("\nLOADED ")
+        assert json.loads(output)["connectors"]["servicetitan"]["actions"]["createJob"], done.stderr
+        return [m for m in json.loads(modules) if m.split(".")[0] == "jsonschema"]
+
+    first_run_after(lambda field: None)  # every file checked once
+    assert first_run_after(lambda field: field.update(description="What the job is about.")) == []
+    assert first_run_after(lambda field: field.update(maxLength=1000)) != []  # its example is checked
