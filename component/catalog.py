@@ -35,7 +35,7 @@ from .models import (
     parse,
     plain,
 )
-from .schemas import SchemaValidator, schema_problems, validator_for
+from .schemas import SchemaValidator, _compiled, schema_problems, validator_for
 
 Kind = Literal["actions", "dataSources", "triggers"]
 KINDS: dict[Kind, tuple[str, type[Definition]]] = {
@@ -204,6 +204,18 @@ def read_json(content: bytes) -> Any:
     return json.loads(content.decode("utf-8"), object_pairs_hook=no_duplicates)
 
 
+COMPILED_AT_MOST = 2
+"""Most definitions whose examples are checked by compiled checks in one load (see ``check_examples``)."""
+
+
+def _accepts(check: Any, instance: Any) -> bool:
+    try:
+        check(instance)
+    except Exception:  # refused, or not understood: jsonschema decides
+        return False
+    return True
+
+
 def _canonical(value: Any) -> bytes:
     """``value`` as the bytes a unit's key reads: object keys sorted, so their order counts for nothing."""
     return json.dumps(value, sort_keys=True).encode()
@@ -249,6 +261,7 @@ class _Loader:
         self.snapshot = snapshot if snapshot is not None or trusted else catalog_cache.snapshot(root)
         self.outside = False
         self.units: list[str] = []  # this tree's unit keys: remembered when it passes as a whole
+        self.examples_due: list[LoadedDefinition] = []  # definitions whose examples must be checked
         self.entries: dict[str, bytes] = {}  # each connector's part of the manifest, as keys read it
         self.read_bytes: dict[str, bytes] = {}  # each file read, as it was checked
         self.passed: set[str] = set()  # definition files whose checks passed before, unchanged
@@ -313,6 +326,7 @@ class _Loader:
             name: self.load_connector(name, model, json.dumps(entries.get(name), sort_keys=True).encode())
             for name, model in manifest.connectors.items()
         }
+        self.check_examples()
         self.check_unregistered(raw)
         loaded = {name: c for name, c in connectors.items() if c is not None}
         for connector in loaded.values():
@@ -469,11 +483,8 @@ class _Loader:
                     self.problem(relative, f"$.checks[{index}].{part}", f"{head!r} does not name an input")
         if bad_inputs:
             return None
-        for index, example in enumerate(() if examples_known else definition.examples):
-            filled = loaded.validator.with_defaults(example)
-            found = loaded.validator.problems(example, compiled=False)
-            for p in found or checks.problems(definition.checks, filled):
-                self.problem(relative, f"$.examples[{index}]{p['path'][1:]}", p["message"])
+        if definition.examples and not examples_known:
+            self.examples_due.append(loaded)
         self.check_references(relative, definition, owner)
         if isinstance(definition, Trigger):
             from .triggers.checks import problems as trigger_problems
@@ -482,6 +493,22 @@ class _Loader:
             for path, message in trigger_problems(definition, connection_fields):
                 self.problem(relative, path, message)
         return loaded
+
+    def check_examples(self) -> None:
+        """Each due definition's examples against its inputs, then its rules. With no more than
+        :data:`COMPILED_AT_MOST` definitions due (the first run after an edit) each is accepted by its
+        compiled check, which costs less than loading jsonschema; with more (every check), jsonschema
+        checks them all, which costs less than compiling each. jsonschema words every refusal."""
+        compiled = len(self.examples_due) <= COMPILED_AT_MOST
+        for loaded in self.examples_due:
+            definition = loaded.model
+            check = _compiled(definition.inputs) if compiled else None
+            for index, example in enumerate(definition.examples):
+                accepted = check is not None and _accepts(check, example)
+                found = [] if accepted else loaded.validator.problems(example, compiled=False)
+                filled = loaded.validator.with_defaults(example)
+                for p in found or checks.problems(definition.checks, filled):
+                    self.problem(loaded.file, f"$.examples[{index}]{p['path'][1:]}", p["message"])
 
     def check_hook(self, relative: str, hook: str) -> None:
         module_name, _, function = hook.partition(":")

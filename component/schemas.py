@@ -238,7 +238,6 @@ class SchemaValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
-        self._validator = _validator_class()(schema, format_checker=format_checker())
         self._fast: Callable[[Any], Any] | None = None
         self._uses = 0
         properties = schema.get("properties", {})
@@ -276,6 +275,12 @@ class SchemaValidator:
                 if problem not in found:
                     found.append(problem)
         return found
+
+    @cached_property
+    def _validator(self) -> Draft202012Validator:
+        """jsonschema's validator of the schema, built on first use (a valid instance the compiled
+        check accepted never needs it, and nothing then loads jsonschema)."""
+        return _validator_class()(self.schema, format_checker=format_checker())
 
     def canonical(self, instance: Any) -> Any:
         """A valid ``instance`` spelled as requests carry it (``2024-01-15 10:00:00z`` -> ``…T…Z``)."""
