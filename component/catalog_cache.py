@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,15 +157,16 @@ def runtime_digest() -> bytes:
     return digest.digest()
 
 
-@dataclass(frozen=True)
 class Snapshot:
     """The bytes a content key was computed from: the runtime's digest and each definition file's
     bytes by its name relative to the root (a file that could not be read is absent). A load that
-    checks these bytes, and no other, may store its catalog under this key."""
+    checks these bytes, and no other, may store its catalog under this key. (A plain class: a warm
+    start imports no dataclasses.)"""
 
-    key: str
-    runtime: bytes
-    files: dict[str, bytes]
+    __slots__ = ("files", "key", "runtime")
+
+    def __init__(self, key: str, runtime: bytes, files: dict[str, bytes]) -> None:
+        self.key, self.runtime, self.files = key, runtime, files
 
 
 def snapshot(root: Path) -> Snapshot:

@@ -10,7 +10,6 @@ of its connector (it exists, it gets every input it requires and only inputs it 
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +70,8 @@ def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _hint(name: str, options: Any) -> str:
+    import difflib  # only a mistake needs it
+
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
