@@ -238,11 +238,13 @@ def _decode_checked(content: bytes) -> Any:
 class _Loader:
     """Loads and checks a tree; ``trusted`` skips the costly checks a cached tree already passed.
 
-    ``checked``: keys of the units (a definition file, a connector) whose costly checks passed in a
-    tree that passed as a whole (:func:`catalog_cache.checked_units`): a unit whose key is among them
-    is not checked again, so a change to one file checks that file. A key digests every input its
-    checks read (the runtime, the connector's manifest entry, the file's bytes), and the checks that
-    read across files (references between definitions, unregistered or duplicate files) always run.
+    ``tracking``: key each unit of checks (a definition file; its schemas; its examples; a connector;
+    its connection test) by a digest of every input its checks read (the runtime, the connector's
+    manifest entry, the file's bytes…), so they can be remembered; a unit whose key is ``checked``
+    (:func:`catalog_cache.checked_units`: it passed in a tree that passed as a whole) is not checked
+    again, so a change to one file checks that file. The checks that read across files (references
+    between definitions, unregistered or duplicate files) always run. ``snapshot``: the bytes to
+    check (:class:`catalog_cache.Snapshot`); without one, files are read as they come.
     """
 
     def __init__(
@@ -250,16 +252,19 @@ class _Loader:
         root: Path,
         *,
         trusted: bool = False,
+        tracking: bool = False,
         checked: Collection[str] = (),
         snapshot: catalog_cache.Snapshot | None = None,
     ) -> None:
         self.root = root
         self.trusted = trusted
+        self.tracking = tracking and not trusted
         self.checked = frozenset(checked)
-        # the bytes checked (a trusted tree's are read as they come): a load that reads another file,
-        # one the snapshot lacks, may not store its catalog under the snapshot's key
-        self.snapshot = snapshot if snapshot is not None or trusted else catalog_cache.snapshot(root)
-        self.outside = False
+        self.snapshot = snapshot
+        self.runtime = b""
+        if self.tracking:
+            self.runtime = snapshot.runtime if snapshot is not None else catalog_cache.runtime_digest()
+        self.outside = False  # a file was read that the snapshot lacks: nothing may be stored under its key
         self.units: list[str] = []  # this tree's unit keys: remembered when it passes as a whole
         self.examples_due: list[LoadedDefinition] = []  # definitions whose examples must be checked
         self.entries: dict[str, bytes] = {}  # each connector's part of the manifest, as keys read it
@@ -268,11 +273,13 @@ class _Loader:
         self.problems: list[Problem] = []
 
     def known(self, *parts: bytes) -> bool:
-        """Whether the unit whose checks read ``parts`` passed them before (always, when trusted)."""
+        """Whether the unit whose checks read ``parts`` passed them before (always, when trusted;
+        never, when not tracking)."""
         if self.trusted:
             return True
-        assert self.snapshot is not None  # (an untrusted load always has one)
-        unit = catalog_cache.unit_key(self.snapshot.runtime, *parts)
+        if not self.tracking:
+            return False
+        unit = catalog_cache.unit_key(self.runtime, *parts)
         self.units.append(unit)
         return unit in self.checked
 
@@ -453,10 +460,12 @@ class _Loader:
         # the costly checks read the schemas (the meta-schema's and the vocabulary's), or what the
         # examples are validated against, the examples and the rules: each is skipped while what it
         # reads is unchanged (editing a label, the request or a field's description checks neither)
-        costly = not self.known(b"schemas", _canonical([definition.inputs, definition.output]))
-        rules = [plain(rule) for rule in definition.checks]
-        examples = [vocabulary.assertions(definition.inputs), definition.examples, rules]
-        examples_known = self.known(b"examples", _canonical(examples))
+        costly, examples_known = True, False
+        if self.tracking:  # (what a unit's key reads is written out only when units are tracked)
+            costly = not self.known(b"schemas", _canonical([definition.inputs, definition.output]))
+            rules = [plain(rule) for rule in definition.checks]
+            examples = [vocabulary.assertions(definition.inputs), definition.examples, rules]
+            examples_known = self.known(b"examples", _canonical(examples))
         bad_inputs = schema_problems(definition.inputs) if costly else []
         for p in bad_inputs:
             self.problem(relative, "$.inputs" + p["path"][1:], p["message"])
@@ -644,7 +653,8 @@ def load(root: Path | None = None, *, key: str | None = None) -> Catalog:
         checked = [] if trusted else catalog_cache.checked_units()
         # the bytes the key was computed from, where this process read them for it: checked as they are
         snapshot = None if trusted else catalog_cache.taken(resolved, key) or catalog_cache.snapshot(resolved)
-        loader = _Loader(resolved, trusted=trusted, checked=checked, snapshot=snapshot)
+        tracking = catalog_cache.cache_dir() is not None  # (units are remembered in the cache)
+        loader = _Loader(resolved, trusted=trusted, tracking=tracking, checked=checked, snapshot=snapshot)
         catalog = loader.load()
         if loader.problems or catalog is None:
             raise DefinitionError(
