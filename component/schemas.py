@@ -14,9 +14,11 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property, lru_cache
+from operator import is_not
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
+from .jsontext import MAX_DEPTH
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -295,11 +297,11 @@ class SchemaValidator:
         nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
         ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
         """
-        return self._untouched.apply(instance)
+        return instance if self._untouched is None else self._untouched.apply(instance)
 
     @cached_property
-    def _untouched(self) -> _Untouched:
-        return _Untouched(self.schema)
+    def _untouched(self) -> _Untouched | None:
+        return _Untouched.of(self.schema)
 
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
@@ -311,11 +313,27 @@ class SchemaValidator:
 
 
 def _holds_nothing(value: Any) -> bool:
-    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends."""
+    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends.
+
+    Without recursion, and no deeper than :data:`jsontext.MAX_DEPTH` levels (an object nested deeper
+    holds something), so hostile nesting or a cycle ends here whatever checked the instance before.
+    """
     if isinstance(value, list):
         return not value
-    if isinstance(value, dict):
-        return all(_holds_nothing(item) for item in value.values())
+    if not isinstance(value, dict):
+        return False
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        below = []
+        for item in level:
+            for inner in item.values():
+                if isinstance(inner, dict):
+                    below.append(inner)
+                elif not isinstance(inner, list) or inner:
+                    return False
+        if not below:
+            return True
+        level = below
     return False
 
 
@@ -329,51 +347,58 @@ def _is_form_field(schema: Any) -> TypeGuard[dict[str, Any]]:
 
 
 class _Untouched:
-    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field,
-    whether it may be left out when it holds nothing, and the same for the fields and items inside."""
+    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field
+    that could change, whether it may be left out when it holds nothing and what to do inside it; the
+    same for the items of a list. A field that must stay and holds nothing that could go is not listed,
+    so an instance is walked only where something may be left out."""
 
     __slots__ = ("fields", "items")
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        self.fields: dict[str, tuple[bool, _Untouched]] = {}
+        self.fields: list[tuple[str, bool, _Untouched | None]] = []
         self.items: _Untouched | None = None
         properties = schema.get("properties")
         required = schema.get("required", [])
         if isinstance(properties, dict):
             for name, sub in properties.items():
                 if _is_form_field(sub):
-                    self.fields[name] = (name not in required, _Untouched(sub))
+                    optional, inner = name not in required, _Untouched.of(sub)
+                    if optional or inner is not None:
+                        self.fields.append((name, optional, inner))
         items = schema.get("items")
         if isinstance(items, dict) and _is_form_field(items):
-            self.items = _Untouched(items)
+            self.items = _Untouched.of(items)
+
+    @classmethod
+    def of(cls, schema: dict[str, Any]) -> _Untouched | None:
+        """The plan for ``schema``, or None where no instance of it has anything to leave out."""
+        plan = cls(schema)
+        return plan if plan.fields or plan.items is not None else None
 
     def apply(self, instance: Any) -> Any:
         """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
         if isinstance(instance, dict):
             out = instance
-            fields = self.fields
-            # only the declared form fields the instance holds (the result keeps the instance's order)
-            for name in fields.keys() & instance.keys() if fields else ():
-                value = instance[name]
-                if not isinstance(value, dict | list):
+            for name, optional, inner in self.fields:
+                value = instance.get(name)  # None where absent: nothing to do, as for null
+                if isinstance(value, list):
+                    gone = optional and not value
+                elif isinstance(value, dict):
+                    gone = optional and _holds_nothing(value)
+                else:
                     continue
-                optional, inner = fields[name]
-                if optional and _holds_nothing(value):
+                if gone:
                     if out is instance:
                         out = dict(instance)
                     del out[name]
-                    continue
-                new = inner.apply(value)
-                if new is not value:
+                elif inner is not None and (new := inner.apply(value)) is not value:
                     if out is instance:
                         out = dict(instance)
                     out[name] = new
             return out
         if isinstance(instance, list) and self.items is not None:
             pruned = [self.items.apply(item) for item in instance]
-            return (
-                pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
-            )
+            return pruned if any(map(is_not, pruned, instance)) else instance
         return instance
 
 
