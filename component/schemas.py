@@ -191,48 +191,73 @@ def _rewriter(schema: Any) -> Rewrite | None:
     None when no ``format`` with a canonical spelling is reachable, so most schemas cost nothing.
     Follows ``properties``, ``additionalProperties``, ``items``, ``allOf``/``anyOf``/``oneOf`` and
     ``then``/``else``; a value a canonical form does not apply to (not a valid date-time, say) is
-    left as it is, and containers are copied, never changed in place.
+    left as it is. A container is copied only when something in it changes (never changed in place):
+    an instance already in canonical form, the usual one, comes back as itself.
     """
-    if not isinstance(schema, dict):
-        return None
-    own = CANONICAL.get(schema["format"]) if isinstance(schema.get("format"), str) else None
-    raw_properties = schema.get("properties")
-    named = raw_properties if isinstance(raw_properties, dict) else {}
-    properties = {name: found for name, sub in named.items() if (found := _rewriter(sub))}
-    extra = _rewriter(schema.get("additionalProperties"))
-    items = _rewriter(schema.get("items"))
-    listed = [
-        sub for keyword in _BRANCHES if isinstance(schema.get(keyword), list) for sub in schema[keyword]
-    ]
-    branches = [found for sub in listed if (found := _rewriter(sub))]
-    branches += [found for keyword in ("then", "else") if (found := _rewriter(schema.get(keyword)))]
-    if not (own or properties or extra or items or branches):
-        return None
+    found = _Canonical.of(schema)
+    return None if found is None else found.apply
 
-    def rewrite(value: Any) -> Any:
-        if own and isinstance(value, str):
-            value = own(value)
-        elif isinstance(value, dict) and extra:
-            value = {
-                key: (properties.get(key) or (extra if key not in named else None) or _same)(item)
-                for key, item in value.items()
-            }
-        elif isinstance(value, dict) and properties:
-            changed = {
-                key: rewrite_one(value[key]) for key, rewrite_one in properties.items() if key in value
-            }
+
+class _Canonical:
+    """:func:`_rewriter`'s plan of one schema, read once. A field or item whose schema is a canonical
+    format and nothing else (``{"type": "string", "format": "date-time"}``) is a leaf: its spelling
+    function is called directly."""
+
+    __slots__ = ("branches", "extra", "fields", "items", "leaf", "leaves", "named", "own", "properties")
+
+    def __init__(self, schema: dict[str, Any], own: Callable[[str], str] | None) -> None:
+        self.own = own
+        self.leaf: Callable[[str], str] | None = None
+        raw_properties = schema.get("properties")
+        self.named: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
+        self.properties = {name: found for name, sub in self.named.items() if (found := _Canonical.of(sub))}
+        self.leaves = [(name, found.leaf) for name, found in self.properties.items() if found.leaf]
+        self.fields = [(name, found) for name, found in self.properties.items() if not found.leaf]
+        self.extra = _Canonical.of(schema.get("additionalProperties"))
+        self.items = _Canonical.of(schema.get("items"))
+        listed = [
+            sub for keyword in _BRANCHES if isinstance(schema.get(keyword), list) for sub in schema[keyword]
+        ]
+        self.branches = [found for sub in listed if (found := _Canonical.of(sub))]
+        self.branches += [
+            found for keyword in ("then", "else") if (found := _Canonical.of(schema.get(keyword)))
+        ]
+        inside = self.properties or self.extra or self.items or self.branches
+        self.leaf = None if inside else own  # only a canonical spelling: called without this plan
+
+    @classmethod
+    def of(cls, schema: Any) -> _Canonical | None:
+        if not isinstance(schema, dict):
+            return None
+        own = CANONICAL.get(schema["format"]) if isinstance(schema.get("format"), str) else None
+        plan = cls(schema, own)
+        return plan if own or plan.properties or plan.extra or plan.items or plan.branches else None
+
+    def apply(self, value: Any) -> Any:
+        if self.own is not None and isinstance(value, str):
+            value = self.own(value)
+        elif isinstance(value, dict) and self.extra is not None:
+            changed = {}
+            for key, item in value.items():
+                found = self.properties.get(key) or (self.extra if key not in self.named else None)
+                if found is not None and (new := found.apply(item)) is not item:
+                    changed[key] = new
             value = {**value, **changed} if changed else value
-        elif isinstance(value, list) and items:
-            value = [items(item) for item in value]
-        for branch in branches:
-            value = branch(value)
+        elif isinstance(value, dict) and self.properties:
+            changed = {}
+            for key, own in self.leaves:
+                if isinstance(item := value.get(key), str) and (new := own(item)) is not item:
+                    changed[key] = new
+            for key, found in self.fields:
+                if key in value and (new := found.apply(item := value[key])) is not item:
+                    changed[key] = new
+            value = {**value, **changed} if changed else value
+        elif isinstance(value, list) and self.items is not None:
+            rewritten = [self.items.apply(item) for item in value]
+            value = rewritten if any(map(is_not, rewritten, value)) else value
+        for branch in self.branches:
+            value = branch.apply(value)
         return value
-
-    return rewrite
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 class SchemaValidator:
