@@ -260,6 +260,65 @@ class _Canonical:
         return value
 
 
+_LEAF_TYPES = frozenset({"string", "integer", "boolean", "null"})
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _levels(schema: Any) -> int | None:
+    """How many levels deep an instance the compiled check accepts can be, or None: no bound known.
+
+    The instance itself is level 1, a field of it level 2. None too when an accepted instance may
+    hold a non-finite number. So where this is at most :data:`jsontext.MAX_DEPTH`, an instance the
+    compiled check accepts holds nothing :func:`jsontext.value_problem` refuses. Every keyword
+    narrows what is accepted, so one that bounds is enough: ``type`` with what it allows inside
+    (``string``, ``integer``, ``boolean`` and ``null`` are leaves: an integer is never NaN or
+    Infinity; a ``number`` may be either, as no comparison refuses NaN; an object's fields are bounded
+    by ``properties`` and ``additionalProperties``, an array's items by ``items``), an ``enum`` or
+    ``const`` of plain values, any one schema of ``allOf``, every schema of ``anyOf``/``oneOf``.
+    """
+    if schema is False:
+        return 0  # accepts nothing
+    if not isinstance(schema, dict):
+        return None
+    bounds = [_type_levels(schema)]
+    values = schema["enum"] if "enum" in schema else [schema["const"]] if "const" in schema else None
+    if isinstance(values, list) and all(type(value) in _PLAIN for value in values):
+        bounds.append(1)
+    if isinstance(schema.get("allOf"), list):
+        bounds += map(_levels, schema["allOf"])
+    for keyword in ("anyOf", "oneOf"):
+        listed = schema.get(keyword)
+        if isinstance(listed, list) and listed:
+            each = list(map(_levels, listed))
+            bounds.append(None if None in each else max(cast(list[int], each)))
+    found = [bound for bound in bounds if bound is not None]
+    return min(found) if found else None
+
+
+def _type_levels(schema: dict[str, Any]) -> int | None:
+    """What ``type`` and the keywords under it bound (:func:`_levels`), or None."""
+    declared = schema.get("type")
+    types = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else None
+    if not types:
+        return None
+    deepest = 1
+    for kind in types:
+        if kind in _LEAF_TYPES:
+            continue
+        if kind == "object" and isinstance(schema.get("properties", {}), dict):
+            inside = [*schema.get("properties", {}).values(), schema.get("additionalProperties", True)]
+        elif kind == "array":
+            inside = [schema.get("items", True)]
+        else:
+            return None
+        for sub in inside:
+            found = _levels(sub)
+            if found is None or found >= MAX_DEPTH:
+                return None
+            deepest = max(deepest, found + 1)
+    return deepest
+
+
 class SchemaValidator:
     """A compiled Draft 2020-12 validator with format checking (``date-time`` is really checked)."""
 
@@ -307,6 +366,13 @@ class SchemaValidator:
     def canonical(self, instance: Any) -> Any:
         """A valid ``instance`` spelled as requests carry it (``2024-01-15 10:00:00z`` -> ``…T…Z``)."""
         return instance if self._rewrite is None else self._rewrite(instance)
+
+    @cached_property
+    def valid_means_safe(self) -> bool:
+        """Whether an instance :meth:`is_valid_fast` accepts is free of what
+        :func:`jsontext.value_problem` refuses (:func:`_levels`), so a check of that can be skipped."""
+        levels = _levels(self.schema)
+        return levels is not None and levels <= MAX_DEPTH
 
     @cached_property
     def _rewrite(self) -> Rewrite | None:
