@@ -72,7 +72,9 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
     Canonical form: a value RFC 3339 lets be spelled several ways (``2024-01-15 10:00:00z``) is sent
     the one way (``2024-01-15T10:00:00Z``), whatever the definition (``SchemaValidator.canonical``).
     An optional field that holds nothing (``[]``, ``{}``), as a form leaves it untouched, is unset
-    (``SchemaValidator.without_untouched``).
+    (``SchemaValidator.without_untouched``). One walk does both before the schema check
+    (``SchemaValidator.prepared``): it leaves those fields out and tells whether any value needs
+    another spelling, so inputs already spelled canonically are not walked again.
 
     A value no JSON document may hold (NaN, Infinity, nesting past ``jsontext.MAX_DEPTH``) is refused
     first, by name. Where the schema rules such values out of anything its compiled check accepts
@@ -87,8 +89,9 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
             problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
         )
     validator = definition.validator
-    pruned = validator.without_untouched(inputs)
+    pruned, respell = validator.prepared(inputs)  # one walk: untouched fields out, spellings tried
     filled = validator.with_defaults(pruned)
+    respell = respell or len(filled) > len(pruned)  # a default filled in may be spelled otherwise
     problems: list[dict[str, str]] = []
     accepted = False
     if compiled and pruned is inputs and validator.valid_means_safe:
@@ -103,7 +106,7 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
                 problems=[{"path": unsafe[0], "message": unsafe[1]}],
             )
         problems = validator.problems(filled, compiled=compiled)
-    canonical: dict[str, Any] = filled if problems else validator.canonical(filled)
+    canonical: dict[str, Any] = validator.canonical(filled) if respell and not problems else filled
     problems = problems or checks.problems(definition.model.checks, canonical)
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)

@@ -233,6 +233,12 @@ class _Canonical:
         plan = cls(schema, own)
         return plan if own or plan.properties or plan.extra or plan.items or plan.branches else None
 
+    def plain(self) -> bool:
+        """Whether it follows only ``properties`` and ``items`` (no ``additionalProperties``, no
+        branches), so a walk of the declared fields meets every string it would spell."""
+        inside = [*self.properties.values(), *([self.items] if self.items is not None else [])]
+        return self.extra is None and not self.branches and all(sub.plain() for sub in inside)
+
     def apply(self, value: Any) -> Any:
         if self.own is not None and isinstance(value, str):
             value = self.own(value)
@@ -388,11 +394,26 @@ class SchemaValidator:
         nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
         ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
         """
-        return instance if self._untouched is None else self._untouched.apply(instance)
+        return self.prepared(instance)[0]
+
+    def prepared(self, instance: Any) -> tuple[Any, bool]:
+        """In one walk, :meth:`without_untouched` of ``instance`` and whether :meth:`canonical` may
+        change it (when False, ``canonical`` of it, or of it with :meth:`with_defaults` adding nothing,
+        gives it back as it is)."""
+        walk, always = self._walk
+        respell: list[bool] = []
+        out = instance if walk is None else walk.walk(instance, respell)
+        return out, always or bool(respell)
 
     @cached_property
-    def _untouched(self) -> _Untouched | None:
-        return _Untouched.of(self.schema)
+    def _walk(self) -> tuple[_Walk | None, bool]:
+        untouched = _untouched_walk(self.schema)
+        canonical = _Canonical.of(self.schema)
+        if canonical is None:
+            return untouched, False
+        if canonical.plain():
+            return _with_spellings(untouched, canonical), False
+        return untouched, True  # it follows additionalProperties or branches: canonical() walks it
 
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
@@ -437,41 +458,37 @@ def _is_form_field(schema: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(schema, dict) and (isinstance(schema.get("properties"), dict) or "items" in schema)
 
 
-class _Untouched:
-    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field
-    that could change, whether it may be left out when it holds nothing and what to do inside it; the
-    same for the items of a list. A field that must stay and holds nothing that could go is not listed,
-    so an instance is walked only where something may be left out."""
+class _Walk:
+    """One walk of an instance before it is checked, planned once per schema: it leaves out the
+    optional fields a form left untouched (:meth:`SchemaValidator.without_untouched`) and tries each
+    string that has a canonical spelling, to tell whether :meth:`SchemaValidator.canonical` would
+    change anything. Per field: whether it may be left out when it holds nothing, the spelling of a
+    string there, the plan inside; the same for a list's items. A field that must stay and has nothing
+    inside that could go or be spelled otherwise is not listed: an instance is walked only there."""
 
-    __slots__ = ("fields", "items")
+    __slots__ = ("fields", "items", "own")
 
-    def __init__(self, schema: dict[str, Any]) -> None:
-        self.fields: list[tuple[str, bool, _Untouched | None]] = []
-        self.items: _Untouched | None = None
-        properties = schema.get("properties")
-        required = schema.get("required", [])
-        if isinstance(properties, dict):
-            for name, sub in properties.items():
-                if _is_form_field(sub):
-                    optional, inner = name not in required, _Untouched.of(sub)
-                    if optional or inner is not None:
-                        self.fields.append((name, optional, inner))
-        items = schema.get("items")
-        if isinstance(items, dict) and _is_form_field(items):
-            self.items = _Untouched.of(items)
+    def __init__(
+        self,
+        fields: list[tuple[str, bool, Callable[[str], str] | None, _Walk | None]],
+        items: _Walk | None,
+        own: Callable[[str], str] | None,
+    ) -> None:
+        self.fields = fields
+        self.items = items
+        self.own = own
 
-    @classmethod
-    def of(cls, schema: dict[str, Any]) -> _Untouched | None:
-        """The plan for ``schema``, or None where no instance of it has anything to leave out."""
-        plan = cls(schema)
-        return plan if plan.fields or plan.items is not None else None
-
-    def apply(self, instance: Any) -> Any:
-        """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
+    def walk(self, instance: Any, respell: list[bool]) -> Any:
+        """``instance`` without its untouched optional fields (``instance`` itself when none goes); a
+        string whose canonical spelling differs appends to ``respell``."""
         if isinstance(instance, dict):
             out = instance
-            for name, optional, inner in self.fields:
+            for name, optional, spell, inner in self.fields:
                 value = instance.get(name)  # None where absent: nothing to do, as for null
+                if isinstance(value, str):
+                    if spell is not None and spell(value) is not value:
+                        respell.append(True)
+                    continue
                 if isinstance(value, list):
                     gone = optional and not value
                 elif isinstance(value, dict):
@@ -482,15 +499,48 @@ class _Untouched:
                     if out is instance:
                         out = dict(instance)
                     del out[name]
-                elif inner is not None and (new := inner.apply(value)) is not value:
+                elif inner is not None and (new := inner.walk(value, respell)) is not value:
                     if out is instance:
                         out = dict(instance)
                     out[name] = new
             return out
         if isinstance(instance, list) and self.items is not None:
-            pruned = [self.items.apply(item) for item in instance]
-            return pruned if any(map(is_not, pruned, instance)) else instance
+            walked = [self.items.walk(item, respell) for item in instance]
+            return walked if any(map(is_not, walked, instance)) else instance
+        if isinstance(instance, str) and self.own is not None and self.own(instance) is not instance:
+            respell.append(True)
         return instance
+
+
+def _untouched_walk(schema: dict[str, Any]) -> _Walk | None:
+    """The walk that leaves untouched optional fields out, or None where nothing could go."""
+    fields: list[tuple[str, bool, Callable[[str], str] | None, _Walk | None]] = []
+    properties = schema.get("properties")
+    required = schema.get("required", [])
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            if _is_form_field(sub):
+                optional, inner = name not in required, _untouched_walk(sub)
+                if optional or inner is not None:
+                    fields.append((name, optional, None, inner))
+    items = schema.get("items")
+    inside = _untouched_walk(items) if isinstance(items, dict) and _is_form_field(items) else None
+    return _Walk(fields, inside, None) if fields or inside is not None else None
+
+
+def _with_spellings(walk: _Walk | None, canonical: _Canonical) -> _Walk:
+    """``walk`` also trying every string ``canonical`` (a plan that follows only ``properties`` and
+    ``items``, :meth:`_Canonical.plain`) would spell, at the same places."""
+    fields = {name: (optional, spell, inner) for name, optional, spell, inner in walk.fields} if walk else {}
+    for name, sub in canonical.properties.items():
+        optional, _, inner = fields.get(name, (False, None, None))
+        if sub.properties or sub.items is not None:
+            inner = _with_spellings(inner, sub)
+        fields[name] = (optional, sub.own, inner)
+    inside = walk.items if walk else None
+    if canonical.items is not None:
+        inside = _with_spellings(inside, canonical.items)
+    return _Walk([(name, *entry) for name, entry in fields.items()], inside, canonical.own)
 
 
 @lru_cache(maxsize=4096)

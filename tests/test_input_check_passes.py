@@ -170,10 +170,16 @@ def test_the_check_is_the_full_sequence(catalog: Catalog, data: st.DataObject) -
     assert given is None or repr(inputs) == given  # never changed in place
 
 
-# Schemas at random, to hold _levels to what the compiled check accepts.
+# Schemas at random, to hold _levels to what the compiled check accepts and the one walk before the
+# check to the passes it stands in for.
+SPELLED = st.sampled_from(
+    ["2024-01-15T10:00:00Z", "2024-01-15 10:00:00z", "2024-01-15t10:00:00+01:00", "10:00:00z", "10:00:00Z"]
+)
 LEAF_SCHEMAS = st.sampled_from(
     [
         {"type": "string"},
+        {"type": "string", "format": "date-time"},
+        {"type": ["string", "null"], "format": "time"},
         {"type": "integer", "minimum": 0},
         {"type": ["boolean", "null"]},
         {"type": "number"},
@@ -220,7 +226,7 @@ SCHEMAS = st.recursive(
     max_leaves=6,
 )
 INSTANCES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2, 3) | st.floats() | st.sampled_from(["a", "b", "x"]),
+    st.none() | st.booleans() | st.integers(-2, 3) | st.floats() | st.sampled_from(["a", "b", "x"]) | SPELLED,
     lambda children: (
         st.lists(children, max_size=3)
         | st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), children, max_size=3)
@@ -229,7 +235,7 @@ INSTANCES = st.recursive(
 )
 UNSAFE = st.sampled_from([math.nan, math.inf, -math.inf, nested(MAX_DEPTH + 1)])
 KINDS = {
-    "string": st.sampled_from(["a", "b", "x"]),
+    "string": st.sampled_from(["a", "b", "x"]) | SPELLED,
     "integer": st.integers(-2, 3) | st.sampled_from([1.0, 2.0**60, math.inf, -math.inf, math.nan]),
     "number": st.floats(),
     "boolean": st.booleans(),
@@ -320,3 +326,74 @@ def test_levels_past_the_limit_are_no_bound() -> None:
         schema = {"type": "array", "items": schema}
     assert _levels(schema) == MAX_DEPTH and validator_for(schema).valid_means_safe
     assert _levels({"type": "array", "items": schema}) is None
+
+
+def reference_untouched(schema: Any, instance: Any) -> Any:
+    """The untouched-field pass as first written: recursive, a copy at every level."""
+
+    def holds_nothing(value: Any) -> bool:
+        if isinstance(value, list):
+            return not value
+        return isinstance(value, dict) and all(holds_nothing(item) for item in value.values())
+
+    def form_field(sub: Any) -> bool:
+        return isinstance(sub, dict) and (isinstance(sub.get("properties"), dict) or "items" in sub)
+
+    if isinstance(instance, dict):
+        out = dict(instance)
+        properties, required = schema.get("properties"), schema.get("required", [])
+        for name, sub in properties.items() if isinstance(properties, dict) else []:
+            if form_field(sub) and isinstance(out.get(name), dict | list):
+                if name not in required and holds_nothing(out[name]):
+                    del out[name]
+                else:
+                    out[name] = reference_untouched(sub, out[name])
+        return out
+    items = schema.get("items") if isinstance(schema, dict) else None
+    if isinstance(instance, list) and form_field(items):
+        return [reference_untouched(items, item) for item in instance]
+    return instance
+
+
+@settings(max_examples=EXAMPLES * 5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), schema=SCHEMAS)
+def test_one_walk_leaves_out_what_the_untouched_pass_did_and_tells_when_a_spelling_changes(
+    data: st.DataObject, schema: Any
+) -> None:
+    """``prepared`` gives the untouched pass's result, and says no respelling is needed only where
+    the canonical form of that result is the result itself."""
+    at = {"type": "string", "format": "date-time"}
+    times = {"type": "array", "items": {"type": "string", "format": "time"}}
+    wrapped = {"type": "object", "properties": {"v": schema, "w": schema, "at": at, "times": times}}
+    validator = SchemaValidator({**wrapped, "required": ["w"]})
+    optional = {"v": instances(schema), "w": instances(schema), "at": SPELLED, "times": st.lists(SPELLED)}
+    instance = data.draw(st.fixed_dictionaries({}, optional=optional))
+    pruned, respell = validator.prepared(instance)
+    if value_problem(instance) is not None:
+        return  # refused before any pass counts (and past MAX_DEPTH nothing is left out: it holds something)
+    assert pruned == reference_untouched(validator.schema, instance)
+    assert (pruned is instance) is (pruned == instance)  # copied only where something went
+    canonical = validator.canonical(pruned)
+    if not respell:
+        assert canonical is pruned
+    elif validator._walk[1] is False:  # one walk tried every spelling: it says so only for a change
+        assert canonical != pruned
+
+
+def test_inputs_spelled_canonically_are_walked_once(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create = catalog.find("actions", "servicetitan.createJob")
+    example = create.model.examples[0]
+    expected = reference(create, example)
+    respelled: list[Any] = []
+    spell = SchemaValidator.canonical
+    monkeypatch.setattr(SchemaValidator, "canonical", lambda self, x: respelled.append(x) or spell(self, x))
+    assert check_inputs(create, example) == expected
+    assert respelled == []
+    appointment = {**example["appointments"][0], "start": "2026-12-01 15:00:00z"}
+    checked = check_inputs(create, {**example, "appointments": [appointment]})
+    assert checked["appointments"][0]["start"] == "2026-12-01T15:00:00Z" and len(respelled) == 1
+    search = catalog.find("actions", "homebase360.searchCustomers")  # a default filled in: spelled too
+    check_inputs(search, {"phone": "+13038286690"})
+    assert len(respelled) == 2
