@@ -72,7 +72,14 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
     Canonical form: a value RFC 3339 lets be spelled several ways (``2024-01-15 10:00:00z``) is sent
     the one way (``2024-01-15T10:00:00Z``), whatever the definition (``SchemaValidator.canonical``).
     An optional field that holds nothing (``[]``, ``{}``), as a form leaves it untouched, is unset
-    (``SchemaValidator.without_untouched``).
+    (``SchemaValidator.without_untouched``). One walk does both before the schema check
+    (``SchemaValidator.prepared``): it leaves those fields out and tells whether any value needs
+    another spelling, so inputs already spelled canonically are not walked again.
+
+    A value no JSON document may hold (NaN, Infinity, nesting past ``jsontext.MAX_DEPTH``) is refused
+    first, by name. Where the schema rules such values out of anything its compiled check accepts
+    (``SchemaValidator.valid_means_safe``), inputs the check accepts as they are given are not walked
+    for them; anything else is, before its problems are worded.
 
     ``compiled=False`` for a one-off check that should not count towards compiling the schema.
     """
@@ -81,15 +88,25 @@ def check_inputs(definition: LoadedDefinition, inputs: Any, *, compiled: bool = 
             f"inputs of {definition.ref} must be a JSON object",
             problems=[{"path": "$", "message": f"expected an object, got {type(inputs).__name__}"}],
         )
-    unsafe = value_problem(inputs)
-    if unsafe:
-        raise InputValidationError(
-            f"invalid inputs for {definition.ref}: {unsafe[0]}: {unsafe[1]}",
-            problems=[{"path": unsafe[0], "message": unsafe[1]}],
-        )
-    filled = definition.validator.with_defaults(definition.validator.without_untouched(inputs))
-    problems = definition.validator.problems(filled, compiled=compiled)
-    canonical: dict[str, Any] = filled if problems else definition.validator.canonical(filled)
+    validator = definition.validator
+    pruned, respell = validator.prepared(inputs)  # one walk: untouched fields out, spellings tried
+    filled = validator.with_defaults(pruned)
+    respell = respell or len(filled) > len(pruned)  # a default filled in may be spelled otherwise
+    problems: list[dict[str, str]] = []
+    accepted = False
+    if compiled and pruned is inputs and validator.valid_means_safe:
+        # what the compiled check accepts holds no unsafe value: no walk looks for one
+        accepted = validator.is_valid_fast(filled)
+        compiled = False  # if refused (or not compiled yet), jsonschema words why, after that walk
+    if not accepted:
+        unsafe = value_problem(inputs)
+        if unsafe:
+            raise InputValidationError(
+                f"invalid inputs for {definition.ref}: {unsafe[0]}: {unsafe[1]}",
+                problems=[{"path": unsafe[0], "message": unsafe[1]}],
+            )
+        problems = validator.problems(filled, compiled=compiled)
+    canonical: dict[str, Any] = validator.canonical(filled) if respell and not problems else filled
     problems = problems or checks.problems(definition.model.checks, canonical)
     if problems:
         listed = "; ".join(f"{p['path']}: {p['message']}" for p in problems)

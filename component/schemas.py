@@ -14,9 +14,11 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from functools import cache, cached_property, lru_cache
+from operator import is_not
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
+from .jsontext import MAX_DEPTH
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -189,48 +191,138 @@ def _rewriter(schema: Any) -> Rewrite | None:
     None when no ``format`` with a canonical spelling is reachable, so most schemas cost nothing.
     Follows ``properties``, ``additionalProperties``, ``items``, ``allOf``/``anyOf``/``oneOf`` and
     ``then``/``else``; a value a canonical form does not apply to (not a valid date-time, say) is
-    left as it is, and containers are copied, never changed in place.
+    left as it is. A container is copied only when something in it changes (never changed in place):
+    an instance already in canonical form, the usual one, comes back as itself.
     """
-    if not isinstance(schema, dict):
-        return None
-    own = CANONICAL.get(schema["format"]) if isinstance(schema.get("format"), str) else None
-    raw_properties = schema.get("properties")
-    named = raw_properties if isinstance(raw_properties, dict) else {}
-    properties = {name: found for name, sub in named.items() if (found := _rewriter(sub))}
-    extra = _rewriter(schema.get("additionalProperties"))
-    items = _rewriter(schema.get("items"))
-    listed = [
-        sub for keyword in _BRANCHES if isinstance(schema.get(keyword), list) for sub in schema[keyword]
-    ]
-    branches = [found for sub in listed if (found := _rewriter(sub))]
-    branches += [found for keyword in ("then", "else") if (found := _rewriter(schema.get(keyword)))]
-    if not (own or properties or extra or items or branches):
-        return None
+    found = _Canonical.of(schema)
+    return None if found is None else found.apply
 
-    def rewrite(value: Any) -> Any:
-        if own and isinstance(value, str):
-            value = own(value)
-        elif isinstance(value, dict) and extra:
-            value = {
-                key: (properties.get(key) or (extra if key not in named else None) or _same)(item)
-                for key, item in value.items()
-            }
-        elif isinstance(value, dict) and properties:
-            changed = {
-                key: rewrite_one(value[key]) for key, rewrite_one in properties.items() if key in value
-            }
+
+class _Canonical:
+    """:func:`_rewriter`'s plan of one schema, read once. A field or item whose schema is a canonical
+    format and nothing else (``{"type": "string", "format": "date-time"}``) is a leaf: its spelling
+    function is called directly."""
+
+    __slots__ = ("branches", "extra", "fields", "items", "leaf", "leaves", "named", "own", "properties")
+
+    def __init__(self, schema: dict[str, Any], own: Callable[[str], str] | None) -> None:
+        self.own = own
+        self.leaf: Callable[[str], str] | None = None
+        raw_properties = schema.get("properties")
+        self.named: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
+        self.properties = {name: found for name, sub in self.named.items() if (found := _Canonical.of(sub))}
+        self.leaves = [(name, found.leaf) for name, found in self.properties.items() if found.leaf]
+        self.fields = [(name, found) for name, found in self.properties.items() if not found.leaf]
+        self.extra = _Canonical.of(schema.get("additionalProperties"))
+        self.items = _Canonical.of(schema.get("items"))
+        listed = [
+            sub for keyword in _BRANCHES if isinstance(schema.get(keyword), list) for sub in schema[keyword]
+        ]
+        self.branches = [found for sub in listed if (found := _Canonical.of(sub))]
+        self.branches += [
+            found for keyword in ("then", "else") if (found := _Canonical.of(schema.get(keyword)))
+        ]
+        inside = self.properties or self.extra or self.items or self.branches
+        self.leaf = None if inside else own  # only a canonical spelling: called without this plan
+
+    @classmethod
+    def of(cls, schema: Any) -> _Canonical | None:
+        if not isinstance(schema, dict):
+            return None
+        own = CANONICAL.get(schema["format"]) if isinstance(schema.get("format"), str) else None
+        plan = cls(schema, own)
+        return plan if own or plan.properties or plan.extra or plan.items or plan.branches else None
+
+    def plain(self) -> bool:
+        """Whether it follows only ``properties`` and ``items`` (no ``additionalProperties``, no
+        branches), so a walk of the declared fields meets every string it would spell."""
+        inside = [*self.properties.values(), *([self.items] if self.items is not None else [])]
+        return self.extra is None and not self.branches and all(sub.plain() for sub in inside)
+
+    def apply(self, value: Any) -> Any:
+        if self.own is not None and isinstance(value, str):
+            value = self.own(value)
+        elif isinstance(value, dict) and self.extra is not None:
+            changed = {}
+            for key, item in value.items():
+                found = self.properties.get(key) or (self.extra if key not in self.named else None)
+                if found is not None and (new := found.apply(item)) is not item:
+                    changed[key] = new
             value = {**value, **changed} if changed else value
-        elif isinstance(value, list) and items:
-            value = [items(item) for item in value]
-        for branch in branches:
-            value = branch(value)
+        elif isinstance(value, dict) and self.properties:
+            changed = {}
+            for key, own in self.leaves:
+                if isinstance(item := value.get(key), str) and (new := own(item)) is not item:
+                    changed[key] = new
+            for key, found in self.fields:
+                if key in value and (new := found.apply(item := value[key])) is not item:
+                    changed[key] = new
+            value = {**value, **changed} if changed else value
+        elif isinstance(value, list) and self.items is not None:
+            rewritten = [self.items.apply(item) for item in value]
+            value = rewritten if any(map(is_not, rewritten, value)) else value
+        for branch in self.branches:
+            value = branch.apply(value)
         return value
 
-    return rewrite
+
+_LEAF_TYPES = frozenset({"string", "integer", "boolean", "null"})
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
-def _same(value: Any) -> Any:
-    return value
+def _levels(schema: Any) -> int | None:
+    """How many levels deep an instance the compiled check accepts can be, or None: no bound known.
+
+    The instance itself is level 1, a field of it level 2. None too when an accepted instance may
+    hold a non-finite number. So where this is at most :data:`jsontext.MAX_DEPTH`, an instance the
+    compiled check accepts holds nothing :func:`jsontext.value_problem` refuses. Every keyword
+    narrows what is accepted, so one that bounds is enough: ``type`` with what it allows inside
+    (``string``, ``integer``, ``boolean`` and ``null`` are leaves: an integer is never NaN or
+    Infinity; a ``number`` may be either, as no comparison refuses NaN; an object's fields are bounded
+    by ``properties`` and ``additionalProperties``, an array's items by ``items``), an ``enum`` or
+    ``const`` of plain values, any one schema of ``allOf``, every schema of ``anyOf``/``oneOf``.
+    """
+    if schema is False:
+        return 0  # accepts nothing
+    if not isinstance(schema, dict):
+        return None
+    bounds = [_type_levels(schema)]
+    values = schema["enum"] if "enum" in schema else [schema["const"]] if "const" in schema else None
+    if isinstance(values, list) and all(type(value) in _PLAIN for value in values):
+        bounds.append(1)
+    if isinstance(schema.get("allOf"), list):
+        bounds += map(_levels, schema["allOf"])
+    for keyword in ("anyOf", "oneOf"):
+        listed = schema.get(keyword)
+        if isinstance(listed, list) and listed:
+            each = list(map(_levels, listed))
+            bounds.append(None if None in each else max(cast(list[int], each)))
+    found = [bound for bound in bounds if bound is not None]
+    return min(found) if found else None
+
+
+def _type_levels(schema: dict[str, Any]) -> int | None:
+    """What ``type`` and the keywords under it bound (:func:`_levels`), or None."""
+    declared = schema.get("type")
+    types = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else None
+    if not types:
+        return None
+    deepest = 1
+    for kind in types:
+        if kind in _LEAF_TYPES:
+            continue
+        if kind == "object" and isinstance(schema.get("properties", {}), dict):
+            inside = [*schema.get("properties", {}).values(), schema.get("additionalProperties", True)]
+        elif kind == "array":
+            inside = [schema.get("items", True)]
+        else:
+            return None
+        for sub in inside:
+            found = _levels(sub)
+            if found is None or found >= MAX_DEPTH:
+                return None
+            deepest = max(deepest, found + 1)
+    return deepest
 
 
 class SchemaValidator:
@@ -287,6 +379,13 @@ class SchemaValidator:
         return instance if self._rewrite is None else self._rewrite(instance)
 
     @cached_property
+    def valid_means_safe(self) -> bool:
+        """Whether an instance :meth:`is_valid_fast` accepts is free of what
+        :func:`jsontext.value_problem` refuses (:func:`_levels`), so a check of that can be skipped."""
+        levels = _levels(self.schema)
+        return levels is not None and levels <= MAX_DEPTH
+
+    @cached_property
     def _rewrite(self) -> Rewrite | None:
         return _rewriter(self.schema)
 
@@ -300,11 +399,26 @@ class SchemaValidator:
         nothing (``[]``, ``{}``, an object of such) is left out, so it is unset: nothing is sent.
         ``null`` and ``false`` are values and stay; free-form JSON is data and stays.
         """
-        return self._untouched.apply(instance)
+        return self.prepared(instance)[0]
+
+    def prepared(self, instance: Any) -> tuple[Any, bool]:
+        """In one walk, :meth:`without_untouched` of ``instance`` and whether :meth:`canonical` may
+        change it (when False, ``canonical`` of it, or of it with :meth:`with_defaults` adding nothing,
+        gives it back as it is)."""
+        walk, always = self._walk
+        respell: list[bool] = []
+        out = instance if walk is None else walk.walk(instance, respell)
+        return out, always or bool(respell)
 
     @cached_property
-    def _untouched(self) -> _Untouched:
-        return _Untouched(self.schema)
+    def _walk(self) -> tuple[_Walk | None, bool]:
+        untouched = _untouched_walk(self.schema)
+        canonical = _Canonical.of(self.schema)
+        if canonical is None:
+            return untouched, False
+        if canonical.plain():
+            return _with_spellings(untouched, canonical), False
+        return untouched, True  # it follows additionalProperties or branches: canonical() walks it
 
     def with_defaults(self, instance: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``instance`` with top-level ``default`` values filled in."""
@@ -316,11 +430,27 @@ class SchemaValidator:
 
 
 def _holds_nothing(value: Any) -> bool:
-    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends."""
+    """``[]``, ``{}`` or an object whose every value holds nothing: what an untouched form field sends.
+
+    Without recursion, and no deeper than :data:`jsontext.MAX_DEPTH` levels (an object nested deeper
+    holds something), so hostile nesting or a cycle ends here whatever checked the instance before.
+    """
     if isinstance(value, list):
         return not value
-    if isinstance(value, dict):
-        return all(_holds_nothing(item) for item in value.values())
+    if not isinstance(value, dict):
+        return False
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        below = []
+        for item in level:
+            for inner in item.values():
+                if isinstance(inner, dict):
+                    below.append(inner)
+                elif not isinstance(inner, list) or inner:
+                    return False
+        if not below:
+            return True
+        level = below
     return False
 
 
@@ -333,53 +463,89 @@ def _is_form_field(schema: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(schema, dict) and (isinstance(schema.get("properties"), dict) or "items" in schema)
 
 
-class _Untouched:
-    """What :meth:`SchemaValidator.without_untouched` needs of a schema, read once: per declared field,
-    whether it may be left out when it holds nothing, and the same for the fields and items inside."""
+class _Walk:
+    """One walk of an instance before it is checked, planned once per schema: it leaves out the
+    optional fields a form left untouched (:meth:`SchemaValidator.without_untouched`) and tries each
+    string that has a canonical spelling, to tell whether :meth:`SchemaValidator.canonical` would
+    change anything. Per field: whether it may be left out when it holds nothing, the spelling of a
+    string there, the plan inside; the same for a list's items. A field that must stay and has nothing
+    inside that could go or be spelled otherwise is not listed: an instance is walked only there."""
 
-    __slots__ = ("fields", "items")
+    __slots__ = ("fields", "items", "own")
 
-    def __init__(self, schema: dict[str, Any]) -> None:
-        self.fields: dict[str, tuple[bool, _Untouched]] = {}
-        self.items: _Untouched | None = None
-        properties = schema.get("properties")
-        required = schema.get("required", [])
-        if isinstance(properties, dict):
-            for name, sub in properties.items():
-                if _is_form_field(sub):
-                    self.fields[name] = (name not in required, _Untouched(sub))
-        items = schema.get("items")
-        if isinstance(items, dict) and _is_form_field(items):
-            self.items = _Untouched(items)
+    def __init__(
+        self,
+        fields: list[tuple[str, bool, Callable[[str], str] | None, _Walk | None]],
+        items: _Walk | None,
+        own: Callable[[str], str] | None,
+    ) -> None:
+        self.fields = fields
+        self.items = items
+        self.own = own
 
-    def apply(self, instance: Any) -> Any:
-        """``instance`` without its untouched optional fields; ``instance`` itself when none goes."""
+    def walk(self, instance: Any, respell: list[bool]) -> Any:
+        """``instance`` without its untouched optional fields (``instance`` itself when none goes); a
+        string whose canonical spelling differs appends to ``respell``."""
         if isinstance(instance, dict):
             out = instance
-            fields = self.fields
-            # only the declared form fields the instance holds (the result keeps the instance's order)
-            for name in fields.keys() & instance.keys() if fields else ():
-                value = instance[name]
-                if not isinstance(value, dict | list):
+            for name, optional, spell, inner in self.fields:
+                value = instance.get(name)  # None where absent: nothing to do, as for null
+                if isinstance(value, str):
+                    if spell is not None and spell(value) is not value:
+                        respell.append(True)
                     continue
-                optional, inner = fields[name]
-                if optional and _holds_nothing(value):
+                if isinstance(value, list):
+                    gone = optional and not value
+                elif isinstance(value, dict):
+                    gone = optional and _holds_nothing(value)
+                else:
+                    continue
+                if gone:
                     if out is instance:
                         out = dict(instance)
                     del out[name]
-                    continue
-                new = inner.apply(value)
-                if new is not value:
+                elif inner is not None and (new := inner.walk(value, respell)) is not value:
                     if out is instance:
                         out = dict(instance)
                     out[name] = new
             return out
         if isinstance(instance, list) and self.items is not None:
-            pruned = [self.items.apply(item) for item in instance]
-            return (
-                pruned if any(new is not old for new, old in zip(pruned, instance, strict=True)) else instance
-            )
+            walked = [self.items.walk(item, respell) for item in instance]
+            return walked if any(map(is_not, walked, instance)) else instance
+        if isinstance(instance, str) and self.own is not None and self.own(instance) is not instance:
+            respell.append(True)
         return instance
+
+
+def _untouched_walk(schema: dict[str, Any]) -> _Walk | None:
+    """The walk that leaves untouched optional fields out, or None where nothing could go."""
+    fields: list[tuple[str, bool, Callable[[str], str] | None, _Walk | None]] = []
+    properties = schema.get("properties")
+    required = schema.get("required", [])
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            if _is_form_field(sub):
+                optional, inner = name not in required, _untouched_walk(sub)
+                if optional or inner is not None:
+                    fields.append((name, optional, None, inner))
+    items = schema.get("items")
+    inside = _untouched_walk(items) if isinstance(items, dict) and _is_form_field(items) else None
+    return _Walk(fields, inside, None) if fields or inside is not None else None
+
+
+def _with_spellings(walk: _Walk | None, canonical: _Canonical) -> _Walk:
+    """``walk`` also trying every string ``canonical`` (a plan that follows only ``properties`` and
+    ``items``, :meth:`_Canonical.plain`) would spell, at the same places."""
+    fields = {name: (optional, spell, inner) for name, optional, spell, inner in walk.fields} if walk else {}
+    for name, sub in canonical.properties.items():
+        optional, _, inner = fields.get(name, (False, None, None))
+        if sub.properties or sub.items is not None:
+            inner = _with_spellings(inner, sub)
+        fields[name] = (optional, sub.own, inner)
+    inside = walk.items if walk else None
+    if canonical.items is not None:
+        inside = _with_spellings(inside, canonical.items)
+    return _Walk([(name, *entry) for name, entry in fields.items()], inside, canonical.own)
 
 
 @lru_cache(maxsize=4096)

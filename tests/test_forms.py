@@ -133,6 +133,27 @@ def test_only_declared_lists_and_objects_that_hold_nothing_are_unset() -> None:
     assert validator.without_untouched(untouched) is untouched
 
 
+def test_the_untouched_pass_ends_on_hostile_nesting() -> None:
+    """An optional object nested past the inputs' depth limit, or holding itself, is not left out (it
+    holds something; the unsafe-value walk refuses it) and the pass ends, without recursion."""
+    from component.jsontext import MAX_DEPTH
+    from component.schemas import validator_for
+
+    def nested(levels: int) -> Any:
+        value: Any = {}
+        for _ in range(levels - 1):
+            value = {"a": value}
+        return value
+
+    validator = validator_for({"type": "object", "properties": {"o": {"type": "object", "properties": {}}}})
+    deep = {"o": nested(5_000)}
+    assert validator.without_untouched(deep) is deep
+    cycle: dict[str, Any] = {}
+    cycle["a"] = cycle
+    assert validator.without_untouched({"o": cycle}) == {"o": cycle}
+    assert validator.without_untouched({"o": nested(MAX_DEPTH - 1)}) == {}  # still nothing, left out
+
+
 def test_untouched_contact_preferences_send_nothing(catalog: Catalog) -> None:
     """An optional object with required booleans: an empty one is unset; a set one needs all three."""
     definition = catalog.find("actions", "servicetitan.updateCustomerContact")

@@ -308,6 +308,25 @@ def test_date_time_check_agrees_with_its_definition(
     assert formats.is_date_time(text) is rfc3339_date_time(text), text
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    chars=st.lists(
+        st.sampled_from("0123456789") | st.sampled_from("+-.,: TtZz_W٣²"), min_size=14, max_size=14
+    ),
+    digits=st.lists(st.sampled_from("0123456789"), min_size=14, max_size=14),
+    mask=st.lists(st.booleans(), min_size=14, max_size=14),
+)
+def test_the_usual_date_time_spelling_is_checked_as_its_definition(
+    chars: list[str], digits: list[str], mask: list[bool]
+) -> None:
+    """``YYYY-MM-DDThh:mm:ssZ`` is told apart without a regular expression and read by fromisoformat
+    (:func:`formats._usual`): whatever stands where the digits go, the verdict is the definition's."""
+    filled = iter(c if odd else d for c, d, odd in zip(chars, digits, mask, strict=True))
+    text = "".join(next(filled) if c == "9" else c for c in "9999-99-99T99:99:99Z")
+    assert formats._usual(text) is text.isascii()
+    assert formats.is_date_time(text) is rfc3339_date_time(text), text
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     base=st.sampled_from(

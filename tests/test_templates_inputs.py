@@ -170,6 +170,30 @@ def test_canonical_form_follows_the_schema_and_leaves_other_strings_alone() -> N
     )
 
 
+def test_canonical_form_copies_only_what_changes() -> None:
+    from component.schemas import validator_for
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "rows": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}},
+            },
+            "other": {"type": "array", "items": {"type": "integer"}},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    }
+    validator = validator_for(schema)
+    given = {"rows": [{"at": "2024-01-15T10:00:00Z"}, {"at": None}], "other": [1], "at": None}
+    assert validator.canonical(given) is given
+    changed = {**given, "rows": [given["rows"][0], {"at": "2024-01-15 10:00:00z"}]}
+    result = validator.canonical(changed)
+    assert result == {**given, "rows": [{"at": "2024-01-15T10:00:00Z"}, {"at": "2024-01-15T10:00:00Z"}]}
+    assert result["other"] is given["other"] and result["rows"][0] is given["rows"][0]
+    assert changed["rows"][1] == {"at": "2024-01-15 10:00:00z"}  # the instance is not changed
+
+
 def test_defaults_are_filled_and_custom_messages_used(catalog: Catalog) -> None:
     search = catalog.find("actions", "homebase360.searchCustomers")
     assert check_inputs(search, {"phone": "+13038286690"})["limit"] == 25
