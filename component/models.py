@@ -393,7 +393,6 @@ class Capped(Strict, frozen=True, kw_only=True):
 
 
 # --- definitions --------------------------------------------------------------------------------
-# --- definitions --------------------------------------------------------------------------------
 
 
 class Definition(Strict, frozen=True, kw_only=True):

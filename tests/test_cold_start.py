@@ -120,6 +120,21 @@ def edit_definition(root: Path, relative: str, **changes: Any) -> None:
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
 
+def edit_job(tree: Path, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """Change createJob's definition (``change`` edits it in place); the definition as written."""
+    path = tree / "actions/servicetitan/createJob.json"
+    job: dict[str, Any] = json.loads(path.read_text())
+    change(job)
+    path.write_text(json.dumps(job))
+    return job
+
+
+def summary(job: dict[str, Any]) -> dict[str, Any]:
+    """createJob's ``summary`` input, whose example is 60 characters long."""
+    field: dict[str, Any] = job["inputs"]["properties"]["summary"]
+    return field
+
+
 def test_a_checked_tree_is_cached_under_its_content(tree: Path) -> None:
     assert cached(tree) is None
     loaded = fresh_load(tree)
@@ -307,9 +322,7 @@ def test_a_changed_definition_is_checked_alone(tree: Path, monkeypatch: pytest.M
     assert second == []  # its schemas, examples and rules are as they were: only the cheap checks ran
     assert reloaded.find("actions", "servicetitan.createJob").model.label == "Book a Job"
     assert cached(tree) == reloaded.to_json()  # the tree as a whole is now known
-    job = json.loads((tree / "actions/servicetitan/createJob.json").read_text())
-    job["inputs"]["properties"]["summary"]["description"] = "What the job is about."
-    edit_definition(tree, "actions/servicetitan/createJob.json", inputs=job["inputs"])
+    job = edit_job(tree, lambda job: summary(job).update(description="What the job is about."))
     third = checked_schemas(monkeypatch)
     fresh_load(tree)
     assert third == [job["inputs"], job["output"]]  # the edited file's schemas, nothing else
@@ -317,10 +330,7 @@ def test_a_changed_definition_is_checked_alone(tree: Path, monkeypatch: pytest.M
 
 def test_a_changed_reference_is_caught_though_the_schemas_are_known(tree: Path) -> None:
     fresh_load(tree)
-    path = tree / "actions/servicetitan/createJob.json"
-    job = json.loads(path.read_text())
-    job["request"]["path"] = job["request"]["path"] + "/{inputs.nowhere}"
-    path.write_text(json.dumps(job))
+    edit_job(tree, lambda job: job["request"].update(path=job["request"]["path"] + "/{inputs.nowhere}"))
     with pytest.raises(DefinitionError) as refused:
         fresh_load(tree)
     assert {p["path"] for p in refused.value.details["problems"]} == {"$.request.path"}
@@ -328,10 +338,7 @@ def test_a_changed_reference_is_caught_though_the_schemas_are_known(tree: Path) 
 
 def test_an_example_broken_by_an_edit_is_caught(tree: Path) -> None:
     fresh_load(tree)
-    path = tree / "actions/servicetitan/createJob.json"
-    job = json.loads(path.read_text())
-    job["inputs"]["properties"]["summary"]["maxLength"] = 3  # the shipped example's summary is longer
-    path.write_text(json.dumps(job))
+    edit_job(tree, lambda job: summary(job).update(maxLength=3))  # its example's is longer
     with pytest.raises(DefinitionError) as refused:
         fresh_load(tree)
     assert [p["path"] for p in refused.value.details["problems"]] == ["$.examples[0].summary"]
@@ -571,10 +578,7 @@ def test_a_description_edit_checks_the_schemas_not_the_examples(
     from component.schemas import SchemaValidator
 
     fresh_load(tree)
-    path = tree / "actions/servicetitan/createJob.json"
-    job = json.loads(path.read_text())
-    job["inputs"]["properties"]["summary"]["description"] = "What the job is about."
-    path.write_text(json.dumps(job))
+    job = edit_job(tree, lambda job: summary(job).update(description="What the job is about."))
     validated: list[Any] = []
     real = SchemaValidator.problems
 
@@ -598,10 +602,7 @@ def test_an_edit_loads_no_jsonschema_unless_something_is_refused(tree: Path) -> 
     }
 
     def first_run_after(change: Callable[[dict[str, Any]], None]) -> tuple[str, list[str]]:
-        path = tree / "actions/servicetitan/createJob.json"
-        job = json.loads(path.read_text())
-        change(job["inputs"]["properties"]["summary"])
-        path.write_text(json.dumps(job))
+        edit_job(tree, lambda job: change(summary(job)))
         done = subprocess.run(
             [sys.executable, "-c", _PROBE, json.dumps(["catalog", "--json"]), json.dumps(HEAVY)],
             capture_output=True,
