@@ -35,7 +35,7 @@ from .models import (
     parse,
     plain,
 )
-from .schemas import SchemaValidator, _compiled, schema_problems, validator_for
+from .schemas import SchemaValidator, schema_problems, validator_for
 
 Kind = Literal["actions", "dataSources", "triggers"]
 KINDS: dict[Kind, tuple[str, type[Definition]]] = {
@@ -206,14 +206,6 @@ def read_json(content: bytes) -> Any:
 
 COMPILED_AT_MOST = 2
 """Most definitions whose examples are checked by compiled checks in one load (see ``check_examples``)."""
-
-
-def _accepts(check: Any, instance: Any) -> bool:
-    try:
-        check(instance)
-    except Exception:  # refused, or not understood: jsonschema decides
-        return False
-    return True
 
 
 def _canonical(value: Any) -> bytes:
@@ -508,13 +500,11 @@ class _Loader:
         :data:`COMPILED_AT_MOST` definitions due (the first run after an edit) each is accepted by its
         compiled check, which costs less than loading jsonschema; with more (every check), jsonschema
         checks them all, which costs less than compiling each. jsonschema words every refusal."""
-        compiled = len(self.examples_due) <= COMPILED_AT_MOST
+        few = len(self.examples_due) <= COMPILED_AT_MOST
         for loaded in self.examples_due:
             definition = loaded.model
-            check = _compiled(definition.inputs) if compiled else None
             for index, example in enumerate(definition.examples):
-                accepted = check is not None and _accepts(check, example)
-                found = [] if accepted else loaded.validator.problems(example, compiled=False)
+                found = loaded.validator.problems(example, compiled=few, compile_now=few)
                 filled = loaded.validator.with_defaults(example)
                 for p in found or checks.problems(definition.checks, filled):
                     self.problem(loaded.file, f"$.examples[{index}]{p['path'][1:]}", p["message"])

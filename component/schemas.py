@@ -356,8 +356,12 @@ class SchemaValidator:
             return False
         return True
 
-    def problems(self, instance: Any, *, compiled: bool = True) -> list[Problem]:
-        """Each problem of ``instance``; ``compiled=False`` skips the compiled check (one-off checks)."""
+    def problems(self, instance: Any, *, compiled: bool = True, compile_now: bool = False) -> list[Problem]:
+        """Each problem of ``instance``; ``compiled=False`` skips the compiled check (one-off checks).
+        ``compile_now``: build the compiled check at this use, not the second, where a few schemas are
+        checked and loading jsonschema (which words a refusal) would cost more than compiling them."""
+        if compile_now and self._uses == 0:
+            self._uses = 1
         if compiled and self.is_valid_fast(instance):
             return []
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))

@@ -11,12 +11,12 @@ so the two never drift apart.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .schemas import Problem, _compiled, schema_problems, validator_for
+from .schemas import SchemaValidator, schema_problems, validator_for
 
 FILE = Path(__file__).resolve().parent / "schema" / "vocabulary.json"
 # Where Draft 2020-12 keeps subschemas: one schema, a list of schemas, or schemas by name.
@@ -43,29 +43,9 @@ def declared_formats() -> frozenset[str]:
 
 
 @cache
-def _value_schemas() -> dict[str, dict[str, Any]]:
-    """Each declared keyword's value schema."""
-    return {keyword: spec["schema"] for keyword, spec in vocabulary()["keywords"].items()}
-
-
-@cache
-def _value_check(keyword: str) -> Callable[[Any], Any] | None:
-    """The compiled check of a keyword's value, compiled on its first use: a few small schemas, cheaper
-    compiled than loading jsonschema to check the one definition an edit changed."""
-    return _compiled(_value_schemas()[keyword])
-
-
-def _value_problems(keyword: str, value: Any) -> list[Problem]:
-    """What is wrong with a keyword's value: none when the compiled check accepts it, else
-    jsonschema's wording of each problem."""
-    check = _value_check(keyword)
-    if check is not None:
-        try:
-            check(value)
-            return []
-        except Exception:  # refused (or not understood): jsonschema says why, or that it is fine
-            pass
-    return validator_for(_value_schemas()[keyword]).problems(value, compiled=False)
+def _value_validators() -> dict[str, SchemaValidator]:
+    """Each declared keyword's value check, built once (nothing compiled or loaded until used)."""
+    return {keyword: validator_for(spec["schema"]) for keyword, spec in vocabulary()["keywords"].items()}
 
 
 ANNOTATIONS = frozenset(
@@ -126,7 +106,7 @@ def used(schema: Any) -> tuple[set[str], set[str]]:
 
 def problems(schema: Any) -> list[dict[str, str]]:
     """Each undeclared ``x-`` keyword, keyword value of the wrong shape, unknown format, unmatched label."""
-    keywords = _value_schemas()
+    keywords = _value_validators()
     formats = declared_formats()
     found: list[dict[str, str]] = []
     for path, sub in subschemas(schema):
@@ -136,7 +116,9 @@ def problems(schema: Any) -> list[dict[str, str]]:
                     message = f"{keyword} is not declared in component/schema/vocabulary.json"
                     found.append({"path": f"{path}.{keyword}", "message": message})
                     continue
-                for problem in _value_problems(keyword, value):
+                # a few small schemas: cheaper compiled at once than loading jsonschema to check the
+                # one definition an edit changed (jsonschema words a refusal)
+                for problem in keywords[keyword].problems(value, compile_now=True):
                     found.append(
                         {"path": f"{path}.{keyword}{problem['path'][1:]}", "message": problem["message"]}
                     )
