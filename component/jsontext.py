@@ -95,7 +95,9 @@ def _clean(value: Any, depth: int) -> bool:
                     return False  # any child would be one level too deep
                 continue
             below.extend(compress(children, map(not_, map(_PLAIN.__contains__, map(type, children)))))
-        level = below
+        # an object held twice is looked at once: a structure sharing itself (a dict holding itself
+        # under two keys) would otherwise double at every level
+        level = list({id(item): item for item in below}.values()) if len(below) > 1 else below
         depth += 1
     return True
 

@@ -127,8 +127,10 @@ def _for_compiling(schema: Any) -> Any:
     return copied
 
 
-def _field_path(base: str, name: str) -> str:
-    return f"{base}.{name}" if name.isidentifier() else f"{base}[{json.dumps(name)}]"
+def _field_path(base: str, name: Any) -> str:
+    """A field's JSON path (a key that is not text, which only a caller's own object can hold, quoted)."""
+    plain = isinstance(name, str) and name.isidentifier()
+    return f"{base}.{name}" if plain else f"{base}[{json.dumps(name)}]"
 
 
 def _problems_of(error: ValidationError) -> list[Problem]:
@@ -385,7 +387,11 @@ class SchemaValidator:
     @cached_property
     def valid_means_safe(self) -> bool:
         """Whether an instance :meth:`is_valid_fast` accepts is free of what
-        :func:`jsontext.value_problem` refuses (:func:`_levels`), so a check of that can be skipped."""
+        :func:`jsontext.value_problem` refuses (:func:`_levels`), so a check of that can be skipped.
+
+        Inputs are JSON values (what decoding JSON gives, or a caller's dicts and lists): a mapping of
+        the caller's own making that shows the compiled check other contents than its ``items()`` (a
+        ``dict`` subclass overriding ``keys`` or ``__getitem__``) is outside what this rules out."""
         levels = _levels(self.schema)
         return levels is not None and levels <= MAX_DEPTH
 
@@ -454,7 +460,7 @@ def _holds_nothing(value: Any) -> bool:
                     return False
         if not below:
             return True
-        level = below
+        level = list({id(item): item for item in below}.values())  # one object held twice: looked at once
     return False
 
 

@@ -226,3 +226,32 @@ def test_hostile_raw_requests_are_refused(
     with pytest.raises((RequestRefusedError, InputValidationError)):
         asyncio.run(RUNTIME.run(definition.ref, inputs, CONNECTIONS[definition.connector], dry_run=dry_run))
     assert SENT == []
+
+
+def test_a_structure_holding_itself_twice_is_refused_at_once(catalog: Any) -> None:
+    # each level would hold twice as many of it as the last: looked at once per level, it is too deep
+    import time
+
+    shared: dict[str, Any] = {}
+    shared["a"] = shared
+    shared["b"] = shared
+    for ref, inputs in (
+        ("servicetitan.rawRequest", {"method": "POST", "path": "/x", "json": shared}),
+        ("servicetitan.createJob", {**_job_example(catalog), "appointments": [shared]}),
+    ):
+        started = time.perf_counter()
+        with pytest.raises(InputValidationError):
+            check_inputs(catalog.find("actions", ref), inputs)
+        assert time.perf_counter() - started < 5  # (it never ended before)
+
+
+def test_a_key_that_is_not_text_is_refused_by_name(catalog: Any) -> None:
+    definition = catalog.find("actions", "servicetitan.getJob")
+    with pytest.raises(InputValidationError) as refused:
+        check_inputs(definition, {"id": 1, 7: "x"})  # only a caller's own object can hold one
+    assert refused.value.details["problems"][0]["path"] == "$[7]"
+
+
+def _job_example(catalog: Any) -> dict[str, Any]:
+    example: dict[str, Any] = catalog.find("actions", "servicetitan.createJob").model.examples[0]
+    return example
