@@ -21,7 +21,7 @@ from typing import Any, Literal
 from . import catalog_cache, checks, events, picklists, templates, vocabulary
 from .catalog_cache import ROOT_ENV as ROOT_ENV
 from .catalog_cache import default_root as default_root
-from .errors import DefinitionError, UsageError
+from .errors import DefinitionError, UsageError, did_you_mean
 from .jsontext import DuplicateKeyError, no_duplicates
 from .models import (
     Action,
@@ -114,7 +114,7 @@ class Catalog:
 
     def connector(self, name: str) -> LoadedConnector:
         if name not in self.connectors:
-            raise UsageError(f"unknown connector {name!r}{_suggest(name, self.connectors)}")
+            raise UsageError(f"unknown connector {name!r}{did_you_mean(name, self.connectors)}")
         return self.connectors[name]
 
     def find(self, kind: Kind, ref: str) -> LoadedDefinition:
@@ -131,7 +131,9 @@ class Catalog:
             if isinstance(loaded.model, Action) and key in loaded.model.aliases:
                 return loaded
         label = {"actions": "action", "dataSources": "data source", "triggers": "trigger"}[kind]
-        raise UsageError(f"unknown {label} {ref!r}{_suggest(key, definitions, prefix=connector_name + '.')}")
+        raise UsageError(
+            f"unknown {label} {ref!r}{did_you_mean(key, definitions, prefix=connector_name + '.')}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The catalog as builders read it (``component catalog --json``)."""
@@ -187,13 +189,6 @@ def vendor_operation(model: Definition) -> dict[str, str] | None:
         return None
     operation = {"method": request.method.upper(), "path": _PLACEHOLDER.sub(r"{\1}", request.path)}
     return {"id": request.operationId, **operation} if request.operationId else operation
-
-
-def _suggest(name: str, options: Any, prefix: str = "") -> str:
-    import difflib  # only a mistake needs it
-
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"; did you mean {prefix + close[0]!r}?" if close else ""
 
 
 # --- JSON reading ---------------------------------------------------------------------------------
@@ -572,7 +567,7 @@ class _Loader:
             return
         actions = connector.definitions["actions"]
         if test.action not in actions:
-            hint = _suggest(test.action, actions)
+            hint = did_you_mean(test.action, actions)
             self.problem(
                 "manifest.json",
                 f"{where}.action",

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import picklists
-from .errors import UsageError
+from .errors import UsageError, did_you_mean
 
 KIND_NAMES = {
     "actions": "actions",
@@ -38,19 +38,12 @@ def _kind(_: click.Context, __: click.Parameter, value: tuple[str, ...]) -> tupl
     return tuple(chosen)
 
 
-def _suggest(name: str, options: Any) -> str:
-    import difflib  # only a mistake needs it
-
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def filtered(data: dict[str, Any], connectors: tuple[str, ...], kinds: tuple[str, ...]) -> dict[str, Any]:
     """The catalog JSON with only the connectors and kinds asked for (all when none is)."""
     known = data["connectors"]
     for name in connectors:
         if name not in known:
-            raise UsageError(f"unknown connector {name!r}{_suggest(name, known)}")
+            raise UsageError(f"unknown connector {name!r}{did_you_mean(name, known)}")
     out: dict[str, Any] = {}
     for name, entry in known.items():
         if connectors and name not in connectors:
@@ -270,7 +263,7 @@ def describe_command(ctx: click.Context, ref: str, kinds: tuple[str, ...], as_js
             for kind in ("actions", "dataSources", "triggers")
             for k in catalog.connector(connector).definitions[kind]
         ]
-        raise UsageError(f"no action, data source or trigger {ref!r}{_suggest(ref, names)}")
+        raise UsageError(f"no action, data source or trigger {ref!r}{did_you_mean(ref, names)}")
     kind, definition = found[0]
     event = None
     if kind == "triggers" and events.sources(definition):

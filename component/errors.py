@@ -10,6 +10,15 @@ from __future__ import annotations
 from typing import Any, ClassVar, Protocol
 
 
+def did_you_mean(name: str, options: Any, prefix: str = "") -> str:
+    """``; did you mean 'X'?`` naming the option closest to a mistyped ``name`` (written ``prefix``
+    then the option), or nothing when none is close."""
+    import difflib  # only a mistake needs it
+
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f"; did you mean {prefix + close[0]!r}?" if close else ""
+
+
 class _Redactor(Protocol):
     def text(self, text: str) -> str: ...
 

@@ -13,9 +13,10 @@ below it: only what is declared can be refused.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+from .errors import did_you_mean
 
 if TYPE_CHECKING:
     from .catalog import LoadedConnector, LoadedDefinition
@@ -37,9 +38,9 @@ def record_source(connector: LoadedConnector, source: str) -> tuple[dict[str, An
     action, _, pointer = source.partition("#")
     definitions = connector.definitions["actions"]
     if action not in definitions:
-        close = difflib.get_close_matches(action, list(definitions), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise SourceError(f"{action!r} is not an action of {connector.name}{hint}")
+        raise SourceError(
+            f"{action!r} is not an action of {connector.name}{did_you_mean(action, definitions)}"
+        )
     output = definitions[action].model.output
     if not isinstance(output, dict):
         raise SourceError(f"{action} declares no output schema")
@@ -208,8 +209,7 @@ def path_problem(
                 known.update(properties or {})
         if not following:
             where = ".".join([prefix, *segments[:depth]])
-            close = difflib.get_close_matches(segment, sorted(known), n=1)
-            hint = f"; did you mean {'.'.join([where, close[0]])!r}?" if close else ""
+            hint = did_you_mean(segment, sorted(known), prefix=f"{where}.")
             if known:
                 return f"{where} has no field {segment!r}{hint}"
             return f"{where} holds no fields (nothing is under {segment!r})"

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import did_you_mean
+
 KEYWORD = "x-datasource"
 PREFIX = "$inputs."
 # What the user types in the dropdown: the builder fills it, so a link need not name it.
@@ -69,13 +71,6 @@ def _properties(schema: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _hint(name: str, options: Any) -> str:
-    import difflib  # only a mistake needs it
-
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def problems(
     inputs: Mapping[str, Any],
     sources: Mapping[str, Mapping[str, Any]],
@@ -91,7 +86,7 @@ def problems(
     for where, link in links(inputs, path):
         at = f"{where}.{KEYWORD}"
         if link.data_source not in sources:
-            hint = _hint(link.data_source, sources)
+            hint = did_you_mean(link.data_source, sources)
             found.append((at, f"{link.data_source!r} is not a data source of {connector}{hint}"))
             continue
         own = sources[link.data_source]
@@ -105,9 +100,12 @@ def problems(
         for name, source in link.inputs.items():
             if name not in offered:
                 found.append(
-                    (f"{at}.inputs.{name}", f"{link.data_source} has no input {name!r}{_hint(name, offered)}")
+                    (
+                        f"{at}.inputs.{name}",
+                        f"{link.data_source} has no input {name!r}{did_you_mean(name, offered)}",
+                    )
                 )
             if source not in fields:
-                message = f"$inputs.{source} is not a field of this form{_hint(source, fields)}"
+                message = f"$inputs.{source} is not a field of this form{did_you_mean(source, fields)}"
                 found.append((f"{at}.inputs.{name}", message))
     return found
