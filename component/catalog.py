@@ -317,7 +317,7 @@ class _Loader:
             return None
         entries = raw.get("connectors", {}) if isinstance(raw, dict) else {}
         connectors = {
-            name: self.load_connector(name, model, json.dumps(entries.get(name), sort_keys=True).encode())
+            name: self.load_connector(name, model, _canonical(entries.get(name)))
             for name, model in manifest.connectors.items()
         }
         self.check_examples()
@@ -576,8 +576,8 @@ class _Loader:
             return
         action = actions[test.action]
         content = self.read_bytes.get(action.file)
-        unit = (b"connection test", connector.name.encode(), self.entries[connector.name], content or b"")
-        if content is not None and self.known(*unit):
+        entry = self.entries[connector.name]
+        if content is not None and self.known(b"connection test", connector.name.encode(), entry, content):
             return  # the same inputs against the same action passed before
         for problem in action.validator.problems(test.inputs, compiled=False):
             self.problem("manifest.json", f"{where}.inputs{problem['path'][1:]}", problem["message"])
