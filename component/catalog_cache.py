@@ -17,11 +17,11 @@ does: an unchanged stamp names the key without reading a file. A file changed wi
 seconds is not stamped (its times may not yet tell a second change apart from the first, git's
 "racy" case), so such a tree is hashed until it settles.
 
-A tree that changed is checked file by file: each unit of checks (a definition file; a connector,
-with the action its connection test runs) is keyed by a digest of the runtime and of every input its
-checks read, and the keys of the units of a tree that passed are remembered (``checked-units``). A
-unit whose key is remembered is not checked again, so the first run after editing one definition
-checks that one; the checks that read across files always run.
+A tree that changed is checked unit by unit: each unit of checks (a definition file; its schemas;
+its examples; a connector; its connection test) is keyed by a digest of the runtime and of every
+input its checks read, and the keys of the units of a tree that passed are remembered
+(``checked-units``). A unit whose key is remembered is not checked again, so the first run after
+editing one definition checks that one; the checks that read across files always run.
 
 The cache lives in ``$COMPONENT_CACHE_DIR`` (``off`` disables it), else
 ``$XDG_CACHE_HOME/fieldservice-component`` or ``~/.cache/fieldservice-component``. A cache that
@@ -80,12 +80,16 @@ def definition_files(root: Path) -> list[Path]:
     return [Path(path) for _, path in _definition_entries(root)]
 
 
+Files = list[tuple[str, str]]
+"""Files as ``(the name a key hashes them under, path)``."""
+
+
 def definition_names(root: Path) -> list[str]:
     """Each of :func:`definition_files` by its name relative to ``root`` (``actions/x/y.json``)."""
     return [name for name, _ in _definition_entries(root)]
 
 
-def _definition_entries(root: Path) -> list[tuple[str, str]]:
+def _definition_entries(root: Path) -> Files:
     """Each of :func:`definition_files` as ``(name relative to root, path)``: strings, not paths (the
     listing is most of a warm start's own work)."""
     base = os.fspath(root)
@@ -112,11 +116,11 @@ def _json_files(folder: str, seen: frozenset[str] = frozenset()) -> Iterator[str
             yield entry.path
 
 
-def _runtime_files() -> list[tuple[str, str]]:
+def _runtime_files() -> Files:
     """The files of the runtime that checks definitions, as ``(name it is hashed under, path)``: its
     Python source, every subpackage's too (the checks import some), and its schema vocabulary."""
     base = os.fspath(_PACKAGE)
-    found: list[tuple[str, str]] = []
+    found: Files = []
     for folder, folders, files in os.walk(base):
         folders[:] = sorted(name for name in folders if name not in ("__pycache__", "_definitions"))
         for name in sorted(files):
@@ -125,11 +129,6 @@ def _runtime_files() -> list[tuple[str, str]]:
                 found.append((path[len(base) + 1 :].replace(os.sep, "/"), path))
     found.append(("\0vocabulary", os.path.join(base, "schema", "vocabulary.json")))
     return found
-
-
-def _keyed_files(root: Path) -> list[tuple[str, str]]:
-    """Every file the key covers: the runtime's, then the definitions (named relative to ``root``)."""
-    return [*_runtime_files(), *_definition_entries(root)]
 
 
 def _read(path: str) -> bytes | None:
@@ -149,10 +148,11 @@ def _hash(digest: Any, name: str, content: bytes | None) -> None:
         digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
 
 
-def runtime_digest() -> bytes:
-    """A digest of the runtime that checks definitions: its version, source and vocabulary."""
+def runtime_digest(files: Files | None = None) -> bytes:
+    """A digest of the runtime that checks definitions: its version, source and vocabulary
+    (``files``: :func:`_runtime_files`, where the caller listed them)."""
     digest = hashlib.sha256(__version__.encode())
-    for name, path in _runtime_files():
+    for name, path in _runtime_files() if files is None else files:
         _hash(digest, name, _read(path))
     return digest.digest()
 
@@ -169,12 +169,14 @@ class Snapshot:
         self.key, self.runtime, self.files = key, runtime, files
 
 
-def snapshot(root: Path) -> Snapshot:
-    """The definitions under ``root`` read once, and their :func:`content_key`."""
-    runtime = runtime_digest()
+def snapshot(root: Path, listed: tuple[Files, Files] | None = None) -> Snapshot:
+    """The definitions under ``root`` read once, and their :func:`content_key` (``listed``: the
+    runtime's files and the definitions, where the caller listed them)."""
+    runtime_files, definitions = listed or (_runtime_files(), _definition_entries(root))
+    runtime = runtime_digest(runtime_files)
     digest = hashlib.sha256(runtime)
     files: dict[str, bytes] = {}
-    for name, path in _definition_entries(root):
+    for name, path in definitions:
         content = _read(path)
         _hash(digest, name, content)
         if content is not None:
@@ -201,14 +203,15 @@ SETTLED_NS = 2_000_000_000
 """How long ago a file must have changed for its ``stat`` to stand for its bytes (see above)."""
 
 
-def _stamp(root: Path) -> tuple[str, bool]:
-    """A digest of the keyed files' ``stat``, and whether every one of them changed long enough ago
-    (:data:`SETTLED_NS`) for the digest to stand for their bytes."""
+def _stamp(root: Path, keyed: Files) -> tuple[str, bool]:
+    """A digest of the ``stat`` of the files the key covers (``keyed``: the runtime's, then the
+    definitions), and whether every one of them changed long enough ago (:data:`SETTLED_NS`) for the
+    digest to stand for their bytes."""
     import time
 
     digest = hashlib.sha256(f"{__version__}\0{root}".encode())
     newest = 0
-    for name, path in _keyed_files(root):
+    for name, path in keyed:
         try:
             info = os.stat(path)
         except OSError:
@@ -225,7 +228,8 @@ def _stamp(root: Path) -> tuple[str, bool]:
 def key_for(root: Path) -> str:
     """:func:`content_key` of ``root``, read from the stamp index when the files are unchanged."""
     folder = cache_dir()
-    stamp, settled = ("", False) if folder is None else _stamp(root)
+    listed = _runtime_files(), _definition_entries(root)  # listed once, for the stamp and the snapshot
+    stamp, settled = ("", False) if folder is None else _stamp(root, [*listed[0], *listed[1]])
     pointer = None if folder is None else folder / f"stamp-{stamp[:32]}"
     try:
         known = "" if pointer is None else pointer.read_text(encoding="ascii")
@@ -233,7 +237,7 @@ def key_for(root: Path) -> str:
         known = ""
     if len(known) == 64 and known.isalnum():
         return known
-    read = _TAKEN[root] = snapshot(root)
+    read = _TAKEN[root] = snapshot(root, listed)
     if settled and pointer is not None:
         _store(pointer, read.key)
     return read.key
@@ -350,7 +354,7 @@ MAX_UNITS = 20_000
 
 
 def unit_key(runtime: bytes, *parts: bytes) -> str:
-    """The key of one unit of checks (a definition file, a connector) under the runtime ``runtime``
+    """The key of one unit of checks (a definition file, its schemas…) under the runtime ``runtime``
     (:func:`runtime_digest`): a digest of every input its checks read, each length-prefixed."""
     digest = hashlib.sha256(runtime)
     for part in parts:

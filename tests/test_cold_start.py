@@ -372,7 +372,7 @@ def test_a_known_file_is_checked_again_when_what_its_checks_read_changes(
         data["connectors"]["homebase360"]["connection"]["schema"]
     ]  # its definitions' schemas are known
     # the runtime that checks: another one knows nothing
-    monkeypatch.setattr(catalog_cache, "runtime_digest", lambda: b"another runtime")
+    monkeypatch.setattr(catalog_cache, "runtime_digest", lambda *listed: b"another runtime")
     again = checked_schemas(monkeypatch)
     fresh_load(tree)
     assert len(again) > 140
