@@ -870,22 +870,16 @@ def _schema_of(model: type[Strict]) -> dict[str, Any]:
 
 
 def _problems(error: Any) -> Iterator[tuple[str, str]]:
-    """A jsonschema error as problems at the field they concern, a union's by the branch meant."""
-    where, instance, kind = error.json_path, error.instance, error.validator
-    if kind == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
-            if name not in instance:
-                yield _child(where, name), "is required"
-    elif kind == "additionalProperties" and isinstance(instance, dict):
-        known = error.schema.get("properties", {})
-        for name in instance:
-            if name not in known:
-                yield _child(where, name), "is not a field here"
-    elif kind == "anyOf" and error.context:
+    """A jsonschema error as problems at the field they concern (as inputs' problems are worded), a
+    union's by the branch meant."""
+    if error.validator == "anyOf" and error.context:
         for branch in _meant(error):
             yield from _problems(branch)
-    else:
-        yield where, error.message
+        return
+    from .schemas import problems_of
+
+    for problem in problems_of(error, unknown="is not a field here"):
+        yield problem["path"], problem["message"]
 
 
 def _meant(error: Any) -> list[Any]:
@@ -898,7 +892,9 @@ def _meant(error: Any) -> list[Any]:
     if tagged and isinstance(instance, dict):
         name, mapping = tagged["propertyName"], tagged["mapping"]
         if name not in instance or instance[name] not in mapping:
-            return [_Problem(_child(error.json_path, name), f"must be one of {sorted(mapping)}")]
+            from .schemas import field_path
+
+            return [_Problem(field_path(error.json_path, name), f"must be one of {sorted(mapping)}")]
         meant = [i for i, option in enumerate(options) if option.get("$ref") == mapping[instance[name]]]
         return [inner for i in meant for inner in branches.get(i, [])]
     if instance is not None:
@@ -919,7 +915,4 @@ class _Problem(NamedTuple):
     message: str
     instance: Any = None
     validator: str = ""
-
-
-def _child(path: str, name: str) -> str:
-    return f"{path}.{name}" if name.isidentifier() else f"{path}[{json.dumps(name)}]"
+    schema: Any = None

@@ -127,28 +127,29 @@ def _for_compiling(schema: Any) -> Any:
     return copied
 
 
-def _field_path(base: str, name: Any) -> str:
+def field_path(base: str, name: Any) -> str:
     """A field's JSON path (a key that is not text, which only a caller's own object can hold, quoted)."""
     plain = isinstance(name, str) and name.isidentifier()
     return f"{base}.{name}" if plain else f"{base}[{json.dumps(name)}]"
 
 
-def _problems_of(error: ValidationError) -> list[Problem]:
-    """One or more problems for one validation error, with a friendly message where we can."""
+def problems_of(error: ValidationError, *, unknown: str = "is not a known field") -> list[Problem]:
+    """One or more problems for one validation error, with a friendly message where we can: a missing
+    field or one not allowed is a problem at that field (``unknown``: what the latter says)."""
     custom = error.schema.get("x-messages", {}) if isinstance(error.schema, dict) else {}
     message = custom.get(str(error.validator)) if isinstance(custom, dict) else None
     if isinstance(message, str) and error.validator != "additionalProperties":
         return [{"path": error.json_path, "message": message}]
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
-            {"path": _field_path(error.json_path, name), "message": "is required"}
+            {"path": field_path(error.json_path, name), "message": "is required"}
             for name in cast(list[str], error.validator_value)
             if name not in error.instance
         ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         return [
-            {"path": _field_path(error.json_path, name), "message": message or "is not a known field"}
+            {"path": field_path(error.json_path, name), "message": message or unknown}
             for name in error.instance
             if name not in known
         ]
@@ -369,7 +370,7 @@ class SchemaValidator:
         errors = sorted(self._validator.iter_errors(instance), key=lambda e: (e.json_path, str(e.validator)))
         found: list[Problem] = []
         for error in errors:
-            for problem in _problems_of(error):
+            for problem in problems_of(error):
                 if problem not in found:
                     found.append(problem)
         return found

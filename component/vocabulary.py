@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .schemas import SchemaValidator, schema_problems, validator_for
+from .schemas import SchemaValidator, field_path, schema_problems, validator_for
 
 FILE = Path(__file__).resolve().parent / "schema" / "vocabulary.json"
 # Where Draft 2020-12 keeps subschemas: one schema, a list of schemas, or schemas by name.
@@ -88,9 +88,7 @@ def subschemas(schema: Any, path: str = "$") -> Iterator[tuple[str, dict[str, An
                 yield from subschemas(item, f"{where}[{index}]")
         elif keyword in _NAMED and isinstance(value, dict):
             for name, item in value.items():
-                yield from subschemas(
-                    item, f"{where}.{name}" if name.isidentifier() else f"{where}[{json.dumps(name)}]"
-                )
+                yield from subschemas(item, field_path(where, name))
 
 
 def used(schema: Any) -> tuple[set[str], set[str]]:
