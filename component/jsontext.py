@@ -63,7 +63,8 @@ def _walk(value: Any, path: str = "$", depth: int = 1) -> Iterator[tuple[str, An
             stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value))
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
+PLAIN = frozenset({str, int, bool, type(None)})
+"""The types of leaves that hold nothing :func:`value_problem` refuses (a float may be NaN)."""
 _SEQUENCES = (list, tuple)  # a tuple, not ``list | tuple``: that union would be made on every check
 
 
@@ -94,7 +95,7 @@ def _clean(value: Any, depth: int) -> bool:
                 if children:
                     return False  # any child would be one level too deep
                 continue
-            below.extend(compress(children, map(not_, map(_PLAIN.__contains__, map(type, children)))))
+            below.extend(compress(children, map(not_, map(PLAIN.__contains__, map(type, children)))))
         # an object held twice is looked at once: a structure sharing itself (a dict holding itself
         # under two keys) would otherwise double at every level
         level = list({id(item): item for item in below}.values()) if len(below) > 1 else below

@@ -18,7 +18,7 @@ from operator import is_not
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from .formats import CANONICAL, KNOWN_FORMATS, format_checker, format_functions
-from .jsontext import MAX_DEPTH
+from .jsontext import MAX_DEPTH, PLAIN
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -270,7 +270,6 @@ class _Canonical:
 
 
 _LEAF_TYPES = frozenset({"string", "integer", "boolean", "null"})
-_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _levels(schema: Any) -> int | None:
@@ -291,7 +290,7 @@ def _levels(schema: Any) -> int | None:
         return None
     bounds = [_type_levels(schema)]
     values = schema["enum"] if "enum" in schema else [schema["const"]] if "const" in schema else None
-    if isinstance(values, list) and all(type(value) in _PLAIN for value in values):
+    if isinstance(values, list) and all(type(value) in PLAIN for value in values):
         bounds.append(1)
     if isinstance(schema.get("allOf"), list):
         bounds += map(_levels, schema["allOf"])
